@@ -1,0 +1,153 @@
+package ply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Layer is one plugin's layer of a chain: code before next.Run runs outer →
+// inner, code after it runs inner → outer. Returning without calling
+// next.Run short-circuits: the inner layers and the handler do not run.
+// next.Run may be called again, sequentially (retries re-run the inner
+// chain); calling it concurrently, or after the layer returned, is an error
+// naming the plugin.
+type Layer func(ctx context.Context, c *Call, next Next) error
+
+// AfterHook runs for every call of a handler the plugin applies to, once the
+// outermost layer has returned, in chain order (outer → inner) — after
+// success, short-circuit, error, panic or cancellation. It receives the
+// current error and returns the new one (return err to keep it); the
+// response is c.Response() and may be replaced with c.SetResponse. ran says
+// whether the plugin's own layer was entered during the call. A panicking
+// hook becomes a [*PluginError] that later hooks receive.
+type AfterHook func(ctx context.Context, c *Call, err error, ran bool) error
+
+// ErrNextMisused is matched by the error a layer gets when next is called
+// concurrently or after the layer returned, and the error a call returns
+// when a layer returned while its next was still running.
+var ErrNextMisused = errors.New("ply: next misused")
+
+// ErrStreamClosed is returned by [Emit] once the consumer stopped reading.
+var ErrStreamClosed = errors.New("ply: stream closed by its consumer")
+
+// Call is one invocation of a handler, passed through every layer of its
+// chain. It is owned by the call: do not keep it, or anything from it,
+// after the handler returns (calls are pooled). It is not safe for
+// concurrent use.
+type Call struct {
+	s        *compiled
+	req, res any
+	shared   bool
+	sink     any // a stream's func(T) bool
+	seq      uint32
+	depth    int32    // level whose layer is running; -1 outside
+	inv      []uint32 // per level: seq of its running invocation, 0 when none
+	ran      []bool   // per level: entered during this call
+	frames   []frame  // running Compose groups
+	bag      []bagEntry
+	gen      uint32 // bag generation: values set in earlier calls are invisible
+	poisoned bool   // a layer left a goroutine running on this call: never reuse it
+}
+
+// Handler returns the handler being called.
+func (c *Call) Handler() *Handler { return c.s.chain.handler }
+
+// Module returns the module of the handler being called.
+func (c *Call) Module() *Module { return c.s.chain.module }
+
+// Request returns the call's request: an *http.Request for [KindHTTP], the
+// job or event for those kinds, what the caller passed otherwise.
+func (c *Call) Request() any { return c.req }
+
+// SetRequest replaces the request the inner layers and the handler see.
+func (c *Call) SetRequest(v any) { c.req = v }
+
+// Response returns the current response.
+func (c *Call) Response() any { return c.res }
+
+// SetResponse replaces the response.
+func (c *Call) SetResponse(v any) { c.res = v }
+
+// Shared reports whether the response was shared with other calls by
+// deduplication (see [Call.MarkShared]); after-hooks use it to run side
+// effects once.
+func (c *Call) Shared() bool { return c.shared }
+
+// MarkShared records that this call's response came from another call (a
+// deduplicated or coalesced result).
+func (c *Call) MarkShared() { c.shared = true }
+
+func (c *Call) registry() (*Host, *entry) { return c.s.chain.h, nil }
+
+// Next continues a chain from a layer. It is a small value, passed and
+// copied freely; it is valid only until the layer that received it returns.
+type Next struct {
+	c   *Call
+	lvl int32
+	seq uint32
+	fi  int32 // 1 + index of the Compose frame it belongs to; 0 for chain levels
+	gi  int32 // member index within that frame
+}
+
+// Run calls the rest of the chain (the inner layers and the handler) and
+// returns its error. A panic inside becomes a [*PluginError] (or a
+// [*HandlerError]) naming where it happened.
+func (n Next) Run(ctx context.Context) error {
+	c := n.c
+	if n.fi != 0 {
+		return c.runGroup(ctx, n)
+	}
+	if c.depth != n.lvl || c.inv[n.lvl] != n.seq {
+		return c.misuse(n)
+	}
+	return c.s.run(ctx, c, n.lvl+1)
+}
+
+// run enters level lvl: the one frame per level that holds the recover, so
+// outer layers see an inner panic as an error.
+func (s *compiled) run(ctx context.Context, c *Call, lvl int32) (err error) {
+	c.seq++
+	seq := c.seq
+	c.depth = lvl
+	c.inv[lvl] = seq
+	c.ran[lvl] = true
+	defer c.leave(lvl, &err)
+	return s.levels[lvl].fn(ctx, c, Next{c: c, lvl: lvl, seq: seq})
+}
+
+// leave closes level lvl: it turns a panic into an error attributed to the
+// level's plugin (or handler), and catches a layer that returned while its
+// next was still running.
+func (c *Call) leave(lvl int32, err *error) {
+	if v := recover(); v != nil {
+		*err = c.s.levels[lvl].fail(&PanicError{Value: v, Stack: stack()})
+	}
+	if c.depth != lvl && !c.poisoned {
+		c.poisoned = true
+		*err = errors.Join(*err, c.s.levels[lvl].fail(fmt.Errorf("layer returned while its next was still running: %w", ErrNextMisused)))
+	}
+	c.inv[lvl] = 0
+	c.depth = lvl - 1
+}
+
+func (c *Call) misuse(n Next) error {
+	why := "next called after the layer returned"
+	if c.inv[n.lvl] == n.seq { // the layer is running, but not at this depth: someone is inside its next
+		why = "next called concurrently"
+	}
+	return c.s.levels[n.lvl].fail(fmt.Errorf("%s: %w", why, ErrNextMisused))
+}
+
+// HandlerError is a failure inside an application handler that the kernel
+// caught (a panic), naming the module and the handler.
+type HandlerError struct {
+	Module, Handler string
+	Err             error
+}
+
+func (e *HandlerError) Error() string {
+	return "handler " + e.Module + "/" + e.Handler + ": " + e.Err.Error()
+}
+
+func (e *HandlerError) Unwrap() error { return e.Err }

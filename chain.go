@@ -1,0 +1,312 @@
+package ply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+)
+
+// Chain is one handler's compiled chain. Its layers are an immutable
+// snapshot behind an atomic pointer: [Host.Rewrap] swaps in a new one, and
+// a call in flight finishes on the snapshot it started with. A Chain is
+// safe for concurrent use.
+type Chain struct {
+	h       *Host
+	handler *Handler
+	module  *Module
+	snap    atomic.Pointer[compiled]
+}
+
+// Handler returns the chain's handler.
+func (ch *Chain) Handler() *Handler { return ch.handler }
+
+// Module returns the module of the chain's handler.
+func (ch *Chain) Module() *Module { return ch.module }
+
+// Serve calls the handler through its chain with request req and initial
+// response res (nil, or for instance the http.ResponseWriter), and returns
+// the final response and error, after the after-hooks ran.
+func (ch *Chain) Serve(ctx context.Context, req, res any) (any, error) {
+	return ch.snap.Load().serve(ctx, req, res, nil)
+}
+
+// Invoke calls the chain with req and returns its response as a Res. A
+// response of another type is an error.
+func Invoke[Res any](ctx context.Context, ch *Chain, req any) (Res, error) {
+	out, err := ch.Serve(ctx, req, nil)
+	res, ok := out.(Res)
+	if !ok && out != nil && err == nil {
+		err = fmt.Errorf("ply: handler %s/%s responded with %T, want %T", ch.module.Name, ch.handler.Name, out, res)
+	}
+	return res, err
+}
+
+// Stream calls a stream handler through its chain as the caller ranges over
+// the result: the handler emits items with [Emit], each delivered to the
+// loop body in the caller's goroutine (backpressure is built in), and the
+// layers' after-code and the after-hooks run when the stream ends —
+// exhausted, broken out of, or failed. A failure is the last element.
+func Stream[T any](ctx context.Context, ch *Chain, req any) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		open := true
+		sink := func(v T) bool {
+			open = open && yield(v, nil)
+			return open
+		}
+		_, err := ch.snap.Load().serve(ctx, req, nil, sink)
+		if err != nil && open && !errors.Is(err, ErrStreamClosed) {
+			var zero T
+			yield(zero, err)
+		}
+	}
+}
+
+// Emit sends one item of a stream handler to its consumer. It returns
+// [ErrStreamClosed] once the consumer stopped, and an error when the
+// consumer expects items of another type or the call is not a stream.
+func Emit[T any](c *Call, v T) error {
+	sink, ok := c.sink.(func(T) bool)
+	if !ok {
+		var zero T
+		return fmt.Errorf("ply: handler %s emits %T, but its caller does not stream that type", c.Handler().Name, zero)
+	}
+	if !sink(v) {
+		return ErrStreamClosed
+	}
+	return nil
+}
+
+// compiled is one immutable snapshot of a chain.
+type compiled struct {
+	chain  *Chain
+	levels []level // the layers in chain order, then the handler
+	hooks  []afterEntry
+	pool   sync.Pool
+}
+
+type level struct {
+	fn Layer
+	e  *entry // nil for the handler
+	ch *Chain
+}
+
+// fail attributes err to the level's plugin, or to the handler.
+func (l *level) fail(err error) error {
+	if l.e == nil {
+		return &HandlerError{Module: l.ch.module.Name, Handler: l.ch.handler.Name, Err: err}
+	}
+	return &PluginError{Op: OpLayer, Plugin: l.e.info.Name, Version: l.e.info.Version, Err: err}
+}
+
+type afterEntry struct {
+	fn  AfterHook
+	e   *entry
+	lvl int32 // the plugin's level, or -1 when it has no layer
+}
+
+func newCompiled(ch *Chain, levels []level, hooks []afterEntry) *compiled {
+	s := &compiled{chain: ch, levels: levels, hooks: hooks}
+	n := len(levels)
+	s.pool.New = func() any {
+		return &Call{s: s, depth: -1, inv: make([]uint32, n), ran: make([]bool, n)}
+	}
+	return s
+}
+
+func (s *compiled) serve(ctx context.Context, req, res, sink any) (any, error) {
+	c := s.pool.Get().(*Call)
+	c.req, c.res, c.sink = req, res, sink
+	err := s.run(ctx, c, 0)
+	for i := range s.hooks {
+		err = s.after(ctx, c, i, err)
+	}
+	res = c.res
+	s.release(c)
+	return res, err
+}
+
+func (s *compiled) after(ctx context.Context, c *Call, i int, err error) (out error) {
+	h := &s.hooks[i]
+	defer func() {
+		if v := recover(); v != nil {
+			out = &PluginError{Op: OpAfter, Plugin: h.e.info.Name, Version: h.e.info.Version, Err: &PanicError{Value: v, Stack: stack()}}
+		}
+	}()
+	return h.fn(ctx, c, err, h.lvl >= 0 && c.ran[h.lvl])
+}
+
+func (s *compiled) release(c *Call) {
+	if c.poisoned { // a goroutine may still use it: leave it to the GC
+		return
+	}
+	c.req, c.res, c.sink, c.shared = nil, nil, nil, false
+	clear(c.ran)
+	c.frames = c.frames[:0]
+	c.clearBag()
+	s.pool.Put(c)
+}
+
+func stack() []byte { return debug.Stack() }
+
+// handlerRef is a mounted handler with its decoded per-plugin options.
+type handlerRef struct {
+	module  *Module
+	handler *Handler
+	opts    map[string]any // plugin name -> decoded options (handler's, else module's)
+}
+
+// wrapAll runs the Wrap phase for every handler and compiles one snapshot
+// per handler, for the chains given (created when nil).
+func (h *Host) wrapAll(ctx context.Context, r *resolved, chains []*Chain) ([]*Chain, []*compiled, error) {
+	if chains == nil {
+		chains = make([]*Chain, len(r.handlers))
+		for i, hr := range r.handlers {
+			chains[i] = &Chain{h: h, handler: hr.handler, module: hr.module}
+		}
+	}
+	snaps := make([]*compiled, len(chains))
+	for i, ch := range chains {
+		hr := r.handlers[i]
+		var levels []level
+		var hooks []afterEntry
+		for _, e := range r.chain {
+			if e.hooks.wrap == nil || e.failed != nil || !e.wraps(hr.handler.Kind) {
+				continue
+			}
+			var w Wrap
+			t := Target{Handler: hr.handler, Module: hr.module, Options: hr.opts[e.info.Name]}
+			err := h.run(ctx, e, OpWrap, hr.module.Name+"/"+hr.handler.Name, func(ctx context.Context) error {
+				var err error
+				w, err = e.hooks.wrap(ctx, t)
+				return err
+			})
+			if err != nil {
+				if err := h.failed(e, err); err != nil {
+					return nil, nil, err
+				}
+				continue
+			}
+			lvl := int32(-1)
+			if w.Layer != nil {
+				lvl = int32(len(levels))
+				levels = append(levels, level{fn: w.Layer, e: e, ch: ch})
+			}
+			if w.After != nil {
+				hooks = append(hooks, afterEntry{fn: w.After, e: e, lvl: lvl})
+			}
+		}
+		fn := hr.handler.Func
+		levels = append(levels, level{fn: func(ctx context.Context, c *Call, _ Next) error { return fn(ctx, c) }, ch: ch})
+		snaps[i] = newCompiled(ch, levels, hooks)
+	}
+	return chains, snaps, nil
+}
+
+func (e *entry) wraps(k Kind) bool {
+	if len(e.info.Kinds) == 0 {
+		return true
+	}
+	for _, want := range e.info.Kinds {
+		if want == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Rewrap runs the Wrap phase again for every handler and swaps every chain
+// to its new snapshot; calls in flight finish on the old ones. Either all
+// chains are swapped or, when a Wrap fails, none is. It is the entry point
+// for reloads; the host must be started.
+func (h *Host) Rewrap(ctx context.Context) error {
+	h.wrapMu.Lock()
+	defer h.wrapMu.Unlock()
+	h.mu.Lock()
+	r, chains, state := h.resolved, h.chains, h.state
+	h.mu.Unlock()
+	if state != stateStarted {
+		return errors.New("ply: Rewrap: host not started")
+	}
+	_, snaps, err := h.wrapAll(ctx, r, chains)
+	if err != nil {
+		return err
+	}
+	for i, ch := range chains {
+		ch.snap.Store(snaps[i])
+	}
+	return nil
+}
+
+// Chains returns every handler's chain, in mount order. It returns nil
+// before the Wrap phase.
+func (h *Host) Chains() []*Chain {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]*Chain(nil), h.chains...)
+}
+
+// Chain returns the chain of the named handler.
+func (h *Host) Chain(module, handler string) (*Chain, error) {
+	for _, ch := range h.Chains() {
+		if ch.module.Name == module && ch.handler.Name == handler {
+			return ch, nil
+		}
+	}
+	return nil, fmt.Errorf("ply: no handler %s/%s (is the host started?)", module, handler)
+}
+
+// Mount adds modules of handlers. It returns [ErrStarted] once
+// [Host.Start] was called. Problems (duplicate names, bad options) are
+// reported by [Host.Plan] and [Host.Start] with the plugins' problems.
+func (h *Host) Mount(modules ...Module) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.state != stateNew {
+		return ErrStarted
+	}
+	for _, m := range modules {
+		m.Handlers = append([]Handler(nil), m.Handlers...)
+		h.modules = append(h.modules, &m)
+	}
+	return nil
+}
+
+// Explain returns the chain's effective layers, outermost first, with the
+// reason each plugin follows the previous one. It lists every plugin that
+// contributes a layer or an after-hook.
+func (ch *Chain) Explain() Explanation {
+	s := ch.snap.Load()
+	r := ch.h.resolvedPlan()
+	seen := make(map[*entry]*Placement)
+	var es []*entry
+	for _, l := range s.levels {
+		if l.e != nil {
+			es = append(es, l.e)
+			seen[l.e] = &Placement{Plugin: l.e.info, Layer: true}
+		}
+	}
+	for _, a := range s.hooks {
+		if p, ok := seen[a.e]; ok {
+			p.After = true
+			continue
+		}
+		es = append(es, a.e)
+		seen[a.e] = &Placement{Plugin: a.e.info, After: true}
+	}
+	pos := func(e *entry) int { return r.chainOrd.Position(e.index) }
+	sortEntries(es, pos)
+	x := Explanation{Kind: ChainOrder, Handler: ch.module.Name + "/" + ch.handler.Name}
+	p := &Plan{r: r}
+	for i, e := range es {
+		pl := *seen[e]
+		if i > 0 {
+			pl.Reason = p.reason(ChainOrder, r.chainOrd.Why(es[i-1].index, e.index))
+		}
+		x.Steps = append(x.Steps, pl)
+	}
+	return x
+}

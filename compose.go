@@ -1,0 +1,68 @@
+package ply
+
+import (
+	"context"
+	"fmt"
+	"slices"
+)
+
+// frame is a running Compose group: its members and where the chain goes
+// after the last one.
+type frame struct {
+	outer Next
+	g     []Layer
+	id    uint32
+}
+
+// Compose groups layers into one reusable layer; the first is the
+// outermost. Members call next.Run like any layer.
+func Compose(layers ...Layer) Layer {
+	g := slices.DeleteFunc(slices.Clone(layers), func(l Layer) bool { return l == nil })
+	if len(g) == 0 {
+		return func(ctx context.Context, _ *Call, next Next) error { return next.Run(ctx) }
+	}
+	return func(ctx context.Context, c *Call, next Next) error {
+		c.seq++
+		c.frames = append(c.frames, frame{outer: next, g: g, id: c.seq})
+		fi := int32(len(c.frames))
+		defer func() { c.frames = c.frames[:fi-1] }() // also when a member panics
+		return g[0](ctx, c, Next{c: c, lvl: next.lvl, seq: c.seq, fi: fi})
+	}
+}
+
+func (c *Call) runGroup(ctx context.Context, n Next) error {
+	if int(n.fi) > len(c.frames) || c.frames[n.fi-1].id != n.seq {
+		return c.s.levels[n.lvl].fail(fmt.Errorf("next of a composed layer called after it returned: %w", ErrNextMisused))
+	}
+	f := &c.frames[n.fi-1]
+	if int(n.gi)+1 < len(f.g) {
+		return f.g[n.gi+1](ctx, c, Next{c: c, lvl: n.lvl, seq: n.seq, fi: n.fi, gi: n.gi + 1})
+	}
+	return f.outer.Run(ctx)
+}
+
+// When runs layer only for calls where pred is true; other calls go
+// straight to next.
+func When(pred func(*Call) bool, layer Layer) Layer {
+	return func(ctx context.Context, c *Call, next Next) error {
+		if pred(c) {
+			return layer(ctx, c, next)
+		}
+		return next.Run(ctx)
+	}
+}
+
+// Pipe runs steps in order before the rest of the chain; each may replace
+// the request ([Call.SetRequest]). The first step that fails stops the
+// call with its error.
+func Pipe(steps ...func(ctx context.Context, c *Call) error) Layer {
+	steps = slices.Clone(steps)
+	return func(ctx context.Context, c *Call, next Next) error {
+		for _, step := range steps {
+			if err := step(ctx, c); err != nil {
+				return err
+			}
+		}
+		return next.Run(ctx)
+	}
+}

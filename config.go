@@ -1,0 +1,83 @@
+package ply
+
+import (
+	"fmt"
+	"reflect"
+
+	"github.com/plykit/ply/internal/options"
+)
+
+// checkOptions decodes the file options of e, if any, into its options
+// struct and validates it, returning one *ConfigError per problem.
+func checkOptions(e *entry, files map[string]RawOptions) []error {
+	c, ok := e.p.(Configurable)
+	if !ok {
+		return nil
+	}
+	dst := c.Options()
+	if dst == nil {
+		return nil
+	}
+	var problems []options.Problem
+	raw, fromFile := files[e.info.Name]
+	file := ""
+	if fromFile {
+		file = raw.File
+		problems = options.Load(options.Source{File: raw.File, Data: raw.Data, Path: raw.Path}, dst)
+	} else {
+		problems = options.Validate(dst, nil)
+	}
+	errs := make([]error, len(problems))
+	for i, p := range problems {
+		errs[i] = &ConfigError{Plugin: e.info.Name, Field: p.Path, File: file, Line: p.Line, Column: p.Column, Problem: p.Message}
+	}
+	return errs
+}
+
+// Schema returns the JSON Schema (draft 2020-12) of the plugin's options, or
+// nil when it takes none.
+func Schema(p Plugin) ([]byte, error) {
+	c, ok := p.(Configurable)
+	if !ok || c.Options() == nil {
+		return nil, nil
+	}
+	return options.Schema(c.Options())
+}
+
+// handlerOptions decodes and validates one plugin's options for a module or
+// handler: v is a pointer to the plugin's handler options struct, or
+// RawOptions. where names the module and handler for errors.
+func (r *resolved) handlerOptions(plugin string, v any, where ConfigError) (any, []error) {
+	fail := func(problem string) []error {
+		ce := where
+		ce.Problem = problem
+		return []error{&ce}
+	}
+	es := r.byName[plugin]
+	if len(es) == 0 {
+		return nil, fail("no plugin of that name is registered")
+	}
+	if es[0].hooks.handlerOpts == nil {
+		return nil, fail("the plugin takes no module or handler options")
+	}
+	fresh := es[0].hooks.handlerOpts()
+	var problems []options.Problem
+	switch raw := v.(type) {
+	case RawOptions:
+		where.File = raw.File
+		problems = options.Load(options.Source{File: raw.File, Data: raw.Data, Path: raw.Path}, fresh)
+	default:
+		if reflect.TypeOf(v) != reflect.TypeOf(fresh) {
+			return nil, fail(fmt.Sprintf("options are a %T; want a %T or ply.RawOptions", v, fresh))
+		}
+		fresh = v
+		problems = options.Validate(v, nil)
+	}
+	errs := make([]error, len(problems))
+	for i, p := range problems {
+		ce := where
+		ce.Field, ce.Line, ce.Column, ce.Problem = p.Path, p.Line, p.Column, p.Message
+		errs[i] = &ce
+	}
+	return fresh, errs
+}

@@ -1,0 +1,60 @@
+// Package ply is a plugin kernel for Go services: it registers plugins in
+// any order, orders them by priority bands and constraints, wires their
+// dependencies and typed APIs, checks their options, and runs their
+// lifecycle safely.
+//
+// # Plugins
+//
+// A plugin implements one method, Info, returning its name, semver
+// version, priority, dependencies and ordering constraints. Everything else
+// is an optional capability the host discovers by type assertion:
+// [Provisioner], [Validator], [BeforeStarter], [Starter], [AfterStarter],
+// [Stopper], [Cleaner], [HealthChecker], [Configurable] (options) and
+// [Composite] (children). Small plugins can be a [Func] struct literal.
+//
+// # Order
+//
+// Lower priority runs first and wraps further out. The bands are named:
+// [System] 50, [Security] 100, [Logging] 200, [Business] 300 (the
+// default), [Performance] 400 and [Route] 1000. One engine computes both
+// orders of a host — Kahn's algorithm whose ready queue is ordered by
+// (priority, registration index):
+//
+//   - the lifecycle order runs it over dependency edges ([Info.Requires]):
+//     a dependency is provisioned and started before its dependents;
+//   - the chain order runs it over [Info.Before] and [Info.After] edges.
+//
+// Registration order only breaks ties. Unknown names and cycles are build
+// errors that name the cycle ("a -> b -> a"). [Plan.Explain] and [Plan.Why]
+// say why each plugin sits where it does. Operators override priorities
+// with [WithPriority].
+//
+// # Lifecycle
+//
+//	Provision → Validate → BeforeStart → Start → AfterStart → … → Stop → Cleanup
+//
+// Each phase runs for every plugin before the next begins. Every hook gets
+// a context, runs under a per-hook timeout ([WithTimeout]) and under
+// recover: a panic becomes a [*PluginError] whose Err is a [*PanicError]. A
+// failure rolls back: plugins that started are stopped in reverse, and every
+// plugin whose Provision was called is cleaned up. Stop runs every hook even
+// when some fail and joins their errors in the order they ran.
+//
+// # Plugins talking to each other
+//
+// A plugin provides a typed API under a [Key] with [Provide]; others get it
+// with [Lookup], which returns distinct errors for a plugin that is not
+// registered ([ErrNotRegistered]), one that does not provide the key
+// ([ErrNoAPI]) and one whose version does not satisfy ([ErrVersionMismatch]).
+// Declaring a dependency makes sure the provider is there, and provisioned
+// first.
+//
+// # Options
+//
+// A plugin's options are a Go struct (zero value = defaults) returned by
+// [Configurable.Options]; its JSON Schema ([Schema]) comes from its json and
+// jsonschema tags. Options given in code and options read from YAML or JSON
+// ([WithOptions]) are checked at build, strictly, and every problem is
+// reported at once as a [*ConfigError] with the field, the line:column in
+// the file and the fix.
+package ply

@@ -1,0 +1,150 @@
+package ply
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Sentinel errors. Match them with [errors.Is].
+var (
+	// ErrDuplicate: two plugins were registered with the same name and
+	// version, or one API key was provided twice.
+	ErrDuplicate = errors.New("ply: duplicate")
+	// ErrNotRegistered: no plugin of that name is registered.
+	ErrNotRegistered = errors.New("ply: plugin not registered")
+	// ErrNoAPI: the plugin is registered but provides no API under that key
+	// (or provides it with another type).
+	ErrNoAPI = errors.New("ply: plugin provides no such API")
+	// ErrVersionMismatch: the plugin is registered, but no registered version
+	// satisfies the constraint.
+	ErrVersionMismatch = errors.New("ply: version does not satisfy constraint")
+	// ErrInvalidInfo: a plugin's Info is unusable (empty name, bad semver,
+	// bad constraint, unknown Before/After name).
+	ErrInvalidInfo = errors.New("ply: invalid plugin info")
+	// ErrStarted: the host was already started (registering after Start,
+	// or starting twice).
+	ErrStarted = errors.New("ply: host already started")
+	// ErrDegraded is returned (wrapped) by [HealthChecker.Health] to report
+	// a plugin that works with reduced service.
+	ErrDegraded = errors.New("ply: degraded")
+)
+
+// PluginError records a lifecycle step that failed in one plugin.
+type PluginError struct {
+	Op      string // the hook: "provision", "validate", "start", "stop", …
+	Plugin  string
+	Version string
+	Err     error // a *PanicError when the hook panicked
+}
+
+func (e *PluginError) Error() string { // "start cache@0.3.1: dial tcp: …"
+	return e.Op + " " + e.Plugin + "@" + e.Version + ": " + e.Err.Error()
+}
+
+func (e *PluginError) Unwrap() error { return e.Err }
+
+// PanicError is a recovered panic, with the stack of the goroutine that
+// panicked.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
+
+// Unwrap returns the panic value when it is an error.
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}
+
+// ConfigError is one problem with a plugin's options: it names the plugin,
+// the field (a path relative to the plugin's options) and the fix. Several
+// problems are returned joined.
+type ConfigError struct {
+	Plugin  string
+	Module  string // set for module and handler options
+	Handler string // set for handler options
+	Field   string // "ttl", "limits.burst", "servers[2].url"; empty for the whole options
+	File    string // set when the options came from a file
+	Line    int    // 1-based; 0 when unknown
+	Column  int
+	Problem string // what is wrong and how to fix it: "must be >= 0"
+}
+
+func (e *ConfigError) Error() string { // "ply.yaml:12:8: plugin cache: ttl: must be >= 0"
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		if e.Line > 0 {
+			b.WriteString(":" + strconv.Itoa(e.Line))
+			if e.Column > 0 {
+				b.WriteString(":" + strconv.Itoa(e.Column))
+			}
+		}
+		b.WriteString(": ")
+	}
+	switch {
+	case e.Handler != "":
+		b.WriteString("module " + e.Module + ", handler " + e.Handler + " (plugin " + e.Plugin + "): ")
+	case e.Module != "":
+		b.WriteString("module " + e.Module + " (plugin " + e.Plugin + "): ")
+	default:
+		b.WriteString("plugin " + e.Plugin + ": ")
+	}
+	if e.Field != "" {
+		b.WriteString(e.Field + ": ")
+	}
+	b.WriteString(e.Problem)
+	return b.String()
+}
+
+// FieldError is returned by an options struct's Validate method to name the
+// field at fault; the host reports it as a [ConfigError] for that field.
+// Join several with [errors.Join].
+type FieldError struct {
+	Path    string // dotted path relative to the options: "limits.burst"
+	Problem string
+}
+
+func (e *FieldError) Error() string { return e.Problem }
+
+// Field returns the path of the field at fault.
+func (e *FieldError) Field() string { return e.Path }
+
+// DependencyError is a dependency that cannot be met: the required plugin is
+// missing (Err matches [ErrNotRegistered]) or no registered version
+// satisfies the constraint ([ErrVersionMismatch]), or it failed to start.
+type DependencyError struct {
+	Plugin, Version string // the dependent
+	Dependency      string
+	Constraint      string
+	Found           []string // versions registered under Dependency
+	Err             error
+}
+
+func (e *DependencyError) Error() string {
+	msg := "plugin " + e.Plugin + "@" + e.Version + " requires " + e.Dependency
+	if e.Constraint != "" {
+		msg += " " + e.Constraint
+	}
+	if len(e.Found) > 0 {
+		msg += " (registered: " + strings.Join(e.Found, ", ") + ")"
+	}
+	return msg + ": " + e.Err.Error()
+}
+
+func (e *DependencyError) Unwrap() error { return e.Err }
+
+// CycleError is a cycle among ordering constraints or dependencies. Path
+// starts and ends with the same plugin: [a b a] is "a -> b -> a".
+type CycleError struct {
+	Kind string // "order" for Before/After constraints, "dependency" for Requires
+	Path []string
+}
+
+func (e *CycleError) Error() string {
+	return "ply: " + e.Kind + " cycle: " + strings.Join(e.Path, " -> ")
+}

@@ -1,0 +1,160 @@
+package ply
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+)
+
+type hostState int
+
+const (
+	stateNew hostState = iota
+	stateStarting
+	stateStarted
+	stateStopping
+	stateStopped
+	stateFailed
+)
+
+// Host registers plugins, resolves their order and dependencies, and runs
+// their lifecycle. Create one with [New]; a process may hold several, and
+// they share nothing. A Host is safe for concurrent use.
+type Host struct {
+	cfg config
+
+	mu       sync.Mutex
+	regs     []Plugin
+	modules  []*Module
+	state    hostState
+	resolved *resolved
+	started  []*entry // whose Start phase succeeded, in start order
+	chains   []*Chain // one per handler, in mount order, from the Wrap phase on
+
+	wrapMu sync.Mutex // serializes Rewrap
+}
+
+func (h *Host) resolvedPlan() *resolved {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.resolved
+}
+
+// New returns a host for plugins, registered in that order (which matters
+// only between plugins of equal priority). It returns an error only for
+// invalid options; problems with the plugins are reported all at once by
+// [Host.Plan] and [Host.Start].
+func New(plugins []Plugin, opts ...Option) (*Host, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Host{cfg: cfg, regs: append([]Plugin(nil), plugins...)}, nil
+}
+
+// Register adds plugins after those already registered. It returns
+// [ErrStarted] once [Host.Start] was called.
+func (h *Host) Register(plugins ...Plugin) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.state != stateNew {
+		return ErrStarted
+	}
+	h.regs = append(h.regs, plugins...)
+	return nil
+}
+
+func (h *Host) registry() (*Host, *entry) { return h, nil }
+
+// Plan resolves the registered plugins without running any hook: names,
+// versions, duplicates, dependencies and their constraints, Before/After
+// constraints, options and cycles. It reports every problem it finds,
+// joined; match them with [errors.Is] ([ErrDuplicate], [ErrInvalidInfo],
+// [ErrNotRegistered], [ErrVersionMismatch]) and [errors.As]
+// ([*DependencyError], [*CycleError], [*ConfigError]).
+func (h *Host) Plan() (*Plan, error) {
+	r, err := h.build()
+	if err != nil {
+		return nil, err
+	}
+	return &Plan{r: r}, nil
+}
+
+// Start builds the plan and runs the lifecycle: Provision, Validate, Wrap
+// (every [Wrapper] contributes to every handler's chain), Bind (every
+// [Binder] receives the chains), BeforeStart, Start and AfterStart, each phase for every plugin (in
+// lifecycle order) before the next. Every hook runs under its timeout and
+// under recover: a panic becomes a [*PluginError] whose Err is a
+// [*PanicError].
+//
+// When a required plugin fails, Start rolls back: it stops the plugins whose
+// Start succeeded, in reverse, then cleans up every plugin whose Provision
+// was called, in reverse lifecycle order, and returns the failure (a
+// [*PluginError] naming the plugin and the phase) joined with any rollback
+// errors. An Optional plugin that fails is left out and logged; the host
+// goes on. Start returns [ErrStarted] if called twice.
+func (h *Host) Start(ctx context.Context) error {
+	h.mu.Lock()
+	if h.state != stateNew {
+		h.mu.Unlock()
+		return ErrStarted
+	}
+	h.state = stateStarting
+	h.mu.Unlock()
+
+	r, err := h.build()
+	if err == nil {
+		h.mu.Lock()
+		h.resolved = r
+		h.mu.Unlock()
+		err = h.startAll(ctx, r)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err != nil {
+		h.state = stateFailed
+		return err
+	}
+	h.state = stateStarted
+	return nil
+}
+
+// Stop runs every Stop hook, in reverse start order, then every Cleanup hook,
+// in reverse lifecycle order; each runs even when others fail, and the
+// errors are joined in the order the hooks ran. Stop is idempotent, and runs
+// no hook when the host never started or its Start failed (Start already
+// rolled back).
+func (h *Host) Stop(ctx context.Context) error {
+	h.mu.Lock()
+	if h.state != stateStarted {
+		h.mu.Unlock()
+		return nil
+	}
+	h.state = stateStopping
+	r := h.resolved
+	h.mu.Unlock()
+
+	err := h.stopAll(ctx, r)
+
+	h.mu.Lock()
+	h.state = stateStopped
+	h.mu.Unlock()
+	return err
+}
+
+// Run starts the host, waits until ctx is done or the process receives
+// SIGINT or SIGTERM, and stops it within the stop timeout
+// ([WithStopTimeout]). It returns the start error, or the stop errors.
+func (h *Host) Run(ctx context.Context) error {
+	ctx, cancel := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	if err := h.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	sctx, stop := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.stopTimeout)
+	defer stop()
+	return h.Stop(sctx)
+}

@@ -1,0 +1,47 @@
+// Package options decodes and validates a plugin's options.
+//
+// A plugin's options are a Go struct whose zero value means "all defaults". Fields
+// are named by their json tags and limited by their jsonschema tags, and the struct
+// may check what tags cannot express in a `Validate() error` method:
+//
+//	type Options struct {
+//		TTL   time.Duration `json:"ttl,omitempty" jsonschema:"minimum=0"`
+//		Mode  string        `json:"mode,omitempty" jsonschema:"enum=lru,enum=lfu"`
+//		Redis string        `json:"redis,omitempty" jsonschema:"required,pattern=^redis://"`
+//	}
+//
+// Options come from code (the struct already filled in) or from a node of a YAML or
+// JSON file, such as the plugin's entry in the ply host's configuration. Options
+// from a file replace options from code; they are not merged.
+//
+// # Reporting
+//
+// Every function reports all problems at once, as a []Problem. Each [Problem] has a
+// path relative to the plugin's options ("limits.burst", "servers[2].url"), the line
+// and column in the file when the options came from one, and a message that says
+// the fix: `must be >= 0`, `unknown field "tll" (did you mean "ttl"?)`,
+// `must be a duration such as "1.5s" or "2m", got "abc"`.
+//
+// # Decoding
+//
+// [Decode] reads options strictly with goccy/go-yaml: unknown and duplicate keys,
+// values of the wrong type and bad durations are problems. Durations are written
+// as Go durations ("1.5s", "2m"). Options structs should tag every field with json
+// (the decoder falls back to the lower-cased Go name, encoding/json to the Go name)
+// and should not embed structs, which the two packages treat differently.
+//
+// # Validation
+//
+// [Schema] generates a JSON Schema (draft 2020-12) from the struct with
+// invopop/jsonschema; [Validate] checks options against it with
+// santhosh-tekuri/jsonschema and then calls the Validate method. The schema sees the
+// options as encoding/json encodes them: use omitempty (or omitzero) on fields
+// whose zero value means "default", so that limits apply only to values that were
+// set and "required" means "set to a non-zero value". A null counts as absent. A
+// [time.Duration] is an integer number of nanoseconds there, so its limits are
+// written in nanoseconds (`jsonschema:"minimum=1000000000"` is at least 1s);
+// messages show them as durations.
+//
+// [Load] is [Decode] then [Validate]: what a host does with a plugin's options from
+// its configuration file.
+package options

@@ -1,0 +1,55 @@
+package options_test
+
+import (
+	"testing"
+
+	"github.com/goccy/go-yaml"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/plykit/ply/internal/options"
+)
+
+// FuzzDecode checks that Decode never panics, leaves the options zero when it
+// reports problems, and that options it accepts survive a round trip through YAML.
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{
+		validYAML,
+		validJSON,
+		hostYAML,
+		"name: x\nttl: 1s\n",
+		"{}",
+		"",
+		"name: [\n",
+		"base: &b {rate: 1}\nlimits: {<<: *b, burst: 2}\n",
+		"tags: {a: b, 'c.d': \"e\\nf\"}\nservers: [{url: 'http://x', weight: 0x10}]\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var got testOptions
+		problems := options.Decode(options.Source{File: "fuzz.yaml", Data: data}, &got)
+		if len(problems) > 0 {
+			for _, p := range problems {
+				if p.Message == "" {
+					t.Errorf("problem without a message: %#v", p)
+				}
+			}
+			if diff := cmp.Diff(testOptions{}, got); diff != "" {
+				t.Errorf("options not zero after problems %v (-want +got):\n%s", problems, diff)
+			}
+			return // invalid input is fine; panics and bad round trips are not
+		}
+		b, err := yaml.Marshal(got)
+		if err != nil {
+			t.Fatalf("yaml.Marshal(%+v) error = %v", got, err)
+		}
+		var again testOptions
+		if problems := options.Decode(options.Source{File: "again.yaml", Data: b}, &again); len(problems) > 0 {
+			t.Fatalf("round trip %q -> %+v -> %q: %v", data, got, b, problems)
+		}
+		if diff := cmp.Diff(got, again, cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("round trip %q -> %q (-first +second):\n%s", data, b, diff)
+		}
+	})
+}

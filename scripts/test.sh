@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, vet, staticcheck, race tests, a short
+# fuzz pass over every fuzz target, and one iteration of every benchmark.
+# README.md and .ci/run both call exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step gofmt
+bad=$(gofmt -l $(find . -name '*.go' -not -path './.git/*'))
+if [ -n "$bad" ]; then printf 'gofmt would change:\n%s\n' "$bad"; exit 1; fi
+
+step "go mod tidy"
+go mod tidy -diff
+
+step "go vet"
+go vet ./...
+
+step staticcheck
+go tool -modfile=tools/go.mod staticcheck ./...
+
+step "go test -race"
+go test -race -shuffle=on -count=1 -timeout=20m ./...
+
+step "fuzz (${FUZZTIME:=5s} per target)"
+for pkg in $(go list ./...); do
+	dir=$(go list -f '{{.Dir}}' "$pkg")
+	for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
+		echo "$pkg $target"
+		go test -run='^$' -fuzz="^${target}\$" -fuzztime="$FUZZTIME" "$pkg" >/dev/null
+	done
+done
+
+step "benchmarks (one iteration each)"
+go test -run='^$' -bench=. -benchtime=1x ./... >/dev/null
+
+step "all checks passed"
