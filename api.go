@@ -78,6 +78,10 @@ func (s *Setup) registry() (*Host, *entry) { return s.h, s.e }
 // attributes.
 func (s *Setup) Logger() *slog.Logger { return s.logger }
 
+// Host returns the host the plugin is provisioned in, for plugins that
+// report on it (readiness, admin pages).
+func (s *Setup) Host() *Host { return s.h }
+
 // Info returns the plugin's Info as the host resolved it (with any operator
 // priority override applied).
 func (s *Setup) Info() Info { return s.e.info }

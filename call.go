@@ -40,14 +40,18 @@ type Call struct {
 	req, res any
 	shared   bool
 	sink     any // a stream's func(T) bool
-	seq      uint32
-	depth    int32    // level whose layer is running; -1 outside
-	inv      []uint32 // per level: seq of its running invocation, 0 when none
-	ran      []bool   // per level: entered during this call
-	frames   []frame  // running Compose groups
+	seq      uint32      // numbers every invocation of a level, never reset (calls are pooled)
+	top      uint32      // seq of the innermost running invocation; 0 outside
+	lv       []callLevel // per level
+	frames   []frame     // running Compose groups
 	bag      []bagEntry
 	gen      uint32 // bag generation: values set in earlier calls are invisible
 	poisoned bool   // a layer left a goroutine running on this call: never reuse it
+}
+
+type callLevel struct {
+	inv uint32 // seq of the level's running invocation; 0 when none
+	ran bool   // entered during this call
 }
 
 // Handler returns the handler being called.
@@ -93,50 +97,56 @@ type Next struct {
 // Run calls the rest of the chain (the inner layers and the handler) and
 // returns its error. A panic inside becomes a [*PluginError] (or a
 // [*HandlerError]) naming where it happened.
-func (n Next) Run(ctx context.Context) error {
+//
+// Run is inlined into the layer as one direct call; see [compiled.enter].
+func (n Next) Run(ctx context.Context) error { return n.c.s.enter(ctx, n) }
+
+func (n Next) slow(ctx context.Context) error {
 	c := n.c
 	if n.fi != 0 {
 		return c.runGroup(ctx, n)
 	}
-	if c.depth != n.lvl || c.inv[n.lvl] != n.seq {
-		return c.misuse(n)
+	why := "next called after the layer returned"
+	if c.lv[n.lvl].inv == n.seq { // the layer is running, but someone is inside its next
+		why = "next called concurrently"
 	}
-	return c.s.run(ctx, c, n.lvl+1)
+	return c.s.levels[n.lvl].fail(fmt.Errorf("%s: %w", why, ErrNextMisused))
 }
 
-// run enters level lvl: the one frame per level that holds the recover, so
-// outer layers see an inner panic as an error.
-func (s *compiled) run(ctx context.Context, c *Call, lvl int32) (err error) {
+// enter runs the level after n's: the one frame per level. Its fast check is
+// one comparison — is the layer that holds n the innermost one running? —
+// and it holds the recover, so outer layers see an inner panic as an error.
+func (s *compiled) enter(ctx context.Context, n Next) (err error) {
+	c := n.c
+	if c.top != n.seq || n.fi != 0 {
+		return n.slow(ctx)
+	}
+	lvl := n.lvl + 1
 	c.seq++
-	seq := c.seq
-	c.depth = lvl
-	c.inv[lvl] = seq
-	c.ran[lvl] = true
+	c.top = c.seq
+	l := &c.lv[lvl]
+	l.inv, l.ran = c.seq, true
 	defer c.leave(lvl, &err)
-	return s.levels[lvl].fn(ctx, c, Next{c: c, lvl: lvl, seq: seq})
+	return s.levels[lvl].fn(ctx, c, Next{c: c, lvl: lvl, seq: c.seq})
 }
 
 // leave closes level lvl: it turns a panic into an error attributed to the
-// level's plugin (or handler), and catches a layer that returned while its
-// next was still running.
+// level's plugin (or handler), catches a layer that returned while its next
+// was still running, and makes the level's caller the innermost again.
 func (c *Call) leave(lvl int32, err *error) {
 	if v := recover(); v != nil {
 		*err = c.s.levels[lvl].fail(&PanicError{Value: v, Stack: stack()})
 	}
-	if c.depth != lvl && !c.poisoned {
+	l := &c.lv[lvl]
+	if c.top != l.inv && !c.poisoned {
 		c.poisoned = true
 		*err = errors.Join(*err, c.s.levels[lvl].fail(fmt.Errorf("layer returned while its next was still running: %w", ErrNextMisused)))
 	}
-	c.inv[lvl] = 0
-	c.depth = lvl - 1
-}
-
-func (c *Call) misuse(n Next) error {
-	why := "next called after the layer returned"
-	if c.inv[n.lvl] == n.seq { // the layer is running, but not at this depth: someone is inside its next
-		why = "next called concurrently"
+	l.inv = 0
+	c.top = 0 // outside the chain, the caller of level 0 counts as running
+	if lvl > 0 {
+		c.top = c.lv[lvl-1].inv // Compose groups do not change top: the caller is the level above
 	}
-	return c.s.levels[n.lvl].fail(fmt.Errorf("%s: %w", why, ErrNextMisused))
 }
 
 // HandlerError is a failure inside an application handler that the kernel

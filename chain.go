@@ -112,7 +112,7 @@ func newCompiled(ch *Chain, levels []level, hooks []afterEntry) *compiled {
 	s := &compiled{chain: ch, levels: levels, hooks: hooks}
 	n := len(levels)
 	s.pool.New = func() any {
-		return &Call{s: s, depth: -1, inv: make([]uint32, n), ran: make([]bool, n)}
+		return &Call{s: s, lv: make([]callLevel, n)}
 	}
 	return s
 }
@@ -120,23 +120,33 @@ func newCompiled(ch *Chain, levels []level, hooks []afterEntry) *compiled {
 func (s *compiled) serve(ctx context.Context, req, res, sink any) (any, error) {
 	c := s.pool.Get().(*Call)
 	c.req, c.res, c.sink = req, res, sink
-	err := s.run(ctx, c, 0)
-	for i := range s.hooks {
-		err = s.after(ctx, c, i, err)
+	err := s.enter(ctx, Next{c: c, lvl: -1}) // c.top is 0 outside: the handler's caller is "running"
+	if len(s.hooks) > 0 {
+		err = s.after(ctx, c, 0, err)
 	}
 	res = c.res
 	s.release(c)
 	return res, err
 }
 
+// after runs the after-hooks from i on under one recover: a hook that
+// panics becomes the error, and the hooks after it still run.
 func (s *compiled) after(ctx context.Context, c *Call, i int, err error) (out error) {
-	h := &s.hooks[i]
 	defer func() {
 		if v := recover(); v != nil {
-			out = &PluginError{Op: OpAfter, Plugin: h.e.info.Name, Version: h.e.info.Version, Err: &PanicError{Value: v, Stack: stack()}}
+			h := &s.hooks[i]
+			perr := &PluginError{Op: OpAfter, Plugin: h.e.info.Name, Version: h.e.info.Version, Err: &PanicError{Value: v, Stack: stack()}}
+			out = perr
+			if i+1 < len(s.hooks) {
+				out = s.after(ctx, c, i+1, perr)
+			}
 		}
 	}()
-	return h.fn(ctx, c, err, h.lvl >= 0 && c.ran[h.lvl])
+	for ; i < len(s.hooks); i++ {
+		h := &s.hooks[i]
+		err = h.fn(ctx, c, err, h.lvl >= 0 && c.lv[h.lvl].ran)
+	}
+	return err
 }
 
 func (s *compiled) release(c *Call) {
@@ -144,7 +154,9 @@ func (s *compiled) release(c *Call) {
 		return
 	}
 	c.req, c.res, c.sink, c.shared = nil, nil, nil, false
-	clear(c.ran)
+	for i := range c.lv {
+		c.lv[i].ran = false
+	}
 	c.frames = c.frames[:0]
 	c.clearBag()
 	s.pool.Put(c)

@@ -50,6 +50,7 @@ func mount(t testing.TB, ps []ply.Plugin, fn ply.HandlerFunc, opts ...ply.Option
 	if err != nil {
 		t.Fatal(err)
 	}
+	hosts.Store(ch, h)
 	return ch
 }
 

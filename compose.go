@@ -22,7 +22,7 @@ func Compose(layers ...Layer) Layer {
 		return func(ctx context.Context, _ *Call, next Next) error { return next.Run(ctx) }
 	}
 	return func(ctx context.Context, c *Call, next Next) error {
-		c.seq++
+		c.seq++ // the frame's id: a fresh number no chain level uses
 		c.frames = append(c.frames, frame{outer: next, g: g, id: c.seq})
 		fi := int32(len(c.frames))
 		defer func() { c.frames = c.frames[:fi-1] }() // also when a member panics

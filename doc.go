@@ -40,6 +40,32 @@
 // plugin whose Provision was called is cleaned up. Stop runs every hook even
 // when some fail and joins their errors in the order they ran.
 //
+// # Handlers and the onion
+//
+// The application mounts handlers in modules ([Host.Mount]). In the Wrap
+// phase every [Wrapper] plugin contributes a [Layer] and/or an [AfterHook]
+// to the handlers it chooses, and each handler gets one [Chain], compiled
+// once in chain order:
+//
+//	            ┌──────────── auth (Security 100) ─────────────┐
+//	  call ───▶ │  before   ┌──── cache (Performance 400) ──┐   │
+//	            │  ───────▶ │  before  ┌─────────────────┐   │   │
+//	            │           │  ──────▶ │     handler     │   │   │
+//	            │           │  after ◀─└─────────────────┘   │   │
+//	            │  after ◀──└────────────────────────────────┘   │
+//	            └─────────────────────────────────────────────────┘
+//	            then the after-hooks: auth's, then cache's
+//
+// Code before next.Run runs outer to inner, code after it inner to outer;
+// a layer that returns without calling next short-circuits. Errors flow
+// outward and outer layers may map them; a panic in a layer becomes a
+// [*PluginError] the outer layers see as an error. After-hooks always run,
+// once the outermost layer returned — after success, short-circuit, error,
+// panic or cancellation — in priority order, and may replace the response
+// and the error. Layers share request-scoped values with [Get] and [Set]
+// under typed keys, without allocating. A chain is an immutable snapshot
+// behind an atomic pointer: [Host.Rewrap] swaps it while calls run.
+//
 // # Plugins talking to each other
 //
 // A plugin provides a typed API under a [Key] with [Provide]; others get it

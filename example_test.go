@@ -143,3 +143,91 @@ func ExampleLookup() {
 	// Output:
 	// hello, plugins
 }
+
+// layer prints its name around the rest of the chain.
+func layer(name string) ply.Layer {
+	return func(ctx context.Context, _ *ply.Call, next ply.Next) error {
+		fmt.Println(name, "before")
+		err := next.Run(ctx)
+		fmt.Println(name, "after")
+		return err
+	}
+}
+
+// wrapping is a plugin that wraps every handler with a printing layer and
+// an after-hook.
+func wrapping(name string, prio int) ply.Plugin {
+	return ply.Func{
+		Meta: ply.Info{Name: name, Version: "1.0.0", Priority: prio},
+		OnWrap: func(context.Context, ply.Target) (ply.Wrap, error) {
+			return ply.Wrap{
+				Layer: layer(name),
+				After: func(_ context.Context, _ *ply.Call, err error, ran bool) error {
+					fmt.Println(name, "after-hook, layer ran:", ran)
+					return err
+				},
+			}, nil
+		},
+	}
+}
+
+// The chain is an onion: the lowest priority is the outermost layer. Code
+// before next runs outer to inner, code after it inner to outer, and the
+// after-hooks run last, outer to inner.
+func ExampleChain() {
+	h, _ := ply.New([]ply.Plugin{wrapping("cache", ply.Performance), wrapping("auth", ply.Security)})
+	_ = h.Mount(ply.Module{Name: "users", Handlers: []ply.Handler{{
+		Kind: ply.KindRPC, Name: "get",
+		Func: func(_ context.Context, c *ply.Call) error {
+			fmt.Println("handler")
+			c.SetResponse("ada")
+			return nil
+		},
+	}}})
+	ctx := context.Background()
+	if err := h.Start(ctx); err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer h.Stop(ctx)
+	ch, _ := h.Chain("users", "get")
+	user, err := ply.Invoke[string](ctx, ch, nil)
+	fmt.Println(user, err)
+	// Output:
+	// auth before
+	// cache before
+	// handler
+	// cache after
+	// auth after
+	// auth after-hook, layer ran: true
+	// cache after-hook, layer ran: true
+	// ada <nil>
+}
+
+var requestID = ply.NewKey[string]("requestid.id")
+
+// Layers share request-scoped values through the call's bag, under typed
+// keys; values never outlive the call.
+func ExampleSet() {
+	tag := func(ctx context.Context, c *ply.Call, next ply.Next) error {
+		ply.Set(c, requestID, "req-42")
+		return next.Run(ctx)
+	}
+	h, _ := ply.New([]ply.Plugin{ply.Func{
+		Meta:   ply.Info{Name: "requestid", Version: "1.0.0", Priority: ply.System},
+		OnWrap: func(context.Context, ply.Target) (ply.Wrap, error) { return ply.Wrap{Layer: tag}, nil },
+	}})
+	_ = h.Mount(ply.Module{Name: "m", Handlers: []ply.Handler{{Kind: ply.KindRPC, Name: "h",
+		Func: func(_ context.Context, c *ply.Call) error {
+			id, ok := ply.Get(c, requestID)
+			fmt.Println(id, ok)
+			return nil
+		}}}})
+	ctx := context.Background()
+	_ = h.Start(ctx)
+	defer h.Stop(ctx)
+	ch, _ := h.Chain("m", "h")
+	_, _ = ch.Serve(ctx, nil, nil)
+	// Output:
+	// req-42 true
+}

@@ -49,7 +49,7 @@ func (h *Host) Health(ctx context.Context) []Status {
 	out := make([]Status, 0, len(r.lifecycle))
 	for _, e := range r.lifecycle {
 		st := Status{Name: e.info.Name, Version: e.info.Version, Policy: e.info.Policy, State: State(e.state.Load()), Err: e.failed}
-		if hc, ok := e.p.(HealthChecker); ok && running && e.failed == nil && (st.State == OK || st.State == Degraded) {
+		if hc, ok := e.p.(HealthChecker); ok && running && e.failed == nil && e.started { // re-checked every time: health recovers
 			err := h.run(ctx, e, OpHealth, "", hc.Health)
 			var pe *PluginError
 			if errors.As(err, &pe) {
@@ -63,8 +63,12 @@ func (h *Host) Health(ctx context.Context) []Status {
 			default:
 				st.State, st.Err = Failed, err
 			}
-			e.state.CompareAndSwap(int32(OK), int32(st.State))
-			e.state.CompareAndSwap(int32(Degraded), int32(st.State))
+			for { // only a running state is replaced: a concurrent Stop wins
+				cur := e.state.Load()
+				if (cur != int32(OK) && cur != int32(Degraded) && cur != int32(Failed)) || e.state.CompareAndSwap(cur, int32(st.State)) {
+					break
+				}
+			}
 		}
 		out = append(out, st)
 	}

@@ -3,6 +3,7 @@ package ply_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -116,3 +117,5 @@ func newHost(t *testing.T, ps []ply.Plugin, opts ...ply.Option) (*plytest.Record
 	}
 	return rec, h
 }
+
+var discard = slog.New(slog.DiscardHandler)

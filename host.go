@@ -51,7 +51,9 @@ func New(plugins []Plugin, opts ...Option) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Host{cfg: cfg, regs: append([]Plugin(nil), plugins...)}, nil
+	h := &Host{cfg: cfg, regs: append([]Plugin(nil), plugins...)}
+	_ = h.Mount(cfg.modules...) // cannot fail before Start
+	return h, nil
 }
 
 // Register adds plugins after those already registered. It returns

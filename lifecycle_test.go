@@ -303,7 +303,7 @@ func TestHealth(t *testing.T) {
 	for _, tt := range []struct {
 		err  error
 		want ply.State
-	}{{nil, ply.OK}, {errors.Join(ply.ErrDegraded, errBoom), ply.Degraded}, {errBoom, ply.Failed}} {
+	}{{nil, ply.OK}, {errors.Join(ply.ErrDegraded, errBoom), ply.Degraded}, {errBoom, ply.Failed}, {nil, ply.OK}, {errBoom, ply.Failed}} {
 		state = tt.err
 		if got := h.Health(t.Context())[0].State; got != tt.want {
 			t.Errorf("Health with %v = %v, want %v", tt.err, got, tt.want)

@@ -47,6 +47,7 @@ type config struct {
 	priorities  map[string]int
 	options     map[string]RawOptions
 	observers   []func(Step)
+	modules     []Module
 	stopTimeout time.Duration
 	errs        []error
 }
@@ -127,6 +128,12 @@ type RawOptions struct {
 // problems are [*ConfigError]s with line:column in the document.
 func WithOptions(name string, raw RawOptions) Option {
 	return optionFunc(func(c *config) { c.options[name] = raw })
+}
+
+// WithModules mounts modules of handlers, as [Host.Mount] does. Repeated,
+// the modules add up.
+func WithModules(modules ...Module) Option {
+	return optionFunc(func(c *config) { c.modules = append(c.modules, modules...) })
 }
 
 // Step is one lifecycle hook that ran, as reported to observers.

@@ -1,0 +1,142 @@
+package httpserver
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+
+	"github.com/plykit/ply"
+)
+
+// Handler returns an http.Handler that serves r through ch: the call's
+// request is r and its response is an http.ResponseWriter wrapping w (see
+// [ResponseWriter]). An error the chain returns unhandled becomes a 500 if
+// nothing was written yet.
+func Handler(ch *ply.Chain) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rw := writers.Get().(*ResponseWriter)
+		rw.reset(w)
+		_, err := ch.Serve(r.Context(), r, rw)
+		if err != nil && rw.status == 0 {
+			http.Error(rw, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		}
+		rw.reset(nil)
+		writers.Put(rw)
+	})
+}
+
+var writers = sync.Pool{New: func() any { return new(ResponseWriter) }}
+
+// ResponseWriter is the http.ResponseWriter of a ply HTTP call. It records
+// the status and the bytes written, and unwraps to the server's writer, so
+// [http.ResponseController] still reaches Flush, Hijack and deadlines.
+type ResponseWriter struct {
+	http.ResponseWriter
+	status  int
+	written int64
+	call    *ply.Call
+}
+
+func (w *ResponseWriter) reset(to http.ResponseWriter) {
+	*w = ResponseWriter{ResponseWriter: to}
+}
+
+// WriteHeader records the status and passes it on.
+func (w *ResponseWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Write records the status (200 if none was set) and the bytes written.
+func (w *ResponseWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.written += int64(n)
+	return n, err
+}
+
+// Status returns the status written so far, or 0.
+func (w *ResponseWriter) Status() int { return w.status }
+
+// Written returns how many body bytes were written.
+func (w *ResponseWriter) Written() int64 { return w.written }
+
+// Unwrap returns the underlying writer, for [http.ResponseController].
+func (w *ResponseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// find returns the ply writer under w, following Unwrap, or nil.
+func find(w http.ResponseWriter) *ResponseWriter {
+	for w != nil {
+		if rw, ok := w.(*ResponseWriter); ok {
+			return rw
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return nil
+		}
+		w = u.Unwrap()
+	}
+	return nil
+}
+
+// adapterIDs numbers the keys of Layer adapters: each adapted middleware
+// keeps its continuation in the call's bag under its own key.
+var adapterIDs atomic.Uint64
+
+type continuation struct {
+	next ply.Next
+	err  error
+}
+
+// Layer turns net/http middleware into a ply layer for [ply.KindHTTP]
+// handlers. mw is applied once, to an inner handler that continues the ply
+// chain, so a call allocates nothing. The middleware may replace the
+// request (r.WithContext…) and wrap the writer; the inner layers see both.
+// A wrapping writer must implement Unwrap() http.ResponseWriter (as
+// net/http's own conventions ask) for the chain to continue; otherwise the
+// call fails with an error naming the middleware's plugin.
+func Layer(mw func(http.Handler) http.Handler) ply.Layer {
+	key := ply.NewKey[continuation](fmt.Sprintf("httpserver.adapter%d", adapterIDs.Add(1)))
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rw := find(w)
+		if rw == nil || rw.call == nil {
+			panic("httpserver: middleware wrapped the ResponseWriter without Unwrap; the chain cannot continue")
+		}
+		c := rw.call
+		k, _ := ply.Get(c, key)
+		req, res := c.Request(), c.Response()
+		c.SetRequest(r)
+		c.SetResponse(w)
+		k.err = k.next.Run(r.Context())
+		c.SetRequest(req)
+		c.SetResponse(res)
+		ply.Set(c, key, k)
+	})
+	h := mw(inner)
+	return func(ctx context.Context, c *ply.Call, next ply.Next) error {
+		r, ok := c.Request().(*http.Request)
+		if !ok { // not an HTTP call: the middleware does not apply
+			return next.Run(ctx)
+		}
+		w, _ := c.Response().(http.ResponseWriter)
+		rw := find(w)
+		if rw == nil { // called outside Handler, e.g. Serve(ctx, r, httptest.NewRecorder())
+			rw = &ResponseWriter{ResponseWriter: w}
+			w = rw
+			c.SetResponse(rw)
+		}
+		outer := rw.call
+		rw.call = c
+		ply.Set(c, key, continuation{next: next})
+		h.ServeHTTP(w, r)
+		rw.call = outer
+		k, _ := ply.Get(c, key)
+		return k.err
+	}
+}
