@@ -39,7 +39,7 @@ type Call struct {
 	s        *compiled
 	req, res any
 	shared   bool
-	sink     any // a stream's func(T) bool
+	sink     any         // a stream's func(T) bool
 	seq      uint32      // numbers every invocation of a level, never reset (calls are pooled)
 	top      uint32      // seq of the innermost running invocation; 0 outside
 	lv       []callLevel // per level

@@ -28,7 +28,8 @@ func (e *CycleError) Error() string {
 	return b.String()
 }
 
-// cycle returns one cycle among the nodes that Sort could not place (pos < 0).
+// cycle returns one cycle among the nodes that Sort could not place: those whose pos
+// is negative.
 //
 // Each unplaced node has an unplaced predecessor, so walking from the lowest unplaced
 // node to its lowest unplaced predecessor, again and again, must revisit a node. The

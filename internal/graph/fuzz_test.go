@@ -9,7 +9,8 @@ import (
 )
 
 // FuzzSort builds a graph from bytes: the first is the node count (mod 24), the next
-// ones the priorities (mod 4, to make ties), the rest pairs of edges. It checks the
+// ones the priorities (small ones, to make ties, or from all of int), the rest pairs
+// of edges. It checks the
 // order against the naive algorithm, every Why chain, and every reported cycle.
 func FuzzSort(f *testing.F) {
 	f.Add([]byte{3, 1, 0, 2, 1, 0})
@@ -25,7 +26,11 @@ func FuzzSort(f *testing.F) {
 		prio := make([]int, n)
 		for v := range prio {
 			if len(data) > 0 {
-				prio[v] = int(data[0]) % 4
+				if b := data[0]; b < 128 {
+					prio[v] = int(b) % 4 // ties
+				} else {
+					prio[v] = wide[int(b)%len(wide)]
+				}
 				data = data[1:]
 			}
 		}

@@ -13,7 +13,8 @@ import (
 // changes; an [Order] it returned does not change.
 type Graph struct {
 	prio []int
-	// edges in the order added, in blocks that double in size: adding never copies.
+	// The edges in the order added, in blocks that double in size, so that adding an
+	// edge never copies the ones before.
 	edges [][]edge
 	m     int // number of edges
 }
@@ -35,36 +36,47 @@ func (g *Graph) Len() int { return len(g.prio) }
 // SetPriority sets the priority of node. Any int is valid; among nodes that are ready
 // at the same time, the lower priority goes first. It panics if node is out of range.
 func (g *Graph) SetPriority(node, priority int) {
-	g.check(node)
+	if uint(node) >= uint(len(g.prio)) {
+		g.outOfRange(node)
+	}
 	g.prio[node] = priority
 }
 
 // AddEdge declares that from must come before to. Adding the same edge twice is
 // allowed and changes nothing. A self-edge (from == to) is a cycle of length 1.
-// It panics if either node is out of range.
+// It panics if either node is out of range, or if the graph has [math.MaxInt32]
+// edges already.
 func (g *Graph) AddEdge(from, to int) {
-	g.check(from)
-	g.check(to)
-	if g.m == math.MaxInt32 {
-		panic("graph: AddEdge: too many edges")
+	if uint(from) >= uint(len(g.prio)) {
+		g.outOfRange(from)
+	}
+	if uint(to) >= uint(len(g.prio)) {
+		g.outOfRange(to)
 	}
 	last := len(g.edges) - 1
 	if last < 0 || len(g.edges[last]) == cap(g.edges[last]) {
-		size := 64
-		if last >= 0 {
-			size = 2 * cap(g.edges[last])
-		}
-		g.edges = append(g.edges, make([]edge, 0, size))
+		g.grow()
 		last++
 	}
 	g.edges[last] = append(g.edges[last], edge{int32(from), int32(to)})
 	g.m++
 }
 
-func (g *Graph) check(node int) {
-	if uint(node) >= uint(len(g.prio)) {
-		panic(fmt.Sprintf("graph: node %d out of range [0,%d)", node, len(g.prio)))
+// grow adds a block for edges, twice as large as the last one.
+func (g *Graph) grow() {
+	size := 64
+	if len(g.edges) > 0 {
+		size = 2 * cap(g.edges[len(g.edges)-1])
 	}
+	size = min(size, math.MaxInt32-g.m) // edge indexes stay int32
+	if size == 0 {
+		panic("graph: AddEdge: too many edges")
+	}
+	g.edges = append(g.edges, make([]edge, 0, size))
+}
+
+func (g *Graph) outOfRange(node int) {
+	panic(fmt.Sprintf("graph: node %d out of range [0,%d)", node, len(g.prio)))
 }
 
 // Sort orders the nodes with Kahn's algorithm. The ready queue is ordered by
@@ -73,23 +85,26 @@ func (g *Graph) check(node int) {
 // break ties between ready nodes.
 //
 // If the edges contain a cycle, Sort returns a nil Order and a *[CycleError] naming
-// one cycle. Sort runs in O(n+m) time for n nodes and m edges.
+// one cycle. Sort takes time linear in the number of nodes and edges.
 func (g *Graph) Sort() (*Order, error) {
 	n, m := len(g.prio), g.m
-	// One allocation for the int32 slices the Order keeps.
-	buf := make([]int32, 3*n+1+m)
 	o := &Order{rank: ranks(g.prio)}
-	o.pos, buf = buf[:n], buf[n:]
-	o.ready, buf = buf[:n], buf[n:]
-	o.off, buf = buf[:n+1], buf[n+1:]
-	o.adj = buf[:m]
 
-	// Successors in CSR form, in the order added: count, sum, fill, shift.
+	// Inside, a node is known by its place: its index in the order by
+	// (priority, index). The ready queue is then a set of places, and its minimum is
+	// the node that goes next.
+	byPlace, place := sortByKey(o.rank)
+	o.place = place
+
+	// Successors in CSR form, in the order added: count, sum, fill, shift. Each pass
+	// over the edges updates a single array at random, which then stays in cache.
 	// Indegrees count duplicate edges, which are decremented as often.
-	indeg := make([]int32, n)
+	scratch := make([]int32, 2*n+1)
+	indeg, off := scratch[:n:n], scratch[n:] // by node
+	o.adj = make([]int32, m)
 	for _, block := range g.edges {
 		for _, e := range block {
-			o.off[e.from+1]++
+			off[e.from+1]++
 		}
 	}
 	for _, block := range g.edges {
@@ -98,46 +113,79 @@ func (g *Graph) Sort() (*Order, error) {
 		}
 	}
 	for v := range n {
-		o.off[v+1] += o.off[v]
+		off[v+1] += off[v]
 	}
 	for _, block := range g.edges {
 		for _, e := range block {
-			o.adj[o.off[e.from]] = e.to
-			o.off[e.from]++ // ends as the start of e.from+1
+			o.adj[off[e.from]] = e.to
+			off[e.from]++ // ends as the start of e.from+1
 		}
 	}
-	copy(o.off[1:], o.off[:n])
-	o.off[0] = 0
-
-	// The ready queue holds each node's place in the order by (priority, index).
-	byPlace, place := sortByKey(o.rank)
-	q := newReadySet(n)
-	for v := range n {
-		o.pos[v] = -1
-		if indeg[v] == 0 {
-			o.ready[v] = -1
-			q.add(place[v])
-		}
+	copy(off[1:], off[:n])
+	off[0] = 0
+	for i, w := range o.adj {
+		o.adj[i] = place[w]
+	}
+	o.state = make([]placeState, n)
+	for p, v := range byPlace {
+		o.state[p] = placeState{indeg: indeg[v], start: off[v], end: off[v+1]}
 	}
 
-	o.nodes = make([]int, 0, n)
-	for !q.empty() {
-		v := byPlace[q.popMin()]
-		step := int32(len(o.nodes))
-		o.pos[v] = step
-		o.nodes = append(o.nodes, int(v))
-		for _, w := range o.adj[o.off[v]:o.off[v+1]] {
-			indeg[w]--
-			if indeg[w] == 0 {
-				o.ready[w] = step
-				q.add(place[w])
-			}
+	order := kahn(o.adj, o.state, indeg[:0]) // indeg is free again: reuse it
+	if len(order) < n {
+		pos := make([]int32, n) // by node
+		for v, p := range place {
+			pos[v] = o.state[p].pos
 		}
+		return nil, &CycleError{Path: g.cycle(pos)}
 	}
-	if len(o.nodes) < n {
-		return nil, &CycleError{Path: g.cycle(o.pos)}
+	o.nodes = make([]int, n)
+	for i, p := range order {
+		o.nodes[i] = int(byPlace[p])
 	}
 	return o, nil
+}
+
+// placeState is what Sort knows about the node at one place. Keeping it together
+// means that following an edge, and later placing its target, touch one cache line.
+type placeState struct {
+	indeg      int32 // predecessors not placed yet
+	ready      int32 // the pop step that made it ready; -1 if ready at the start
+	pos        int32 // its pop step, its index in the order; -1 if not placed
+	start, end int32 // its successors are the places adj[start:end]
+}
+
+// kahn runs Kahn's algorithm on places, whose indegrees and successors are set in
+// state. It appends the places in order to order, and sets their pop step and ready
+// step in state.
+//
+// The loop has no branch that depends on the graph, but for its loop conditions:
+// following an edge stores the current step as the target's ready step (the last
+// store is by the pop that made it ready), and adds the target to the queue only if
+// its indegree reached zero, with a mask.
+func kahn(adj []int32, state []placeState, order []int32) []int32 {
+	q := newReadySet(len(state))
+	for p := range state {
+		st := &state[p]
+		st.pos, st.ready = -1, -1
+		if st.indeg == 0 {
+			q.add(int32(p))
+		}
+	}
+	for !q.empty() {
+		p := q.popMin()
+		step := int32(len(order))
+		order = append(order, p)
+		st := &state[p]
+		st.pos = step
+		for _, w := range adj[st.start:st.end] {
+			sw := &state[w]
+			sw.indeg--
+			sw.ready = step
+			q.addIfZero(w, sw.indeg)
+		}
+	}
+	return order
 }
 
 // ranks maps priorities to uint32 ranks in the same order: the priority itself when

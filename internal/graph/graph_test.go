@@ -1,8 +1,10 @@
 package graph
 
 import (
+	"container/heap"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -52,6 +54,59 @@ func reference(prio []int, edges [][2]int) []int {
 	}
 }
 
+// wide holds priorities that exercise every byte of the ranks, and ranks beyond int32.
+var wide = []int{
+	math.MinInt, math.MinInt32 - 1, math.MinInt32, -1 << 24, -1 << 16, -300, -1,
+	0, 1, 50, 300, 1 << 8, 1 << 16, 1 << 24, math.MaxInt32, math.MaxInt32 + 1, math.MaxInt,
+}
+
+// heapOrder is Kahn's algorithm with a container/heap ready queue: slower than
+// reference, but fast enough to check large graphs. It returns the nodes it placed.
+func heapOrder(prio []int, edges [][2]int) []int {
+	n := len(prio)
+	indeg := make([]int, n)
+	succ := make([][]int, n)
+	for _, e := range edges {
+		indeg[e[1]]++
+		succ[e[0]] = append(succ[e[0]], e[1])
+	}
+	q := &readyHeap{prio: prio}
+	for v := range n {
+		if indeg[v] == 0 {
+			heap.Push(q, v)
+		}
+	}
+	order := []int{}
+	for q.Len() > 0 {
+		v := heap.Pop(q).(int)
+		order = append(order, v)
+		for _, w := range succ[v] {
+			if indeg[w]--; indeg[w] == 0 {
+				heap.Push(q, w)
+			}
+		}
+	}
+	return order
+}
+
+type readyHeap struct {
+	nodes []int
+	prio  []int
+}
+
+func (h *readyHeap) Len() int { return len(h.nodes) }
+func (h *readyHeap) Less(i, j int) bool {
+	a, b := h.nodes[i], h.nodes[j]
+	return h.prio[a] < h.prio[b] || h.prio[a] == h.prio[b] && a < b
+}
+func (h *readyHeap) Swap(i, j int) { h.nodes[i], h.nodes[j] = h.nodes[j], h.nodes[i] }
+func (h *readyHeap) Push(x any)    { h.nodes = append(h.nodes, x.(int)) }
+func (h *readyHeap) Pop() any {
+	v := h.nodes[len(h.nodes)-1]
+	h.nodes = h.nodes[:len(h.nodes)-1]
+	return v
+}
+
 // randomDAG returns n nodes with priorities in [0, prios) and m edges that run from
 // earlier to later nodes of a random permutation, so that the edges do not follow
 // the registration order.
@@ -94,6 +149,16 @@ func TestSort(t *testing.T) {
 			want: []int{1, 3, 4, 0, 6, 5, 2},
 		},
 		{name: "negative priorities", prio: []int{-5, 0, -10}, want: []int{2, 0, 1}},
+		{
+			name: "int32 extremes",
+			prio: []int{math.MaxInt32, math.MinInt32, 0, -1, 1 << 24, 1 << 16, 1 << 8},
+			want: []int{1, 3, 2, 6, 5, 4, 0},
+		},
+		{
+			name: "int64 extremes",
+			prio: []int{math.MaxInt, math.MinInt, math.MaxInt32 + 1, 0, math.MinInt32 - 1, math.MaxInt},
+			want: []int{1, 4, 3, 2, 0, 5},
+		},
 		{name: "edge overrides priority", prio: []int{0, 10}, edges: [][2]int{{1, 0}}, want: []int{1, 0}},
 		{
 			// A(50) must come after B(400), plus an independent C(100): C, B, A.
@@ -206,18 +271,42 @@ func permutations(s []string) func(yield func([]string) bool) {
 	}
 }
 
-// TestSortMatchesReference compares Sort with the naive algorithm on random DAGs.
+// TestSortMatchesReference compares Sort with the naive algorithm on random DAGs,
+// with few distinct priorities (many ties) and with priorities from all of int.
 func TestSortMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for i := range 500 {
+	for i := range 1000 {
 		n := r.IntN(40)
 		prio, edges := randomDAG(r, n, r.IntN(3*n+1), 1+r.IntN(4))
+		if i%2 == 1 {
+			for v := range prio {
+				prio[v] = wide[r.IntN(len(wide))]
+			}
+		}
 		o, err := build(prio, edges).Sort()
 		if err != nil {
 			t.Fatalf("graph %d: Sort() error = %v", i, err)
 		}
 		if diff := cmp.Diff(reference(prio, edges), o.Nodes()); diff != "" {
 			t.Fatalf("graph %d (prio %v, edges %v): order mismatch (-want +got):\n%s", i, prio, edges, diff)
+		}
+	}
+}
+
+// TestSortLarge compares Sort with a heap-based Kahn's algorithm on graphs large
+// enough for the ready queue to have 2 and 3 levels.
+func TestSortLarge(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{5000, 70000} {
+		for _, prios := range []int{1, 6, 1000} {
+			prio, edges := randomDAG(r, n, 3*n, prios)
+			o, err := build(prio, edges).Sort()
+			if err != nil {
+				t.Fatalf("n=%d: Sort() error = %v", n, err)
+			}
+			if diff := cmp.Diff(heapOrder(prio, edges), o.Nodes()); diff != "" {
+				t.Errorf("n=%d, %d priorities: order mismatch (-want +got):\n%s", n, prios, diff)
+			}
 		}
 	}
 }

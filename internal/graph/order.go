@@ -10,11 +10,10 @@ import (
 // explain it. An Order is immutable and safe for concurrent use.
 type Order struct {
 	nodes []int
-	pos   []int32  // pop step of each node: its index in nodes
-	ready []int32  // pop step at which each node became ready, by the pop of nodes[ready[v]]; -1 if ready at the start
-	rank  []uint32 // priorities at the time of Sort, mapped to ranks in the same order
-	off   []int32  // successors of v: adj[off[v]:off[v+1]]
-	adj   []int32
+	rank  []uint32     // by node: its priority at the time of Sort, as a rank in the same order
+	place []int32      // by node: its place, see Graph.Sort
+	state []placeState // by place
+	adj   []int32      // successors, as places: see placeState
 }
 
 // Nodes returns the nodes in order. The slice is shared, not copied: the caller must
@@ -27,7 +26,7 @@ func (o *Order) Position(node int) int {
 	if uint(node) >= uint(len(o.nodes)) {
 		panic(fmt.Sprintf("graph: node %d out of range [0,%d)", node, len(o.nodes)))
 	}
-	return int(o.pos[node])
+	return int(o.state[o.place[node]].pos)
 }
 
 // Step is one link in the explanation of an order: From comes before To because of
@@ -82,7 +81,8 @@ func (o *Order) Why(a, b int) []Step {
 			steps = append(steps, Step{From: a, To: b, Kind: Edge})
 			break
 		}
-		if int(o.ready[b]) < pa { // b was in the ready queue when a was popped
+		ready := int(o.state[o.place[b]].ready)
+		if ready < pa { // b was in the ready queue when a was popped
 			k := Registration
 			if o.rank[a] < o.rank[b] {
 				k = Priority
@@ -90,9 +90,9 @@ func (o *Order) Why(a, b int) []Step {
 			steps = append(steps, Step{From: a, To: b, Kind: k})
 			break
 		}
-		// ready[b] > pa: the pop of c, after a's, made b ready. (ready[b] == pa
-		// would mean an edge a -> b, handled above.)
-		c := o.nodes[o.ready[b]]
+		// ready > pa: the pop of c, after a's, made b ready. (ready == pa would
+		// mean an edge a -> b, handled above.)
+		c := o.nodes[ready]
 		steps = append(steps, Step{From: c, To: b, Kind: Edge})
 		b = c
 	}
@@ -101,5 +101,6 @@ func (o *Order) Why(a, b int) []Step {
 }
 
 func (o *Order) hasEdge(from, to int) bool {
-	return slices.Contains(o.adj[o.off[from]:o.off[from+1]], int32(to))
+	st := &o.state[o.place[from]]
+	return slices.Contains(o.adj[st.start:st.end], o.place[to])
 }
