@@ -47,13 +47,13 @@
 // to the handlers it chooses, and each handler gets one [Chain], compiled
 // once in chain order:
 //
-//	          ┌─ auth (Security 100) ───────────────────────┐
-//	call ───▶ │ before ─▶ ┌─ cache (Performance 400) ──────┐ │
+//	          ┌─ auth (Security 100) ─────────────────────────┐
+//	call ───▶ │ before ─▶ ┌─ cache (Performance 400) ───────┐ │
 //	          │           │ before ─▶ ┌─────────┐           │ │
 //	          │           │           │ handler │           │ │
 //	          │           │ after  ◀─ └─────────┘           │ │
-//	          │ after  ◀─ └────────────────────────────────┘ │
-//	          └─────────────────────────────────────────────┘
+//	          │ after  ◀─ └─────────────────────────────────┘ │
+//	          └───────────────────────────────────────────────┘
 //	          then the after-hooks: auth's, then cache's
 //
 // Code before next.Run runs outer to inner, code after it inner to outer;
