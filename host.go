@@ -111,7 +111,7 @@ func (h *Host) Start(ctx context.Context) error {
 		h.mu.Lock()
 		h.resolved = r
 		h.mu.Unlock()
-		err = h.startAll(ctx, r)
+		err = h.startAll(ctx, r, false)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -121,6 +121,35 @@ func (h *Host) Start(ctx context.Context) error {
 	}
 	h.state = stateStarted
 	return nil
+}
+
+// Preview runs what Start would run up to the chains — Provision, Validate
+// and Wrap — then cleans up, starting nothing and binding nothing. It
+// returns every handler's chain, to explain (see [Chain.Explain]), not to
+// serve: the plugins behind it were cleaned up. The host cannot be started
+// afterwards.
+func (h *Host) Preview(ctx context.Context) ([]*Chain, error) {
+	h.mu.Lock()
+	if h.state != stateNew {
+		h.mu.Unlock()
+		return nil, ErrStarted
+	}
+	h.state = stateStarting
+	h.mu.Unlock()
+	r, err := h.build()
+	if err == nil {
+		h.mu.Lock()
+		h.resolved = r
+		h.mu.Unlock()
+		err = h.startAll(ctx, r, true)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.state = stateStopped
+	if err != nil {
+		return nil, err
+	}
+	return append([]*Chain(nil), h.chains...), nil
 }
 
 // Stop runs every Stop hook, in reverse start order, then every Cleanup hook,

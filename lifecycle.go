@@ -66,13 +66,27 @@ func (f Func) hooks() hooks {
 		f.OnWrap, f.OnBind, f.HandlerOpts}
 }
 
-// abandoned explains why a hook that has not returned is left behind: its
-// own deadline passed, or the caller's context ended first.
-func abandoned(ctx context.Context, timeout time.Duration) error {
-	if errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
-		return fmt.Errorf("no return within %v: %w", timeout, context.DeadlineExceeded)
+// await decides, once a hook's context is done, whether to keep waiting:
+// past a deadline (its own timeout or the caller's) the hook is abandoned;
+// a cancelled hook has been told to stop and still gets until its deadline
+// to return.
+func (h *Host) await(ctx context.Context, done <-chan error, timeout time.Duration) error {
+	select {
+	case err := <-done: // it returned as the context ended: keep its result
+		return err
+	default:
 	}
-	return fmt.Errorf("abandoned: %w", ctx.Err())
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		deadline, _ := ctx.Deadline()
+		t := time.NewTimer(time.Until(deadline))
+		defer t.Stop()
+		select {
+		case err := <-done:
+			return err
+		case <-t.C:
+		}
+	}
+	return fmt.Errorf("no return by the deadline (hook timeout %v): %w", timeout, context.DeadlineExceeded)
 }
 
 // run calls fn under the op's timeout and under recover, reports the step to
@@ -96,11 +110,7 @@ func (h *Host) run(ctx context.Context, e *entry, op, handler string, fn hook) e
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		select {
-		case err = <-done: // it returned as the context ended: keep its result
-		default:
-			err = abandoned(ctx, timeout)
-		}
+		err = h.await(ctx, done, timeout)
 	}
 	step := Step{Op: op, Plugin: e.info.Name, Version: e.info.Version, Handler: handler, Duration: time.Since(start), Err: err}
 	if err != nil {
@@ -114,8 +124,9 @@ func (h *Host) run(ctx context.Context, e *entry, op, handler string, fn hook) e
 }
 
 // startAll runs the start phases. On a required failure it rolls back and
-// returns the failure joined with the rollback errors.
-func (h *Host) startAll(ctx context.Context, r *resolved) error {
+// returns the failure joined with the rollback errors. With preview set it
+// stops after the Wrap phase and cleans up, starting nothing.
+func (h *Host) startAll(ctx context.Context, r *resolved, preview bool) error {
 	for _, e := range r.entries {
 		e.state.Store(int32(Starting))
 	}
@@ -170,6 +181,9 @@ func (h *Host) startAll(ctx context.Context, r *resolved) error {
 	h.mu.Lock()
 	h.chains = chains
 	h.mu.Unlock()
+	if preview {
+		return h.stopAll(context.WithoutCancel(ctx), r)
+	}
 	bind := func(e *entry) hook {
 		if e.hooks.bind == nil {
 			return nil

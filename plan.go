@@ -216,3 +216,35 @@ func contributes(p Placement) string {
 func sortEntries(es []*entry, pos func(*entry) int) {
 	slices.SortFunc(es, func(a, b *entry) int { return pos(a) - pos(b) })
 }
+
+// Edge is one ordering fact between two plugins.
+type Edge struct {
+	From, To Info   // From comes first
+	Kind     string // "requires" (To requires From), "part of" (To is a child of From), "before" (a Before/After constraint)
+}
+
+// Edges returns the plan's dependency and composite edges (which order the
+// lifecycle) and its Before/After edges (which order the chain), in
+// registration order.
+func (p *Plan) Edges() []Edge {
+	var out []Edge
+	for _, e := range p.r.entries {
+		for _, d := range e.deps {
+			out = append(out, Edge{From: d.info, To: e.info, Kind: "requires"})
+		}
+		if e.parent != nil {
+			out = append(out, Edge{From: e.parent.info, To: e.info, Kind: "part of"})
+		}
+		for _, name := range e.info.Before {
+			for _, o := range p.r.byName[name] {
+				out = append(out, Edge{From: e.info, To: o.info, Kind: "before"})
+			}
+		}
+		for _, name := range e.info.After {
+			for _, o := range p.r.byName[name] {
+				out = append(out, Edge{From: o.info, To: e.info, Kind: "before"})
+			}
+		}
+	}
+	return out
+}

@@ -234,3 +234,29 @@ func TestChainExplain(t *testing.T) {
 		t.Errorf("explain (-want +got):\n%s", diff)
 	}
 }
+
+func TestPreview(t *testing.T) {
+	rec := plytest.NewRecorder()
+	p := ply.Func{Meta: ply.Info{Name: "p", Version: "1.0.0"},
+		OnProvision: func(context.Context, *ply.Setup) error { return nil },
+		OnStart:     func(context.Context) error { return nil },
+		OnCleanup:   func(context.Context) error { return nil },
+		OnWrap: func(context.Context, ply.Target) (ply.Wrap, error) {
+			return ply.Wrap{Layer: func(ctx context.Context, _ *ply.Call, n ply.Next) error { return n.Run(ctx) }}, nil
+		}}
+	h, _ := ply.New([]ply.Plugin{p}, ply.WithObserver(rec.Observe),
+		ply.WithModules(ply.Module{Name: "m", Handlers: []ply.Handler{{Kind: ply.KindRPC, Name: "h", Func: func(context.Context, *ply.Call) error { return nil }}}}))
+	chains, err := h.Preview(t.Context())
+	if err != nil || len(chains) != 1 {
+		t.Fatalf("Preview() = %v, %v", chains, err)
+	}
+	if diff := cmp.Diff([]string{"provision p", "wrap p m/h", "cleanup p"}, rec.Lines()); diff != "" {
+		t.Errorf("trace (-want +got):\n%s", diff)
+	}
+	if got := chains[0].Explain().Steps; len(got) != 1 || got[0].Plugin.Name != "p" {
+		t.Errorf("explain = %+v", got)
+	}
+	if err := h.Start(t.Context()); !errors.Is(err, ply.ErrStarted) {
+		t.Errorf("Start after Preview = %v, want ErrStarted", err)
+	}
+}

@@ -1,0 +1,298 @@
+// Package config reads a ply host's YAML file: the listen address, the
+// plugins with their options and priority overrides, and the modules with
+// their routes. It turns the file into plugins and host options; every
+// plugin's options node goes to that plugin as [ply.RawOptions] with its
+// path in the file, so every problem is reported with file:line:column.
+package config
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/plykit/ply"
+	"github.com/plykit/ply/internal/options"
+)
+
+// File is the shape of a ply.yaml file.
+type File struct {
+	// Listen is the HTTP address, e.g. "127.0.0.1:8080".
+	Listen  string   `json:"listen,omitempty"`
+	Plugins []Plugin `json:"plugins,omitempty"`
+	Modules []Module `json:"modules,omitempty"`
+}
+
+// Plugin is one entry of the plugins list.
+type Plugin struct {
+	Name     string `json:"name" jsonschema:"required,minLength=1"`
+	Priority *int   `json:"priority,omitempty"` // operator override of the plugin's priority
+	Options  any    `json:"options,omitempty"`  // decoded by the plugin itself
+	Disabled bool   `json:"disabled,omitempty"`
+}
+
+// Module is a group of routes with a prefix and per-plugin options.
+type Module struct {
+	Name    string         `json:"name" jsonschema:"required,minLength=1"`
+	Prefix  string         `json:"prefix,omitempty" jsonschema:"pattern=^(/.*)?$"`
+	Options map[string]any `json:"options,omitempty"` // plugin name -> that plugin's module options
+	Routes  []Route        `json:"routes,omitempty"`
+}
+
+// Route is one HTTP route with a built-in handler: exactly one of Static,
+// Proxy and Files.
+type Route struct {
+	Route   string         `json:"route" jsonschema:"required,minLength=1"` // a ServeMux pattern: "GET /hello"
+	Tags    []string       `json:"tags,omitempty"`
+	Options map[string]any `json:"options,omitempty"`
+	Static  *Static        `json:"static,omitempty"`
+	Proxy   *Proxy         `json:"proxy,omitempty"`
+	Files   *Files         `json:"files,omitempty"`
+}
+
+// Validate checks what the schema cannot: every route has exactly one
+// handler.
+func (f *File) Validate() error {
+	var errs []error
+	for i, m := range f.Modules {
+		for j, r := range m.Routes {
+			n := 0
+			for _, set := range []bool{r.Static != nil, r.Proxy != nil, r.Files != nil} {
+				if set {
+					n++
+				}
+			}
+			if n != 1 {
+				errs = append(errs, &ply.FieldError{Path: fmt.Sprintf("modules[%d].routes[%d]", i, j),
+					Problem: fmt.Sprintf("route %q: give exactly one of static, proxy and files (got %d)", r.Route, n)})
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Static answers with a fixed status, headers and body (text or JSON).
+type Static struct {
+	Status  int               `json:"status,omitempty" jsonschema:"minimum=100,maximum=599"`
+	Text    string            `json:"text,omitempty"`
+	JSON    any               `json:"json,omitempty"`
+	Headers map[string]string `json:"headers,omitempty"`
+}
+
+// Proxy forwards to an upstream URL.
+type Proxy struct {
+	URL string `json:"url" jsonschema:"required,pattern=^https?://"`
+}
+
+// Files serves a directory.
+type Files struct {
+	Dir string `json:"dir" jsonschema:"required,minLength=1"`
+}
+
+// A Catalog makes plugins by name: the stock set plus whatever a binary
+// adds.
+type Catalog map[string]func() ply.Plugin
+
+// Host is what a file describes, ready for [ply.New].
+type Host struct {
+	File    File
+	Plugins []ply.Plugin
+	Options []ply.Option
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// Load reads a file's bytes: it replaces ${NAME} with the environment
+// variable NAME (a missing one is an error; write $${NAME} for a literal),
+// decodes the file strictly, and builds the plugins from the catalog.
+// server is the name of the HTTP server plugin that receives Listen as its
+// "addr" option. Errors are joined; each names its position.
+func Load(name string, data []byte, cat Catalog, server string) (*Host, error) {
+	data, err := expand(name, data)
+	if err != nil {
+		return nil, err
+	}
+	var f File
+	if problems := options.Load(options.Source{File: name, Data: data}, &f); len(problems) > 0 {
+		errs := make([]error, len(problems))
+		for i, p := range problems {
+			errs[i] = fmt.Errorf("%s:%d:%d: %s", name, p.Line, p.Column, p)
+		}
+		return nil, errors.Join(errs...)
+	}
+	h := &Host{File: f}
+	var errs []error
+	listed := false
+	for i, p := range f.Plugins {
+		if p.Disabled {
+			continue
+		}
+		newPlugin, ok := cat[p.Name]
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s: plugins[%d]: no plugin named %q; known: %s", name, i, p.Name, strings.Join(names(cat), ", ")))
+			continue
+		}
+		h.Plugins = append(h.Plugins, newPlugin())
+		if p.Options != nil {
+			h.Options = append(h.Options, ply.WithOptions(p.Name, ply.RawOptions{File: name, Data: data, Path: fmt.Sprintf("$.plugins[%d].options", i)}))
+		}
+		if p.Priority != nil {
+			h.Options = append(h.Options, ply.WithPriority(p.Name, *p.Priority))
+		}
+		listed = listed || p.Name == server
+	}
+	if !listed && server != "" {
+		if newPlugin, ok := cat[server]; ok {
+			h.Plugins = append(h.Plugins, newPlugin())
+		}
+	}
+	if f.Listen != "" && server != "" {
+		listen, _ := json.Marshal(map[string]string{"addr": f.Listen})
+		if listed {
+			errs = append(errs, fmt.Errorf("%s: listen: also set in plugins: %s options; keep one", name, server))
+		} else {
+			h.Options = append(h.Options, ply.WithOptions(server, ply.RawOptions{File: name, Data: listen}))
+		}
+	}
+	for i, m := range f.Modules {
+		mod := ply.Module{Name: m.Name, Prefix: m.Prefix, Options: raws(name, data, fmt.Sprintf("$.modules[%d].options", i), m.Options)}
+		for j, r := range m.Routes {
+			fn, err := builtin(r, m.Prefix)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: modules[%d].routes[%d]: %w", name, i, j, err))
+				continue
+			}
+			mod.Handlers = append(mod.Handlers, ply.Handler{Kind: ply.KindHTTP, Name: r.Route, Tags: r.Tags, Func: fn,
+				Options: raws(name, data, fmt.Sprintf("$.modules[%d].routes[%d].options", i, j), r.Options)})
+		}
+		h.Options = append(h.Options, ply.WithModules(mod))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// raws turns a map of per-plugin options into RawOptions pointing into the
+// file.
+func raws(file string, data []byte, path string, m map[string]any) map[string]any {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]any, len(m))
+	for plugin := range m {
+		out[plugin] = ply.RawOptions{File: file, Data: data, Path: path + "." + quoteKey(plugin)}
+	}
+	return out
+}
+
+var plainKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+
+func quoteKey(k string) string {
+	if plainKey.MatchString(k) {
+		return k
+	}
+	return "'" + k + "'"
+}
+
+func expand(name string, data []byte) ([]byte, error) {
+	var errs []error
+	lines := strings.SplitAfter(string(data), "\n")
+	for i, line := range lines {
+		if strings.HasPrefix(strings.TrimSpace(line), "#") {
+			continue
+		}
+		line = strings.ReplaceAll(line, "$${", "\x00{")
+		line = envRef.ReplaceAllStringFunc(line, func(ref string) string {
+			key := envRef.FindStringSubmatch(ref)[1]
+			v, ok := os.LookupEnv(key)
+			if !ok {
+				errs = append(errs, fmt.Errorf("%s:%d: ${%s}: environment variable not set; export it, or write $${%s} for a literal", name, i+1, key, key))
+			}
+			return v
+		})
+		lines[i] = strings.ReplaceAll(line, "\x00{", "${")
+	}
+	return []byte(strings.Join(lines, "")), errors.Join(errs...)
+}
+
+func names(cat Catalog) []string {
+	out := make([]string, 0, len(cat))
+	for n := range cat {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// builtin returns the handler of a route under the module prefix.
+func builtin(r Route, prefix string) (ply.HandlerFunc, error) {
+	switch {
+	case r.Static != nil:
+		s := *r.Static
+		status := s.Status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		body, ctype := []byte(s.Text), "text/plain; charset=utf-8"
+		if s.JSON != nil {
+			b, err := json.Marshal(s.JSON)
+			if err != nil {
+				return nil, fmt.Errorf("static json: %w", err)
+			}
+			body, ctype = append(b, '\n'), "application/json"
+		}
+		return serve(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			for k, v := range s.Headers {
+				w.Header().Set(k, v)
+			}
+			if w.Header().Get("Content-Type") == "" {
+				w.Header().Set("Content-Type", ctype)
+			}
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			w.WriteHeader(status)
+			_, _ = w.Write(body)
+		})), nil
+	case r.Proxy != nil:
+		u, err := url.Parse(r.Proxy.URL)
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("proxy url %q: want an absolute http(s) URL", r.Proxy.URL)
+		}
+		return serve(httputil.NewSingleHostReverseProxy(u)), nil
+	case r.Files != nil:
+		if st, err := os.Stat(r.Files.Dir); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("files dir %q: not a directory", r.Files.Dir)
+		}
+		_, path, ok := strings.Cut(r.Route, " ")
+		if !ok {
+			path = r.Route
+		}
+		if i := strings.IndexByte(path, '{'); i >= 0 { // serve what follows the pattern's literal part
+			path = path[:i]
+		}
+		strip := strings.TrimSuffix(strings.TrimSuffix(prefix, "/")+path, "/")
+		return serve(http.StripPrefix(strip, http.FileServerFS(os.DirFS(r.Files.Dir)))), nil
+	}
+	return nil, errors.New("route has no handler")
+}
+
+// serve turns an http.Handler into a ply handler.
+func serve(h http.Handler) ply.HandlerFunc {
+	return func(_ context.Context, c *ply.Call) error {
+		w, _ := c.Response().(http.ResponseWriter)
+		r, _ := c.Request().(*http.Request)
+		if w == nil || r == nil {
+			return errors.New("an HTTP route was called without an HTTP request")
+		}
+		h.ServeHTTP(w, r)
+		return nil
+	}
+}
