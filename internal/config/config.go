@@ -64,15 +64,9 @@ func (f *File) Validate() error {
 	var errs []error
 	for i, m := range f.Modules {
 		for j, r := range m.Routes {
-			n := 0
-			for _, set := range []bool{r.Static != nil, r.Proxy != nil, r.Files != nil} {
-				if set {
-					n++
-				}
-			}
-			if n != 1 {
+			if n := countHandlers(r); n != 1 {
 				errs = append(errs, &ply.FieldError{Path: fmt.Sprintf("modules[%d].routes[%d]", i, j),
-					Problem: fmt.Sprintf("route %q: give exactly one of static, proxy and files (got %d)", r.Route, n)})
+					Problem: fmt.Sprintf("route %q: give exactly one of static, proxy and files (got %d)", r.Route, countHandlers(r))})
 			}
 		}
 	}
@@ -114,22 +108,25 @@ var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 // variable NAME (a missing one is an error; write $${NAME} for a literal),
 // decodes the file strictly, and builds the plugins from the catalog.
 // server is the name of the HTTP server plugin that receives Listen as its
-// "addr" option. Errors are joined; each names its position.
+// "addr" option. Errors are joined; each names its position. When the file
+// has problems but still decodes, Load returns the host it could build
+// with them, so a caller can check the plugins too ([ply.Host.Plan]) and
+// report everything at once.
 func Load(name string, data []byte, cat Catalog, server string) (*Host, error) {
 	data, err := expand(name, data)
 	if err != nil {
 		return nil, err
 	}
 	var f File
-	if problems := options.Load(options.Source{File: name, Data: data}, &f); len(problems) > 0 {
-		errs := make([]error, len(problems))
-		for i, p := range problems {
-			errs[i] = fmt.Errorf("%s:%d:%d: %s", name, p.Line, p.Column, p)
-		}
+	var errs []error
+	problems := options.Load(options.Source{File: name, Data: data}, &f)
+	for _, p := range problems {
+		errs = append(errs, fmt.Errorf("%s:%d:%d: %s", name, p.Line, p.Column, p))
+	}
+	if len(problems) > 0 && isZero(f) { // nothing decoded: nothing more to check
 		return nil, errors.Join(errs...)
 	}
 	h := &Host{File: f}
-	var errs []error
 	listed := false
 	for i, p := range f.Plugins {
 		if p.Disabled {
@@ -165,6 +162,9 @@ func Load(name string, data []byte, cat Catalog, server string) (*Host, error) {
 	for i, m := range f.Modules {
 		mod := ply.Module{Name: m.Name, Prefix: m.Prefix, Options: raws(name, data, fmt.Sprintf("$.modules[%d].options", i), m.Options)}
 		for j, r := range m.Routes {
+			if countHandlers(r) != 1 {
+				continue // reported by Validate, with its position
+			}
 			fn, err := builtin(r, m.Prefix)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: modules[%d].routes[%d]: %w", name, i, j, err))
@@ -175,11 +175,20 @@ func Load(name string, data []byte, cat Catalog, server string) (*Host, error) {
 		}
 		h.Options = append(h.Options, ply.WithModules(mod))
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return h, nil
+	return h, errors.Join(errs...)
 }
+
+func countHandlers(r Route) int {
+	n := 0
+	for _, set := range []bool{r.Static != nil, r.Proxy != nil, r.Files != nil} {
+		if set {
+			n++
+		}
+	}
+	return n
+}
+
+func isZero(f File) bool { return f.Listen == "" && f.Plugins == nil && f.Modules == nil }
 
 // raws turns a map of per-plugin options into RawOptions pointing into the
 // file.

@@ -34,15 +34,6 @@ func catalog(srv **httpserver.Server) config.Catalog {
 	}
 }
 
-func write(t *testing.T, name, body string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 func TestLoadServes(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "a.txt"), []byte("file a"), 0o600); err != nil {
@@ -113,7 +104,7 @@ func TestLoadErrors(t *testing.T) {
 		{name: "missing env var", file: "plugins:\n  - name: greet\n    options: {greeting: ${NOPE_NOT_SET}}\n",
 			want: []string{"ply.yaml:3: ${NOPE_NOT_SET}: environment variable not set; export it, or write $${NOPE_NOT_SET} for a literal"}},
 		{name: "unknown key and unknown plugin", file: "listne: x\nplugins:\n  - name: nope\n",
-			want: []string{`ply.yaml:1:1: unknown field "listne" (did you mean "listen"?)`}},
+			want: []string{`ply.yaml:1:1: unknown field "listne" (did you mean "listen"?)`, `ply.yaml: plugins[0]: no plugin named "nope"; known: greet, httpserver`}},
 		{name: "unknown plugin", file: "plugins:\n  - name: nope\n",
 			want: []string{"ply.yaml: plugins[0]: no plugin named \"nope\"; known: greet, httpserver"}},
 		{name: "route with two handlers", file: "modules:\n  - name: m\n    routes:\n      - route: GET /x\n        static: {text: a}\n        files: {dir: /}\n",
@@ -128,7 +119,7 @@ func TestLoadErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var srv *httpserver.Server
 			h, err := config.Load("ply.yaml", []byte(tt.file), catalog(&srv), "httpserver")
-			if err == nil {
+			if err == nil && h != nil {
 				host, _ := ply.New(h.Plugins, h.Options...)
 				_, err = host.Plan()
 			}

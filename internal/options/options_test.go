@@ -233,6 +233,7 @@ func TestLoad(t *testing.T) {
 			src:  yamlSource("name: Bad Name\nttl: -5s\nmode: mru\nlimits:\n  burst: 5000\nservers:\n  - url: ftp://x\n    timeout: 1us\n  - weight: -1\n"),
 			want: []options.Problem{
 				{Path: "limits.burst", Line: 5, Column: 10, Message: "must be <= 1000"},
+				{Path: "limits.rate", Line: 5, Column: 3, Message: "must be set when burst is set"}, // from Validate, alongside the schema
 				{Path: "mode", Line: 3, Column: 7, Message: `must be one of "lru", "lfu"`},
 				{Path: "name", Line: 1, Column: 7, Message: `must match pattern "^[a-z][a-z0-9-]*$"`},
 				{Path: "servers[0].timeout", Line: 8, Column: 14, Message: "must be >= 1ms"},
@@ -459,9 +460,9 @@ func TestValidate(t *testing.T) {
 			},
 		},
 		{
-			name: "Validate method only after the schema passes",
+			name: "Validate method runs alongside the schema",
 			opts: testOptions{Name: "reserved", TTL: -1},
-			want: []options.Problem{{Path: "ttl", Message: "must be >= 0s"}},
+			want: []options.Problem{{Message: `the name "reserved" is taken`}, {Path: "ttl", Message: "must be >= 0s"}},
 		},
 		{
 			name: "Validate method with joined field errors",
@@ -529,7 +530,7 @@ func TestValidateMethodErrors(t *testing.T) {
 		{
 			name: "nested joins",
 			err:  errors.Join(errors.New("one"), errors.Join(wrappedFieldError{"x"}, plainError{errors.New("two")})),
-			want: []options.Problem{{Message: "one"}, {Path: "x", Message: "must be even"}, {Message: "two"}},
+			want: []options.Problem{{Message: "one"}, {Message: "two"}, {Path: "x", Message: "must be even"}}, // sorted by path
 		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

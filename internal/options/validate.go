@@ -60,11 +60,30 @@ func validate(v any, d *document) []Problem {
 		} else {
 			problems = []Problem{{Message: lowerFirst(err.Error())}}
 		}
-		sortProblems(problems)
-	} else if sv, ok := ptr.(interface{ Validate() error }); ok {
-		problems = errorProblems(sv.Validate(), nil)
 	}
+	if sv, ok := ptr.(interface{ Validate() error }); ok {
+		problems = append(problems, validateMethod(sv, len(problems) > 0)...)
+	}
+	sortProblems(problems)
+	// A Validate method may repeat a limit the schema already checks: say it once.
+	problems = slices.CompactFunc(problems, func(a, b Problem) bool { return a.Path == b.Path && a.Message == b.Message })
 	return d.locate(problems)
+}
+
+// validateMethod calls the options' own Validate, so its problems are
+// reported with the schema's. A Validate may assume the schema's limits
+// hold; when they do not and it panics, its problems are left out (the
+// schema's already say what to fix).
+func validateMethod(sv interface{ Validate() error }, schemaFailed bool) (problems []Problem) {
+	defer func() {
+		if v := recover(); v != nil {
+			if !schemaFailed {
+				panic(v) // a Validate that panics on schema-valid options is a bug to see
+			}
+			problems = nil
+		}
+	}()
+	return errorProblems(sv.Validate(), nil)
 }
 
 // pointerTo returns a *T for v, a T or a pointer (to a pointer…) to T: v itself

@@ -1,0 +1,46 @@
+// Package backbone is the NATS engine of a ply host: a plugin that runs an
+// embedded nats-server with JetStream (the default) or connects to external
+// NATS servers, and provides the connection and a JetStream handle to the
+// plugins that require it.
+//
+// # Use
+//
+// Register [New] and require "backbone" in the plugins that need NATS; they
+// look the APIs up in their Provision:
+//
+//	nc, err := ply.Lookup(s, backbone.Conn)
+//	js, err := ply.Lookup(s, backbone.JetStream)
+//
+// # Embedded or external
+//
+// With no [Options.URLs], Provision starts nats-server in the process, with
+// JetStream storing in [Options.DataDir], and connects to it in-process: no
+// TCP port is opened unless [Options.Listen] asks for one; [Options.User]
+// and [Options.Password] (or [Options.Token]) then protect it, as the
+// server requires them of every client. The start-up time is logged
+// ("backbone ready", "startup") and available from [Plugin.StartupDuration].
+//
+// With URLs, no server is started: Provision connects to them (with the
+// credentials and TLS options given), retrying a failed first connection
+// with exponential backoff until its context is done; refused credentials
+// and TLS errors fail at once, as retrying cannot fix them. Once connected,
+// the client reconnects forever.
+//
+// # Lifecycle
+//
+// The server starts and the connection opens in Provision, not Start: ply
+// provisions a plugin's dependencies before it, so a dependent can use the
+// connection in its own Provision. What Provision acquires, Cleanup
+// releases: it drains the connection, then shuts the embedded server down
+// and waits for it. The backbone has no Stop hook on purpose: ply runs every
+// Stop before any Cleanup, and Cleanups in reverse lifecycle order, so the
+// connection stays usable through the Stop and the Cleanup of every plugin
+// that requires the backbone, and closes only after them. A start that
+// fails and rolls back cleans up the same way.
+//
+// # Health
+//
+// [Plugin.Health] is nil while connected, an error matching
+// [ply.ErrDegraded] while the client reconnects, and [ErrClosed] once the
+// connection is closed.
+package backbone

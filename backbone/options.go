@@ -1,0 +1,170 @@
+package backbone
+
+import (
+	"errors"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/plykit/ply"
+)
+
+// Options configure the backbone. The zero value runs an embedded server
+// with JetStream in [DefaultDataDir], with the server's default limits, no
+// TCP listener and the engine's default sync policy.
+type Options struct {
+	// DataDir is where the embedded server stores JetStream data.
+	// Default: [DefaultDataDir]. Two embedded servers in one process need
+	// two directories.
+	DataDir string `json:"data_dir,omitempty"`
+	// MaxMemory limits JetStream memory storage, in bytes. Default (0): the
+	// server's default, 75% of the system memory.
+	MaxMemory int64 `json:"max_memory,omitempty" jsonschema:"minimum=0"`
+	// MaxStore limits JetStream file storage, in bytes. Default (0): the
+	// server's default, 1 TiB or 75% of the disk.
+	MaxStore int64 `json:"max_store,omitempty" jsonschema:"minimum=0"`
+	// Listen opens a TCP client port on the embedded server, such as
+	// "127.0.0.1:4222". Default: none; the host connects in-process.
+	Listen string `json:"listen,omitempty"`
+	// Sync is the embedded server's fsync policy: "" (the engine's default,
+	// a periodic sync) or "always" (fsync every write; slower, survives a
+	// power loss).
+	Sync string `json:"sync,omitempty" jsonschema:"enum=,enum=always"`
+
+	// URLs are external servers (or members of a cluster) to connect to,
+	// such as "nats://nats-1:4222". When set, no embedded server runs, and
+	// DataDir, MaxMemory, MaxStore, Listen and Sync must be empty.
+	URLs []string `json:"urls,omitempty"`
+	// CredsFile is a NATS credentials file (JWT and NKey seed), for
+	// external servers.
+	CredsFile string `json:"creds_file,omitempty"`
+	// User and Password authenticate with a user name and password. With
+	// an embedded server, the server requires them of every client (set
+	// them when Listen opens a port).
+	User     string `json:"user,omitempty"`
+	Password string `json:"password,omitempty"`
+	// Token authenticates with a token; like User, an embedded server
+	// requires it of every client.
+	Token string `json:"token,omitempty"`
+	// TLS configures TLS to external servers.
+	TLS TLS `json:"tls,omitzero"`
+
+	// Name is the connection's name, as servers show it. Default: "ply".
+	Name string `json:"name,omitempty"`
+}
+
+// TLS names the PEM files for TLS connections to external servers.
+type TLS struct {
+	// CAFile holds the certificate authorities that sign the servers'
+	// certificates. Default: the system's.
+	CAFile string `json:"ca_file,omitempty"`
+	// CertFile and KeyFile are the client's certificate and key, for
+	// servers that verify clients. Set both or neither.
+	CertFile string `json:"cert_file,omitempty"`
+	KeyFile  string `json:"key_file,omitempty"`
+}
+
+// DefaultDataDir returns the embedded server's default data directory:
+// os.UserCacheDir()/ply/backbone, or os.TempDir()/ply-backbone when there
+// is no user cache directory. It persists across restarts, so durable
+// streams survive a crash of the host.
+func DefaultDataDir() string {
+	if dir, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(dir, "ply", "backbone")
+	}
+	return filepath.Join(os.TempDir(), "ply-backbone")
+}
+
+// Validate checks what the schema cannot express; the host calls it before
+// Provision and reports each problem as a [ply.ConfigError].
+func (o *Options) Validate() error {
+	var errs []error
+	bad := func(field, problem string) { errs = append(errs, &ply.FieldError{Path: field, Problem: problem}) }
+	for i, u := range o.URLs {
+		if err := checkURL(u); err != nil {
+			bad("urls["+strconv.Itoa(i)+"]", err.Error())
+		}
+	}
+	if len(o.URLs) > 0 {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{
+			{"data_dir", o.DataDir != ""}, {"max_memory", o.MaxMemory != 0}, {"max_store", o.MaxStore != 0},
+			{"listen", o.Listen != ""}, {"sync", o.Sync != ""},
+		} {
+			if f.set {
+				bad(f.name, "applies to the embedded server only: remove it, or remove urls")
+			}
+		}
+	}
+	if len(o.URLs) == 0 {
+		if o.CredsFile != "" {
+			bad("creds_file", "applies to external servers only: set urls, or use user and password")
+		}
+		if o.TLS != (TLS{}) {
+			bad("tls", "applies to external servers only: set urls, or remove tls")
+		}
+	}
+	if o.Listen != "" {
+		if _, port, err := net.SplitHostPort(o.Listen); err != nil {
+			bad("listen", `must be "host:port", such as "127.0.0.1:4222"`)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			bad("listen", "port must be a number from 0 to 65535")
+		}
+	}
+	if o.Sync != "" && o.Sync != "always" {
+		bad("sync", `must be "" or "always"`)
+	}
+	if o.MaxMemory < 0 {
+		bad("max_memory", "must be >= 0")
+	}
+	if o.MaxStore < 0 {
+		bad("max_store", "must be >= 0")
+	}
+	if o.Token != "" && (o.User != "" || o.CredsFile != "") {
+		bad("token", "use one of token, user and password, or creds_file")
+	}
+	if o.User != "" && o.CredsFile != "" {
+		bad("user", "use one of token, user and password, or creds_file")
+	}
+	if o.Password != "" && o.User == "" {
+		bad("user", "must be set with password")
+	}
+	if (o.TLS.CertFile == "") != (o.TLS.KeyFile == "") {
+		bad("tls", "set both cert_file and key_file, or neither")
+	}
+	return errors.Join(errs...)
+}
+
+// checkURL accepts what nats.Connect accepts: "host:port" or a URL with a
+// nats, tls, ws or wss scheme and a host.
+func checkURL(s string) error {
+	if s == "" {
+		return errors.New("must not be empty")
+	}
+	if !strings.Contains(s, "://") {
+		s = "nats://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return errors.New(`must be a URL such as "nats://host:4222"`)
+	}
+	switch u.Scheme {
+	case "nats", "tls", "ws", "wss":
+	default:
+		return errors.New(`scheme must be nats, tls, ws or wss, such as "nats://host:4222"`)
+	}
+	if u.Hostname() == "" {
+		return errors.New(`must name a host, such as "nats://host:4222"`)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return errors.New("port must be a number from 1 to 65535")
+		}
+	}
+	return nil
+}

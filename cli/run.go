@@ -1,0 +1,83 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/plykit/ply"
+	"github.com/plykit/ply/httpserver"
+)
+
+func (a *app) runCmd() *cobra.Command {
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "run FILE",
+		Short: "Start the host FILE describes; stop it on SIGINT or SIGTERM",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			level := slog.LevelInfo
+			if !verbose {
+				level = slog.LevelWarn
+			}
+			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			bar := progressbar.NewOptions(-1, progressbar.OptionSetWriter(cmd.ErrOrStderr()),
+				progressbar.OptionSetDescription("starting"), progressbar.OptionClearOnFinish(), progressbar.OptionSpinnerType(14))
+			h, _, err := a.load(args[0], ply.WithLogger(logger), ply.WithObserver(func(s ply.Step) {
+				_ = bar.Add(1)
+				bar.Describe(s.Op + " " + s.Plugin)
+			}))
+			if err != nil {
+				return err
+			}
+			plan, err := h.Plan()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			if err := h.Start(ctx); err != nil {
+				_ = bar.Finish()
+				return err
+			}
+			_ = bar.Finish()
+			summary(cmd.OutOrStdout(), plan, h)
+			<-ctx.Done()
+			fmt.Fprintln(cmd.OutOrStdout(), "stopping")
+			return h.Stop(context.WithoutCancel(ctx))
+		},
+	}
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log at info level")
+	return cmd
+}
+
+// summary prints the plugins in chain order, the routes, the URL and a few
+// curl lines to try.
+func summary(w io.Writer, plan *ply.Plan, h *ply.Host) {
+	fmt.Fprintln(w, "plugins (chain order, outermost first):")
+	for _, in := range plan.Order(ply.ChainOrder) {
+		fmt.Fprintf(w, "  %-24s %s\n", in.ID(), in.Description)
+	}
+	srv, err := ply.Lookup(h, httpserver.Key)
+	if err != nil || srv.Addr() == nil {
+		return
+	}
+	url := "http://" + srv.Addr().String()
+	fmt.Fprintln(w, "routes:")
+	for _, r := range srv.Routes() {
+		fmt.Fprintln(w, "  "+r)
+	}
+	fmt.Fprintf(w, "serving on %s\n", url)
+	fmt.Fprintln(w, "try:")
+	fmt.Fprintf(w, "  curl -i %s/healthz\n", url)
+	for _, r := range srv.Routes() {
+		method, path, _ := strings.Cut(r, " ")
+		if method == "GET" && !strings.Contains(path, "{") {
+			fmt.Fprintf(w, "  curl -i %s%s\n", url, path)
+		}
+	}
+}

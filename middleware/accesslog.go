@@ -1,0 +1,96 @@
+package middleware
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// AccessLogOptions configures [NewAccessLog]. The zero value logs "http request" at
+// info level.
+type AccessLogOptions struct {
+	// Message is the log message. Default "http request".
+	Message string `json:"message,omitempty" jsonschema:"maxLength=256"`
+	// Level is the slog level of successful requests: debug, info, warn or error.
+	// Default info. Responses with a 5xx status are logged at error level.
+	Level string `json:"level,omitempty" jsonschema:"enum=debug,enum=info,enum=warn,enum=error"`
+}
+
+// Validate reports an unknown level, as a [ply.FieldError].
+func (o AccessLogOptions) Validate() error {
+	var p problems
+	if _, ok := o.level(); !ok {
+		p.add("level", "must be debug, info, warn or error, got %q", o.Level)
+	}
+	return p.err()
+}
+
+func (o AccessLogOptions) level() (slog.Level, bool) {
+	switch o.Level {
+	case "", "info":
+		return slog.LevelInfo, true
+	case "debug":
+		return slog.LevelDebug, true
+	case "warn":
+		return slog.LevelWarn, true
+	case "error":
+		return slog.LevelError, true
+	}
+	return 0, false
+}
+
+// NewAccessLog returns a layer that logs one record per request once the inner
+// chain returns, with the attributes method, path (the raw URL path), pattern (the
+// [http.Request.Pattern] that routed the request, when the layer runs inside a
+// [http.ServeMux] route), status, bytes (body bytes written), duration and
+// request_id (from [RequestIDFrom], when an outer [NewRequestID] layer set one).
+// A panic passing through is logged with status 500 and left to an outer
+// [NewRecover] layer.
+// A nil logger means [slog.Default].
+//
+// The layer wraps the ResponseWriter; the wrapper implements Unwrap, Flush and
+// Hijack, so [http.ResponseController] and streaming keep working. Records below
+// the logger's level cost one Enabled call.
+func NewAccessLog(opts AccessLogOptions, logger *slog.Logger) (func(http.Handler) http.Handler, error) {
+	if err := checked("accesslog", opts); err != nil {
+		return nil, err
+	}
+	level, _ := opts.level()
+	if opts.Message == "" {
+		opts.Message = "http request"
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			sw := &statusWriter{ResponseWriter: w}
+			completed := false
+			defer func() { // deferred, so that a panic going through is logged too (as a 500)
+				status := sw.Status()
+				if !completed {
+					status = http.StatusInternalServerError
+				}
+				lvl := level
+				if status >= 500 {
+					lvl = slog.LevelError
+				}
+				ctx := r.Context()
+				if !logger.Enabled(ctx, lvl) {
+					return
+				}
+				logger.LogAttrs(ctx, lvl, opts.Message,
+					slog.String("method", r.Method),
+					slog.String("path", r.URL.Path),
+					slog.String("pattern", r.Pattern),
+					slog.Int("status", status),
+					slog.Int64("bytes", sw.bytes),
+					slog.Duration("duration", time.Since(start)),
+					slog.String("request_id", RequestIDFrom(ctx)))
+			}()
+			next.ServeHTTP(sw, r)
+			completed = true
+		})
+	}, nil
+}

@@ -1,0 +1,90 @@
+// Package middleware provides ply's stock HTTP layers as plain net/http middleware,
+// func(http.Handler) http.Handler. Each layer has an options struct whose zero value
+// is a sensible default, with json and jsonschema tags so that a plugin can expose it
+// as its options, and a Validate method for the rules a schema cannot express. Every
+// constructor validates its options and returns an error that names the option and
+// the fix. Layers that hold state are types with a Middleware method (and Close when
+// they own goroutines).
+//
+// # Options
+//
+// Invalid options make a constructor return an [*OptionsError] that names the layer,
+// each field and the fix ("ratelimit: burst: must be >= 1, got -1"); it unwraps to
+// one [ply.FieldError] per problem, as the options' Validate method returns them.
+//
+// # Routes
+//
+// Layers that read the route ([http.Request.Pattern]: access log, breaker, metrics,
+// tracing) see it when they wrap a handler registered on an [http.ServeMux], as ply
+// does by compiling one chain per handler.
+//
+// # Order
+//
+// A stack that works, outermost first: [NewRecover] (so that it catches every
+// panic), [NewRequestID], [NewTracing], [NewMetrics], [NewAccessLog] and
+// [NewErrorReport] (so that they see the final status, request ID and span),
+// [NewCORS] (preflights carry no credentials), [Auth], [RateLimit] (its "principal"
+// key needs Auth outside it), [NewBulkhead], [NewTimeout], [Breaker], [NewRetry] (the
+// breaker counts a request once, after its retries) and [Cache].
+//
+// # Recover
+//
+// [NewRecover] turns panics into 500 problem responses and logs them with slog.
+//
+// # Request ID
+//
+// [NewRequestID] gives each request an ID, in a header and in the context
+// ([RequestIDFrom]).
+//
+// # Access log
+//
+// [NewAccessLog] logs one slog record per request.
+//
+// # Authentication
+//
+// [NewAuth] checks API keys and JWTs (golang-jwt/jwt/v5, MicahParks/keyfunc/v3 for
+// JWKS) and required scopes, and puts the caller in the context ([PrincipalFrom]).
+//
+// # CORS
+//
+// [NewCORS] answers preflights and sets CORS headers with rs/cors.
+//
+// # Rate limit
+//
+// [NewRateLimit] limits requests per client IP, principal or header with token
+// buckets (golang.org/x/time/rate), kept in a bounded store (maypok86/otter/v2).
+//
+// # Timeout
+//
+// [NewTimeout] gives each request a context deadline and answers 503 or 504 when it
+// passes.
+//
+// # Cache
+//
+// [NewCache] caches GET and HEAD responses (maypok86/otter/v2), collapses concurrent
+// misses (golang.org/x/sync/singleflight), honours Cache-Control and Vary, and
+// invalidates by tag.
+//
+// # Retry
+//
+// [NewRetry] runs idempotent requests again on 502, 503 and 504, with exponential
+// backoff (cenkalti/backoff/v5).
+//
+// # Circuit breaker
+//
+// [NewBreaker] fails fast with 503 while a route keeps failing (sony/gobreaker/v2).
+//
+// # Bulkhead
+//
+// [NewBulkhead] bounds the number of requests in flight
+// (golang.org/x/sync/semaphore).
+//
+// # Metrics and tracing
+//
+// [NewMetrics] records request counts, errors, durations and requests in flight with
+// the OpenTelemetry metrics API; [NewTracing] runs each request in a span.
+//
+// # Error reporting
+//
+// [NewErrorReport] passes 5xx responses and panics to a [Reporter].
+package middleware

@@ -1,0 +1,97 @@
+package middleware_test
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/plykit/ply"
+	"github.com/plykit/ply/internal/options"
+	"github.com/plykit/ply/middleware"
+)
+
+// allOptions lists a pointer to the zero value of every options struct, and whether
+// the zero value is valid.
+var allOptions = []struct {
+	opts    any
+	zeroOK  bool
+	example string // YAML options a user could write
+}{
+	{&middleware.RecoverOptions{}, true, "name: stock.recover"},
+	{&middleware.RequestIDOptions{}, true, "header: X-Correlation-Id\ntrustIncoming: true"},
+	{&middleware.AccessLogOptions{}, true, "level: debug"},
+	{&middleware.AuthOptions{}, false, "apiKeys:\n  - name: ops\n    key: 0123456789abcdef0123\n    scopes: [read]\njwt:\n  jwksURL: https://id.example.com/jwks.json\n  leeway: 5s\nrequiredScopes: [read]"},
+	{&middleware.CORSOptions{}, true, "allowedOrigins: [https://app.example.com]\nallowCredentials: true\nmaxAge: 600"},
+	{&middleware.RateLimitOptions{}, true, "rate: 5\nburst: 10\nkey: header:X-Tenant\nidleTTL: 10m"},
+	{&middleware.TimeoutOptions{}, true, "timeout: 2s\nstatus: 504"},
+	{&middleware.CacheOptions{}, true, "maxEntries: 1000\nttl: 30s\nvary: [Accept-Language]"},
+	{&middleware.RetryOptions{}, true, "maxAttempts: 4\ninitialInterval: 50ms\nstatuses: [503]"},
+	{&middleware.BreakerOptions{}, true, "failures: 3\ntimeout: 10s"},
+	{&middleware.BulkheadOptions{}, true, "maxConcurrent: 8\nmaxWait: 100ms"},
+	{&middleware.MetricsOptions{}, true, "scope: shop"},
+	{&middleware.TracingOptions{}, true, "scope: shop"},
+	{&middleware.ErrorReportOptions{}, true, "plugin: stock.errors\nversion: 1.0.0"},
+}
+
+func TestOptionsSchemasAndDefaults(t *testing.T) {
+	for _, tt := range allOptions {
+		name := reflect.TypeOf(tt.opts).Elem().Name()
+		t.Run(name, func(t *testing.T) {
+			if _, err := options.Schema(tt.opts); err != nil {
+				t.Fatalf("Schema: %v", err)
+			}
+			problems := options.Validate(tt.opts, nil)
+			if tt.zeroOK && len(problems) > 0 {
+				t.Errorf("zero value: %v, want no problems", problems)
+			}
+			if !tt.zeroOK && len(problems) == 0 {
+				t.Error("zero value has no problems, want some")
+			}
+			v := reflect.New(reflect.TypeOf(tt.opts).Elem()).Interface()
+			if problems := options.Load(options.Source{File: "ply.yaml", Data: []byte(tt.example)}, v); len(problems) > 0 {
+				t.Errorf("Load(%q): %v", tt.example, problems)
+			}
+		})
+	}
+}
+
+func TestOptionsProblemsNameTheField(t *testing.T) {
+	for _, tt := range []struct {
+		yaml string
+		dst  any
+		want string
+	}{
+		{"burst: 0\nrate: -1", &middleware.RateLimitOptions{}, "rate"},
+		{"key: cookie", &middleware.RateLimitOptions{}, "key"},
+		{"status: 500", &middleware.TimeoutOptions{}, "status"},
+		{"maxAttempts: 0\nstatuses: [404]", &middleware.RetryOptions{}, "statuses"},
+		{"allowCredentials: true", &middleware.CORSOptions{}, "allowedOrigins"},
+		{"apiKeys: [{name: a, key: short}]", &middleware.AuthOptions{}, "apiKeys"},
+	} {
+		problems := options.Load(options.Source{File: "ply.yaml", Data: []byte(tt.yaml)}, tt.dst)
+		var all []string
+		for _, p := range problems {
+			all = append(all, p.String())
+		}
+		if got := strings.Join(all, "; "); !strings.Contains(got, tt.want) {
+			t.Errorf("Load(%q) = %q, want a problem naming %s", tt.yaml, got, tt.want)
+		}
+	}
+}
+
+func TestConstructorErrorsNameLayerFieldAndFix(t *testing.T) {
+	_, err := middleware.NewRateLimit(middleware.RateLimitOptions{Burst: -1, Key: "cookie"}, nil)
+	want := `ratelimit: burst: must be >= 1, got -1; key: must be "ip", "principal" or "header:<name>", got "cookie"`
+	if err == nil || err.Error() != want {
+		t.Fatalf("NewRateLimit error = %v, want %s", err, want)
+	}
+	oe, ok := errors.AsType[*middleware.OptionsError](err)
+	if !ok || oe.Layer != "ratelimit" {
+		t.Fatalf("error %T is not an *OptionsError for ratelimit", err)
+	}
+	fe, ok := errors.AsType[*ply.FieldError](err)
+	if !ok || fe.Field() != "burst" {
+		t.Errorf("errors.AsType[*ply.FieldError] = %v, %v; want the burst problem", fe, ok)
+	}
+}

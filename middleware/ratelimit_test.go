@@ -1,0 +1,129 @@
+package middleware_test
+
+import (
+	"net/http"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/plykit/ply/middleware"
+)
+
+func TestRateLimitUnderSynctest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rl := must(middleware.NewRateLimit(middleware.RateLimitOptions{Rate: 0.5, Burst: 2, Key: "header:X-Tenant"}, nil))(t)
+		defer rl.Close()
+		client, shutdown := servePipe(rl.Middleware()(ok))
+		defer shutdown()
+
+		status := func(tenant string) (int, string) {
+			res := get(t, client, "http://pipe/", "X-Tenant", tenant)
+			return res.status, res.header.Get("Retry-After")
+		}
+		for i := range 2 {
+			if s, _ := status("acme"); s != 200 {
+				t.Fatalf("request %d within the burst: status %d, want 200", i+1, s)
+			}
+		}
+		s, after := status("acme")
+		if s != http.StatusTooManyRequests || after != "2" {
+			t.Fatalf("over the burst: status %d, Retry-After %q; want 429, \"2\" (one token per 2s)", s, after)
+		}
+		if s, _ := status("globex"); s != 200 {
+			t.Errorf("another tenant: status %d, want 200 (limits are per key)", s)
+		}
+
+		time.Sleep(time.Second) // the fake clock: half a token
+		if s, after := status("acme"); s != http.StatusTooManyRequests || after != "1" {
+			t.Errorf("after 1s: status %d, Retry-After %q; want 429, \"1\"", s, after)
+		}
+		time.Sleep(time.Second)
+		if s, _ := status("acme"); s != 200 {
+			t.Errorf("after 2s: status %d, want 200", s)
+		}
+	})
+}
+
+// clock is a manual clock for NewRateLimit.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func TestRateLimitInjectedClockPerIP(t *testing.T) {
+	clk := &clock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	rl := must(middleware.NewRateLimit(middleware.RateLimitOptions{Rate: 0.1, Burst: 1}, clk.Now))(t)
+	defer rl.Close()
+	srv := serve(t, rl.Middleware()(ok))
+
+	if res := get(t, srv.Client(), srv.URL); res.status != 200 {
+		t.Fatalf("first request: %d, want 200", res.status)
+	}
+	res := get(t, srv.Client(), srv.URL)
+	if res.status != http.StatusTooManyRequests || res.header.Get("Retry-After") != "10" {
+		t.Fatalf("second request: %d, Retry-After %q; want 429, \"10\"", res.status, res.header.Get("Retry-After"))
+	}
+	if res.header.Get("Content-Type") != "application/problem+json" {
+		t.Errorf("Content-Type = %q, want a problem", res.header.Get("Content-Type"))
+	}
+	clk.Advance(9500 * time.Millisecond)
+	if res := get(t, srv.Client(), srv.URL); res.status != http.StatusTooManyRequests || res.header.Get("Retry-After") != "1" {
+		t.Errorf("after 9.5s: %d, Retry-After %q; want 429, \"1\" (rounded up)", res.status, res.header.Get("Retry-After"))
+	}
+	clk.Advance(500 * time.Millisecond)
+	if res := get(t, srv.Client(), srv.URL); res.status != 200 {
+		t.Errorf("after 10s: %d, want 200", res.status)
+	}
+}
+
+func TestRateLimitPrincipalKey(t *testing.T) {
+	a := must(middleware.NewAuth(middleware.AuthOptions{APIKeys: []middleware.APIKey{
+		{Name: "a", Key: "key-a-0123456789ab"}, {Name: "b", Key: "key-b-0123456789ab"},
+	}}, nil))(t)
+	rl := must(middleware.NewRateLimit(middleware.RateLimitOptions{Rate: 0.001, Burst: 1, Key: "principal"}, nil))(t)
+	defer rl.Close()
+	srv := serve(t, a.Middleware()(rl.Middleware()(ok)))
+
+	for _, tt := range []struct {
+		key    string
+		status int
+	}{{"key-a-0123456789ab", 200}, {"key-a-0123456789ab", 429}, {"key-b-0123456789ab", 200}} {
+		if res := get(t, srv.Client(), srv.URL, "X-API-Key", tt.key); res.status != tt.status {
+			t.Errorf("%s: status %d, want %d", tt.key, res.status, tt.status)
+		}
+	}
+}
+
+func TestRateLimitOptionsValidate(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		opts middleware.RateLimitOptions
+	}{
+		{name: "negative burst", opts: middleware.RateLimitOptions{Burst: -1}},
+		{name: "negative rate", opts: middleware.RateLimitOptions{Rate: -1}},
+		{name: "unknown key", opts: middleware.RateLimitOptions{Key: "cookie"}},
+		{name: "idle TTL shorter than refill", opts: middleware.RateLimitOptions{Rate: 1, Burst: 100, IdleTTL: time.Second}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rl, err := middleware.NewRateLimit(tt.opts, nil)
+			if err == nil {
+				rl.Close()
+				t.Fatalf("NewRateLimit(%+v) succeeded, want an error", tt.opts)
+			}
+			t.Log(err)
+		})
+	}
+}

@@ -1,0 +1,104 @@
+package middleware
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+)
+
+// TimeoutOptions configures [NewTimeout]. The zero value gives each request 30s and
+// answers 503 when they run out.
+type TimeoutOptions struct {
+	// Timeout bounds each request, from when the layer is entered. Default 30s.
+	Timeout time.Duration `json:"timeout,omitempty" jsonschema:"minimum=1000000"`
+	// Status is sent when the deadline passes before the handler wrote a response:
+	// 503 (Service Unavailable) or 504 (Gateway Timeout, for proxies). Default 503.
+	Status int `json:"status,omitempty" jsonschema:"enum=503,enum=504"`
+}
+
+// Validate reports a negative timeout or a status other than 503 or 504, as
+// [ply.FieldError] values.
+func (o TimeoutOptions) Validate() error {
+	var p problems
+	if o.Timeout < 0 {
+		p.add("timeout", "must be > 0, got %v", o.Timeout)
+	}
+	if o.Status != 0 && o.Status != http.StatusServiceUnavailable && o.Status != http.StatusGatewayTimeout {
+		p.add("status", "must be 503 or 504, got %d", o.Status)
+	}
+	return p.err()
+}
+
+// NewTimeout returns a layer that runs the inner chain with a context deadline
+// Timeout after the request arrives.
+//
+// It starts no goroutine and buffers nothing, unlike [http.TimeoutHandler]: the
+// handler runs on the request's goroutine and must watch its context (as
+// database/sql, net/http clients and well-behaved handlers do). When the deadline
+// passes before the handler wrote its status, the handler's writes fail with
+// [http.ErrHandlerTimeout] and the client gets Status with a problem body as soon
+// as the handler returns. A response whose status was written in time is left alone:
+// its body ends when the handler stops.
+func NewTimeout(opts TimeoutOptions) (func(http.Handler) http.Handler, error) {
+	if err := checked("timeout", opts); err != nil {
+		return nil, err
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	if opts.Status == 0 {
+		opts.Status = http.StatusServiceUnavailable
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithTimeout(r.Context(), opts.Timeout)
+			defer cancel()
+			deadline, _ := ctx.Deadline() // the earlier of ours and the request's
+			tw := &timeoutWriter{statusWriter: statusWriter{ResponseWriter: w}, deadline: deadline}
+			next.ServeHTTP(tw, r.WithContext(ctx))
+			if tw.status == 0 && (tw.timedOut || errors.Is(ctx.Err(), context.DeadlineExceeded) && r.Context().Err() == nil) {
+				writeProblem(w, opts.Status, "request timed out")
+			}
+		})
+	}, nil
+}
+
+// timeoutWriter refuses to start a response after the deadline.
+type timeoutWriter struct {
+	statusWriter
+	deadline time.Time
+	timedOut bool
+}
+
+// expired reports whether the response may no longer start. Once the status is
+// written, it costs nothing.
+func (w *timeoutWriter) expired() bool {
+	if w.status == 0 && !w.timedOut && !time.Now().Before(w.deadline) {
+		w.timedOut = true
+	}
+	return w.timedOut
+}
+
+func (w *timeoutWriter) WriteHeader(code int) {
+	if w.expired() {
+		return
+	}
+	w.statusWriter.WriteHeader(code)
+}
+
+func (w *timeoutWriter) Write(p []byte) (int, error) {
+	if w.expired() {
+		return 0, http.ErrHandlerTimeout
+	}
+	return w.statusWriter.Write(p)
+}
+
+func (w *timeoutWriter) FlushError() error {
+	if w.expired() {
+		return http.ErrHandlerTimeout
+	}
+	return w.statusWriter.FlushError()
+}
+
+func (w *timeoutWriter) Flush() { _ = w.FlushError() }

@@ -1,0 +1,150 @@
+package middleware
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"net"
+	"net/http"
+	"strconv"
+)
+
+var (
+	_ http.Flusher                              = (*statusWriter)(nil)
+	_ http.Hijacker                             = (*statusWriter)(nil)
+	_ interface{ Unwrap() http.ResponseWriter } = (*statusWriter)(nil)
+)
+
+// statusWriter records the status and the number of body bytes written through it.
+// It keeps [http.ResponseController] working (Unwrap) and passes Flush and Hijack
+// through to the writer it wraps.
+type statusWriter struct {
+	http.ResponseWriter
+	status int   // 0 until WriteHeader or the first Write
+	bytes  int64 // body bytes written
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 { // 1xx are informational: the final status follows
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Status returns the status written, or 200 if the handler wrote nothing (as
+// net/http sends then).
+func (w *statusWriter) Status() int {
+	if w.status == 0 {
+		return http.StatusOK
+	}
+	return w.status
+}
+
+// Unwrap lets [http.ResponseController] reach the writer underneath.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush implements [http.Flusher].
+func (w *statusWriter) Flush() { _ = w.FlushError() }
+
+// FlushError flushes the writer underneath, as [http.ResponseController.Flush].
+func (w *statusWriter) FlushError() error {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Hijack implements [http.Hijacker] when the writer underneath supports it.
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(w.ResponseWriter).Hijack()
+}
+
+// recordedResponse is a response held in memory: written by a handler into a
+// [recorder], replayed to clients by writeTo. It is immutable once recorded.
+type recordedResponse struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// writeTo copies the response to w, adding its header to what w already has.
+func (rr *recordedResponse) writeTo(w http.ResponseWriter) {
+	h := w.Header()
+	for k, v := range rr.header {
+		h[k] = append([]string(nil), v...)
+	}
+	w.WriteHeader(rr.status)
+	_, _ = w.Write(rr.body)
+}
+
+// recorder is a ResponseWriter that keeps the response in memory.
+type recorder struct {
+	header      http.Header
+	status      int
+	body        bytes.Buffer
+	wroteHeader bool
+}
+
+func newRecorder() *recorder { return &recorder{header: make(http.Header)} }
+
+func (rec *recorder) Header() http.Header { return rec.header }
+
+func (rec *recorder) WriteHeader(code int) {
+	if rec.wroteHeader || code < 200 {
+		return
+	}
+	rec.status, rec.wroteHeader = code, true
+}
+
+func (rec *recorder) Write(p []byte) (int, error) {
+	if !rec.wroteHeader {
+		rec.WriteHeader(http.StatusOK)
+	}
+	return rec.body.Write(p)
+}
+
+// result returns what was recorded; the recorder must not be used afterwards.
+func (rec *recorder) result() *recordedResponse {
+	if !rec.wroteHeader {
+		rec.status = http.StatusOK
+	}
+	return &recordedResponse{status: rec.status, header: rec.header, body: rec.body.Bytes()}
+}
+
+// problem is an RFC 9457 problem details body.
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// writeProblem writes status with an application/problem+json body.
+func writeProblem(w http.ResponseWriter, status int, detail string) {
+	body, _ := json.Marshal(problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail})
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// retryAfter formats a wait as whole seconds for a Retry-After header, rounding up
+// and never below 1.
+func retryAfter(seconds float64) string {
+	s := int64(seconds)
+	if float64(s) < seconds {
+		s++
+	}
+	return strconv.FormatInt(max(s, 1), 10)
+}
