@@ -116,37 +116,50 @@ func (n Next) slow(ctx context.Context) error {
 // enter runs the level after n's: the one frame per level. Its fast check is
 // one comparison — is the layer that holds n the innermost one running? —
 // and it holds the recover, so outer layers see an inner panic as an error.
+// On the normal path the deferred function only tests a flag: recover is
+// called only when the layer did not return.
 func (s *compiled) enter(ctx context.Context, n Next) (err error) {
 	c := n.c
 	if c.top != n.seq || n.fi != 0 {
 		return n.slow(ctx)
 	}
 	lvl := n.lvl + 1
+	prev := c.top
 	c.seq++
-	c.top = c.seq
+	seq := c.seq
+	c.top = seq
 	l := &c.lv[lvl]
-	l.inv, l.ran = c.seq, true
-	defer c.leave(lvl, &err)
-	return s.levels[lvl].fn(ctx, c, Next{c: c, lvl: lvl, seq: c.seq})
-}
-
-// leave closes level lvl: it turns a panic into an error attributed to the
-// level's plugin (or handler), catches a layer that returned while its next
-// was still running, and makes the level's caller the innermost again.
-func (c *Call) leave(lvl int32, err *error) {
-	if v := recover(); v != nil {
-		*err = c.s.levels[lvl].fail(&PanicError{Value: v, Stack: stack()})
-	}
-	l := &c.lv[lvl]
-	if c.top != l.inv && !c.poisoned {
-		c.poisoned = true
-		*err = errors.Join(*err, c.s.levels[lvl].fail(fmt.Errorf("layer returned while its next was still running: %w", ErrNextMisused)))
+	l.inv, l.ran = seq, true
+	returned := false
+	defer func() {
+		if !returned {
+			if v := recover(); v != nil {
+				err = s.levels[lvl].fail(&PanicError{Value: v, Stack: stack()})
+			}
+			err = c.leave(lvl, seq, prev, err)
+		}
+	}()
+	err = s.levels[lvl].fn(ctx, c, Next{c: c, lvl: lvl, seq: seq})
+	returned = true
+	if c.top != seq { // a goroutine the layer started is still inside its next
+		return c.leave(lvl, seq, prev, err)
 	}
 	l.inv = 0
-	c.top = 0 // outside the chain, the caller of level 0 counts as running
-	if lvl > 0 {
-		c.top = c.lv[lvl-1].inv // Compose groups do not change top: the caller is the level above
+	c.top = prev
+	return err
+}
+
+// leave closes level lvl off the fast path: it catches a layer that
+// returned while its next was still running, and makes the level's caller
+// the innermost again.
+func (c *Call) leave(lvl int32, seq, prev uint32, err error) error {
+	if c.top != seq && !c.poisoned {
+		c.poisoned = true
+		err = errors.Join(err, c.s.levels[lvl].fail(fmt.Errorf("layer returned while its next was still running: %w", ErrNextMisused)))
 	}
+	c.lv[lvl].inv = 0
+	c.top = prev
+	return err
 }
 
 // HandlerError is a failure inside an application handler that the kernel

@@ -135,7 +135,7 @@ func (p *Plugin) Provision(ctx context.Context, s *ply.Setup) error {
 		return errors.New("backbone: cleaned up while provisioning")
 	}
 	if srv != nil {
-		log.Info("backbone ready", "mode", "embedded", "startup", startup, "data_dir", srv.StoreDir(), "listen", p.opts.Listen)
+		log.Info("backbone ready", "mode", "embedded", "startup", startup, "dataDir", srv.StoreDir(), "listen", p.opts.Listen)
 	} else {
 		log.Info("backbone ready", "mode", "external", "startup", startup, "url", nc.ConnectedUrlRedacted())
 	}

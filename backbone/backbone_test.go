@@ -225,13 +225,13 @@ func TestOptionErrors(t *testing.T) {
 		{name: "bad url scheme", opts: backbone.Options{URLs: []string{"http://x:4222"}}, wantFields: []string{"urls[0]"}},
 		{name: "url without host", opts: backbone.Options{URLs: []string{"nats://:4222"}}, wantFields: []string{"urls[0]"}},
 		{name: "url bad port", opts: backbone.Options{URLs: []string{"ok:4222", "nats://h:99999"}}, wantFields: []string{"urls[1]"}},
-		{name: "negative limits", opts: backbone.Options{MaxMemory: -1, MaxStore: -5}, wantFields: []string{"max_memory", "max_store"}},
+		{name: "negative limits", opts: backbone.Options{MaxMemory: -1, MaxStore: -5}, wantFields: []string{"maxMemory", "maxStore"}},
 		{name: "listen", opts: backbone.Options{Listen: "4222"}, wantFields: []string{"listen"}},
 		{name: "sync", opts: backbone.Options{Sync: "never"}, wantFields: []string{"sync"}},
-		{name: "embedded options with urls", opts: backbone.Options{URLs: []string{"nats://h:4222"}, DataDir: "/x", Listen: ":4222"}, wantFields: []string{"data_dir", "listen"}},
+		{name: "embedded options with urls", opts: backbone.Options{URLs: []string{"nats://h:4222"}, DataDir: "/x", Listen: ":4222"}, wantFields: []string{"dataDir", "listen"}},
 		{name: "two auth methods", opts: backbone.Options{Token: "t", User: "u"}, wantFields: []string{"token"}},
 		{name: "cert without key", opts: backbone.Options{URLs: []string{"h"}, TLS: backbone.TLS{CertFile: "c.pem"}}, wantFields: []string{"tls"}},
-		{name: "external-only options embedded", opts: backbone.Options{CredsFile: "u.creds", TLS: backbone.TLS{CAFile: "ca.pem"}}, wantFields: []string{"creds_file", "tls"}},
+		{name: "external-only options embedded", opts: backbone.Options{CredsFile: "u.creds", TLS: backbone.TLS{CAFile: "ca.pem"}}, wantFields: []string{"credsFile", "tls"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			h, err := ply.New([]ply.Plugin{backbone.New(tt.opts)})
@@ -320,10 +320,10 @@ func TestOptionsFromYAML(t *testing.T) {
 		name, doc string
 		want      []string // fields at fault
 	}{
-		{name: "schema limit", doc: "max_memory: -1\n", want: []string{"max_memory"}},
+		{name: "schema limit", doc: "maxMemory: -1\n", want: []string{"maxMemory"}},
 		{name: "unknown key", doc: "max_mem: 1\n", want: []string{""}}, // the whole options
 
-		{name: "validate", doc: "urls: [\"http://x\"]\ntls:\n  cert_file: c.pem\n", want: []string{"tls", "urls[0]"}},
+		{name: "validate", doc: "urls: [\"http://x\"]\ntls:\n  certFile: c.pem\n", want: []string{"tls", "urls[0]"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			h, err := ply.New([]ply.Plugin{backbone.New(backbone.Options{})},

@@ -19,13 +19,13 @@ type Options struct {
 	// DataDir is where the embedded server stores JetStream data.
 	// Default: [DefaultDataDir]. Two embedded servers in one process need
 	// two directories.
-	DataDir string `json:"data_dir,omitempty"`
+	DataDir string `json:"dataDir,omitempty"`
 	// MaxMemory limits JetStream memory storage, in bytes. Default (0): the
 	// server's default, 75% of the system memory.
-	MaxMemory int64 `json:"max_memory,omitempty" jsonschema:"minimum=0"`
+	MaxMemory int64 `json:"maxMemory,omitempty" jsonschema:"minimum=0"`
 	// MaxStore limits JetStream file storage, in bytes. Default (0): the
 	// server's default, 1 TiB or 75% of the disk.
-	MaxStore int64 `json:"max_store,omitempty" jsonschema:"minimum=0"`
+	MaxStore int64 `json:"maxStore,omitempty" jsonschema:"minimum=0"`
 	// Listen opens a TCP client port on the embedded server, such as
 	// "127.0.0.1:4222". Default: none; the host connects in-process.
 	Listen string `json:"listen,omitempty"`
@@ -40,7 +40,7 @@ type Options struct {
 	URLs []string `json:"urls,omitempty"`
 	// CredsFile is a NATS credentials file (JWT and NKey seed), for
 	// external servers.
-	CredsFile string `json:"creds_file,omitempty"`
+	CredsFile string `json:"credsFile,omitempty"`
 	// User and Password authenticate with a user name and password. With
 	// an embedded server, the server requires them of every client (set
 	// them when Listen opens a port).
@@ -60,11 +60,11 @@ type Options struct {
 type TLS struct {
 	// CAFile holds the certificate authorities that sign the servers'
 	// certificates. Default: the system's.
-	CAFile string `json:"ca_file,omitempty"`
+	CAFile string `json:"caFile,omitempty"`
 	// CertFile and KeyFile are the client's certificate and key, for
 	// servers that verify clients. Set both or neither.
-	CertFile string `json:"cert_file,omitempty"`
-	KeyFile  string `json:"key_file,omitempty"`
+	CertFile string `json:"certFile,omitempty"`
+	KeyFile  string `json:"keyFile,omitempty"`
 }
 
 // DefaultDataDir returns the embedded server's default data directory:
@@ -93,7 +93,7 @@ func (o *Options) Validate() error {
 			name string
 			set  bool
 		}{
-			{"data_dir", o.DataDir != ""}, {"max_memory", o.MaxMemory != 0}, {"max_store", o.MaxStore != 0},
+			{"dataDir", o.DataDir != ""}, {"maxMemory", o.MaxMemory != 0}, {"maxStore", o.MaxStore != 0},
 			{"listen", o.Listen != ""}, {"sync", o.Sync != ""},
 		} {
 			if f.set {
@@ -103,7 +103,7 @@ func (o *Options) Validate() error {
 	}
 	if len(o.URLs) == 0 {
 		if o.CredsFile != "" {
-			bad("creds_file", "applies to external servers only: set urls, or use user and password")
+			bad("credsFile", "applies to external servers only: set urls, or use user and password")
 		}
 		if o.TLS != (TLS{}) {
 			bad("tls", "applies to external servers only: set urls, or remove tls")
@@ -120,22 +120,22 @@ func (o *Options) Validate() error {
 		bad("sync", `must be "" or "always"`)
 	}
 	if o.MaxMemory < 0 {
-		bad("max_memory", "must be >= 0")
+		bad("maxMemory", "must be >= 0")
 	}
 	if o.MaxStore < 0 {
-		bad("max_store", "must be >= 0")
+		bad("maxStore", "must be >= 0")
 	}
 	if o.Token != "" && (o.User != "" || o.CredsFile != "") {
-		bad("token", "use one of token, user and password, or creds_file")
+		bad("token", "use one of token, user and password, or credsFile")
 	}
 	if o.User != "" && o.CredsFile != "" {
-		bad("user", "use one of token, user and password, or creds_file")
+		bad("user", "use one of token, user and password, or credsFile")
 	}
 	if o.Password != "" && o.User == "" {
 		bad("user", "must be set with password")
 	}
 	if (o.TLS.CertFile == "") != (o.TLS.KeyFile == "") {
-		bad("tls", "set both cert_file and key_file, or neither")
+		bad("tls", "set both certFile and keyFile, or neither")
 	}
 	return errors.Join(errs...)
 }

@@ -20,6 +20,18 @@ go vet ./...
 step staticcheck
 go tool -modfile=tools/go.mod staticcheck ./...
 
+step "nats-server binary for the external and cluster tests"
+# Built once from the module version in go.mod, where internal/natstest
+# looks for it; the tests would build it themselves, but in parallel.
+v=$(go list -m -f '{{.Version}}' github.com/nats-io/nats-server/v2)
+dir="${XDG_CACHE_HOME:-$HOME/.cache}/ply-natstest/${v}-$(go env GOOS)-$(go env GOARCH)"
+if [ ! -x "$dir/nats-server" ]; then
+	mkdir -p "$dir"
+	go build -o "$dir/nats-server.tmp" github.com/nats-io/nats-server/v2
+	mv "$dir/nats-server.tmp" "$dir/nats-server"
+fi
+"$dir/nats-server" --version
+
 step "go test -race"
 go test -race -shuffle=on -count=1 -timeout=20m ./...
 
