@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Layer is one plugin's layer of a chain: code before next.Run runs outer →
@@ -50,8 +51,10 @@ type Call struct {
 }
 
 type callLevel struct {
-	inv uint32 // seq of the level's running invocation; 0 when none
-	ran bool   // entered during this call
+	inv   uint32        // seq of the level's running invocation; 0 when none
+	ran   bool          // entered during this call
+	nexts bool          // measured chains: the running invocation called next
+	inner time.Duration // measured chains: time spent in the running invocation's next
 }
 
 // Handler returns the handler being called.
@@ -124,6 +127,9 @@ func (s *compiled) enter(ctx context.Context, n Next) (err error) {
 		return n.slow(ctx)
 	}
 	lvl := n.lvl + 1
+	if s.observers != nil {
+		return s.enterMeasured(ctx, n, lvl)
+	}
 	prev := c.top
 	c.seq++
 	seq := c.seq
@@ -147,6 +153,41 @@ func (s *compiled) enter(ctx context.Context, n Next) (err error) {
 	l.inv = 0
 	c.top = prev
 	return err
+}
+
+// enterMeasured is enter for chains with a [LayerObserver]: it also times
+// the level, tells its caller that next was called and how long it took,
+// and reports the sample.
+func (s *compiled) enterMeasured(ctx context.Context, n Next, lvl int32) (err error) {
+	c := n.c
+	prev := c.top
+	c.seq++
+	seq := c.seq
+	c.top = seq
+	l := &c.lv[lvl]
+	l.inv, l.ran, l.nexts, l.inner = seq, true, false, 0
+	if n.lvl >= 0 {
+		c.lv[n.lvl].nexts = true
+	}
+	start := time.Now()
+	defer func() {
+		took := time.Since(start)
+		if n.lvl >= 0 {
+			c.lv[n.lvl].inner += took
+		}
+		if v := recover(); v != nil {
+			err = s.levels[lvl].fail(&PanicError{Value: v, Stack: stack()})
+		}
+		err = c.leave(lvl, seq, prev, err)
+		if e := s.levels[lvl].e; e != nil {
+			sample := LayerSample{Plugin: e.info.Name, Version: e.info.Version, Module: s.chain.module.Name,
+				Handler: s.chain.handler.Name, Kind: s.chain.handler.Kind, Self: took - l.inner, Err: err, ShortCircuit: !l.nexts}
+			for _, o := range s.observers {
+				o.ObserveLayer(sample)
+			}
+		}
+	}()
+	return s.levels[lvl].fn(ctx, c, Next{c: c, lvl: lvl, seq: seq})
 }
 
 // leave closes level lvl off the fast path: it catches a layer that

@@ -82,10 +82,11 @@ func Emit[T any](c *Call, v T) error {
 
 // compiled is one immutable snapshot of a chain.
 type compiled struct {
-	chain  *Chain
-	levels []level // the layers in chain order, then the handler
-	hooks  []afterEntry
-	pool   sync.Pool
+	chain     *Chain
+	levels    []level // the layers in chain order, then the handler
+	hooks     []afterEntry
+	observers []LayerObserver // nil unless a plugin measures layers
+	pool      sync.Pool
 }
 
 type level struct {
@@ -214,6 +215,11 @@ func (h *Host) wrapAll(ctx context.Context, r *resolved, chains []*Chain) ([]*Ch
 		fn := hr.handler.Func
 		levels = append(levels, level{fn: func(ctx context.Context, c *Call, _ Next) error { return fn(ctx, c) }, ch: ch})
 		snaps[i] = newCompiled(ch, levels, hooks)
+		for _, e := range r.lifecycle {
+			if o, ok := e.p.(LayerObserver); ok && e.failed == nil {
+				snaps[i].observers = append(snaps[i].observers, o)
+			}
+		}
 	}
 	return chains, snaps, nil
 }

@@ -3,6 +3,7 @@ package ply
 import (
 	"context"
 	"slices"
+	"time"
 )
 
 // Kind is a handler's kind. Plugins choose the kinds they wrap with
@@ -81,6 +82,27 @@ type Wrapper interface {
 // they receive every wrapped handler's [Chain] (and see nothing unwrapped).
 type Binder interface {
 	Bind(ctx context.Context, chains []*Chain) error
+}
+
+// LayerObserver is implemented by plugins that measure every layer of every
+// chain — metrics per plugin and handler. When any plugin implements it,
+// the host measures each layer's calls, errors, short-circuits and
+// self-time (its own time, without the inner layers) and calls
+// ObserveLayer synchronously after each layer returns, from the calling
+// goroutine: it must be fast and safe for concurrent use. When none does,
+// chains measure nothing.
+type LayerObserver interface {
+	ObserveLayer(s LayerSample)
+}
+
+// LayerSample is one layer's part in one call.
+type LayerSample struct {
+	Plugin, Version string // the layer's plugin
+	Module, Handler string // the handler; for HTTP its pattern, so cardinality stays bounded
+	Kind            Kind
+	Self            time.Duration // in the layer, excluding its next
+	Err             error         // what the layer returned
+	ShortCircuit    bool          // the layer returned without calling next
 }
 
 // HandlerConfigurable is implemented by plugins that take options per
