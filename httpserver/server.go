@@ -75,6 +75,10 @@ type Server struct {
 	done   chan error
 }
 
+// Key is the typed API under which the server provides itself, for plugins
+// and tools that need its address or routes.
+var Key = ply.NewKey[*Server]("httpserver.server")
+
 // New returns a server plugin with the given options.
 func New(opts Options) *Server { return &Server{opts: opts} }
 
@@ -100,7 +104,7 @@ func (s *Server) Provision(_ context.Context, setup *ply.Setup) error {
 	s.opts = s.opts.withDefaults()
 	s.logger = setup.Logger()
 	s.host = setup.Host()
-	return nil
+	return ply.Provide(setup, Key, s)
 }
 
 // Bind mounts the HTTP chains. A handler's name is its pattern ("GET

@@ -28,15 +28,15 @@ func (e *CycleError) Error() string {
 	return b.String()
 }
 
-// cycle returns one cycle among the nodes that Sort could not place: those whose pos
-// is negative.
+// cycle returns one cycle among the nodes that Sort left out: those whose pos is
+// negative.
 //
-// Each unplaced node has an unplaced predecessor, so walking from the lowest unplaced
-// node to its lowest unplaced predecessor, again and again, must revisit a node. The
-// nodes from that node's first visit on form a cycle, in reverse edge direction.
+// Each node left out has a predecessor left out, so walking from the lowest one to
+// its lowest predecessor left out, again and again, must revisit a node. The nodes
+// from that node's first visit on form a cycle, in reverse edge direction.
 func (g *Graph) cycle(pos []int32) []int {
 	n := len(g.prio)
-	// Predecessors in CSR form, only for unplaced nodes' incoming edges.
+	// Predecessors in CSR form, only for the edges between nodes left out.
 	off := make([]int32, n+1)
 	for _, block := range g.edges {
 		for _, e := range block {

@@ -8,20 +8,28 @@
 // (priority, index): among the nodes whose predecessors have all been placed, the one
 // with the lowest priority goes next, and among equal priorities the one with the
 // lowest index, which is its registration index. Edges are hard; priority and index
-// only decide between nodes that are ready at the same time. The result is
-// deterministic and independent of the order in which edges were added.
+// only decide between nodes that are ready at the same time. So the result is
+// deterministic, independent of the order in which edges were added, and depends on
+// the registration order only through ties of priority.
 //
-// # Why one engine
+// # One engine for every order
 //
-// ply orders plugins twice: the middleware chain (over before/after constraints) and
-// the lifecycle (over dependencies). Both use this package, with different edges, so
-// both follow the same rule, both report cycles the same way and both can be
-// explained the same way: [Order.Why] returns the chain of reasons ([Step]s, each an
-// [Edge], a [Priority] or a [Registration]) why one node precedes another.
+// ply orders plugins twice: the middleware chain, over before/after constraints, and
+// the lifecycle, over dependencies. Both use this package, with different edges, so
+// both follow the same rule, report cycles the same way ([CycleError]) and can be
+// explained the same way: [Order.Why] returns the chain of reasons, each a [Step]
+// that is an [Edge], a [Priority] or a [Registration], why one node precedes another.
 //
 // # Names
 //
-// The package knows nothing about plugins or names. The caller maps its names to
-// node indexes, in registration order, and renders [Step]s and [CycleError] paths
-// with its own names.
+// The package knows nothing about plugins or names. The caller maps its names to node
+// indexes, in registration order, and renders steps and cycle paths with its names.
+//
+// # Cost
+//
+// Sorting is near-linear in nodes plus edges: 10,000 nodes with 30,000 edges take
+// about 11 times as long as 1,000 nodes with 3,000 edges (see BenchmarkSort). The
+// ready queue is a tree of bitmaps over the nodes' places in the (priority, index)
+// order, rather than a binary heap, and the nodes' state is kept where one cache line
+// serves an edge and its target.
 package graph

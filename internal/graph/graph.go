@@ -80,12 +80,13 @@ func (g *Graph) outOfRange(node int) {
 }
 
 // Sort orders the nodes with Kahn's algorithm. The ready queue is ordered by
-// (priority, index): each step places the ready node with the lowest priority, and
+// (priority, index): each step pops the ready node with the lowest priority, and
 // among equal priorities the lowest index. Edges always hold; priority and index only
 // break ties between ready nodes.
 //
 // If the edges contain a cycle, Sort returns a nil Order and a *[CycleError] naming
-// one cycle. Sort takes time linear in the number of nodes and edges.
+// one cycle. For n nodes and m edges, Sort takes O(n+m) time, times log₆₄ n for the
+// ready queue: 3 up to 262,144 nodes.
 func (g *Graph) Sort() (*Order, error) {
 	n, m := len(g.prio), g.m
 	o := &Order{rank: ranks(g.prio)}

@@ -11,7 +11,7 @@ import (
 type Order struct {
 	nodes []int
 	rank  []uint32     // by node: its priority at the time of Sort, as a rank in the same order
-	place []int32      // by node: its place, see Graph.Sort
+	place []int32      // by node: its index in the order by (priority, index)
 	state []placeState // by place
 	adj   []int32      // successors, as places: see placeState
 }
@@ -64,9 +64,9 @@ func (k Kind) String() string {
 // It returns nil if a does not precede b (a == b, or a comes after b).
 //
 // The chain is built backwards from b. If there is an edge a -> b, the step is that
-// [Edge]. Otherwise, if b was ready when a was placed, a won the tie: the step is
-// [Priority] if a has the lower priority, else [Registration]. Otherwise b became
-// ready after a was placed, when its last predecessor c was placed; the chain is
+// [Edge]. Otherwise, if b was in the ready queue when a was popped, a won the tie: the
+// step is [Priority] if a has the lower priority, else [Registration]. Otherwise b
+// became ready after a was popped, when its last predecessor c was; the chain is
 // Why(a, c) followed by the [Edge] c -> b.
 //
 // Why panics if a or b is out of range.
