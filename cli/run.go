@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/schollz/progressbar/v3"
@@ -15,19 +16,20 @@ import (
 )
 
 func (a *app) runCmd() *cobra.Command {
-	var verbose bool
+	var quietFlag bool
 	cmd := &cobra.Command{
 		Use:   "run FILE",
 		Short: "Start the host FILE describes; stop it on SIGINT or SIGTERM",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			level := slog.LevelInfo
-			if !verbose {
+			if quietFlag {
 				level = slog.LevelWarn
 			}
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			bar := progressbar.NewOptions(-1, progressbar.OptionSetWriter(cmd.ErrOrStderr()),
-				progressbar.OptionSetDescription("starting"), progressbar.OptionClearOnFinish(), progressbar.OptionSpinnerType(14))
+				progressbar.OptionSetDescription("starting"), progressbar.OptionClearOnFinish(), progressbar.OptionSpinnerType(14),
+				progressbar.OptionSetVisibility(terminal(cmd.ErrOrStderr()))) // no spinner frames in logs
 			h, _, err := a.load(args[0], ply.WithLogger(logger), ply.WithObserver(func(s ply.Step) {
 				_ = bar.Add(1)
 				bar.Describe(s.Op + " " + s.Plugin)
@@ -51,7 +53,7 @@ func (a *app) runCmd() *cobra.Command {
 			return h.Stop(context.WithoutCancel(ctx))
 		},
 	}
-	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log at info level")
+	cmd.Flags().BoolVarP(&quietFlag, "quiet", "q", false, "log warnings and errors only")
 	return cmd
 }
 
@@ -80,4 +82,14 @@ func summary(w io.Writer, plan *ply.Plan, h *ply.Host) {
 			fmt.Fprintf(w, "  curl -i %s%s\n", url, path)
 		}
 	}
+}
+
+// terminal reports whether w is a terminal, where a spinner makes sense.
+func terminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -1,14 +1,22 @@
 package cli
 
 import (
+	"maps"
+
 	"github.com/plykit/ply"
-	"github.com/plykit/ply/httpserver"
+	"github.com/plykit/ply/backbone"
 	"github.com/plykit/ply/internal/config"
+	"github.com/plykit/ply/stock"
+	"github.com/plykit/ply/task"
 )
 
-// stockCatalog is the set of plugins every ply binary knows.
+// stockCatalog is the set of plugins every ply binary knows: the stock
+// HTTP plugins and server, the NATS backbone and background tasks.
 func stockCatalog() config.Catalog {
-	return config.Catalog{
-		"httpserver": func() ply.Plugin { return httpserver.New(httpserver.Options{}) },
+	cat := config.Catalog{
+		"backbone": func() ply.Plugin { return backbone.New(backbone.Options{}) },
+		"tasks":    func() ply.Plugin { return task.NewPlugin() },
 	}
+	maps.Copy(cat, stock.Catalog())
+	return cat
 }

@@ -14,10 +14,16 @@ import (
 // request is r and its response is an http.ResponseWriter wrapping w (see
 // [ResponseWriter]). An error the chain returns unhandled becomes a 500 if
 // nothing was written yet.
+//
+// The request's context carries the call's writer (two allocations per
+// request, whatever the number of layers), so adapted middleware may hand
+// the inner chain a writer of its own — a buffer — without an Unwrap
+// method, as caches and retries do.
 func Handler(ch *ply.Chain) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rw := writers.Get().(*ResponseWriter)
 		rw.reset(w)
+		r = r.WithContext(context.WithValue(r.Context(), writerKey{}, rw))
 		_, err := ch.Serve(r.Context(), r, rw)
 		if err != nil && rw.status == 0 {
 			http.Error(rw, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
@@ -70,6 +76,18 @@ func (w *ResponseWriter) Written() int64 { return w.written }
 // Unwrap returns the underlying writer, for [http.ResponseController].
 func (w *ResponseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+type writerKey struct{}
+
+// writerOf returns the call's ply writer: under w, following Unwrap, else
+// from the request's context.
+func writerOf(w http.ResponseWriter, r *http.Request) *ResponseWriter {
+	if rw := find(w); rw != nil {
+		return rw
+	}
+	rw, _ := r.Context().Value(writerKey{}).(*ResponseWriter)
+	return rw
+}
+
 // find returns the ply writer under w, following Unwrap, or nil.
 func find(w http.ResponseWriter) *ResponseWriter {
 	for w != nil {
@@ -96,17 +114,18 @@ type continuation struct {
 
 // Layer turns net/http middleware into a ply layer for [ply.KindHTTP]
 // handlers. mw is applied once, to an inner handler that continues the ply
-// chain, so a call allocates nothing. The middleware may replace the
-// request (r.WithContext…) and wrap the writer; the inner layers see both.
-// A wrapping writer must implement Unwrap() http.ResponseWriter (as
-// net/http's own conventions ask) for the chain to continue; otherwise the
+// chain, so a layer adds no allocation per call. The middleware may replace
+// the request (r.WithContext…, deriving from r's context) and the writer
+// (wrapping it, or buffering into one of its own); the inner layers see
+// both. If it replaces the request's context with one not derived from r's
+// and also hides the writer (no Unwrap), the chain cannot continue and the
 // call fails with an error naming the middleware's plugin.
 func Layer(mw func(http.Handler) http.Handler) ply.Layer {
 	key := ply.NewKey[continuation](fmt.Sprintf("httpserver.adapter%d", adapterIDs.Add(1)))
 	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rw := find(w)
+		rw := writerOf(w, r)
 		if rw == nil || rw.call == nil {
-			panic("httpserver: middleware wrapped the ResponseWriter without Unwrap; the chain cannot continue")
+			panic("httpserver: the middleware hid both the ResponseWriter (no Unwrap) and the request's context; the chain cannot continue")
 		}
 		c := rw.call
 		k, _ := ply.Get(c, key)
@@ -125,11 +144,13 @@ func Layer(mw func(http.Handler) http.Handler) ply.Layer {
 			return next.Run(ctx)
 		}
 		w, _ := c.Response().(http.ResponseWriter)
-		rw := find(w)
+		rw := writerOf(w, r)
 		if rw == nil { // called outside Handler, e.g. Serve(ctx, r, httptest.NewRecorder())
 			rw = &ResponseWriter{ResponseWriter: w}
 			w = rw
+			r = r.WithContext(context.WithValue(r.Context(), writerKey{}, rw))
 			c.SetResponse(rw)
+			c.SetRequest(r)
 		}
 		outer := rw.call
 		rw.call = c

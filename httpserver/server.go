@@ -70,6 +70,7 @@ type Server struct {
 	mu     sync.Mutex
 	mux    *http.ServeMux
 	routes []string
+	extra  []endpoint // mounted by plugins with Handle
 	srv    *http.Server
 	addr   net.Addr
 	done   chan error
@@ -107,6 +108,21 @@ func (s *Server) Provision(_ context.Context, setup *ply.Setup) error {
 	return ply.Provide(setup, Key, s)
 }
 
+type endpoint struct {
+	pattern string
+	h       http.Handler
+}
+
+// Handle mounts an endpoint a plugin serves itself, such as /metrics, beside
+// the health endpoints: it runs outside every chain. Call it in Provision
+// (declare "httpserver" among the plugin's Requires, optional or not, so the
+// server is provisioned first); a bad or conflicting pattern fails Bind.
+func (s *Server) Handle(pattern string, h http.Handler) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.extra = append(s.extra, endpoint{pattern, h})
+}
+
 // Bind mounts the HTTP chains. A handler's name is its pattern ("GET
 // /users/{id}"); the module's prefix goes in front of the path.
 func (s *Server) Bind(_ context.Context, chains []*ply.Chain) error {
@@ -115,6 +131,16 @@ func (s *Server) Bind(_ context.Context, chains []*ply.Chain) error {
 	mux.HandleFunc("GET "+s.opts.ReadyPath, s.ready)
 	var routes []string
 	var errs []error
+	s.mu.Lock()
+	extra := append([]endpoint(nil), s.extra...)
+	s.mu.Unlock()
+	for _, e := range extra {
+		if err := register(mux, e.pattern, e.h); err != nil {
+			errs = append(errs, fmt.Errorf("endpoint: %w", err))
+			continue
+		}
+		routes = append(routes, e.pattern)
+	}
 	for _, ch := range chains {
 		if ch.Handler().Kind != ply.KindHTTP {
 			continue

@@ -1,0 +1,162 @@
+// Command gateway builds the host of ply.yaml in Go, plus one custom
+// plugin: "visits", a layer that counts requests per route in a key-value
+// bucket on the embedded NATS server, and a route that shows the counts.
+//
+//	go run ./examples/gateway
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/plykit/ply"
+	"github.com/plykit/ply/backbone"
+	"github.com/plykit/ply/httpserver"
+	"github.com/plykit/ply/kv"
+	"github.com/plykit/ply/middleware"
+	"github.com/plykit/ply/stock"
+)
+
+// Visits counts calls per route in a KV bucket; it is a plugin that
+// depends on the NATS backbone and wraps every HTTP route.
+type Visits struct {
+	store *kv.Store
+}
+
+var visitsKey = ply.NewKey[*Visits]("visits.counter")
+
+func (v *Visits) Info() ply.Info {
+	return ply.Info{Name: "visits", Version: "1.0.0", Priority: ply.Business, Kinds: []ply.Kind{ply.KindHTTP},
+		Requires: []ply.Dependency{{Name: "backbone", Constraint: "^0.1"}}, Description: "counts calls per route in NATS KV"}
+}
+
+func (v *Visits) Provision(ctx context.Context, s *ply.Setup) error {
+	js, err := ply.Lookup(s, backbone.JetStream)
+	if err != nil {
+		return err
+	}
+	if v.store, err = kv.New(ctx, js, "gateway/visits"); err != nil {
+		return err
+	}
+	return ply.Provide(s, visitsKey, v)
+}
+
+// Wrap counts every call of every HTTP route, after the inner layers ran.
+func (v *Visits) Wrap(_ context.Context, t ply.Target) (ply.Wrap, error) {
+	route := t.Module.Name + "." + keyOf(t.Handler.Name) // a valid KV key per route
+	return ply.Wrap{After: func(ctx context.Context, _ *ply.Call, err error, _ bool) error {
+		if incErr := v.increment(ctx, route); incErr != nil {
+			slog.Warn("visits: count not stored", "route", route, "err", incErr)
+		}
+		return err
+	}}, nil
+}
+
+// increment adds one to a counter with compare-and-set, retrying on races.
+func (v *Visits) increment(ctx context.Context, key string) error {
+	for {
+		e, err := v.store.Get(ctx, key)
+		if errors.Is(err, kv.ErrNotFound) {
+			if _, err = v.store.Create(ctx, key, []byte("1")); !errors.Is(err, kv.ErrExists) {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		n, _ := strconv.Atoi(string(e.Value))
+		if _, err = v.store.Update(ctx, key, []byte(strconv.Itoa(n+1)), e.Revision); !errors.Is(err, kv.ErrConflict) {
+			return err
+		}
+	}
+}
+
+// counts returns every route's count.
+func (v *Visits) counts(ctx context.Context) (map[string]int, error) {
+	keys, err := v.store.Keys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int, len(keys))
+	for _, k := range keys {
+		if e, err := v.store.Get(ctx, k); err == nil {
+			out[k], _ = strconv.Atoi(string(e.Value))
+		}
+	}
+	return out, nil
+}
+
+func keyOf(route string) string {
+	out := make([]byte, 0, len(route))
+	for _, c := range []byte(route) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
+			out = append(out, c)
+		default:
+			out = append(out, '_')
+		}
+	}
+	return string(out)
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	visits := &Visits{}
+	server := httpserver.New(httpserver.Options{Addr: "127.0.0.1:8081"})
+	plugins := []ply.Plugin{
+		server,
+		backbone.New(backbone.Options{DataDir: os.TempDir() + "/ply-gateway"}),
+		stock.NewRecover(middleware.RecoverOptions{}),
+		stock.NewRequestID(middleware.RequestIDOptions{}),
+		stock.NewAuth(middleware.AuthOptions{Realm: "gateway", APIKeys: []middleware.APIKey{{Name: "demo", Key: "demo-key-0123456789"}}}),
+		stock.NewRateLimit(middleware.RateLimitOptions{Rate: 5, Burst: 10}),
+		visits,
+	}
+	public := map[string]any{"auth": &stock.Route{Skip: true}}
+	api := ply.Module{Name: "api", Prefix: "/api", Handlers: []ply.Handler{
+		{Kind: ply.KindHTTP, Name: "GET /hello", Func: func(_ context.Context, c *ply.Call) error {
+			w := c.Response().(http.ResponseWriter)
+			w.Header().Set("Content-Type", "application/json")
+			_, err := fmt.Fprintln(w, `{"message":"hello from ply, built in Go"}`)
+			return err
+		}},
+		{Kind: ply.KindHTTP, Name: "GET /visits", Options: public, Func: func(ctx context.Context, c *ply.Call) error {
+			counts, err := visits.counts(ctx)
+			if err != nil {
+				return err
+			}
+			w := c.Response().(http.ResponseWriter)
+			w.Header().Set("Content-Type", "application/json")
+			return json.NewEncoder(w).Encode(counts)
+		}},
+	}}
+	h, err := ply.New(plugins, ply.WithModules(api))
+	if err != nil {
+		return err
+	}
+	if err := h.Start(ctx); err != nil {
+		return err
+	}
+	url := "http://" + server.Addr().String()
+	fmt.Printf("serving on %s\ntry:\n  curl -H 'X-API-Key: demo-key-0123456789' %s/api/hello\n  curl %s/api/visits\n", url, url, url)
+	<-ctx.Done()
+	return h.Stop(context.WithoutCancel(ctx))
+}

@@ -1,0 +1,241 @@
+// Command loadtest compares the full stock chain served by ply with the
+// same middleware hand-wired on net/http, on loopback, in one run.
+//
+//	go run ./examples/loadtest -rounds 4 -duration 5s -workers 32
+//
+// Both servers run in this process with the same libraries and options:
+// recover, request id, access log to io.Discard, auth with an API key,
+// rate limit with a very high limit, the cache's miss path (requests send
+// Cache-Control: no-store) and metrics. Rounds alternate between the two so
+// drift on a shared machine hits both alike. It prints requests/s and
+// latency percentiles per variant and the ratios ply/net/http.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
+	"github.com/plykit/ply"
+	"github.com/plykit/ply/httpserver"
+	"github.com/plykit/ply/middleware"
+	"github.com/plykit/ply/stock"
+)
+
+const apiKey = "load-test-key-0123456789"
+
+func options() (middleware.AuthOptions, middleware.RateLimitOptions, middleware.CacheOptions) {
+	return middleware.AuthOptions{APIKeys: []middleware.APIKey{{Name: "load", Key: apiKey}}},
+		middleware.RateLimitOptions{Rate: 1e9, Burst: 1e9},
+		middleware.CacheOptions{}
+}
+
+func hello(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = io.WriteString(w, `{"message":"hello"}`)
+}
+
+// handWired composes the same middleware by hand, outermost first.
+func handWired(logger *slog.Logger) (http.Handler, func(), error) {
+	authOpts, rlOpts, cacheOpts := options()
+	rec, err := middleware.NewRecover(middleware.RecoverOptions{}, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	rid, err := middleware.NewRequestID(middleware.RequestIDOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
+	alog, err := middleware.NewAccessLog(middleware.AccessLogOptions{}, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	auth, err := middleware.NewAuth(authOpts, http.DefaultClient)
+	if err != nil {
+		return nil, nil, err
+	}
+	rl, err := middleware.NewRateLimit(rlOpts, time.Now)
+	if err != nil {
+		return nil, nil, err
+	}
+	cache, err := middleware.NewCache(cacheOpts)
+	if err != nil {
+		return nil, nil, err
+	}
+	mp := sdkmetric.NewMeterProvider()
+	metrics, err := middleware.NewMetrics(middleware.MetricsOptions{}, mp)
+	if err != nil {
+		return nil, nil, err
+	}
+	mux := http.NewServeMux()
+	// The same order as ply's chain: recover 50, requestid 60, auth 100,
+	// ratelimit 110, metrics 190, accesslog 200, cache 400.
+	mux.Handle("GET /api/hello", rec(rid(auth.Middleware()(rl.Middleware()(metrics(alog(cache.Middleware()(http.HandlerFunc(hello)))))))))
+	closeAll := func() { auth.Close(); rl.Close(); cache.Close(); _ = mp.Shutdown(context.Background()) }
+	return mux, closeAll, nil
+}
+
+// plyHost builds the same chain as a ply host with the stock plugins.
+func plyHost(logger *slog.Logger) (*ply.Host, *httpserver.Server, error) {
+	authOpts, rlOpts, cacheOpts := options()
+	srv := httpserver.New(httpserver.Options{Addr: "127.0.0.1:0"})
+	h, err := ply.New([]ply.Plugin{
+		srv,
+		stock.NewRecover(middleware.RecoverOptions{}),
+		stock.NewRequestID(middleware.RequestIDOptions{}),
+		stock.NewAccessLog(middleware.AccessLogOptions{}),
+		stock.NewAuth(authOpts),
+		stock.NewRateLimit(rlOpts),
+		stock.NewCache(cacheOpts),
+		stock.NewMetrics(stock.MetricsOptions{}),
+	}, ply.WithLogger(logger), ply.WithModules(ply.Module{Name: "api", Prefix: "/api", Handlers: []ply.Handler{{
+		Kind: ply.KindHTTP, Name: "GET /hello",
+		Func: func(_ context.Context, c *ply.Call) error {
+			hello(c.Response().(http.ResponseWriter), c.Request().(*http.Request))
+			return nil
+		},
+	}}}))
+	if err != nil {
+		return nil, nil, err
+	}
+	return h, srv, h.Start(context.Background())
+}
+
+type result struct {
+	requests int64
+	errors   int64
+	elapsed  time.Duration
+	lat      []time.Duration
+}
+
+// load sends GET requests from workers for d and records each latency.
+func load(url string, workers int, d time.Duration) result {
+	tr := &http.Transport{MaxIdleConnsPerHost: workers, DialContext: (&net.Dialer{}).DialContext}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	var reqs, errs atomic.Int64
+	lats := make([][]time.Duration, workers)
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				req, _ := http.NewRequest(http.MethodGet, url, nil)
+				req.Header.Set("X-API-Key", apiKey)
+				req.Header.Set("Cache-Control", "no-store")
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					errs.Add(1)
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					errs.Add(1)
+					continue
+				}
+				lats[w] = append(lats[w], time.Since(t0))
+				reqs.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	r := result{requests: reqs.Load(), errors: errs.Load(), elapsed: time.Since(start)}
+	for _, l := range lats {
+		r.lat = append(r.lat, l...)
+	}
+	return r
+}
+
+func pct(l []time.Duration, p float64) time.Duration {
+	if len(l) == 0 {
+		return 0
+	}
+	return l[int(float64(len(l)-1)*p)]
+}
+
+func main() {
+	rounds := flag.Int("rounds", 4, "rounds per variant, alternating")
+	duration := flag.Duration("duration", 5*time.Second, "length of one round")
+	workers := flag.Int("workers", 32, "concurrent clients")
+	flag.Parse()
+	if err := run(*rounds, *duration, *workers); err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	}
+}
+
+func run(rounds int, d time.Duration, workers int) error {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	hand, closeHand, err := handWired(logger)
+	if err != nil {
+		return err
+	}
+	defer closeHand()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	plain := &http.Server{Handler: hand, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = plain.Serve(ln) }()
+	defer plain.Close()
+
+	h, srv, err := plyHost(logger)
+	if err != nil {
+		return err
+	}
+	defer h.Stop(context.Background())
+
+	urls := map[string]string{
+		"net/http": "http://" + ln.Addr().String() + "/api/hello",
+		"ply":      "http://" + srv.Addr().String() + "/api/hello",
+	}
+	for name, u := range urls { // warm up and check both answer 200
+		if r := load(u, 4, 300*time.Millisecond); r.requests == 0 || r.errors > 0 {
+			return fmt.Errorf("%s: %d ok, %d failed in warm-up", name, r.requests, r.errors)
+		}
+	}
+	total := map[string]*result{"net/http": {}, "ply": {}}
+	for i := range 2 * rounds {
+		name := []string{"net/http", "ply"}[i%2]
+		if (i/2)%2 == 1 { // ABBA: alternate who goes first
+			name = []string{"ply", "net/http"}[i%2]
+		}
+		r := load(urls[name], workers, d)
+		t := total[name]
+		t.requests += r.requests
+		t.errors += r.errors
+		t.elapsed += r.elapsed
+		t.lat = append(t.lat, r.lat...)
+	}
+	fmt.Printf("%d rounds of %v per variant, %d workers, GOMAXPROCS shared by servers and load\n\n", rounds, d, workers)
+	fmt.Printf("%-9s %12s %8s %10s %10s %10s\n", "variant", "requests/s", "errors", "p50", "p99", "p99.9")
+	rps := map[string]float64{}
+	p99 := map[string]time.Duration{}
+	for _, name := range []string{"net/http", "ply"} {
+		t := total[name]
+		slices.Sort(t.lat)
+		rps[name] = float64(t.requests) / t.elapsed.Seconds()
+		p99[name] = pct(t.lat, 0.99)
+		fmt.Printf("%-9s %12.0f %8d %10v %10v %10v\n", name, rps[name], t.errors, pct(t.lat, 0.5), p99[name], pct(t.lat, 0.999))
+	}
+	fmt.Printf("\nply / net/http: requests/s %.3f (target >= 0.9), p99 %.3f (target <= 1.2)\n", rps["ply"]/rps["net/http"], float64(p99["ply"])/float64(p99["net/http"]))
+	if total["ply"].errors+total["net/http"].errors > 0 {
+		return errors.New("some requests failed")
+	}
+	return nil
+}
