@@ -179,10 +179,11 @@ func (s *compiled) enterMeasured(ctx context.Context, n Next, lvl int32) (err er
 			err = s.levels[lvl].fail(&PanicError{Value: v, Stack: stack()})
 		}
 		err = c.leave(lvl, seq, prev, err)
-		if e := s.levels[lvl].e; e != nil {
-			sample := LayerSample{Plugin: e.info.Name, Version: e.info.Version, Module: s.chain.module.Name,
-				Handler: s.chain.handler.Name, Kind: s.chain.handler.Kind, Self: took - l.inner, Err: err, ShortCircuit: !l.nexts}
-			for _, o := range s.observers {
+		if s.levels[lvl].e != nil {
+			sample := s.sample(lvl)
+			sample.Self, sample.Err, sample.ShortCircuit = took-l.inner, err, !l.nexts
+			for i, o := range s.observers {
+				sample.Prepared = s.prepared[i][lvl]
 				o.ObserveLayer(sample)
 			}
 		}

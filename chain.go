@@ -86,6 +86,7 @@ type compiled struct {
 	levels    []level // the layers in chain order, then the handler
 	hooks     []afterEntry
 	observers []LayerObserver // nil unless a plugin measures layers
+	prepared  [][]any         // per observer, per level: what PrepareLayer returned
 	pool      sync.Pool
 }
 
@@ -217,11 +218,30 @@ func (h *Host) wrapAll(ctx context.Context, r *resolved, chains []*Chain) ([]*Ch
 		snaps[i] = newCompiled(ch, levels, hooks)
 		for _, e := range r.lifecycle {
 			if o, ok := e.p.(LayerObserver); ok && e.failed == nil {
-				snaps[i].observers = append(snaps[i].observers, o)
+				s := snaps[i]
+				prep := make([]any, len(levels))
+				wanted := false
+				for lv, l := range levels {
+					if l.e != nil {
+						prep[lv] = o.PrepareLayer(s.sample(int32(lv)))
+						wanted = wanted || prep[lv] != nil
+					}
+				}
+				if wanted { // an observer that prepares nothing declines this chain: it costs nothing
+					s.observers = append(s.observers, o)
+					s.prepared = append(s.prepared, prep)
+				}
 			}
 		}
 	}
 	return chains, snaps, nil
+}
+
+// sample returns the identity of level lvl's samples.
+func (s *compiled) sample(lvl int32) LayerSample {
+	e := s.levels[lvl].e
+	return LayerSample{Plugin: e.info.Name, Version: e.info.Version, Module: s.chain.module.Name,
+		Handler: s.chain.handler.Name, Kind: s.chain.handler.Kind}
 }
 
 func (e *entry) wraps(k Kind) bool {

@@ -91,7 +91,14 @@ type Binder interface {
 // ObserveLayer synchronously after each layer returns, from the calling
 // goroutine: it must be fast and safe for concurrent use. When none does,
 // chains measure nothing.
+//
+// PrepareLayer is called once per layer when a chain is compiled (at the
+// Wrap phase and at every Rewrap), with the sample's identity fields set;
+// what it returns comes back as every sample's Prepared, so an observer
+// builds its labels once, not per call. An observer that returns nil for
+// every layer of a chain declines it, and that chain is not measured.
 type LayerObserver interface {
+	PrepareLayer(s LayerSample) any
 	ObserveLayer(s LayerSample)
 }
 
@@ -103,6 +110,7 @@ type LayerSample struct {
 	Self            time.Duration // in the layer, excluding its next
 	Err             error         // what the layer returned
 	ShortCircuit    bool          // the layer returned without calling next
+	Prepared        any           // what the observer's PrepareLayer returned for this layer
 }
 
 // HandlerConfigurable is implemented by plugins that take options per

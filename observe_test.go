@@ -19,7 +19,11 @@ type meter struct {
 	samples []ply.LayerSample
 }
 
-func (m *meter) Info() ply.Info { return ply.Info{Name: "meter", Version: "1.0.0", Priority: ply.Logging} }
+func (m *meter) Info() ply.Info {
+	return ply.Info{Name: "meter", Version: "1.0.0", Priority: ply.Logging}
+}
+
+func (m *meter) PrepareLayer(s ply.LayerSample) any { return s.Plugin + " on " + s.Handler }
 
 func (m *meter) ObserveLayer(s ply.LayerSample) {
 	m.mu.Lock()
@@ -47,10 +51,10 @@ func TestLayerObserver(t *testing.T) {
 			_, _ = ch.Serve(t.Context(), req, nil)
 		}
 		want := []ply.LayerSample{
-			{Plugin: "guard", Version: "1.0.0", Module: "m", Handler: "h", Kind: ply.KindRPC, Self: 10 * time.Millisecond},
-			{Plugin: "outer", Version: "1.0.0", Module: "m", Handler: "h", Kind: ply.KindRPC, Self: 3 * time.Millisecond},
-			{Plugin: "guard", Version: "1.0.0", Module: "m", Handler: "h", Kind: ply.KindRPC, Self: 10 * time.Millisecond, Err: errBoom, ShortCircuit: true},
-			{Plugin: "outer", Version: "1.0.0", Module: "m", Handler: "h", Kind: ply.KindRPC, Self: 3 * time.Millisecond, Err: errBoom},
+			{Plugin: "guard", Version: "1.0.0", Module: "m", Handler: "h", Kind: ply.KindRPC, Self: 10 * time.Millisecond, Prepared: "guard on h"},
+			{Plugin: "outer", Version: "1.0.0", Module: "m", Handler: "h", Kind: ply.KindRPC, Self: 3 * time.Millisecond, Prepared: "outer on h"},
+			{Plugin: "guard", Version: "1.0.0", Module: "m", Handler: "h", Kind: ply.KindRPC, Self: 10 * time.Millisecond, Err: errBoom, ShortCircuit: true, Prepared: "guard on h"},
+			{Plugin: "outer", Version: "1.0.0", Module: "m", Handler: "h", Kind: ply.KindRPC, Self: 3 * time.Millisecond, Err: errBoom, Prepared: "outer on h"},
 		}
 		if diff := cmp.Diff(want, m.samples, cmpopts.EquateErrors()); diff != "" {
 			t.Errorf("samples (-want +got):\n%s", diff)

@@ -28,6 +28,9 @@ type MetricsOptions struct {
 	// Path is where the Prometheus endpoint is meant to be served. Default
 	// "/metrics".
 	Path string `json:"path,omitempty" jsonschema:"pattern=^/"`
+	// Layers records calls, errors, short-circuits and self-time of every
+	// plugin's layer per handler. Default true.
+	Layers *bool `json:"layers,omitempty"`
 }
 
 // Metrics is the "metrics" plugin: it records request counts, errors,
@@ -123,13 +126,21 @@ func (p *Metrics) layerInstruments() error {
 	return err
 }
 
-// ObserveLayer records one layer's call: per plugin and handler (for HTTP,
-// the route pattern, so label cardinality stays bounded).
+// PrepareLayer builds a layer's labels once: plugin and handler (for
+// HTTP, the route pattern, so label cardinality stays bounded).
+func (p *Metrics) PrepareLayer(s ply.LayerSample) any {
+	if p.opts.Layers != nil && !*p.opts.Layers {
+		return nil // declined: the kernel does not measure
+	}
+	return metric.WithAttributeSet(attribute.NewSet(attribute.String("plugin", s.Plugin), attribute.String("handler", s.Module+" "+s.Handler)))
+}
+
+// ObserveLayer records one layer's call.
 func (p *Metrics) ObserveLayer(s ply.LayerSample) {
-	if p.calls == nil {
+	attrs, ok := s.Prepared.(metric.MeasurementOption)
+	if p.calls == nil || !ok {
 		return
 	}
-	attrs := metric.WithAttributes(attribute.String("plugin", s.Plugin), attribute.String("handler", s.Module+" "+s.Handler))
 	ctx := context.Background()
 	p.calls.Add(ctx, 1, attrs)
 	if s.Err != nil {

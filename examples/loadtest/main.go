@@ -87,8 +87,9 @@ func handWired(logger *slog.Logger) (http.Handler, func(), error) {
 	return mux, closeAll, nil
 }
 
-// plyHost builds the same chain as a ply host with the stock plugins.
-func plyHost(logger *slog.Logger) (*ply.Host, *httpserver.Server, error) {
+// plyHost builds the same chain as a ply host with the stock plugins;
+// layers says whether the metrics plugin also records every layer.
+func plyHost(logger *slog.Logger, layers bool) (*ply.Host, *httpserver.Server, error) {
 	authOpts, rlOpts, cacheOpts := options()
 	srv := httpserver.New(httpserver.Options{Addr: "127.0.0.1:0"})
 	h, err := ply.New([]ply.Plugin{
@@ -99,7 +100,7 @@ func plyHost(logger *slog.Logger) (*ply.Host, *httpserver.Server, error) {
 		stock.NewAuth(authOpts),
 		stock.NewRateLimit(rlOpts),
 		stock.NewCache(cacheOpts),
-		stock.NewMetrics(stock.MetricsOptions{}),
+		stock.NewMetrics(stock.MetricsOptions{Layers: &layers}),
 	}, ply.WithLogger(logger), ply.WithModules(ply.Module{Name: "api", Prefix: "/api", Handlers: []ply.Handler{{
 		Kind: ply.KindHTTP, Name: "GET /hello",
 		Func: func(_ context.Context, c *ply.Call) error {
@@ -194,27 +195,32 @@ func run(rounds int, d time.Duration, workers int) error {
 	go func() { _ = plain.Serve(ln) }()
 	defer plain.Close()
 
-	h, srv, err := plyHost(logger)
+	h, srv, err := plyHost(logger, true)
 	if err != nil {
 		return err
 	}
 	defer h.Stop(context.Background())
+	bare, bareSrv, err := plyHost(logger, false)
+	if err != nil {
+		return err
+	}
+	defer bare.Stop(context.Background())
 
 	urls := map[string]string{
 		"net/http": "http://" + ln.Addr().String() + "/api/hello",
 		"ply":      "http://" + srv.Addr().String() + "/api/hello",
+		"ply-bare": "http://" + bareSrv.Addr().String() + "/api/hello",
 	}
+	order := []string{"net/http", "ply", "ply-bare"}
 	for name, u := range urls { // warm up and check both answer 200
 		if r := load(u, 4, 300*time.Millisecond); r.requests == 0 || r.errors > 0 {
 			return fmt.Errorf("%s: %d ok, %d failed in warm-up", name, r.requests, r.errors)
 		}
 	}
-	total := map[string]*result{"net/http": {}, "ply": {}}
-	for i := range 2 * rounds {
-		name := []string{"net/http", "ply"}[i%2]
-		if (i/2)%2 == 1 { // ABBA: alternate who goes first
-			name = []string{"ply", "net/http"}[i%2]
-		}
+	total := map[string]*result{"net/http": {}, "ply": {}, "ply-bare": {}}
+	for i := range len(order) * rounds {
+		round := i / len(order)
+		name := order[(i+round)%len(order)] // rotate who goes first each round
 		r := load(urls[name], workers, d)
 		t := total[name]
 		t.requests += r.requests
@@ -226,15 +232,18 @@ func run(rounds int, d time.Duration, workers int) error {
 	fmt.Printf("%-9s %12s %8s %10s %10s %10s\n", "variant", "requests/s", "errors", "p50", "p99", "p99.9")
 	rps := map[string]float64{}
 	p99 := map[string]time.Duration{}
-	for _, name := range []string{"net/http", "ply"} {
+	for _, name := range order {
 		t := total[name]
 		slices.Sort(t.lat)
 		rps[name] = float64(t.requests) / t.elapsed.Seconds()
 		p99[name] = pct(t.lat, 0.99)
 		fmt.Printf("%-9s %12.0f %8d %10v %10v %10v\n", name, rps[name], t.errors, pct(t.lat, 0.5), p99[name], pct(t.lat, 0.999))
 	}
-	fmt.Printf("\nply / net/http: requests/s %.3f (target >= 0.9), p99 %.3f (target <= 1.2)\n", rps["ply"]/rps["net/http"], float64(p99["ply"])/float64(p99["net/http"]))
-	if total["ply"].errors+total["net/http"].errors > 0 {
+	fmt.Println("\nply: the stock plugins, with per-layer metrics; ply-bare: the same without them (metrics layers: false)")
+	for _, name := range []string{"ply", "ply-bare"} {
+		fmt.Printf("%s / net/http: requests/s %.3f (target >= 0.9), p99 %.3f (target <= 1.2)\n", name, rps[name]/rps["net/http"], float64(p99[name])/float64(p99["net/http"]))
+	}
+	if total["ply"].errors+total["ply-bare"].errors+total["net/http"].errors > 0 {
 		return errors.New("some requests failed")
 	}
 	return nil

@@ -85,8 +85,8 @@ func (g *Graph) outOfRange(node int) {
 // break ties between ready nodes.
 //
 // If the edges contain a cycle, Sort returns a nil Order and a *[CycleError] naming
-// one cycle. For n nodes and m edges, Sort takes O(n+m) time, times log₆₄ n for the
-// ready queue: 3 up to 262,144 nodes.
+// one cycle. For n nodes and m edges, Sort takes O((n+m)·log₆₄ n) time, where the
+// logarithm, the depth of the ready queue, is 3 up to 262,144 nodes.
 func (g *Graph) Sort() (*Order, error) {
 	n, m := len(g.prio), g.m
 	o := &Order{rank: ranks(g.prio)}
@@ -148,11 +148,12 @@ func (g *Graph) Sort() (*Order, error) {
 }
 
 // placeState is what Sort knows about the node at one place. Keeping it together
-// means that following an edge, and later placing its target, touch one cache line.
+// means that following an edge to the node, and later popping the node, touch one
+// cache line.
 type placeState struct {
-	indeg      int32 // predecessors not placed yet
+	indeg      int32 // predecessors not popped yet
 	ready      int32 // the pop step that made it ready; -1 if ready at the start
-	pos        int32 // its pop step, its index in the order; -1 if not placed
+	pos        int32 // its pop step, its index in the order; -1 if never popped
 	start, end int32 // its successors are the places adj[start:end]
 }
 

@@ -429,6 +429,9 @@ func TestPanics(t *testing.T) {
 	}
 }
 
+// BenchmarkSort builds and sorts a random DAG with 3 edges per node, whose edges do
+// not follow the registration order, and priorities from the bands. ply's budget:
+// nodes=10000 takes at most 12 times as long as nodes=1000.
 func BenchmarkSort(b *testing.B) {
 	for _, n := range []int{100, 1000, 10000} {
 		b.Run(fmt.Sprintf("nodes=%d", n), func(b *testing.B) {

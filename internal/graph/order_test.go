@@ -91,6 +91,11 @@ func TestWhyRandom(t *testing.T) {
 	for i := range 200 {
 		n := 1 + r.IntN(30)
 		prio, edges := randomDAG(r, n, r.IntN(3*n+1), 1+r.IntN(4))
+		if i%2 == 1 {
+			for v := range prio {
+				prio[v] = wide[r.IntN(len(wide))]
+			}
+		}
 		o, err := build(prio, edges).Sort()
 		if err != nil {
 			t.Fatalf("graph %d: Sort() error = %v", i, err)
