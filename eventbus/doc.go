@@ -1,0 +1,51 @@
+// Package eventbus delivers typed events between plugins: in process,
+// synchronously or asynchronously, and across processes over NATS.
+//
+// # Topics
+//
+// A [Topic] names events of one Go type by a NATS subject, the event's
+// stable name on the wire:
+//
+//	var OrderCreated = eventbus.NewTopic[Order]("orders.created")
+//
+// Subscribers may use NATS wildcards: "orders.*" matches one token,
+// "orders.>" one or more. A wildcard subscriber of another type than the
+// published topic receives the event converted through JSON.
+//
+// # Synchronous delivery
+//
+// [Subscribe] registers a handler that [Publish] calls in the publisher's
+// goroutine, by [WithPriority] (lower first, as ply's plugin priorities)
+// and then subscription order. A handler may veto the event by returning
+// an error wrapping [ErrVeto]: delivery stops and Publish returns it. Other
+// errors are joined, and a panic is recovered as a *ply.PanicError; neither
+// stops the other subscribers. Publish reads the subscriptions from an
+// immutable snapshot (copy on write), so subscribing never blocks
+// publishing, and in steady state a publish allocates nothing.
+//
+// # Asynchronous delivery
+//
+// [SubscribeAsync] gives a handler its own goroutine and a bounded buffer
+// ([WithBuffer], [DefaultBuffer] events). [Publish] and [PublishAsync]
+// queue the event and return; when a buffer is full, the subscription's
+// [Policy] applies: [Block] the publisher until there is room or its
+// context is done (backpressure, the default), or [DropOldest] /
+// [DropNewest], which count each drop ([Subscription.Dropped]) and log it.
+// A slow asynchronous subscriber never delays the others, except that under
+// Block its full buffer holds up the publisher, and so the delivery of that
+// event to the subscribers after it.
+//
+// # Across processes
+//
+// A bus created [WithConn] also sends every event to NATS as JSON on its
+// topic's subject: core NATS by default, JetStream for a [Durable] topic
+// (Publish then waits for the stream to store it). A subscription made with
+// [Remote] receives the events of every process from NATS.
+//
+// # Subscriptions
+//
+// Every subscription is a [*Subscription] handle: [Subscription.Stop] ends
+// it at once, [Subscription.Drain] after handling what it holds, and
+// [Subscription.Done] reports that its handler will not run again.
+// [Bus.Close] drains them all.
+package eventbus

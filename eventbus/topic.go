@@ -1,0 +1,128 @@
+package eventbus
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync/atomic"
+)
+
+// Topic names a stream of events of type T by a NATS subject. Create topics
+// with [NewTopic], once, as package variables; a Topic is a small value,
+// cheap to copy, and safe for concurrent use.
+//
+// The subject is the topic's stable name on the wire (never a Go type name):
+// publishers and subscribers in different processes agree on it. Events are
+// encoded as JSON on the wire, and when a wildcard subscriber's type differs
+// from the publishing topic's type.
+type Topic[T any] struct{ st *topicState[T] }
+
+type topicState[T any] struct {
+	subject string
+	literal bool
+	durable bool
+	// cache holds the subscribers resolved for the last table a publish saw
+	// (of one bus). It is replaced when the bus's subscriptions change, or
+	// when the topic is published on another bus.
+	cache atomic.Pointer[route[T]]
+}
+
+// A TopicOption configures a [Topic].
+type TopicOption interface{ applyTopic(*topicConfig) }
+
+type topicOptionFunc func(*topicConfig)
+
+func (f topicOptionFunc) applyTopic(c *topicConfig) { f(c) }
+
+type topicConfig struct{ durable bool }
+
+// Durable(true) sends the topic's events to NATS through JetStream, on a bus
+// created [WithConn]: [Publish] returns once a stream holding the subject
+// has stored the event, and fails if no stream holds it. Creating that
+// stream is the wiring's job. Remote subscribers receive durable events
+// like the others (the stream keeps them for replay by JetStream
+// consumers). Default: false, core NATS (at most once, no stream needed).
+func Durable(on bool) TopicOption {
+	return topicOptionFunc(func(c *topicConfig) { c.durable = on })
+}
+
+// NewTopic returns the topic of events of type T on subject, a NATS subject
+// ("orders.created"). A subject with wildcards ("orders.*", "orders.>") makes
+// a topic to subscribe to, not to publish on. NewTopic panics on an invalid
+// subject (empty, an empty token, whitespace, ">" before the last token), as
+// that is a programming error.
+func NewTopic[T any](subject string, opts ...TopicOption) Topic[T] {
+	if !validSubject(subject) {
+		panic(fmt.Sprintf("eventbus: topic %q: invalid NATS subject", subject))
+	}
+	var c topicConfig
+	for _, o := range opts {
+		o.applyTopic(&c)
+	}
+	return Topic[T]{st: &topicState[T]{subject: subject, literal: literal(subject), durable: c.durable}}
+}
+
+// Subject returns the topic's subject.
+func (t Topic[T]) Subject() string {
+	if t.st == nil {
+		return ""
+	}
+	return t.st.subject
+}
+
+func (t Topic[T]) String() string { return t.Subject() }
+
+// route is what a publish of a Topic[T] delivers to, resolved against one
+// table: the matching local subscribers as typed functions, in order.
+type route[T any] struct {
+	table *table
+	sync  []func(context.Context, T) error // run in the publisher's goroutine
+	async []func(context.Context, T) error // queue the event and return
+}
+
+// route resolves the route of st on tab's bus and caches it. A closed
+// table has no subscribers, so a cached route never belongs to one.
+func (st *topicState[T]) route(tab *table) *route[T] {
+	r := &route[T]{table: tab}
+	for _, s := range tab.subs {
+		if !match(s.pattern, st.subject) {
+			continue
+		}
+		if s.async == nil {
+			r.sync = append(r.sync, syncFunc[T](s))
+		} else {
+			r.async = append(r.async, asyncFunc[T](s))
+		}
+	}
+	st.cache.Store(r)
+	return r
+}
+
+// syncFunc returns s's handler for events of type T: the handler itself when
+// s subscribed with type T, else one that converts through JSON.
+func syncFunc[T any](s *subscriber) func(context.Context, T) error {
+	if f, ok := s.handler.(func(context.Context, T) error); ok {
+		return f
+	}
+	return func(ctx context.Context, v T) error {
+		data, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("eventbus: encode %T for subscriber of %s: %v", v, s.pattern, err)
+		}
+		return s.deliverRaw(ctx, data)
+	}
+}
+
+// asyncFunc returns the function that queues events of type T for s.
+func asyncFunc[T any](s *subscriber) func(context.Context, T) error {
+	if q, ok := s.async.(*queue[T]); ok {
+		return q.push
+	}
+	return func(ctx context.Context, v T) error {
+		data, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("eventbus: encode %T for subscriber of %s: %v", v, s.pattern, err)
+		}
+		return s.deliverRaw(ctx, data)
+	}
+}

@@ -1,0 +1,61 @@
+// Package jobqueue runs durable jobs on JetStream work-queue streams: at
+// least once, with delays, priorities, retries with backoff, per-job
+// timeouts, dead letters and graceful shutdown.
+//
+// # Queues and jobs
+//
+// [New] creates (or updates) the stream that holds every queue's jobs and
+// the stream of dead jobs, on a [jetstream.JetStream] the caller passes in.
+// [Enqueue] adds a job and returns once the stream has stored it; the
+// payload is raw bytes or any value as JSON:
+//
+//	q, err := jobqueue.New(ctx, js)
+//	id, err := jobqueue.Enqueue(ctx, q, "email", Email{To: "a@example.com"},
+//		jobqueue.Delay(time.Minute), jobqueue.IdempotencyKey("welcome-42"))
+//
+// # Workers
+//
+// [Queue.Handle] starts workers for a queue: up to [WithConcurrency] jobs
+// run at once, each [Handler] call under the job's [Timeout]. A job is
+// acknowledged only after its handler returned nil; while it runs, and while
+// it waits for a worker, heartbeats keep the server from handing it to
+// another worker. [Typed] decodes JSON payloads for the handler.
+// [Queue.Stop] stops fetching and waits for the held jobs to finish.
+//
+// # Retries and dead letters
+//
+// A failed attempt is scheduled again after a [Backoff] delay (exponential,
+// with jitter; [Backoff.Delay] is a pure function). The job travels with its
+// history: each failed attempt's error and time ([Job.History]). After
+// [MaxAttempts], or at once for an error wrapping [ErrPermanent], the job
+// goes to the dead-letter stream with its history ([Queue.Dead]) and the
+// original is acknowledged. Attempts count deliveries: an attempt cut short
+// by a crash counts too.
+//
+// # Delays
+//
+// Delayed jobs and retries use JetStream message schedules (nats-server
+// 2.12+): the job is stored as a schedule ("Nats-Schedule: @at <time>") on
+// its own subject, and the server publishes it to the queue at that time.
+// The delay survives restarts and needs no worker meanwhile.
+//
+// # Priorities
+//
+// Each level ([High], [Normal], [Low]) is a subject of its own with its own
+// durable consumer. A worker asks High for jobs before every fetch, then
+// waits up to [WithIdleWait] for Normal jobs, taking them as they arrive,
+// and asks Low only when Normal had none. Jobs already fetched
+// ([WithPrefetch]) run first, so a High job may wait behind them.
+//
+// # Delivery and durability
+//
+// Delivery is at least once: a job runs again if its worker dies, if its
+// acknowledgement is lost, or after the ack wait ([WithAckWait]) expires
+// without a heartbeat. Handlers should be idempotent; [IdempotencyKey]
+// deduplicates enqueues within the stream's window ([WithDedupWindow]).
+// A job that [Enqueue] returned for is stored by the server, which syncs
+// its store to disk on its own schedule (sync_interval, 2 minutes by
+// default): it survives the kill of any process, not necessarily a power
+// loss unless the server runs with sync_interval: always, or the stream is
+// replicated ([WithReplicas]).
+package jobqueue

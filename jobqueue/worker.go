@@ -1,0 +1,417 @@
+package jobqueue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+	"github.com/plykit/ply"
+)
+
+// A HandleOption configures the workers of one queue.
+type HandleOption interface{ applyHandle(*handleConfig) }
+
+type handleOptionFunc func(*handleConfig)
+
+func (f handleOptionFunc) applyHandle(c *handleConfig) { f(c) }
+
+type handleConfig struct {
+	concurrency int
+	prefetch    int
+	idle        time.Duration
+}
+
+// WithConcurrency sets how many jobs of the queue run at once in this
+// process. Default: 1.
+func WithConcurrency(n int) HandleOption {
+	return handleOptionFunc(func(c *handleConfig) { c.concurrency = n })
+}
+
+// WithPrefetch sets how many jobs a worker fetches beyond those running, to
+// hide the fetch round trip. They count against no other worker's share
+// and are kept alive by heartbeats while they wait. Default: 16.
+func WithPrefetch(n int) HandleOption {
+	return handleOptionFunc(func(c *handleConfig) { c.prefetch = n })
+}
+
+// WithIdleWait sets how long an idle worker waits on the [Normal] level for
+// a job before it looks at every level again: the most a [High] or [Low]
+// job waits for an idle worker. Default: 200ms, and at most a third of the
+// ack wait.
+func WithIdleWait(d time.Duration) HandleOption {
+	return handleOptionFunc(func(c *handleConfig) { c.idle = d })
+}
+
+// Handle starts workers that run h for the jobs of queue, and returns once
+// they are fetching. The workers take jobs from the highest level that has
+// some, run at most [WithConcurrency] at once, acknowledge a job only
+// after h returned nil, and heartbeat running jobs so that the ack wait
+// does not expire under a long job. See [Handler] for what h's result does.
+// Workers stop with [Queue.Stop].
+//
+// Handle returns [ErrInvalidQueue], [ErrHandled] for a second handler of the
+// same queue, [ErrStopped], an option error or JetStream's error creating
+// the queue's consumers (durable, named "<queue>_<level>", shared by every
+// process handling the queue).
+func (q *Queue) Handle(ctx context.Context, queue string, h Handler, opts ...HandleOption) error {
+	if !validQueue(queue) {
+		return fmt.Errorf("jobqueue: queue %q: %w", queue, ErrInvalidQueue)
+	}
+	if h == nil {
+		return errors.New("jobqueue: Handle with a nil Handler")
+	}
+	c := handleConfig{concurrency: 1, prefetch: 16, idle: 200 * time.Millisecond}
+	for _, o := range opts {
+		if o != nil {
+			o.applyHandle(&c)
+		}
+	}
+	switch {
+	case c.concurrency < 1:
+		return fmt.Errorf("jobqueue: WithConcurrency(%d): must be >= 1", c.concurrency)
+	case c.prefetch < 0:
+		return fmt.Errorf("jobqueue: WithPrefetch(%d): must be >= 0", c.prefetch)
+	case c.idle < 10*time.Millisecond:
+		return fmt.Errorf("jobqueue: WithIdleWait(%v): must be >= 10ms", c.idle)
+	}
+	q.mu.Lock()
+	switch {
+	case q.stopped:
+		q.mu.Unlock()
+		return ErrStopped
+	case q.workers[queue] != nil:
+		q.mu.Unlock()
+		return fmt.Errorf("jobqueue: queue %s: %w", queue, ErrHandled)
+	}
+	c.idle = min(c.idle, q.cfg.ackWait/3) // the fetch loop heartbeats between fetches
+	w := &worker{q: q, queue: queue, h: h, cfg: c}
+	q.workers[queue] = w // reserved; removed below on failure
+	q.mu.Unlock()
+
+	for i, l := range levels {
+		cons, err := q.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+			Durable:       queue + "_" + strconv.Itoa(int(l)),
+			FilterSubject: q.readySubject(queue, l),
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       q.cfg.ackWait,
+			MaxDeliver:    -1, // attempts are counted by the workers, which dead-letter
+			MaxAckPending: 10_000,
+		})
+		if err != nil {
+			q.mu.Lock()
+			delete(q.workers, queue)
+			q.mu.Unlock()
+			return fmt.Errorf("jobqueue: consumer for %s %v: %w", queue, l, err)
+		}
+		w.cons[i] = cons
+	}
+	w.start()
+	return nil
+}
+
+// worker fetches the jobs of one queue and runs them.
+type worker struct {
+	q     *Queue
+	queue string
+	h     Handler
+	cfg   handleConfig
+	cons  [len(levels)]jetstream.Consumer
+
+	fetchCtx    context.Context // cancelled by stopFetching
+	stopFetch   context.CancelFunc
+	runCtx      context.Context // handlers' parent, cancelled when Stop's ctx is done
+	cancelRuns  context.CancelFunc
+	ready       chan *held    // fetched jobs in fetch order; capacity() so the fetcher never waits
+	freed       chan struct{} // 1: a held job finished
+	fetcherDone chan struct{}
+	runners     sync.WaitGroup // WithConcurrency goroutines running jobs from ready
+
+	mu   sync.Mutex
+	held map[*held]struct{}
+}
+
+// held is a fetched job not yet acknowledged: waiting for a slot or
+// running. The heartbeat loop keeps it alive.
+type held struct {
+	msg   jetstream.Msg
+	level Level
+	since time.Time // fetched, or last heartbeat
+}
+
+func (w *worker) start() {
+	w.fetchCtx, w.stopFetch = context.WithCancel(context.Background())
+	w.runCtx, w.cancelRuns = context.WithCancel(context.Background())
+	w.ready = make(chan *held, w.capacity())
+	w.freed = make(chan struct{}, 1)
+	w.fetcherDone = make(chan struct{})
+	w.held = make(map[*held]struct{})
+	for range w.cfg.concurrency {
+		w.runners.Go(func() {
+			for hj := range w.ready {
+				w.run(hj)
+			}
+		})
+	}
+	go w.fetchLoop()
+}
+
+func (w *worker) stopFetching() { w.stopFetch() }
+
+// wait returns once the fetch loop and every held job have finished. When
+// ctx is done first, it cancels the running handlers and still waits.
+func (w *worker) wait(ctx context.Context) error {
+	all := make(chan struct{})
+	go func() {
+		<-w.fetcherDone
+		w.runners.Wait()
+		close(all)
+	}()
+	select {
+	case <-all:
+		w.cancelRuns()
+		return nil
+	case <-ctx.Done():
+		w.cancelRuns()
+		<-all
+		return fmt.Errorf("jobqueue: stop %s: %w", w.queue, context.Cause(ctx))
+	}
+}
+
+func (w *worker) capacity() int { return w.cfg.concurrency + w.cfg.prefetch }
+
+func (w *worker) numHeld() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.held)
+}
+
+// highRecheck is how long a worker busy with Normal jobs goes without asking
+// High again after High was found empty: one request saved per round, for
+// at most this much extra wait of a High job.
+const highRecheck = 5 * time.Millisecond
+
+// fetchLoop fetches jobs while there is room and heartbeats the held ones.
+// Each round asks High for what it has (unless High was empty less than
+// highRecheck ago), then waits up to the idle wait for Normal jobs, taking
+// them as they arrive, and asks Low only when Normal had none: a High job
+// waits at most for the round in progress (the idle wait, or until the
+// round's jobs arrived) plus highRecheck; Low jobs wait while Normal has any.
+func (w *worker) fetchLoop() {
+	defer close(w.fetcherDone)
+	defer close(w.ready) // the runners finish what is held, then return
+	beat := time.NewTicker(w.q.cfg.ackWait / 3)
+	defer beat.Stop()
+	var highEmpty time.Time // when High was last found empty; zero: it had jobs
+	for w.fetchCtx.Err() == nil {
+		select {
+		case <-beat.C:
+			w.heartbeat()
+		default:
+		}
+		want := w.capacity() - w.numHeld()
+		if want <= 0 {
+			select {
+			case <-w.freed:
+			case <-beat.C:
+				w.heartbeat()
+			case <-w.fetchCtx.Done():
+			}
+			continue
+		}
+		// High first, every round; then wait on Normal, where nearly all
+		// jobs are, taking them as they come; Low when Normal had none.
+		if highEmpty.IsZero() || time.Since(highEmpty) >= highRecheck {
+			if w.fetchNoWait(High, want) > 0 {
+				highEmpty = time.Time{}
+				continue
+			}
+			highEmpty = time.Now()
+		}
+		if w.fetch(Normal, want) > 0 {
+			continue
+		}
+		w.fetchNoWait(Low, want)
+	}
+}
+
+func (w *worker) fetchNoWait(l Level, want int) int {
+	b, err := w.cons[l].FetchNoWait(want)
+	if err != nil {
+		w.fetchFailed(err)
+		return 0
+	}
+	return w.take(l, b)
+}
+
+// fetch waits up to the idle wait for want jobs of level l, taking them as
+// they arrive; a stop ends the wait.
+func (w *worker) fetch(l Level, want int) int {
+	ctx, cancel := context.WithTimeout(w.fetchCtx, w.cfg.idle)
+	defer cancel()
+	b, err := w.cons[l].Fetch(want, jetstream.FetchContext(ctx))
+	if err != nil {
+		w.fetchFailed(err)
+		return 0
+	}
+	return w.take(l, b)
+}
+
+// fetchFailed logs a fetch error and pauses so a down server is not
+// hammered; a stop ends the pause.
+func (w *worker) fetchFailed(err error) {
+	if w.fetchCtx.Err() != nil {
+		return
+	}
+	w.q.cfg.logger.Warn("jobqueue: fetch", "queue", w.queue, "err", err)
+	t := time.NewTimer(w.cfg.idle)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-w.fetchCtx.Done():
+	}
+}
+
+// take queues each job of b for the runners as it arrives, and returns how
+// many there were.
+func (w *worker) take(l Level, b jetstream.MessageBatch) int {
+	n := 0
+	for m := range b.Messages() {
+		n++
+		hj := &held{msg: m, level: l, since: time.Now()}
+		w.mu.Lock()
+		w.held[hj] = struct{}{}
+		w.mu.Unlock()
+		w.ready <- hj // never blocks: at most capacity() are held
+	}
+	if err := b.Error(); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrNoMessages) {
+		w.q.cfg.logger.Warn("jobqueue: fetch", "queue", w.queue, "err", err)
+	}
+	return n
+}
+
+// heartbeat tells the server that the held jobs are still being worked on,
+// once per third of the ack wait each.
+func (w *worker) heartbeat() {
+	now := time.Now()
+	w.mu.Lock()
+	var due []jetstream.Msg
+	for hj := range w.held {
+		if now.Sub(hj.since) >= w.q.cfg.ackWait/3 {
+			hj.since = now
+			due = append(due, hj.msg)
+		}
+	}
+	w.mu.Unlock()
+	for _, m := range due {
+		if err := m.InProgress(); err != nil {
+			w.q.cfg.logger.Warn("jobqueue: heartbeat", "queue", w.queue, "err", err)
+		}
+	}
+}
+
+// run runs a held job and settles it.
+func (w *worker) run(hj *held) {
+	defer func() {
+		w.mu.Lock()
+		delete(w.held, hj)
+		w.mu.Unlock()
+		select {
+		case w.freed <- struct{}{}:
+		default:
+		}
+	}()
+	if w.runCtx.Err() != nil { // stopped hard before it ran: leave it to the ack wait
+		return
+	}
+	m := hj.msg
+	j, timeout, err := w.q.parse(w.queue, hj.level, m)
+	if err != nil {
+		w.q.cfg.logger.Error("jobqueue: unreadable job message", "queue", w.queue, "err", err)
+		_ = m.Term()
+		return
+	}
+	if j.Attempt > j.MaxAttempts { // earlier attempts ended without a result (crash, ack wait)
+		w.dead(j, append(j.History, Attempt{Attempt: j.Attempt - 1, Time: time.Now().UTC(),
+			Error: "no result: the worker stopped or the ack wait expired"}))
+		return
+	}
+	err = w.invoke(j, timeout)
+	switch {
+	case err == nil:
+		if err := m.Ack(); err != nil {
+			w.q.cfg.logger.Warn("jobqueue: ack (the job may run again)", "queue", w.queue, "job", j.ID, "err", err)
+		}
+	case w.runCtx.Err() != nil: // stopped hard: not the job's fault
+		_ = m.Nak()
+	default:
+		history := append(j.History, Attempt{Attempt: j.Attempt, Time: time.Now().UTC(), Error: truncate(err.Error())})
+		if errors.Is(err, ErrPermanent) || j.Attempt >= j.MaxAttempts {
+			w.dead(j, history)
+		} else {
+			w.retry(j, history, w.q.cfg.backoff.Delay(j.Attempt, rand.Float64()))
+		}
+	}
+}
+
+// invoke is the one place a handler runs: under the job's timeout and
+// recover.
+func (w *worker) invoke(j *Job, timeout time.Duration) (err error) {
+	ctx := w.runCtx
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = &ply.PanicError{Value: p, Stack: debug.Stack()}
+		}
+	}()
+	return w.h(ctx, j)
+}
+
+// retry schedules the next attempt after delay, with the history, then
+// acknowledges this one. A crash in between runs the job once more.
+func (w *worker) retry(j *Job, history []Attempt, delay time.Duration) {
+	m, err := next(j, history)
+	if err == nil {
+		m.Subject = w.q.readySubject(w.queue, j.Priority)
+		schedule(m, w.q.schedSubject(w.queue, nuid.Next()), time.Now().Add(delay))
+		_, err = w.q.js.PublishMsg(context.WithoutCancel(w.runCtx), m)
+	}
+	if err != nil {
+		// Fall back on the server's redelivery; the history of this attempt is lost.
+		w.q.cfg.logger.Error("jobqueue: schedule retry", "queue", w.queue, "job", j.ID, "err", err)
+		_ = j.msg.NakWithDelay(delay)
+		return
+	}
+	if err := j.msg.Ack(); err != nil {
+		w.q.cfg.logger.Warn("jobqueue: ack after retry scheduled (the job may run twice)", "queue", w.queue, "job", j.ID, "err", err)
+	}
+}
+
+// dead publishes the job with its history to the dead-letter stream, then
+// acknowledges it.
+func (w *worker) dead(j *Job, history []Attempt) {
+	m, err := next(j, history)
+	if err == nil {
+		m.Subject = w.q.deadSubject(w.queue)
+		m.Header.Set(hdrPriority, strconv.Itoa(int(j.Priority)))
+		_, err = w.q.js.PublishMsg(context.WithoutCancel(w.runCtx), m)
+	}
+	if err != nil {
+		w.q.cfg.logger.Error("jobqueue: dead-letter (the job will be redelivered)", "queue", w.queue, "job", j.ID, "err", err)
+		_ = j.msg.Nak()
+		return
+	}
+	if err := j.msg.Ack(); err != nil {
+		w.q.cfg.logger.Warn("jobqueue: ack after dead-letter", "queue", w.queue, "job", j.ID, "err", err)
+	}
+}
