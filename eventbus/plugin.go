@@ -1,0 +1,172 @@
+package eventbus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/plykit/ply"
+)
+
+// Key is the typed API under which the plugin provides its [Bus], for
+// plugins that publish events.
+var Key = ply.NewKey[*Bus]("events.bus")
+
+// connKey is the backbone plugin's connection, looked up by name so this
+// package does not import the backbone's.
+var connKey = ply.NewKey[*nats.Conn]("backbone.conn")
+
+// HandlerOptions are an event handler's options.
+type HandlerOptions struct {
+	// Async delivers on the subscription's own goroutine with a bounded
+	// buffer instead of in the publisher's goroutine.
+	Async bool `json:"async,omitempty"`
+	// Priority orders synchronous subscribers: lower first.
+	Priority int `json:"priority,omitempty"`
+	// Buffer is an asynchronous subscription's buffer. Default 256.
+	Buffer int `json:"buffer,omitempty" jsonschema:"minimum=0"`
+	// Remote receives the events from NATS (other hosts) instead of this
+	// process's publishers.
+	Remote bool `json:"remote,omitempty"`
+}
+
+// Plugin runs a host's event handlers: every ply handler of kind
+// [ply.KindEvent] subscribes to the subject its name names (wildcards
+// allowed), and each event goes through the handler's chain, so plugins
+// wrap events as they wrap requests. The call's request is the event as
+// JSON (a json.RawMessage). When a "backbone" plugin is registered, the bus
+// also carries events across hosts over NATS.
+type Plugin struct {
+	bus       *Bus
+	mu        sync.Mutex
+	chains    []*ply.Chain
+	byHandler map[*ply.Handler]HandlerOptions
+	subs      []*Subscription
+}
+
+var (
+	_ ply.Provisioner         = (*Plugin)(nil)
+	_ ply.Wrapper             = (*Plugin)(nil)
+	_ ply.Binder              = (*Plugin)(nil)
+	_ ply.Starter             = (*Plugin)(nil)
+	_ ply.Stopper             = (*Plugin)(nil)
+	_ ply.HandlerConfigurable = (*Plugin)(nil)
+)
+
+// NewPlugin returns the event plugin.
+func NewPlugin() *Plugin { return &Plugin{} }
+
+// Info names the plugin "events", in the Route band: it binds event
+// handlers as the HTTP server binds routes.
+func (p *Plugin) Info() ply.Info {
+	return ply.Info{Name: "events", Version: "0.1.0", Priority: ply.Route, Kinds: []ply.Kind{ply.KindEvent},
+		Requires:    []ply.Dependency{{Name: "backbone", Constraint: "^0.1", Optional: true}},
+		Description: "delivers events to event handlers, in process and over NATS"}
+}
+
+// HandlerOptions returns an event handler's options.
+func (p *Plugin) HandlerOptions() any { return &HandlerOptions{} }
+
+// Provision creates the bus (over the backbone's connection when there is
+// one) and provides it under Key.
+func (p *Plugin) Provision(_ context.Context, s *ply.Setup) error {
+	opts := []Option{WithLogger(s.Logger())}
+	switch nc, err := ply.Lookup(s, connKey); {
+	case err == nil:
+		opts = append(opts, WithConn(nc))
+	case !errors.Is(err, ply.ErrNotRegistered):
+		return err
+	}
+	bus, err := New(opts...)
+	if err != nil {
+		return err
+	}
+	p.bus = bus
+	return ply.Provide(s, Key, bus)
+}
+
+// Wrap reads each event handler's options; it adds no layer.
+func (p *Plugin) Wrap(_ context.Context, t ply.Target) (ply.Wrap, error) {
+	if o, ok := t.Options.(*HandlerOptions); ok {
+		p.mu.Lock()
+		if p.byHandler == nil {
+			p.byHandler = make(map[*ply.Handler]HandlerOptions)
+		}
+		p.byHandler[t.Handler] = *o
+		p.mu.Unlock()
+	}
+	return ply.Wrap{}, nil
+}
+
+// Bind keeps the event chains, checking their subjects; Start subscribes.
+func (p *Plugin) Bind(_ context.Context, chains []*ply.Chain) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.chains = p.chains[:0]
+	var errs []error
+	for _, ch := range chains {
+		if ch.Handler().Kind != ply.KindEvent {
+			continue
+		}
+		if !validSubject(ch.Handler().Name) {
+			errs = append(errs, fmt.Errorf("module %s, handler %s: an event handler's name is the subject it subscribes to (tokens separated by dots; * and > as wildcards)",
+				ch.Module().Name, ch.Handler().Name))
+			continue
+		}
+		p.chains = append(p.chains, ch)
+	}
+	return errors.Join(errs...)
+}
+
+// Start subscribes every event handler.
+func (p *Plugin) Start(context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, ch := range p.chains {
+		o := p.byHandler[ch.Handler()]
+		topic := NewTopic[json.RawMessage](ch.Handler().Name)
+		fn := func(ctx context.Context, ev json.RawMessage) error {
+			_, err := ch.Serve(ctx, ev, nil)
+			return err
+		}
+		opts := []SubscribeOption{WithPriority(o.Priority)}
+		if o.Buffer > 0 && (o.Async || o.Remote) {
+			opts = append(opts, WithBuffer(o.Buffer))
+		}
+		if o.Remote {
+			opts = append(opts, Remote())
+		}
+		subscribe := Subscribe[json.RawMessage]
+		if o.Async {
+			subscribe = SubscribeAsync[json.RawMessage]
+		}
+		sub, err := subscribe(p.bus, topic, fn, opts...)
+		if err != nil {
+			return errors.Join(fmt.Errorf("module %s, handler %s: %w", ch.Module().Name, ch.Handler().Name, err), p.stopAll(context.Background()))
+		}
+		p.subs = append(p.subs, sub)
+	}
+	return nil
+}
+
+// Stop drains every subscription (asynchronous ones deliver what they
+// buffered, or until ctx ends), then closes the bus.
+func (p *Plugin) Stop(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stopAll(ctx)
+}
+
+func (p *Plugin) stopAll(ctx context.Context) error {
+	var errs []error
+	for _, s := range p.subs {
+		errs = append(errs, s.Drain(ctx))
+	}
+	p.subs = nil
+	errs = append(errs, p.bus.Close(ctx))
+	return errors.Join(errs...)
+}

@@ -1,0 +1,62 @@
+package eventbus_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/plykit/ply"
+	"github.com/plykit/ply/eventbus"
+	"github.com/plykit/ply/plytest"
+)
+
+type signup struct {
+	User string `json:"user"`
+}
+
+var signups = eventbus.NewTopic[signup]("users.signup")
+
+// Event handlers are ply handlers: events go through the same onion as
+// requests, with the event as JSON for a request.
+func TestPluginDeliversThroughTheChain(t *testing.T) {
+	rec := plytest.NewRecorder()
+	audit := ply.Func{Meta: ply.Info{Name: "audit", Version: "1.0.0", Kinds: []ply.Kind{ply.KindEvent}},
+		OnWrap: func(_ context.Context, tg ply.Target) (ply.Wrap, error) {
+			return ply.Wrap{Layer: rec.Layer("audit " + tg.Handler.Name)}, nil
+		}}
+	welcome := func(_ context.Context, c *ply.Call) error {
+		var s signup
+		if err := json.Unmarshal(c.Request().(json.RawMessage), &s); err != nil {
+			return err
+		}
+		rec.Record("welcome ", s.User)
+		return nil
+	}
+	h := plytest.New(t, []ply.Plugin{eventbus.NewPlugin(), audit}, ply.WithLogger(slog.New(slog.DiscardHandler)),
+		ply.WithModules(ply.Module{Name: "users", Handlers: []ply.Handler{
+			{Kind: ply.KindEvent, Name: "users.*", Func: welcome, Options: map[string]any{"events": &eventbus.HandlerOptions{Priority: 1}}},
+		}}))
+	bus, err := ply.Lookup(h, eventbus.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eventbus.Publish(t.Context(), bus, signups, signup{User: "ada"}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"audit users.* before", "welcome ada", "audit users.* after"}
+	if diff := cmp.Diff(want, rec.Lines()); diff != "" {
+		t.Errorf("trace (-want +got):\n%s", diff)
+	}
+}
+
+func TestPluginRejectsBadSubjects(t *testing.T) {
+	h, _ := ply.New([]ply.Plugin{eventbus.NewPlugin()}, ply.WithLogger(slog.New(slog.DiscardHandler)),
+		ply.WithModules(ply.Module{Name: "m", Handlers: []ply.Handler{{Kind: ply.KindEvent, Name: "a..b", Func: func(context.Context, *ply.Call) error { return nil }}}}))
+	if err := h.Start(t.Context()); err == nil {
+		_ = h.Stop(t.Context())
+		t.Fatal("Start with an invalid subject succeeded")
+	}
+}

@@ -1,0 +1,161 @@
+package jobqueue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/plykit/ply"
+)
+
+// Key is the typed API under which the plugin provides its [Queue], for
+// plugins that enqueue jobs.
+var Key = ply.NewKey[*Queue]("jobs.queue")
+
+// jetStreamKey is the backbone plugin's JetStream API, looked up by name so
+// this package does not import the backbone's.
+var jetStreamKey = ply.NewKey[jetstream.JetStream]("backbone.jetstream")
+
+// PluginOptions configure the [Plugin]. The zero value uses the queue's
+// defaults.
+type PluginOptions struct {
+	// Stream names the work-queue stream. Default "PLY_JOBS".
+	Stream string `json:"stream,omitempty" jsonschema:"pattern=^[A-Za-z0-9_-]*$"`
+	// MaxAttempts is the default number of attempts per job. Default 5.
+	MaxAttempts int `json:"maxAttempts,omitempty" jsonschema:"minimum=0"`
+	// AckWait is how long a job may run between heartbeats before it is
+	// redelivered. Default 30s.
+	AckWait time.Duration `json:"ackWait,omitempty" jsonschema:"minimum=0"`
+	// Concurrency is the default number of jobs each queue runs at once.
+	// Default 1.
+	Concurrency int `json:"concurrency,omitempty" jsonschema:"minimum=0"`
+}
+
+// HandlerOptions are a job handler's own options.
+type HandlerOptions struct {
+	// Concurrency overrides the plugin's default for this queue.
+	Concurrency int `json:"concurrency,omitempty" jsonschema:"minimum=0"`
+}
+
+// Plugin runs a host's job handlers: every ply handler of kind
+// [ply.KindJob] is the worker of the queue its name names, and each job
+// goes through the handler's chain, so plugins wrap jobs as they wrap
+// requests (metrics, tracing, timeouts). The job is the call's request (a
+// *Job). It requires the "backbone" plugin, and drains its workers on Stop.
+type Plugin struct {
+	opts      PluginOptions
+	q         *Queue
+	mu        sync.Mutex
+	chains    []*ply.Chain
+	byHandler map[*ply.Handler]int // concurrency from handler options
+}
+
+var (
+	_ ply.Configurable        = (*Plugin)(nil)
+	_ ply.Provisioner         = (*Plugin)(nil)
+	_ ply.Wrapper             = (*Plugin)(nil)
+	_ ply.Binder              = (*Plugin)(nil)
+	_ ply.Starter             = (*Plugin)(nil)
+	_ ply.Stopper             = (*Plugin)(nil)
+	_ ply.HandlerConfigurable = (*Plugin)(nil)
+)
+
+// NewPlugin returns the job plugin with opts.
+func NewPlugin(opts PluginOptions) *Plugin { return &Plugin{opts: opts} }
+
+// Info names the plugin "jobs", in the Route band: it binds job handlers
+// as the HTTP server binds routes.
+func (p *Plugin) Info() ply.Info {
+	return ply.Info{Name: "jobs", Version: "0.1.0", Priority: ply.Route, Kinds: []ply.Kind{ply.KindJob},
+		Requires:    []ply.Dependency{{Name: "backbone", Constraint: "^0.1"}},
+		Description: "runs job handlers as workers of durable JetStream queues"}
+}
+
+// Options returns the plugin's options for the host to fill and check.
+func (p *Plugin) Options() any { return &p.opts }
+
+// HandlerOptions returns a job handler's options.
+func (p *Plugin) HandlerOptions() any { return &HandlerOptions{} }
+
+// Provision creates the queue's streams and provides the queue under Key.
+func (p *Plugin) Provision(ctx context.Context, s *ply.Setup) error {
+	js, err := ply.Lookup(s, jetStreamKey)
+	if err != nil {
+		return err
+	}
+	opts := []Option{WithLogger(s.Logger())}
+	if p.opts.Stream != "" {
+		opts = append(opts, WithStream(p.opts.Stream))
+	}
+	if p.opts.MaxAttempts > 0 {
+		opts = append(opts, WithMaxAttempts(p.opts.MaxAttempts))
+	}
+	if p.opts.AckWait > 0 {
+		opts = append(opts, WithAckWait(p.opts.AckWait))
+	}
+	if p.q, err = New(ctx, js, opts...); err != nil {
+		return err
+	}
+	return ply.Provide(s, Key, p.q)
+}
+
+// Wrap reads each job handler's concurrency; it adds no layer.
+func (p *Plugin) Wrap(_ context.Context, t ply.Target) (ply.Wrap, error) {
+	if o, ok := t.Options.(*HandlerOptions); ok && o.Concurrency > 0 {
+		p.mu.Lock()
+		if p.byHandler == nil {
+			p.byHandler = make(map[*ply.Handler]int)
+		}
+		p.byHandler[t.Handler] = o.Concurrency
+		p.mu.Unlock()
+	}
+	return ply.Wrap{}, nil
+}
+
+// Bind keeps the job chains; Start runs their workers.
+func (p *Plugin) Bind(_ context.Context, chains []*ply.Chain) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.chains = p.chains[:0]
+	for _, ch := range chains {
+		if ch.Handler().Kind != ply.KindJob {
+			continue
+		}
+		if !validQueue(ch.Handler().Name) {
+			return fmt.Errorf("module %s, handler %s: a job handler's name is its queue's: %w", ch.Module().Name, ch.Handler().Name, ErrInvalidQueue)
+		}
+		p.chains = append(p.chains, ch)
+	}
+	return nil
+}
+
+// Start starts one set of workers per job handler.
+func (p *Plugin) Start(ctx context.Context) error {
+	p.mu.Lock()
+	chains := append([]*ply.Chain(nil), p.chains...)
+	conc := p.byHandler
+	p.mu.Unlock()
+	for _, ch := range chains {
+		n := max(p.opts.Concurrency, 1)
+		if c := conc[ch.Handler()]; c > 0 {
+			n = c
+		}
+		run := func(ctx context.Context, j *Job) error {
+			_, err := ch.Serve(ctx, j, nil)
+			return err
+		}
+		if err := p.q.Handle(ctx, ch.Handler().Name, run, WithConcurrency(n)); err != nil {
+			return errors.Join(err, p.q.Stop(ctx))
+		}
+	}
+	return nil
+}
+
+// Stop drains the workers: they take no new jobs and the running ones
+// finish (or ctx ends). The queue stays usable for Enqueue until the
+// backbone closes.
+func (p *Plugin) Stop(ctx context.Context) error { return p.q.Stop(ctx) }
