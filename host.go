@@ -98,21 +98,10 @@ func (h *Host) Plan() (*Plan, error) {
 // errors. An Optional plugin that fails is left out and logged; the host
 // goes on. Start returns [ErrStarted] if called twice.
 func (h *Host) Start(ctx context.Context) error {
-	h.mu.Lock()
-	if h.state != stateNew {
-		h.mu.Unlock()
-		return ErrStarted
+	if err := h.claim(); err != nil {
+		return err
 	}
-	h.state = stateStarting
-	h.mu.Unlock()
-
-	r, err := h.build()
-	if err == nil {
-		h.mu.Lock()
-		h.resolved = r
-		h.mu.Unlock()
-		err = h.startAll(ctx, r, false)
-	}
+	err := h.begin(ctx, false)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if err != nil {
@@ -129,20 +118,10 @@ func (h *Host) Start(ctx context.Context) error {
 // serve: the plugins behind it were cleaned up. The host cannot be started
 // afterwards.
 func (h *Host) Preview(ctx context.Context) ([]*Chain, error) {
-	h.mu.Lock()
-	if h.state != stateNew {
-		h.mu.Unlock()
-		return nil, ErrStarted
+	if err := h.claim(); err != nil {
+		return nil, err
 	}
-	h.state = stateStarting
-	h.mu.Unlock()
-	r, err := h.build()
-	if err == nil {
-		h.mu.Lock()
-		h.resolved = r
-		h.mu.Unlock()
-		err = h.startAll(ctx, r, true)
-	}
+	err := h.begin(ctx, true)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.state = stateStopped
@@ -150,6 +129,30 @@ func (h *Host) Preview(ctx context.Context) ([]*Chain, error) {
 		return nil, err
 	}
 	return append([]*Chain(nil), h.chains...), nil
+}
+
+// claim moves a new host to starting, or returns ErrStarted.
+func (h *Host) claim() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.state != stateNew {
+		return ErrStarted
+	}
+	h.state = stateStarting
+	return nil
+}
+
+// begin builds a claimed host and runs its start phases (up to Wrap for a
+// preview). The caller sets the final state.
+func (h *Host) begin(ctx context.Context, preview bool) error {
+	r, err := h.build()
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	h.resolved = r
+	h.mu.Unlock()
+	return h.startAll(ctx, r, preview)
 }
 
 // Stop runs every Stop hook, in reverse start order, then every Cleanup hook,

@@ -18,15 +18,7 @@ func (a *app) graphCmd() *cobra.Command {
 		Short: "Print the plugin graph and each route's chain as DOT, Mermaid or SVG",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, _, err := a.load(args[0], ply.WithLogger(quiet()))
-			if err != nil {
-				return err
-			}
-			plan, err := h.Plan()
-			if err != nil {
-				return err
-			}
-			chains, err := h.Preview(cmd.Context())
+			plan, chains, err := a.preview(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

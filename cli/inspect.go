@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -99,15 +100,7 @@ func (a *app) explainCmd() *cobra.Command {
 			"without starting anything, so it shows the chains the host would serve.",
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, _, err := a.load(args[0], ply.WithLogger(quiet()))
-			if err != nil {
-				return err
-			}
-			plan, err := h.Plan()
-			if err != nil {
-				return err
-			}
-			chains, err := h.Preview(cmd.Context())
+			plan, chains, err := a.preview(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -137,4 +130,18 @@ func (a *app) explainCmd() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// preview builds the host of a file, plans it and previews its chains.
+func (a *app) preview(ctx context.Context, path string) (*ply.Plan, []*ply.Chain, error) {
+	h, _, err := a.load(path, ply.WithLogger(quiet()))
+	if err != nil {
+		return nil, nil, err
+	}
+	plan, err := h.Plan()
+	if err != nil {
+		return nil, nil, err
+	}
+	chains, err := h.Preview(ctx)
+	return plan, chains, err
 }

@@ -6,11 +6,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/plykit/ply"
-	"github.com/plykit/ply/internal/natstest"
 	"github.com/plykit/ply/jobqueue"
 	"github.com/plykit/ply/plytest"
 )
@@ -18,16 +16,7 @@ import (
 // fakeBackbone provides JetStream under the backbone's key, as the real
 // backbone plugin does, from an embedded test server.
 func fakeBackbone(t *testing.T) ply.Plugin {
-	srv := natstest.Embedded(t)
-	nc, err := nats.Connect("", nats.InProcessServer(srv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := embedded(t)
 	return ply.Func{Meta: ply.Info{Name: "backbone", Version: "0.1.0"}, OnProvision: func(_ context.Context, s *ply.Setup) error {
 		return ply.Provide(s, ply.NewKey[jetstream.JetStream]("backbone.jetstream"), js)
 	}}
