@@ -42,6 +42,13 @@
 // tag; the metrics plugin provides its Prometheus endpoint under
 // [MetricsKey], for the plugin that serves it.
 //
+// # Typed APIs for other plugins
+//
+// Two stock plugins add no layer but serve other plugins: "batch"
+// ([Batching], via [BatchingKey]) makes dataloader batch loaders with
+// [Loader], and "pool" ([Pools], via [PoolsKey]) makes puddle resource
+// pools with [Pool] that the host closes on Stop and reports in health.
+//
 // # Catalog
 //
 // [Catalog] returns every stock plugin, and the HTTP server, by name; the

@@ -64,6 +64,8 @@ func Catalog() map[string]func() ply.Plugin {
 		"bulkhead":    func() ply.Plugin { return NewBulkhead(middleware.BulkheadOptions{}) },
 		"retry":       func() ply.Plugin { return NewRetry(middleware.RetryOptions{}) },
 		"cache":       func() ply.Plugin { return NewCache(middleware.CacheOptions{}) },
+		"batch":       func() ply.Plugin { return NewBatching(BatchOptions{}) },
+		"pool":        func() ply.Plugin { return NewPools(PoolOptions{}) },
 	}
 }
 
@@ -86,5 +88,7 @@ func All() []ply.Plugin {
 		NewBulkhead(middleware.BulkheadOptions{}),
 		NewRetry(middleware.RetryOptions{}),
 		NewCache(middleware.CacheOptions{}),
+		NewBatching(BatchOptions{}),
+		NewPools(PoolOptions{}),
 	}
 }
