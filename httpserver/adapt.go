@@ -14,16 +14,10 @@ import (
 // request is r and its response is an http.ResponseWriter wrapping w (see
 // [ResponseWriter]). An error the chain returns unhandled becomes a 500 if
 // nothing was written yet.
-//
-// The request's context carries the call's writer (two allocations per
-// request, whatever the number of layers), so adapted middleware may hand
-// the inner chain a writer of its own — a buffer — without an Unwrap
-// method, as caches and retries do.
 func Handler(ch *ply.Chain) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rw := writers.Get().(*ResponseWriter)
 		rw.reset(w)
-		r = r.WithContext(context.WithValue(r.Context(), writerKey{}, rw))
 		_, err := ch.Serve(r.Context(), r, rw)
 		if err != nil && rw.status == 0 {
 			http.Error(rw, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
@@ -115,17 +109,25 @@ type continuation struct {
 // Layer turns net/http middleware into a ply layer for [ply.KindHTTP]
 // handlers. mw is applied once, to an inner handler that continues the ply
 // chain, so a layer adds no allocation per call. The middleware may replace
-// the request (r.WithContext…, deriving from r's context) and the writer
-// (wrapping it, or buffering into one of its own); the inner layers see
-// both. If it replaces the request's context with one not derived from r's
-// and also hides the writer (no Unwrap), the chain cannot continue and the
-// call fails with an error naming the middleware's plugin.
-func Layer(mw func(http.Handler) http.Handler) ply.Layer {
+// the request (r.WithContext…) and wrap the writer; the inner layers see
+// both. The inner handler finds the call under the writer it receives,
+// following Unwrap() http.ResponseWriter as [http.ResponseController] does;
+// middleware that hands the inner chain a writer of its own without Unwrap
+// (a buffer) needs [LayerBuffered] instead — with Layer, such a call fails
+// with an error naming the middleware's plugin and the fix.
+func Layer(mw func(http.Handler) http.Handler) ply.Layer { return layer(mw, false) }
+
+// LayerBuffered is [Layer] for middleware that hands the inner chain a
+// writer of its own without an Unwrap method: the request's context carries
+// the call's writer instead, at two allocations per call.
+func LayerBuffered(mw func(http.Handler) http.Handler) ply.Layer { return layer(mw, true) }
+
+func layer(mw func(http.Handler) http.Handler, viaContext bool) ply.Layer {
 	key := ply.NewKey[continuation](fmt.Sprintf("httpserver.adapter%d", adapterIDs.Add(1)))
 	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rw := writerOf(w, r)
 		if rw == nil || rw.call == nil {
-			panic("httpserver: the middleware hid both the ResponseWriter (no Unwrap) and the request's context; the chain cannot continue")
+			panic("httpserver: the middleware handed the inner chain a ResponseWriter without Unwrap; adapt it with httpserver.LayerBuffered")
 		}
 		c := rw.call
 		k, _ := ply.Get(c, key)
@@ -148,9 +150,10 @@ func Layer(mw func(http.Handler) http.Handler) ply.Layer {
 		if rw == nil { // called outside Handler, e.g. Serve(ctx, r, httptest.NewRecorder())
 			rw = &ResponseWriter{ResponseWriter: w}
 			w = rw
-			r = r.WithContext(context.WithValue(r.Context(), writerKey{}, rw))
 			c.SetResponse(rw)
-			c.SetRequest(r)
+		}
+		if viaContext {
+			r = r.WithContext(context.WithValue(r.Context(), writerKey{}, rw))
 		}
 		outer := rw.call
 		rw.call = c

@@ -259,7 +259,7 @@ func (c *Cache) Middleware() func(http.Handler) http.Handler {
 			leader := false
 			v, _, _ := c.flight.Do(key, func() (any, error) {
 				leader = true
-				return c.fill(next, r, base), nil
+				return c.fill(next, w, r, base), nil
 			})
 			res := v.(*flightResult)
 			if res.panicking != nil {
@@ -279,7 +279,7 @@ func (c *Cache) Middleware() func(http.Handler) http.Handler {
 }
 
 // fill runs the inner chain into memory and stores the response when it may be.
-func (c *Cache) fill(next http.Handler, r *http.Request, base string) (res *flightResult) {
+func (c *Cache) fill(next http.Handler, w http.ResponseWriter, r *http.Request, base string) (res *flightResult) {
 	res = &flightResult{}
 	defer func() {
 		if v := recover(); v != nil {
@@ -288,6 +288,7 @@ func (c *Cache) fill(next http.Handler, r *http.Request, base string) (res *flig
 	}()
 	ct := &cacheTags{}
 	rec := newRecorder()
+	rec.under = w // for Unwrap: what the leader's response goes to
 	next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), cacheTagsKey{}, ct)))
 	res.resp = rec.result()
 	h := res.resp.header

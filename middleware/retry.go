@@ -180,6 +180,7 @@ func (a *attemptWriter) WriteHeader(code int) {
 	if !a.passing && a.rec == nil && code >= 200 {
 		if a.retry(code) {
 			a.rec = newRecorder()
+			a.rec.under = a.w
 			a.rec.header = a.header
 		} else {
 			h := a.w.Header()
@@ -221,3 +222,7 @@ func (a *attemptWriter) FlushError() error {
 
 // Flush implements [http.Flusher].
 func (a *attemptWriter) Flush() { _ = a.FlushError() }
+
+// Unwrap returns the writer the attempt's response may go to, so code
+// under the retry (a ply chain, http.ResponseController) can reach it.
+func (a *attemptWriter) Unwrap() http.ResponseWriter { return a.w }

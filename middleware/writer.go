@@ -92,7 +92,19 @@ type recorder struct {
 	status      int
 	body        bytes.Buffer
 	wroteHeader bool
+	under       http.ResponseWriter // what the recorded response goes to, if known
 }
+
+// Unwrap returns the writer the recorded response goes to, so code under
+// the recorder (a ply chain, http.ResponseController) can reach it; the
+// recorder's own Flush keeps the buffer a buffer.
+func (rec *recorder) Unwrap() http.ResponseWriter { return rec.under }
+
+// FlushError does nothing: the response is buffered until it is complete.
+func (rec *recorder) FlushError() error { return nil }
+
+// Flush implements [http.Flusher], doing nothing.
+func (rec *recorder) Flush() {}
 
 func newRecorder() *recorder { return &recorder{header: make(http.Header)} }
 

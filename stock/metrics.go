@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -46,8 +48,10 @@ type MetricsOptions struct {
 //
 // As a [ply.LayerObserver] it also records, for every plugin's layer on
 // every handler: ply_layer_calls, ply_layer_errors,
-// ply_layer_short_circuits and ply_layer_self_time (seconds, without the
-// inner layers), labelled by plugin and handler.
+// ply_layer_short_circuits and ply_layer_self_seconds (time without the
+// inner layers; divide by calls for the average), labelled by plugin and
+// handler. Recording them is a few atomic adds per layer; Prometheus
+// scrapes read them.
 //
 // Its options are [MetricsOptions]: the zero value uses the middleware's
 // scope and the path "/metrics". Route options: [Route] (`skip: true`).
@@ -57,8 +61,8 @@ type Metrics struct {
 	mp      *sdkmetric.MeterProvider
 	handler http.Handler
 
-	calls, errs, shorts metric.Int64Counter
-	self                metric.Float64Histogram
+	mu     sync.Mutex
+	layers map[string]*layerStats // by plugin and handler
 }
 
 var (
@@ -107,49 +111,83 @@ func (p *Metrics) Provision(_ context.Context, setup *ply.Setup) error {
 	return ply.Provide(setup, MetricsKey, p.handler)
 }
 
-// layerInstruments creates the per-plugin, per-handler instruments that
-// ObserveLayer records.
+// layerInstruments registers the per-plugin, per-handler instruments.
+// They are observable: ObserveLayer only adds to atomics, and the SDK reads
+// them when Prometheus scrapes, so measuring every layer stays cheap.
 func (p *Metrics) layerInstruments() error {
 	m := p.mp.Meter("github.com/plykit/ply/stock")
-	var err error
-	if p.calls, err = m.Int64Counter("ply.layer.calls", metric.WithDescription("calls of a plugin's layer, per handler")); err != nil {
+	calls, err := m.Int64ObservableCounter("ply.layer.calls", metric.WithDescription("calls of a plugin's layer, per handler"))
+	if err != nil {
 		return err
 	}
-	if p.errs, err = m.Int64Counter("ply.layer.errors", metric.WithDescription("calls of a plugin's layer that returned an error")); err != nil {
+	errs, err := m.Int64ObservableCounter("ply.layer.errors", metric.WithDescription("calls of a plugin's layer that returned an error"))
+	if err != nil {
 		return err
 	}
-	if p.shorts, err = m.Int64Counter("ply.layer.short_circuits", metric.WithDescription("calls of a plugin's layer that did not call next")); err != nil {
+	shorts, err := m.Int64ObservableCounter("ply.layer.short_circuits", metric.WithDescription("calls of a plugin's layer that did not call next"))
+	if err != nil {
 		return err
 	}
-	p.self, err = m.Float64Histogram("ply.layer.self_time", metric.WithUnit("s"),
-		metric.WithDescription("time in a plugin's layer, excluding the inner layers and the handler"))
+	self, err := m.Float64ObservableCounter("ply.layer.self", metric.WithUnit("s"),
+		metric.WithDescription("time in a plugin's layer, excluding the inner layers and the handler; divide by calls for the average"))
+	if err != nil {
+		return err
+	}
+	p.layers = make(map[string]*layerStats)
+	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, l := range p.layers {
+			o.ObserveInt64(calls, l.calls.Load(), l.attrs)
+			o.ObserveInt64(errs, l.errs.Load(), l.attrs)
+			o.ObserveInt64(shorts, l.shorts.Load(), l.attrs)
+			o.ObserveFloat64(self, float64(l.selfNanos.Load())/1e9, l.attrs)
+		}
+		return nil
+	}, calls, errs, shorts, self)
 	return err
 }
 
-// PrepareLayer builds a layer's labels once: plugin and handler (for
-// HTTP, the route pattern, so label cardinality stays bounded).
+// layerStats are one plugin's figures on one handler. They outlive chain
+// snapshots: a Rewrap prepares the same stats again.
+type layerStats struct {
+	attrs               metric.ObserveOption
+	calls, errs, shorts atomic.Int64
+	selfNanos           atomic.Int64
+}
+
+// PrepareLayer returns the stats of a plugin on a handler (for HTTP, the
+// route pattern, so label cardinality stays bounded).
 func (p *Metrics) PrepareLayer(s ply.LayerSample) any {
 	if p.opts.Layers != nil && !*p.opts.Layers {
 		return nil // declined: the kernel does not measure
 	}
-	return metric.WithAttributeSet(attribute.NewSet(attribute.String("plugin", s.Plugin), attribute.String("handler", s.Module+" "+s.Handler)))
+	handler := s.Module + " " + s.Handler
+	key := s.Plugin + "\x00" + handler
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if l, ok := p.layers[key]; ok {
+		return l
+	}
+	l := &layerStats{attrs: metric.WithAttributeSet(attribute.NewSet(attribute.String("plugin", s.Plugin), attribute.String("handler", handler)))}
+	p.layers[key] = l
+	return l
 }
 
-// ObserveLayer records one layer's call.
+// ObserveLayer counts one layer's call: a few atomic adds.
 func (p *Metrics) ObserveLayer(s ply.LayerSample) {
-	attrs, ok := s.Prepared.(metric.MeasurementOption)
-	if p.calls == nil || !ok {
+	l, ok := s.Prepared.(*layerStats)
+	if !ok {
 		return
 	}
-	ctx := context.Background()
-	p.calls.Add(ctx, 1, attrs)
+	l.calls.Add(1)
 	if s.Err != nil {
-		p.errs.Add(ctx, 1, attrs)
+		l.errs.Add(1)
 	}
 	if s.ShortCircuit {
-		p.shorts.Add(ctx, 1, attrs)
+		l.shorts.Add(1)
 	}
-	p.self.Record(ctx, s.Self.Seconds(), attrs)
+	l.selfNanos.Add(int64(s.Self))
 }
 
 // Handler returns the Prometheus endpoint, or nil before Provision.

@@ -489,7 +489,7 @@ func TestLayerMetricsOnTheServer(t *testing.T) {
 			t.Errorf("no %s %s in the scrape:\n%s", series, n, body)
 		}
 	}
-	if !strings.Contains(body, "ply_layer_self_time_seconds_bucket") {
-		t.Error("no self-time histogram in the scrape")
+	if !strings.Contains(body, "ply_layer_self_seconds_total{") {
+		t.Error("no self-time counter in the scrape")
 	}
 }

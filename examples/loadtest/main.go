@@ -26,6 +26,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/plykit/ply"
@@ -74,7 +76,13 @@ func handWired(logger *slog.Logger) (http.Handler, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	mp := sdkmetric.NewMeterProvider()
+	// The same metrics pipeline as the stock plugin: an SDK MeterProvider
+	// aggregating for a Prometheus exporter on a registry of its own.
+	exporter, err := otelprom.New(otelprom.WithRegisterer(prometheus.NewRegistry()))
+	if err != nil {
+		return nil, nil, err
+	}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter))
 	metrics, err := middleware.NewMetrics(middleware.MetricsOptions{}, mp)
 	if err != nil {
 		return nil, nil, err
