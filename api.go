@@ -58,8 +58,9 @@ func (k Key[T]) String() string {
 	return k.name
 }
 
-// A Registry resolves typed APIs: a plugin's [*Setup] during Provision, or
-// a [*Host] once it has started.
+// A Registry resolves typed APIs: a plugin's [*Setup] during Provision, a
+// [*Host] once it has started, or a [*Call] during a call (a map lookup per
+// call: prefer looking APIs up once, in Provision or Wrap).
 type Registry interface {
 	registry() (*Host, *entry)
 }
