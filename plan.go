@@ -92,7 +92,7 @@ func (x Explanation) String() string {
 	}
 	for i, s := range x.Steps {
 		prio := strconv.Itoa(s.Plugin.Priority)
-		if band := bandName(s.Plugin.Priority); band != "" {
+		if band := Band(s.Plugin.Priority); band != "" {
 			prio = band + " " + prio
 		}
 		if x.Handler != "" {
@@ -197,7 +197,7 @@ func (p *Plan) edgeReason(kind OrderKind, from, to *entry) string {
 }
 
 func prioName(prio int) string {
-	if band := bandName(prio); band != "" {
+	if band := Band(prio); band != "" {
 		return strconv.Itoa(prio) + " (" + band + ")"
 	}
 	return strconv.Itoa(prio)

@@ -12,8 +12,9 @@ const (
 	Route       = 1000 // route plugins that mount the wrapped handlers
 )
 
-// bandName names the band a priority falls in, for explanations.
-func bandName(p int) string {
+// Band names the band a priority is ("security" for 100), or returns ""
+// for a priority between bands.
+func Band(p int) string {
 	switch p {
 	case System:
 		return "system"

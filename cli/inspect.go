@@ -73,11 +73,10 @@ func (a *app) pluginsCmd() *cobra.Command {
 }
 
 func band(p int) string {
-	names := map[int]string{ply.System: "system", ply.Security: "security", ply.Logging: "logging", ply.Business: "business", ply.Performance: "performance", ply.Route: "route"}
 	if p == 0 {
 		p = ply.Business
 	}
-	if n, ok := names[p]; ok {
+	if n := ply.Band(p); n != "" {
 		return fmt.Sprintf("%s %d", n, p)
 	}
 	return fmt.Sprint(p)
