@@ -67,7 +67,11 @@ func durable(t testing.TB, js jetstream.JetStream, replicas int) {
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "ORDERS", Subjects: []string{"orders.>"}, Replicas: replicas}); err != nil {
 		t.Fatalf("create stream: %v", err)
 	}
-	if _, err := js.Publish(ctx, "orders.1", []byte("one")); err != nil {
+	// A replicated stream answers only once its servers learnt of each
+	// other's interest in its subjects: until then a publish finds no
+	// responders, which the client retries.
+	settled := []jetstream.PublishOpt{jetstream.WithRetryAttempts(100), jetstream.WithRetryWait(50 * time.Millisecond)}
+	if _, err := js.Publish(ctx, "orders.1", []byte("one"), settled...); err != nil {
 		t.Fatalf("publish: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package natstest_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -22,7 +23,11 @@ func publish(t *testing.T, nc *nats.Conn, replicas int) {
 	if _, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}, Replicas: replicas}); err != nil {
 		t.Fatalf("create stream: %v", err)
 	}
-	if _, err := js.Publish(t.Context(), "t.1", []byte("x")); err != nil {
+	// A replicated stream answers only once its servers learnt of each
+	// other's interest in its subjects: until then a publish finds no
+	// responders, which the client retries.
+	settled := []jetstream.PublishOpt{jetstream.WithRetryAttempts(100), jetstream.WithRetryWait(50 * time.Millisecond)}
+	if _, err := js.Publish(t.Context(), "t.1", []byte("x"), settled...); err != nil {
 		t.Fatalf("publish: %v", err)
 	}
 }
