@@ -41,21 +41,27 @@ type Call struct {
 	req, res any
 	shared   bool
 	sink     any         // a stream's func(T) bool
-	seq      uint32      // numbers every invocation of a level, never reset (calls are pooled)
+	seq      uint32      // numbers every invocation of a level; reset only before it could wrap
+	base     uint32      // seq when this call began
 	top      uint32      // seq of the innermost running invocation; 0 outside
 	lv       []callLevel // per level
 	frames   []frame     // running Compose groups
 	bag      []bagEntry
 	gen      uint32 // bag generation: values set in earlier calls are invisible
-	poisoned bool   // a layer left a goroutine running on this call: never reuse it
+	poisoned bool   // a layer returned while inner invocations ran: never reuse it
+	left     int32  // then: the level of that layer
+	leftAt   uint32 // and the first invocation number after it returned
 }
 
 type callLevel struct {
-	inv   uint32        // seq of the level's running invocation; 0 when none
-	ran   bool          // entered during this call
+	fn    Layer         // the level's layer, copied here to save a lookup per level
+	last  uint32        // seq of the level's latest invocation: entered during this call if after c.base
 	nexts bool          // measured chains: the running invocation called next
 	inner time.Duration // measured chains: time spent in the running invocation's next
 }
+
+// ran reports whether level lvl was entered during this call.
+func (c *Call) ran(lvl int32) bool { return lvl >= 0 && int32(c.lv[lvl].last-c.base) > 0 }
 
 // Handler returns the handler being called.
 func (c *Call) Handler() *Handler { return c.s.chain.handler }
@@ -93,113 +99,176 @@ type Next struct {
 	c   *Call
 	lvl int32
 	seq uint32
-	fi  int32 // 1 + index of the Compose frame it belongs to; 0 for chain levels
-	gi  int32 // member index within that frame
+	grp uint32 // 0 for chain levels; for a Compose member, see [member]
 }
 
+// Next stays at four fields so that the compiler keeps it in registers:
+// a fifth made every layer copy it through memory, a store-forwarding
+// stall that cost more than the rest of the level.
+
+// member packs a Compose member's position: 1 + the frame's index, and the
+// member's index in the frame.
+func member(fi, gi int) uint32 { return uint32(fi)<<16 | uint32(gi) }
+
+func (n Next) frame() (fi, gi int) { return int(n.grp >> 16), int(n.grp & 0xffff) }
+
 // Run calls the rest of the chain (the inner layers and the handler) and
-// returns its error. A panic inside becomes a [*PluginError] (or a
-// [*HandlerError]) naming where it happened.
+// returns its error.
 //
-// Run is inlined into the layer as one direct call; see [compiled.enter].
+// A panic inside unwinds this layer like any Go panic, up to the nearest
+// [Next.Catch] — at the latest the kernel's own, one per call — which turns
+// it into a [*PluginError] (or a [*HandlerError]) naming where it happened,
+// for the after-hooks and the caller to see. A layer that must see an inner
+// panic as the error of its next (to map it, or to retry) calls Catch
+// instead. Run is inlined into the layer as one direct call; see
+// [compiled.enter].
 func (n Next) Run(ctx context.Context) error { return n.c.s.enter(ctx, n) }
+
+// Catch is [Next.Run] for a layer that must see a panic inside its next as
+// an error: the panic becomes a [*PluginError] naming the plugin whose layer
+// panicked (or a [*HandlerError] naming the handler), returned here, and the
+// layer goes on. It costs a deferred recover that Run does not pay.
+func (n Next) Catch(ctx context.Context) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = n.c.caught(n.lvl, v)
+		}
+	}()
+	return n.c.s.enter(ctx, n)
+}
+
+// caught turns a panic that unwound the levels inside lvl into the error
+// lvl's next returns. It names the innermost level running when the panic
+// began — c.top still holds its invocation, as no kernel code runs while a
+// panic unwinds — and makes lvl's invocation the innermost again.
+func (c *Call) caught(lvl int32, v any) error {
+	err := c.s.levels[c.innermost(lvl+1)].fail(&PanicError{Value: v, Stack: stack()})
+	c.top = 0
+	if lvl >= 0 {
+		c.top = c.lv[lvl].last
+	}
+	return err
+}
+
+// innermost returns the level of the innermost running invocation (c.top),
+// or from when none is found inside it.
+func (c *Call) innermost(from int32) int32 {
+	at := int32(len(c.lv)) - 1
+	for at > from && c.lv[at].last != c.top {
+		at--
+	}
+	return at
+}
 
 func (n Next) slow(ctx context.Context) error {
 	c := n.c
-	if n.fi != 0 {
+	if n.grp != 0 {
 		return c.runGroup(ctx, n)
 	}
+	// A level's latest invocation is running if and only if it is the
+	// innermost one or encloses it.
 	why := "next called after the layer returned"
-	if c.lv[n.lvl].inv == n.seq { // the layer is running, but someone is inside its next
+	if c.lv[n.lvl].last == n.seq && n.lvl <= c.innermost(0) {
 		why = "next called concurrently"
 	}
 	return c.s.levels[n.lvl].fail(fmt.Errorf("%s: %w", why, ErrNextMisused))
 }
 
-// enter runs the level after n's: the one frame per level. Its fast check is
-// one comparison — is the layer that holds n the innermost one running? —
-// and it holds the recover, so outer layers see an inner panic as an error.
-// On the normal path the deferred function only tests a flag: recover is
-// called only when the layer did not return.
-func (s *compiled) enter(ctx context.Context, n Next) (err error) {
+// enter runs the level after n's: the one kernel frame per level, with no
+// defer (a panic unwinds it; see [Next.Catch]). Its fast check is one
+// comparison — is the layer that holds n the innermost one running? — which
+// also catches a next called concurrently or after its layer returned.
+// Between calls every level's state is left as it is: invocation numbers
+// only grow, so stale ones never match.
+func (s *compiled) enter(ctx context.Context, n Next) error {
 	c := n.c
-	if c.top != n.seq || n.fi != 0 {
+	if c.top != n.seq { // also true for a Compose member: its seq is its frame's id
 		return n.slow(ctx)
 	}
 	lvl := n.lvl + 1
 	if s.observers != nil {
 		return s.enterMeasured(ctx, n, lvl)
 	}
-	prev := c.top
 	c.seq++
 	seq := c.seq
 	c.top = seq
 	l := &c.lv[lvl]
-	l.inv, l.ran = seq, true
-	returned := false
-	defer func() {
-		if !returned {
-			if v := recover(); v != nil {
-				err = s.levels[lvl].fail(&PanicError{Value: v, Stack: stack()})
-			}
-			err = c.leave(lvl, seq, prev, err)
-		}
-	}()
-	err = s.levels[lvl].fn(ctx, c, Next{c: c, lvl: lvl, seq: seq})
-	returned = true
-	if c.top != seq { // a goroutine the layer started is still inside its next
-		return c.leave(lvl, seq, prev, err)
+	l.last = seq
+	err := l.fn(ctx, c, Next{c: c, lvl: lvl, seq: seq})
+	if c.top != seq {
+		return c.leave(lvl, n.seq, seq, err)
 	}
-	l.inv = 0
-	c.top = prev
+	c.top = n.seq
 	return err
 }
 
 // enterMeasured is enter for chains with a [LayerObserver]: it also times
 // the level, tells its caller that next was called and how long it took,
-// and reports the sample.
+// and reports the sample — also when a panic unwinds the level, with
+// [ErrUnwound] as its error.
 func (s *compiled) enterMeasured(ctx context.Context, n Next, lvl int32) (err error) {
 	c := n.c
-	prev := c.top
 	c.seq++
 	seq := c.seq
 	c.top = seq
 	l := &c.lv[lvl]
-	l.inv, l.ran, l.nexts, l.inner = seq, true, false, 0
+	l.last, l.nexts, l.inner = seq, false, 0
 	if n.lvl >= 0 {
 		c.lv[n.lvl].nexts = true
 	}
 	start := time.Now()
+	returned := false
 	defer func() {
 		took := time.Since(start)
 		if n.lvl >= 0 {
 			c.lv[n.lvl].inner += took
 		}
-		if v := recover(); v != nil {
-			err = s.levels[lvl].fail(&PanicError{Value: v, Stack: stack()})
+		if s.levels[lvl].e == nil {
+			return
 		}
-		err = c.leave(lvl, seq, prev, err)
-		if s.levels[lvl].e != nil {
-			sample := s.sample(lvl)
-			sample.Self, sample.Err, sample.ShortCircuit = took-l.inner, err, !l.nexts
-			for i, o := range s.observers {
-				sample.Prepared = s.prepared[i][lvl]
-				o.ObserveLayer(sample)
-			}
+		sample := s.sample(lvl)
+		sample.Self, sample.Err, sample.ShortCircuit = took-l.inner, err, !l.nexts
+		if !returned {
+			sample.Err = ErrUnwound
+		}
+		for i, o := range s.observers {
+			sample.Prepared = s.prepared[i][lvl]
+			o.ObserveLayer(sample)
 		}
 	}()
-	return s.levels[lvl].fn(ctx, c, Next{c: c, lvl: lvl, seq: seq})
+	err = s.levels[lvl].fn(ctx, c, Next{c: c, lvl: lvl, seq: seq})
+	returned = true
+	if c.top != seq {
+		return c.leave(lvl, n.seq, seq, err)
+	}
+	c.top = n.seq
+	return err
 }
 
-// leave closes level lvl off the fast path: it catches a layer that
-// returned while its next was still running, and makes the level's caller
-// the innermost again.
-func (c *Call) leave(lvl int32, seq, prev uint32, err error) error {
-	if c.top != seq && !c.poisoned {
-		c.poisoned = true
-		err = errors.Join(err, c.s.levels[lvl].fail(fmt.Errorf("layer returned while its next was still running: %w", ErrNextMisused)))
+// ErrUnwound is the error a [LayerSample] carries when a panic unwound the
+// layer: the panic itself reaches the after-hooks and the caller as a
+// [*PluginError].
+var ErrUnwound = errors.New("ply: unwound by a panic")
+
+// leave closes level lvl's invocation seq, whose layer returned while c.top
+// names another invocation, and makes prev, its caller's, the innermost.
+//
+// If an outer layer returned while seq ran, this runs on a goroutine that
+// layer started and left inside its next: that layer is named in the error
+// this goroutine gets. Otherwise invocations inside seq are still marked
+// running: either a panic unwound them and the layer (or middleware in it)
+// recovered it without [Next.Catch], or the layer itself left a goroutine
+// inside its next. The two look alike here; both end those invocations for
+// this call, and the call is never reused, so a goroutine still inside
+// meets the error above instead of a call it does not own.
+func (c *Call) leave(lvl int32, prev, seq uint32, err error) error {
+	if c.poisoned && lvl > c.left && int32(seq-c.leftAt) < 0 {
+		if !errors.Is(err, ErrNextMisused) {
+			err = errors.Join(err, c.s.levels[c.left].fail(fmt.Errorf("layer returned while its next was still running: %w", ErrNextMisused)))
+		}
+		return err
 	}
-	c.lv[lvl].inv = 0
+	c.poisoned, c.left, c.leftAt = true, lvl, c.seq+1
 	c.top = prev
 	return err
 }

@@ -49,15 +49,25 @@ func Invoke[Res any](ctx context.Context, ch *Chain, req any) (Res, error) {
 // the result: the handler emits items with [Emit], each delivered to the
 // loop body in the caller's goroutine (backpressure is built in), and the
 // layers' after-code and the after-hooks run when the stream ends —
-// exhausted, broken out of, or failed. A failure is the last element.
+// exhausted, broken out of, or failed. A failure is the last element. A
+// panic in the loop body ends the stream too (the after-hooks see it as
+// the handler's) and then goes on in the caller, as with any range loop.
 func Stream[T any](ctx context.Context, ch *Chain, req any) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
-		open := true
+		open, inBody := true, false
 		sink := func(v T) bool {
-			open = open && yield(v, nil)
+			inBody = true
+			ok := yield(v, nil)
+			inBody = false
+			open = open && ok
 			return open
 		}
 		_, err := ch.snap.Load().serve(ctx, req, nil, sink)
+		if pe, ok := errors.AsType[*PanicError](err); ok && inBody {
+			// The caller's loop body panicked: the layers and after-hooks
+			// saw it end the stream, and the panic is the caller's again.
+			panic(pe.Value)
+		}
 		if err != nil && open && !errors.Is(err, ErrStreamClosed) {
 			var zero T
 			yield(zero, err)
@@ -114,21 +124,60 @@ func newCompiled(ch *Chain, levels []level, hooks []afterEntry) *compiled {
 	s := &compiled{chain: ch, levels: levels, hooks: hooks}
 	n := len(levels)
 	s.pool.New = func() any {
-		return &Call{s: s, lv: make([]callLevel, n)}
+		c := &Call{s: s, lv: make([]callLevel, n)}
+		for i := range c.lv {
+			c.lv[i].fn = levels[i].fn
+		}
+		return c
 	}
 	return s
 }
 
 func (s *compiled) serve(ctx context.Context, req, res, sink any) (any, error) {
 	c := s.pool.Get().(*Call)
-	c.req, c.res, c.sink = req, res, sink
-	err := s.enter(ctx, Next{c: c, lvl: -1}) // c.top is 0 outside: the handler's caller is "running"
-	if len(s.hooks) > 0 {
-		err = s.after(ctx, c, 0, err)
+	if c.seq >= 1<<31 { // renumber long before int32(last-base) could wrap
+		for i := range c.lv {
+			c.lv[i].last = 0
+		}
+		c.seq = 0
 	}
+	c.req, c.res, c.sink, c.base = req, res, sink, c.seq
+	err := s.run(ctx, c)
 	res = c.res
 	s.release(c)
 	return res, err
+}
+
+// run calls the chain and then the after-hooks under the call's one
+// recover. c.top is 0 outside the chain, so its caller counts as the
+// running "level -1".
+func (s *compiled) run(ctx context.Context, c *Call) (err error) {
+	hook := -1 // the running after-hook; -1 while the chain runs
+	defer func() {
+		if v := recover(); v != nil {
+			err = s.rescue(ctx, c, hook, v)
+		}
+	}()
+	err = s.enter(ctx, Next{c: c, lvl: -1})
+	for hook = 0; hook < len(s.hooks); hook++ {
+		h := &s.hooks[hook]
+		err = h.fn(ctx, c, err, c.ran(h.lvl))
+	}
+	return err
+}
+
+// rescue turns panic v into the call's error — raised in the chain when
+// hook is -1, else in that after-hook — and runs the hooks after it.
+func (s *compiled) rescue(ctx context.Context, c *Call, hook int, v any) error {
+	if hook < 0 {
+		return s.after(ctx, c, 0, c.caught(-1, v))
+	}
+	return s.after(ctx, c, hook+1, s.hookPanic(hook, v))
+}
+
+func (s *compiled) hookPanic(i int, v any) error {
+	h := &s.hooks[i]
+	return &PluginError{Op: OpAfter, Plugin: h.e.info.Name, Version: h.e.info.Version, Err: &PanicError{Value: v, Stack: stack()}}
 }
 
 // after runs the after-hooks from i on under one recover: a hook that
@@ -136,17 +185,12 @@ func (s *compiled) serve(ctx context.Context, req, res, sink any) (any, error) {
 func (s *compiled) after(ctx context.Context, c *Call, i int, err error) (out error) {
 	defer func() {
 		if v := recover(); v != nil {
-			h := &s.hooks[i]
-			perr := &PluginError{Op: OpAfter, Plugin: h.e.info.Name, Version: h.e.info.Version, Err: &PanicError{Value: v, Stack: stack()}}
-			out = perr
-			if i+1 < len(s.hooks) {
-				out = s.after(ctx, c, i+1, perr)
-			}
+			out = s.after(ctx, c, i+1, s.hookPanic(i, v))
 		}
 	}()
 	for ; i < len(s.hooks); i++ {
 		h := &s.hooks[i]
-		err = h.fn(ctx, c, err, h.lvl >= 0 && c.lv[h.lvl].ran)
+		err = h.fn(ctx, c, err, c.ran(h.lvl))
 	}
 	return err
 }
@@ -156,9 +200,6 @@ func (s *compiled) release(c *Call) {
 		return
 	}
 	c.req, c.res, c.sink, c.shared = nil, nil, nil, false
-	for i := range c.lv {
-		c.lv[i].ran = false
-	}
 	c.frames = c.frames[:0]
 	c.clearBag()
 	s.pool.Put(c)

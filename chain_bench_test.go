@@ -118,9 +118,12 @@ func plyLayers(depth int) []ply.Plugin {
 }
 
 // BenchmarkChain compares a ply chain of depth layers with the same layers
-// hand-composed as closures (bare, and recovering at every level as ply
-// does) and with a fresh next closure per call (the seeds' naive design). Every variant runs inside a ply handler, so all
-// pay the same pooled call and request bag.
+// hand-composed as closures: bare (closure), with a do-nothing out-of-line
+// call per level (trampoline: the floor for any design with a kernel frame
+// per level), recovering at every level (closure+recover: what a per-level
+// recover costs), and with a fresh next closure per call (naive: the seeds'
+// design). Every variant runs inside a ply handler, so all pay the same
+// pooled call, request bag and the call's one recover.
 func BenchmarkChain(b *testing.B) {
 	ctx := context.Background()
 	for _, depth := range []int{1, 5, 10, 20} {
@@ -136,6 +139,9 @@ func BenchmarkChain(b *testing.B) {
 			}},
 			{"closure+recover", func(b *testing.B) *ply.Chain {
 				return mount(b, nil, ply.HandlerFunc(recoveringChain(depth)), ply.WithLogger(discard))
+			}},
+			{"trampoline", func(b *testing.B) *ply.Chain {
+				return mount(b, nil, ply.HandlerFunc(trampolineChain(depth)), ply.WithLogger(discard))
 			}},
 			{"naive", func(b *testing.B) *ply.Chain {
 				return mount(b, nil, ply.HandlerFunc(naiveChain(depth)), ply.WithLogger(discard))
@@ -153,4 +159,27 @@ func BenchmarkChain(b *testing.B) {
 			})
 		}
 	}
+}
+
+// trampoline is one out-of-line call, as a kernel frame per level is.
+//
+//go:noinline
+func trampoline(ctx context.Context, c *ply.Call, next handler) error { return next(ctx, c) }
+
+// trampolineChain is closureChain with a trampoline between levels.
+func trampolineChain(depth int) handler {
+	h := handler(benchHandler)
+	for i := depth - 1; i >= 0; i-- {
+		next := h
+		if i%2 == 0 {
+			h = func(ctx context.Context, c *ply.Call) error {
+				work(c)
+				err := trampoline(ctx, c, next)
+				return benchHook(ctx, c, err, true)
+			}
+		} else {
+			h = func(ctx context.Context, c *ply.Call) error { work(c); return trampoline(ctx, c, next) }
+		}
+	}
+	return h
 }

@@ -54,6 +54,15 @@ func mount(t testing.TB, ps []ply.Plugin, fn ply.HandlerFunc, opts ...ply.Option
 	return ch
 }
 
+// isPanicIn matches a panic in plugin's layer.
+func isPanicIn(plugin string) func(error) bool {
+	return func(err error) bool {
+		pe, ok := errors.AsType[*ply.PluginError](err)
+		_, isPanic := errors.AsType[*ply.PanicError](err)
+		return ok && pe.Plugin == plugin && pe.Op == ply.OpLayer && isPanic
+	}
+}
+
 func TestOnion(t *testing.T) {
 	errMapped := errors.New("mapped")
 	for _, tt := range []struct {
@@ -105,23 +114,47 @@ func TestOnion(t *testing.T) {
 			wantErr: func(err error) bool { return errors.Is(err, errMapped) },
 		},
 		{
-			name: "a panic in a layer is an error for the outer layers, attributed to its plugin",
+			name: "a panic in a layer unwinds the outer layers; hooks and the caller see it, attributed to its plugin",
 			layers: func(rec *plytest.Recorder) []ply.Plugin {
 				boom := func(context.Context, *ply.Call, ply.Next) error { panic("kaboom") }
 				return []ply.Plugin{layerPlugin("a", 100, rec.Layer("a"), rec.After("a")), layerPlugin("b", 200, boom, rec.After("b"))}
 			},
-			want: []string{"a before", "a error: layer b@1.0.0: panic: kaboom", "a after",
-				"a hook ran=true err=layer b@1.0.0: panic: kaboom", "b hook ran=true err=layer b@1.0.0: panic: kaboom"},
-			wantErr: func(err error) bool {
-				pe, ok := errors.AsType[*ply.PluginError](err)
-				_, isPanic := errors.AsType[*ply.PanicError](err)
-				return ok && pe.Plugin == "b" && pe.Op == ply.OpLayer && isPanic
+			want:    []string{"a before", "a hook ran=true err=layer b@1.0.0: panic: kaboom", "b hook ran=true err=layer b@1.0.0: panic: kaboom"},
+			wantErr: isPanicIn("b"),
+		},
+		{
+			name: "a layer that catches sees an inner panic as the error of its next, and goes on",
+			layers: func(rec *plytest.Recorder) []ply.Plugin {
+				boom := func(context.Context, *ply.Call, ply.Next) error { panic("kaboom") }
+				return []ply.Plugin{
+					layerPlugin("a", 100, rec.Layer("a"), rec.After("a")),
+					layerPlugin("b", 200, rec.Catch("b"), nil),
+					layerPlugin("c", 300, rec.Layer("c"), nil),
+					layerPlugin("d", 400, boom, rec.After("d")),
+				}
 			},
+			want: []string{"a before", "b before", "c before", "b error: layer d@1.0.0: panic: kaboom", "b after",
+				"a error: layer d@1.0.0: panic: kaboom", "a after",
+				"a hook ran=true err=layer d@1.0.0: panic: kaboom", "d hook ran=true err=layer d@1.0.0: panic: kaboom"},
+			wantErr: isPanicIn("d"),
+		},
+		{
+			name: "a panic in a layer's after-code is its own, also after an inner panic was caught",
+			layers: func(rec *plytest.Recorder) []ply.Plugin {
+				boom := func(context.Context, *ply.Call, ply.Next) error { panic("kaboom") }
+				late := func(ctx context.Context, _ *ply.Call, next ply.Next) error {
+					rec.Record("late caught ", next.Catch(ctx))
+					panic("late")
+				}
+				return []ply.Plugin{layerPlugin("a", 100, rec.Catch("a"), nil), layerPlugin("late", 200, late, nil), layerPlugin("b", 300, boom, nil)}
+			},
+			want:    []string{"a before", "late caught layer b@1.0.0: panic: kaboom", "a error: layer late@1.0.0: panic: late", "a after"},
+			wantErr: isPanicIn("late"),
 		},
 		{
 			name: "a panic in the handler names the handler",
 			layers: func(rec *plytest.Recorder) []ply.Plugin {
-				return []ply.Plugin{layerPlugin("a", 100, rec.Layer("a"), nil)}
+				return []ply.Plugin{layerPlugin("a", 100, rec.Catch("a"), nil)}
 			},
 			handler: func(*plytest.Recorder) ply.HandlerFunc {
 				return func(context.Context, *ply.Call) error { panic("oops") }
@@ -131,6 +164,24 @@ func TestOnion(t *testing.T) {
 				he, ok := errors.AsType[*ply.HandlerError](err)
 				return ok && he.Module == "m" && he.Handler == "h"
 			},
+		},
+		{
+			name: "a layer may recover an inner panic itself, the Go way",
+			layers: func(rec *plytest.Recorder) []ply.Plugin {
+				recovers := func(ctx context.Context, _ *ply.Call, next ply.Next) (err error) {
+					defer func() {
+						if v := recover(); v != nil {
+							rec.Record("b recovered ", v)
+							err = errMapped
+						}
+					}()
+					return next.Run(ctx)
+				}
+				boom := func(context.Context, *ply.Call, ply.Next) error { panic("kaboom") }
+				return []ply.Plugin{layerPlugin("a", 100, rec.Layer("a"), rec.After("a")), layerPlugin("b", 200, recovers, nil), layerPlugin("c", 300, boom, rec.After("c"))}
+			},
+			want:    []string{"a before", "b recovered kaboom", "a error: mapped", "a after", "a hook ran=true err=mapped", "c hook ran=true err=mapped"},
+			wantErr: func(err error) bool { return errors.Is(err, errMapped) },
 		},
 		{
 			name: "next may be re-run sequentially (retries)",
@@ -214,6 +265,51 @@ func TestAfterHooksOnCancel(t *testing.T) {
 	}
 }
 
+// TestRanIsPerCall runs calls on one chain, one after the other, so they
+// share a pooled call: "my layer ran" and the bag must be this call's.
+func TestRanIsPerCall(t *testing.T) {
+	rec := plytest.NewRecorder()
+	gate := func(ctx context.Context, c *ply.Call, next ply.Next) error {
+		if c.Request() == "stop" {
+			return nil
+		}
+		return next.Run(ctx)
+	}
+	recovers := func(ctx context.Context, _ *ply.Call, next ply.Next) (err error) {
+		defer func() {
+			if recover() != nil {
+				err = errBoom
+			}
+		}()
+		return next.Run(ctx)
+	}
+	handler := func(_ context.Context, c *ply.Call) error {
+		if c.Request() == "panic" {
+			panic("handler")
+		}
+		return nil
+	}
+	ch := mount(t, []ply.Plugin{
+		layerPlugin("gate", 100, gate, nil),
+		layerPlugin("recovers", 200, recovers, nil),
+		layerPlugin("inner", 300, rec.Layer("inner"), rec.After("inner")),
+	}, handler)
+	for _, req := range []string{"go", "stop", "panic", "stop", "go", "stop"} {
+		_, _ = ch.Serve(t.Context(), req, nil)
+	}
+	want := []string{
+		"inner before", "inner after", "inner hook ran=true err=<nil>",
+		"inner hook ran=false err=<nil>",
+		"inner before", "inner hook ran=true err=boom",
+		"inner hook ran=false err=<nil>",
+		"inner before", "inner after", "inner hook ran=true err=<nil>",
+		"inner hook ran=false err=<nil>",
+	}
+	if diff := cmp.Diff(want, rec.Lines()); diff != "" {
+		t.Errorf("trace (-want +got):\n%s", diff)
+	}
+}
+
 func TestNextMisuse(t *testing.T) {
 	t.Run("concurrent next: the second caller gets the error", func(t *testing.T) {
 		entered, done := make(chan struct{}), make(chan error)
@@ -246,18 +342,36 @@ func TestNextMisuse(t *testing.T) {
 		}
 	})
 	t.Run("layer returned while its next was still running", func(t *testing.T) {
-		entered, release, finished := make(chan struct{}), make(chan struct{}), make(chan struct{})
+		entered, release, finished := make(chan struct{}), make(chan struct{}), make(chan error)
+		leave := true
 		leaver := func(ctx context.Context, _ *ply.Call, next ply.Next) error {
-			go func() { defer close(finished); _ = next.Run(ctx) }()
+			if !leave {
+				return next.Run(ctx)
+			}
+			go func() { finished <- next.Run(ctx) }()
 			<-entered
 			return nil
 		}
-		handler := func(context.Context, *ply.Call) error { close(entered); <-release; return nil }
-		_, err := serve(t, []ply.Plugin{layerPlugin("leaver", 100, leaver, nil)}, handler)
+		handler := func(context.Context, *ply.Call) error {
+			if leave {
+				close(entered)
+				<-release
+			}
+			return nil
+		}
+		ch := mount(t, []ply.Plugin{layerPlugin("leaver", 100, leaver, nil)}, handler)
+		if _, err := ch.Serve(t.Context(), nil, nil); err != nil {
+			t.Errorf("Serve() = %v, want nil: the call ended when leaver returned", err)
+		}
 		close(release)
-		<-finished
-		if !errors.Is(err, ply.ErrNextMisused) || !strings.Contains(err.Error(), "layer leaver@1.0.0: layer returned while its next was still running") {
-			t.Errorf("Serve() = %v, want a misuse error naming leaver", err)
+		// The goroutine left inside next learns it, with the misusing plugin's name.
+		if err := <-finished; !errors.Is(err, ply.ErrNextMisused) || !strings.Contains(err.Error(), "layer leaver@1.0.0: layer returned while its next was still running") {
+			t.Errorf("next.Run in the goroutine = %v, want a misuse error naming leaver", err)
+		}
+		// The abandoned call is never reused: the chain serves on.
+		leave = false
+		if _, err := ch.Serve(t.Context(), nil, nil); err != nil {
+			t.Errorf("second Serve() = %v, want nil", err)
 		}
 	})
 }
@@ -355,6 +469,26 @@ func TestStream(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a panic in the loop body ends the stream and stays the caller's", func(t *testing.T) {
+		rec := plytest.NewRecorder()
+		ch := mount(t, []ply.Plugin{layerPlugin("a", 100, rec.Catch("a"), rec.After("a"))}, func(_ context.Context, c *ply.Call) error {
+			return ply.Emit(c, 1)
+		})
+		got := func() (v any) {
+			defer func() { v = recover() }()
+			for range ply.Stream[int](t.Context(), ch, nil) {
+				panic("consumer")
+			}
+			return nil
+		}()
+		if got != "consumer" {
+			t.Errorf("recovered %v, want the loop body's panic", got)
+		}
+		want := []string{"a before", "a error: handler m/h: panic: consumer", "a after", "a hook ran=true err=handler m/h: panic: consumer"}
+		if diff := cmp.Diff(want, rec.Lines()); diff != "" {
+			t.Errorf("trace (-want +got):\n%s", diff)
+		}
+	})
 	t.Run("a failing stream ends with its error", func(t *testing.T) {
 		ch := mount(t, nil, func(_ context.Context, c *ply.Call) error { _ = ply.Emit(c, 1); return errBoom })
 		var errs []error

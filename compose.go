@@ -24,19 +24,20 @@ func Compose(layers ...Layer) Layer {
 	return func(ctx context.Context, c *Call, next Next) error {
 		c.seq++ // the frame's id: a fresh number no chain level uses
 		c.frames = append(c.frames, frame{outer: next, g: g, id: c.seq})
-		fi := int32(len(c.frames))
+		fi := len(c.frames)
 		defer func() { c.frames = c.frames[:fi-1] }() // also when a member panics
-		return g[0](ctx, c, Next{c: c, lvl: next.lvl, seq: c.seq, fi: fi})
+		return g[0](ctx, c, Next{c: c, lvl: next.lvl, seq: c.seq, grp: member(fi, 0)})
 	}
 }
 
 func (c *Call) runGroup(ctx context.Context, n Next) error {
-	if int(n.fi) > len(c.frames) || c.frames[n.fi-1].id != n.seq {
+	fi, gi := n.frame()
+	if fi > len(c.frames) || c.frames[fi-1].id != n.seq {
 		return c.s.levels[n.lvl].fail(fmt.Errorf("next of a composed layer called after it returned: %w", ErrNextMisused))
 	}
-	f := &c.frames[n.fi-1]
-	if int(n.gi)+1 < len(f.g) {
-		return f.g[n.gi+1](ctx, c, Next{c: c, lvl: n.lvl, seq: n.seq, fi: n.fi, gi: n.gi + 1})
+	f := &c.frames[fi-1]
+	if gi+1 < len(f.g) {
+		return f.g[gi+1](ctx, c, Next{c: c, lvl: n.lvl, seq: n.seq, grp: member(fi, gi+1)})
 	}
 	return f.outer.Run(ctx)
 }

@@ -58,8 +58,12 @@
 //
 // Code before next.Run runs outer to inner, code after it inner to outer;
 // a layer that returns without calling next short-circuits. Errors flow
-// outward and outer layers may map them; a panic in a layer becomes a
-// [*PluginError] the outer layers see as an error. After-hooks always run,
+// outward and outer layers may map them. A panic in a layer unwinds the
+// layers outside it like any Go panic, to the kernel's one recover per
+// call, and becomes a [*PluginError] naming the plugin whose layer panicked
+// (a [*HandlerError] for the handler), which the after-hooks and the caller
+// get; a layer that must see an inner panic as an error — to map it, count
+// it or retry — calls [Next.Catch] instead of [Next.Run]. After-hooks always run,
 // once the outermost layer returned — after success, short-circuit, error,
 // panic or cancellation — in priority order, and may replace the response
 // and the error. Layers share request-scoped values with [Get] and [Set]

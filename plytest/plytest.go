@@ -99,6 +99,20 @@ func (r *Recorder) Layer(name string) ply.Layer {
 	}
 }
 
+// Catch returns a layer like [Recorder.Layer] that calls next.Catch, so it
+// records an inner panic as its next's error.
+func (r *Recorder) Catch(name string) ply.Layer {
+	return func(ctx context.Context, _ *ply.Call, next ply.Next) error {
+		r.Record(name, " before")
+		err := next.Catch(ctx)
+		if err != nil {
+			r.Record(name, " error: ", err)
+		}
+		r.Record(name, " after")
+		return err
+	}
+}
+
 // After returns an after-hook that records "name hook ran=<ran> err=<err>"
 // and keeps the error.
 func (r *Recorder) After(name string) ply.AfterHook {
