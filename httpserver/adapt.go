@@ -2,6 +2,7 @@ package httpserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -13,18 +14,31 @@ import (
 // Handler returns an http.Handler that serves r through ch: the call's
 // request is r and its response is an http.ResponseWriter wrapping w (see
 // [ResponseWriter]). An error the chain returns unhandled becomes a 500 if
-// nothing was written yet.
+// nothing was written yet; a panic after the response began aborts it
+// (http.ErrAbortHandler), as net/http does.
 func Handler(ch *ply.Chain) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rw := writers.Get().(*ResponseWriter)
 		rw.reset(w)
 		_, err := ch.Serve(r.Context(), r, rw)
-		if err != nil && rw.status == 0 {
-			http.Error(rw, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
-		}
+		status := rw.status
 		rw.reset(nil)
 		writers.Put(rw)
+		switch {
+		case err == nil:
+		case status == 0:
+			http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		case isPanic(err):
+			// The response began before the panic: abort it, as net/http
+			// does, so the client cannot take it for a whole one.
+			panic(http.ErrAbortHandler)
+		}
 	})
+}
+
+func isPanic(err error) bool {
+	_, ok := errors.AsType[*ply.PanicError](err)
+	return ok
 }
 
 var writers = sync.Pool{New: func() any { return new(ResponseWriter) }}

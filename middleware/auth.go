@@ -324,5 +324,5 @@ func (a *Auth) challenge(w http.ResponseWriter, status int, code, detail string)
 		c += `, error="` + code + `"`
 	}
 	w.Header().Set("WWW-Authenticate", c)
-	writeProblem(w, status, detail)
+	WriteProblem(w, status, detail)
 }

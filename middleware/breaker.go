@@ -123,7 +123,7 @@ func (b *Breaker) Middleware() func(http.Handler) http.Handler {
 					wait = (b.opts.Timeout - time.Since(time.Unix(0, c.openedAt.Load()))).Seconds()
 				}
 				w.Header().Set("Retry-After", retryAfter(wait))
-				writeProblem(w, http.StatusServiceUnavailable, "circuit breaker open")
+				WriteProblem(w, http.StatusServiceUnavailable, "circuit breaker open")
 				return
 			}
 			sw := &statusWriter{ResponseWriter: w}

@@ -44,7 +44,7 @@ func NewBulkhead(opts BulkheadOptions) (func(http.Handler) http.Handler, error) 
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if !sem.TryAcquire(1) && !acquire(r.Context(), sem, opts.MaxWait) {
 				w.Header().Set("Retry-After", "1")
-				writeProblem(w, http.StatusServiceUnavailable, "too many concurrent requests")
+				WriteProblem(w, http.StatusServiceUnavailable, "too many concurrent requests")
 				return
 			}
 			defer sem.Release(1)

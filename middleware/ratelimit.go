@@ -144,7 +144,7 @@ func (rl *RateLimit) Middleware() func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if ok, wait := rl.allow(rl.key(r)); !ok {
 				w.Header().Set("Retry-After", retryAfter(wait.Seconds()))
-				writeProblem(w, http.StatusTooManyRequests, "rate limit exceeded")
+				WriteProblem(w, http.StatusTooManyRequests, "rate limit exceeded")
 				return
 			}
 			next.ServeHTTP(w, r)

@@ -49,7 +49,7 @@ func NewRecover(opts RecoverOptions, logger *slog.Logger) (func(http.Handler) ht
 				if sw.status != 0 {
 					panic(http.ErrAbortHandler) // the status line is gone: abort the response
 				}
-				writeProblem(w, http.StatusInternalServerError, "")
+				WriteProblem(w, http.StatusInternalServerError, "")
 			}()
 			next.ServeHTTP(sw, r)
 		})

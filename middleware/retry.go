@@ -97,7 +97,7 @@ func NewRetry(opts RetryOptions) (func(http.Handler) http.Handler, error) {
 				var err error
 				body, err = io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 				if err != nil {
-					writeProblem(w, http.StatusBadRequest, "reading request body")
+					WriteProblem(w, http.StatusBadRequest, "reading request body")
 					return
 				}
 				if int64(len(body)) > maxBody { // too large to replay: run once

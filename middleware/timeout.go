@@ -58,7 +58,7 @@ func NewTimeout(opts TimeoutOptions) (func(http.Handler) http.Handler, error) {
 			tw := &timeoutWriter{statusWriter: statusWriter{ResponseWriter: w}, deadline: deadline}
 			next.ServeHTTP(tw, r.WithContext(ctx))
 			if tw.status == 0 && (tw.timedOut || errors.Is(ctx.Err(), context.DeadlineExceeded) && r.Context().Err() == nil) {
-				writeProblem(w, opts.Status, "request timed out")
+				WriteProblem(w, opts.Status, "request timed out")
 			}
 		})
 	}, nil

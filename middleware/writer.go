@@ -140,8 +140,10 @@ type problem struct {
 	Detail string `json:"detail,omitempty"`
 }
 
-// writeProblem writes status with an application/problem+json body.
-func writeProblem(w http.ResponseWriter, status int, detail string) {
+// WriteProblem writes status with an RFC 9457 application/problem+json body
+// whose detail is detail (left out when empty): the error format of every
+// stock layer, for plugins that answer alongside them.
+func WriteProblem(w http.ResponseWriter, status int, detail string) {
 	body, _ := json.Marshal(problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail})
 	h := w.Header()
 	h.Set("Content-Type", "application/problem+json")

@@ -1,15 +1,29 @@
 package stock
 
 import (
+	"cmp"
 	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
 
 	"github.com/plykit/ply"
+	"github.com/plykit/ply/httpserver"
 	"github.com/plykit/ply/middleware"
 )
 
-// Recover is the "recover" plugin: it turns a panic in any inner layer or handler into a 500 problem response and logs it with the host's logger (see [middleware.NewRecover]), in the System band, outermost, so it catches every panic.
-// Its options are [middleware.RecoverOptions]: the zero value logs as "recover". Route options:
-// [Route] (`skip: true`).
+// Recover is the "recover" plugin, in the System band so it is outermost:
+// it catches a panic anywhere inside it with [ply.Next.Catch], so the panic
+// arrives already attributed (a *ply.PluginError naming the plugin whose
+// layer panicked, or a *ply.HandlerError naming the route). It logs it at
+// error level with the attributes layer, at, method, path, panic and stack,
+// and answers 500 with a problem body: the panic is handled, as net/http
+// recover middleware handles it. When the response had begun it cannot be
+// answered: the error goes on, and the HTTP host aborts the response. Its options are
+// [middleware.RecoverOptions]: the zero value logs as "recover". Route
+// options: [Route] (`skip: true`).
 type Recover struct {
 	layered
 	opts middleware.RecoverOptions
@@ -35,10 +49,27 @@ func (p *Recover) Options() any { return &p.opts }
 
 // Provision builds the layer with the host's logger.
 func (p *Recover) Provision(_ context.Context, setup *ply.Setup) error {
-	mw, err := middleware.NewRecover(p.opts, setup.Logger())
-	if err != nil {
-		return err
+	name := cmp.Or(p.opts.Name, "recover")
+	logger := setup.Logger()
+	p.layer = func(ctx context.Context, c *ply.Call, next ply.Next) error {
+		w, _ := c.Response().(*httpserver.ResponseWriter) // before inner layers swap in theirs
+		err := next.Catch(ctx)
+		pe, ok := errors.AsType[*ply.PanicError](err)
+		if !ok {
+			return err
+		}
+		attrs := []slog.Attr{slog.String("layer", name), slog.String("at", strings.TrimSuffix(err.Error(), ": "+pe.Error()))}
+		r, _ := c.Request().(*http.Request)
+		if r != nil {
+			attrs = append(attrs, slog.String("method", r.Method), slog.String("path", r.URL.Path))
+		}
+		attrs = append(attrs, slog.String("panic", fmt.Sprint(pe.Value)), slog.String("stack", string(pe.Stack)))
+		logger.LogAttrs(ctx, slog.LevelError, "panic in handler", attrs...)
+		if w == nil || w.Status() != 0 {
+			return err // too late to answer: the host aborts the response
+		}
+		middleware.WriteProblem(w, http.StatusInternalServerError, "")
+		return nil // answered
 	}
-	p.use(mw)
 	return nil
 }

@@ -101,12 +101,47 @@ func (b *logBuffer) logger() ply.Option {
 }
 
 func TestRecover(t *testing.T) {
-	h := serve(t, []ply.Plugin{stock.NewRecover(middleware.RecoverOptions{})},
-		[]ply.Handler{route("GET /panic", func(http.ResponseWriter, *http.Request) { panic("boom") })},
-		ply.WithLogger(slog.New(slog.DiscardHandler)))
-	res, _ := h.get(t, "/panic")
-	if res.StatusCode != http.StatusInternalServerError {
-		t.Errorf("GET /panic: status %d, want 500", res.StatusCode)
+	var logs logBuffer
+	boom := ply.Func{
+		Meta: ply.Info{Name: "boom", Version: "1.0.0", Priority: ply.Business, Kinds: []ply.Kind{ply.KindHTTP}},
+		OnWrap: func(context.Context, ply.Target) (ply.Wrap, error) {
+			return ply.Wrap{Layer: func(ctx context.Context, c *ply.Call, next ply.Next) error {
+				if c.Request().(*http.Request).URL.Path == "/layer" {
+					panic("layer down")
+				}
+				return next.Run(ctx)
+			}}, nil
+		},
+	}
+	h := serve(t, []ply.Plugin{stock.NewRecover(middleware.RecoverOptions{}), boom},
+		[]ply.Handler{
+			route("GET /panic", func(http.ResponseWriter, *http.Request) { panic("boom") }),
+			route("GET /layer", hello),
+			route("GET /late", func(w http.ResponseWriter, _ *http.Request) {
+				_, _ = io.WriteString(w, "partial")
+				panic("late")
+			}),
+		}, logs.logger())
+	for _, tt := range []struct{ path, at string }{
+		{"/panic", `"at":"handler app/GET /panic"`},
+		{"/layer", `"at":"layer boom@1.0.0"`},
+	} {
+		res, body := h.get(t, tt.path)
+		if res.StatusCode != http.StatusInternalServerError || res.Header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("GET %s: status %d, %s %q; want 500 with a problem body", tt.path, res.StatusCode, res.Header.Get("Content-Type"), body)
+		}
+		if !strings.Contains(logs.String(), tt.at) {
+			t.Errorf("GET %s: log does not attribute the panic (%s):\n%s", tt.path, tt.at, logs.String())
+		}
+	}
+	// A panic after the response began aborts it: the client gets an error,
+	// not a short body that looks whole.
+	if res, err := h.client.Get(h.base + "/late"); err == nil {
+		_, err = io.ReadAll(res.Body)
+		_ = res.Body.Close()
+		if err == nil {
+			t.Errorf("GET /late: read the whole body, want the response aborted")
+		}
 	}
 }
 
