@@ -86,12 +86,19 @@ func WithPolicy(p Policy) SubscribeOption {
 
 // Remote makes the subscription receive from NATS (every process
 // publishing on the bus's connection, this one included) instead of from
-// local publishers; the server has registered it when Subscribe returns. The bus must have been created [WithConn]. The handler
-// runs on the subscription's own goroutine, one event at a time, whether it
-// was made with [Subscribe] or [SubscribeAsync]. Core NATS cannot be slowed
-// down, so a remote subscription whose buffer is full drops the newest
-// message (NATS counts it as a slow consumer); [Subscription.Dropped]
-// reports the count.
+// local publishers. The bus must have been created [WithConn].
+//
+// When Subscribe returns, the server the bus is connected to has registered
+// the subscription; the other servers of a cluster learn of it over their
+// routes a moment later, and core NATS delivers at most once, so an event
+// published there before then reaches no one. Events from one publishing
+// connection arrive in the order it sent them, as NATS keeps that order.
+//
+// The handler runs on the subscription's own goroutine, one event at a
+// time, whether it was made with [Subscribe] or [SubscribeAsync]. Core NATS
+// cannot be slowed down, so a remote subscription whose buffer is full
+// drops the newest message (NATS counts it as a slow consumer);
+// [Subscription.Dropped] reports the count.
 func Remote() SubscribeOption {
 	return subOptionFunc(func(c *subConfig) { c.remote = true })
 }

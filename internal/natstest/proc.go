@@ -405,7 +405,35 @@ func startCluster(t testing.TB, n int) ([]*Proc, error) {
 			errs = append(errs, err)
 		}
 	}
+	if len(errs) == 0 && n > 1 {
+		errs = append(errs, procs[0].waitPeers(n))
+	}
 	return procs, errors.Join(errs...)
+}
+
+// waitPeers waits until a stream with n replicas can be placed: a server
+// answers JetStream requests as soon as the cluster has a meta leader,
+// before every server joined it as a peer, and a replicated stream created
+// in between fails with "no suitable peers for placement".
+func (p *Proc) waitPeers(n int) error {
+	return poll(p, func() error {
+		nc, err := nats.Connect(p.url, nats.Timeout(time.Second), nats.NoReconnect())
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		js, err := jetstream.New(nc)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		const name = "NATSTEST_READY"
+		if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{"natstest.ready"}, Replicas: n, Storage: jetstream.MemoryStorage}); err != nil {
+			return err
+		}
+		return js.DeleteStream(ctx, name)
+	})
 }
 
 // Cluster is [StartCluster] returning only the client URLs.
