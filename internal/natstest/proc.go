@@ -227,6 +227,15 @@ func (p *Proc) waitConnect() error {
 // waitJetStream polls a JetStream account-info request through p, which
 // in a cluster succeeds once there is a meta leader.
 func (p *Proc) waitJetStream() error {
+	return p.pollJetStream(time.Second, func(ctx context.Context, js jetstream.JetStream) error {
+		_, err := js.AccountInfo(ctx)
+		return err
+	})
+}
+
+// pollJetStream polls try, each time on a fresh connection to p and with a
+// timeout, until it succeeds.
+func (p *Proc) pollJetStream(timeout time.Duration, try func(context.Context, jetstream.JetStream) error) error {
 	return poll(p, func() error {
 		nc, err := nats.Connect(p.url, nats.Timeout(time.Second), nats.NoReconnect())
 		if err != nil {
@@ -237,10 +246,9 @@ func (p *Proc) waitJetStream() error {
 		if err != nil {
 			return err
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
-		_, err = js.AccountInfo(ctx)
-		return err
+		return try(ctx, js)
 	})
 }
 
@@ -416,18 +424,7 @@ func startCluster(t testing.TB, n int) ([]*Proc, error) {
 // before every server joined it as a peer, and a replicated stream created
 // in between fails with "no suitable peers for placement".
 func (p *Proc) waitPeers(n int) error {
-	return poll(p, func() error {
-		nc, err := nats.Connect(p.url, nats.Timeout(time.Second), nats.NoReconnect())
-		if err != nil {
-			return err
-		}
-		defer nc.Close()
-		js, err := jetstream.New(nc)
-		if err != nil {
-			return err
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
+	return p.pollJetStream(2*time.Second, func(ctx context.Context, js jetstream.JetStream) error {
 		const name = "NATSTEST_READY"
 		if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{"natstest.ready"}, Replicas: n, Storage: jetstream.MemoryStorage}); err != nil {
 			return err
