@@ -64,9 +64,7 @@ func start(t testing.TB, o backbone.Options, hostOpts ...ply.Option) (*ply.Host,
 func durable(t testing.TB, js jetstream.JetStream, replicas int) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "ORDERS", Subjects: []string{"orders.>"}, Replicas: replicas}); err != nil {
-		t.Fatalf("create stream: %v", err)
-	}
+	natstest.CreateStream(t, js, jetstream.StreamConfig{Name: "ORDERS", Subjects: []string{"orders.>"}, Replicas: replicas})
 	// A replicated stream answers only once its servers learnt of each
 	// other's interest in its subjects: until then a publish finds no
 	// responders, which the client retries.

@@ -159,10 +159,7 @@ func TestCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	str, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: "AUDIT", Subjects: []string{"audit.>"}, Replicas: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
+	str := natstest.CreateStream(t, js, jetstream.StreamConfig{Name: "AUDIT", Subjects: []string{"audit.>"}, Replicas: 3})
 	// A's server reaches the stream once it learnt of the stream leader's
 	// interest in audit.>; until then a publish finds no responders, which
 	// the client retries, here until the probe is stored.

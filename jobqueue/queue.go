@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/plykit/ply/internal/placement"
 )
 
 // Level is a job's priority (see [Priority]): each level has its own
@@ -177,8 +178,10 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // New returns a Queue on js, creating or updating its two streams: the
-// work-queue stream of jobs and the stream of dead jobs. It returns an error
-// for invalid options and JetStream errors.
+// work-queue stream of jobs and the stream of dead jobs. On a cluster that
+// cannot place replicated streams yet (just formed, or a server
+// restarting), it waits up to 15 seconds, within ctx, for one that can. It
+// returns an error for invalid options and JetStream errors.
 func New(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Queue, error) {
 	c := config{
 		stream: DefaultStream, prefix: DefaultPrefix, replicas: 1,
@@ -203,27 +206,31 @@ func New(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Queue, e
 	if c.memory {
 		storage = jetstream.MemoryStorage
 	}
-	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:              c.stream,
-		Description:       "ply job queues",
-		Subjects:          []string{c.prefix + ".ready.>", c.prefix + ".sched.>"},
-		Retention:         jetstream.WorkQueuePolicy,
-		Storage:           storage,
-		Replicas:          c.replicas,
-		Duplicates:        c.dedup,
-		AllowMsgSchedules: true,
-		AllowRollup:       true, // required by schedules
+	s, err := placement.Create(ctx, func(ctx context.Context) (jetstream.Stream, error) {
+		return js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name:              c.stream,
+			Description:       "ply job queues",
+			Subjects:          []string{c.prefix + ".ready.>", c.prefix + ".sched.>"},
+			Retention:         jetstream.WorkQueuePolicy,
+			Storage:           storage,
+			Replicas:          c.replicas,
+			Duplicates:        c.dedup,
+			AllowMsgSchedules: true,
+			AllowRollup:       true, // required by schedules
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jobqueue: stream %s: %w", c.stream, err)
 	}
-	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        c.dead,
-		Description: "ply dead jobs, with their error history",
-		Subjects:    []string{c.prefix + ".dead.>"},
-		Retention:   jetstream.LimitsPolicy,
-		Storage:     storage,
-		Replicas:    c.replicas,
+	if _, err := placement.Create(ctx, func(ctx context.Context) (jetstream.Stream, error) {
+		return js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name:        c.dead,
+			Description: "ply dead jobs, with their error history",
+			Subjects:    []string{c.prefix + ".dead.>"},
+			Retention:   jetstream.LimitsPolicy,
+			Storage:     storage,
+			Replicas:    c.replicas,
+		})
 	}); err != nil {
 		return nil, fmt.Errorf("jobqueue: stream %s: %w", c.dead, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/plykit/ply/internal/placement"
 )
 
 // Objects is the object store of one namespace: named blobs of any size
@@ -33,7 +34,8 @@ type ObjectInfo struct {
 
 // NewObjects opens the object store of namespace, creating its bucket if
 // needed, or updating its configuration to opts ([WithHistory] does not
-// apply). Errors match [ErrNamespace] for a bad namespace.
+// apply). It waits for a settling cluster as [New] does. Errors match
+// [ErrNamespace] for a bad namespace.
 func NewObjects(ctx context.Context, js jetstream.JetStream, namespace string, opts ...Option) (*Objects, error) {
 	c, err := newConfig(opts)
 	if err != nil {
@@ -43,13 +45,15 @@ func NewObjects(ctx context.Context, js jetstream.JetStream, namespace string, o
 	if err != nil {
 		return nil, err
 	}
-	b, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket:      name,
-		Description: "ply namespace " + namespace,
-		TTL:         c.ttl,
-		MaxBytes:    cmpOr(c.maxBytes, -1),
-		Replicas:    c.replicas,
-		Metadata:    map[string]string{"ply.namespace": namespace},
+	b, err := placement.Create(ctx, func(ctx context.Context) (jetstream.ObjectStore, error) {
+		return js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+			Bucket:      name,
+			Description: "ply namespace " + namespace,
+			TTL:         c.ttl,
+			MaxBytes:    cmpOr(c.maxBytes, -1),
+			Replicas:    c.replicas,
+			Metadata:    map[string]string{"ply.namespace": namespace},
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("objects %s: bucket %s: %w", namespace, name, err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/plykit/ply/internal/placement"
 )
 
 // limitMarkerTTL is how long a bucket keeps the marker a key leaves when
@@ -96,8 +97,10 @@ type Store struct {
 }
 
 // New opens the store of namespace, creating its bucket if needed, or
-// updating its configuration to opts. Errors match [ErrNamespace] for a bad
-// namespace; a bad option is an error too.
+// updating its configuration to opts. Like jobqueue.New, it waits up to 15
+// seconds, within ctx, for a cluster that cannot place a replicated bucket
+// yet. Errors match [ErrNamespace] for a bad namespace; a bad option is an
+// error too.
 func New(ctx context.Context, js jetstream.JetStream, namespace string, opts ...Option) (*Store, error) {
 	c, err := newConfig(opts)
 	if err != nil {
@@ -107,15 +110,17 @@ func New(ctx context.Context, js jetstream.JetStream, namespace string, opts ...
 	if err != nil {
 		return nil, err
 	}
-	b, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:         name,
-		Description:    "ply namespace " + namespace,
-		History:        uint8(c.history), //nolint:gosec // 1 to 64, checked by WithHistory
-		TTL:            c.ttl,
-		MaxBytes:       cmpOr(c.maxBytes, -1),
-		Replicas:       c.replicas,
-		LimitMarkerTTL: limitMarkerTTL,
-		Metadata:       map[string]string{"ply.namespace": namespace},
+	b, err := placement.Create(ctx, func(ctx context.Context) (jetstream.KeyValue, error) {
+		return js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:         name,
+			Description:    "ply namespace " + namespace,
+			History:        uint8(c.history), //nolint:gosec // 1 to 64, checked by WithHistory
+			TTL:            c.ttl,
+			MaxBytes:       cmpOr(c.maxBytes, -1),
+			Replicas:       c.replicas,
+			LimitMarkerTTL: limitMarkerTTL,
+			Metadata:       map[string]string{"ply.namespace": namespace},
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("kv %s: bucket %s: %w", namespace, name, err)

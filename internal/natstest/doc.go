@@ -28,5 +28,7 @@
 // with its INFO line (so servers that require credentials or TLS work too;
 // JetStream is enabled before the server accepts clients); a cluster is
 // ready once every member answers a JetStream account-info request, which
-// needs a meta leader.
+// needs a meta leader, and a stream with a replica on each can be placed.
+// Create streams with [CreateStream], which also waits out a meta leader
+// change.
 package natstest

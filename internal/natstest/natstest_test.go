@@ -20,9 +20,7 @@ func publish(t *testing.T, nc *nats.Conn, replicas int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}, Replicas: replicas}); err != nil {
-		t.Fatalf("create stream: %v", err)
-	}
+	natstest.CreateStream(t, js, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}, Replicas: replicas})
 	// A replicated stream answers only once its servers learnt of each
 	// other's interest in its subjects: until then a publish finds no
 	// responders, which the client retries.

@@ -23,6 +23,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/plykit/ply/internal/placement"
 )
 
 const serverModule = "github.com/nats-io/nats-server/v2"
@@ -442,4 +443,20 @@ func Cluster(t testing.TB, n int) []string {
 		urls[i] = p.URL()
 	}
 	return urls
+}
+
+// CreateStream creates a stream as the wiring of a host would, waiting for
+// a cluster that cannot place its replicas yet ([placement.Create]): a
+// cluster that answered [StartCluster]'s readiness checks may still change
+// its meta leader, whose successor places streams only on servers it has
+// heard from since. It fails the test on any other error.
+func CreateStream(t testing.TB, js jetstream.JetStream, cfg jetstream.StreamConfig) jetstream.Stream {
+	t.Helper()
+	s, err := placement.Create(context.Background(), func(ctx context.Context) (jetstream.Stream, error) {
+		return js.CreateStream(ctx, cfg)
+	})
+	if err != nil {
+		t.Fatalf("natstest: create stream %s with %d replicas: %v", cfg.Name, cfg.Replicas, err)
+	}
+	return s
 }
