@@ -148,9 +148,14 @@ func layer(mw func(http.Handler) http.Handler, viaContext bool) ply.Layer {
 		req, res := c.Request(), c.Response()
 		c.SetRequest(r)
 		c.SetResponse(w)
+		// Deferred so that a panic unwinding through the middleware leaves
+		// the layers outside it, which may catch it and answer, with their
+		// own request and writer rather than the middleware's.
+		defer func() {
+			c.SetRequest(req)
+			c.SetResponse(res)
+		}()
 		k.err = k.next.Run(r.Context())
-		c.SetRequest(req)
-		c.SetResponse(res)
 		ply.Set(c, key, k)
 	})
 	h := mw(inner)
@@ -171,9 +176,9 @@ func layer(mw func(http.Handler) http.Handler, viaContext bool) ply.Layer {
 		}
 		outer := rw.call
 		rw.call = c
+		defer func() { rw.call = outer }() // the enclosing adapter's call, also after a panic
 		ply.Set(c, key, continuation{next: next})
 		h.ServeHTTP(w, r)
-		rw.call = outer
 		k, _ := ply.Get(c, key)
 		return k.err
 	}

@@ -82,6 +82,43 @@ func TestAdapters(t *testing.T) {
 	}
 }
 
+// TestAdapterPanic: a panic inside adapted middleware unwinds it, and the
+// layer outside that catches it sees its own request and writer again,
+// not the middleware's, and answers through them.
+func TestAdapterPanic(t *testing.T) {
+	rec := plytest.NewRecorder()
+	catcher := func(ctx context.Context, c *ply.Call, next ply.Next) error {
+		err := next.Catch(ctx)
+		r := c.Request().(*http.Request)
+		_, wrappedWriter := c.Response().(*wrapped)
+		rec.Record("catcher sees ", r.Context().Value(ctxKey{}), " wrapped=", wrappedWriter, " err=", err)
+		http.Error(c.Response().(http.ResponseWriter), "caught", http.StatusInternalServerError)
+		return nil
+	}
+	h := plytest.New(t, []ply.Plugin{
+		plugin("catcher", ply.System, catcher),
+		plugin("mw", ply.Business, httpserver.Layer(header(rec, "mw"))),
+	}, ply.WithLogger(discard()), ply.WithModules(ply.Module{Name: "api", Handlers: []ply.Handler{
+		{Kind: ply.KindHTTP, Name: "GET /boom", Func: func(context.Context, *ply.Call) error { panic("boom") }},
+	}}))
+	srv := httptest.NewServer(mux(t, h))
+	defer srv.Close()
+
+	resp, err := http.Get(srv.URL + "/boom")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError || string(body) != "caught\n" {
+		t.Errorf("response %d %q, want 500 \"caught\\n\"", resp.StatusCode, body)
+	}
+	want := []string{"mw before", `catcher sees <nil> wrapped=false err=handler api/GET /boom: panic: boom`}
+	if diff := cmp.Diff(want, rec.Lines()); diff != "" {
+		t.Errorf("trace (-want +got):\n%s", diff)
+	}
+}
+
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // mux mounts every HTTP chain of h on its pattern, as the server plugin does.
