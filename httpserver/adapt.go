@@ -3,10 +3,8 @@ package httpserver
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"sync"
-	"sync/atomic"
 
 	"github.com/plykit/ply"
 )
@@ -50,7 +48,16 @@ type ResponseWriter struct {
 	http.ResponseWriter
 	status  int
 	written int64
-	call    *ply.Call
+	frame   frame // of the innermost adapted middleware running
+}
+
+// frame is what an adapted middleware's inner handler needs to continue
+// the chain: set by the adapter around the middleware, saved and restored
+// on the Go stack, so nested adapters need no lookup.
+type frame struct {
+	call *ply.Call
+	next ply.Next
+	err  error // what next returned
 }
 
 func (w *ResponseWriter) reset(to http.ResponseWriter) {
@@ -111,15 +118,6 @@ func find(w http.ResponseWriter) *ResponseWriter {
 	return nil
 }
 
-// adapterIDs numbers the keys of Layer adapters: each adapted middleware
-// keeps its continuation in the call's bag under its own key.
-var adapterIDs atomic.Uint64
-
-type continuation struct {
-	next ply.Next
-	err  error
-}
-
 // Layer turns net/http middleware into a ply layer for [ply.KindHTTP]
 // handlers. mw is applied once, to an inner handler that continues the ply
 // chain, so a layer adds no allocation per call. The middleware may replace
@@ -137,14 +135,12 @@ func Layer(mw func(http.Handler) http.Handler) ply.Layer { return layer(mw, fals
 func LayerBuffered(mw func(http.Handler) http.Handler) ply.Layer { return layer(mw, true) }
 
 func layer(mw func(http.Handler) http.Handler, viaContext bool) ply.Layer {
-	key := ply.NewKey[continuation](fmt.Sprintf("httpserver.adapter%d", adapterIDs.Add(1)))
 	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rw := writerOf(w, r)
-		if rw == nil || rw.call == nil {
+		if rw == nil || rw.frame.call == nil {
 			panic("httpserver: the middleware handed the inner chain a ResponseWriter without Unwrap; adapt it with httpserver.LayerBuffered")
 		}
-		c := rw.call
-		k, _ := ply.Get(c, key)
+		c, next := rw.frame.call, rw.frame.next
 		req, res := c.Request(), c.Response()
 		c.SetRequest(r)
 		c.SetResponse(w)
@@ -155,8 +151,8 @@ func layer(mw func(http.Handler) http.Handler, viaContext bool) ply.Layer {
 			c.SetRequest(req)
 			c.SetResponse(res)
 		}()
-		k.err = k.next.Run(r.Context())
-		ply.Set(c, key, k)
+		err := next.Run(r.Context())
+		rw.frame.err = err // the frame is ours again: inner adapters restored theirs
 	})
 	h := mw(inner)
 	return func(ctx context.Context, c *ply.Call, next ply.Next) error {
@@ -174,12 +170,10 @@ func layer(mw func(http.Handler) http.Handler, viaContext bool) ply.Layer {
 		if viaContext {
 			r = r.WithContext(context.WithValue(r.Context(), writerKey{}, rw))
 		}
-		outer := rw.call
-		rw.call = c
-		defer func() { rw.call = outer }() // the enclosing adapter's call, also after a panic
-		ply.Set(c, key, continuation{next: next})
+		outer := rw.frame
+		rw.frame = frame{call: c, next: next}
+		defer func() { rw.frame = outer }() // the enclosing adapter's, also after a panic
 		h.ServeHTTP(w, r)
-		k, _ := ply.Get(c, key)
-		return k.err
+		return rw.frame.err
 	}
 }
