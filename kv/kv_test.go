@@ -186,6 +186,14 @@ func TestNamespacesAreIsolated(t *testing.T) {
 }
 
 // next returns the watcher's next event, failing after a bound.
+// eventWait bounds the wait for a watcher's next event. A watcher is a
+// JetStream ordered consumer: when a delivery goes missing (a starved
+// machine), the client notices after 10s without messages or idle
+// heartbeats (2 x 5s) and recreates the consumer from the last revision
+// seen, so the event comes late but comes. A run under load (go test
+// -race -count=5 beside CPU burners) once waited just over 10s.
+const eventWait = 30 * time.Second
+
 func next(t *testing.T, w *kv.Watcher) kv.Event {
 	t.Helper()
 	select {
@@ -194,8 +202,8 @@ func next(t *testing.T, w *kv.Watcher) kv.Event {
 			t.Fatal("watcher stopped")
 		}
 		return ev
-	case <-time.After(10 * time.Second):
-		t.Fatal("no event within 10s")
+	case <-time.After(eventWait):
+		t.Fatalf("no event within %v", eventWait)
 	}
 	return kv.Event{}
 }
