@@ -206,33 +206,39 @@ func New(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Queue, e
 	if c.memory {
 		storage = jetstream.MemoryStorage
 	}
-	s, err := placement.Create(ctx, func(ctx context.Context) (jetstream.Stream, error) {
-		return js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-			Name:              c.stream,
-			Description:       "ply job queues",
-			Subjects:          []string{c.prefix + ".ready.>", c.prefix + ".sched.>"},
-			Retention:         jetstream.WorkQueuePolicy,
-			Storage:           storage,
-			Replicas:          c.replicas,
-			Duplicates:        c.dedup,
-			AllowMsgSchedules: true,
-			AllowRollup:       true, // required by schedules
+	// Each stream waits for a cluster that cannot place it yet.
+	create := func(cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+		s, err := placement.Create(ctx, func(ctx context.Context) (jetstream.Stream, error) {
+			return js.CreateOrUpdateStream(ctx, cfg)
 		})
+		if err != nil {
+			return nil, fmt.Errorf("jobqueue: stream %s: %w", cfg.Name, err)
+		}
+		return s, nil
+	}
+	s, err := create(jetstream.StreamConfig{
+		Name:              c.stream,
+		Description:       "ply job queues",
+		Subjects:          []string{c.prefix + ".ready.>", c.prefix + ".sched.>"},
+		Retention:         jetstream.WorkQueuePolicy,
+		Storage:           storage,
+		Replicas:          c.replicas,
+		Duplicates:        c.dedup,
+		AllowMsgSchedules: true,
+		AllowRollup:       true, // required by schedules
 	})
 	if err != nil {
-		return nil, fmt.Errorf("jobqueue: stream %s: %w", c.stream, err)
+		return nil, err
 	}
-	if _, err := placement.Create(ctx, func(ctx context.Context) (jetstream.Stream, error) {
-		return js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-			Name:        c.dead,
-			Description: "ply dead jobs, with their error history",
-			Subjects:    []string{c.prefix + ".dead.>"},
-			Retention:   jetstream.LimitsPolicy,
-			Storage:     storage,
-			Replicas:    c.replicas,
-		})
+	if _, err := create(jetstream.StreamConfig{
+		Name:        c.dead,
+		Description: "ply dead jobs, with their error history",
+		Subjects:    []string{c.prefix + ".dead.>"},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     storage,
+		Replicas:    c.replicas,
 	}); err != nil {
-		return nil, fmt.Errorf("jobqueue: stream %s: %w", c.dead, err)
+		return nil, err
 	}
 	return &Queue{js: js, cfg: c, stream: s, workers: make(map[string]*worker)}, nil
 }

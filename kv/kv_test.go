@@ -185,7 +185,6 @@ func TestNamespacesAreIsolated(t *testing.T) {
 	}
 }
 
-// next returns the watcher's next event, failing after a bound.
 // eventWait bounds the wait for a watcher's next event. A watcher is a
 // JetStream ordered consumer: when a delivery goes missing (a starved
 // machine), the client notices after 10s without messages or idle
@@ -194,6 +193,7 @@ func TestNamespacesAreIsolated(t *testing.T) {
 // -race -count=5 beside CPU burners) once waited just over 10s.
 const eventWait = 30 * time.Second
 
+// next returns the watcher's next event, failing after eventWait.
 func next(t *testing.T, w *kv.Watcher) kv.Event {
 	t.Helper()
 	select {
