@@ -2,16 +2,11 @@ package eventbus_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync/atomic"
 	"testing"
 
-	"github.com/ThreeDotsLabs/watermill"
-	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 	"github.com/plykit/ply/eventbus"
 )
 
@@ -105,9 +100,8 @@ const asyncBatch = 100
 
 // BenchmarkPublishAsync compares asynchronous delivery (publish until every
 // subscriber has handled the batch) with a raw buffered channel and a
-// goroutine per subscriber (chan), and with watermill's gochannel pub/sub
-// (which carries []byte: the event is JSON-encoded and decoded, as a typed
-// event over watermill must be).
+// goroutine per subscriber (chan). The comparison with watermill is in the
+// bench module (../bench), which keeps the peer out of ply's go.mod.
 func BenchmarkPublishAsync(b *testing.B) {
 	for _, subs := range []int{1, 4} {
 		b.Run(fmt.Sprintf("impl=eventbus/subs=%d", subs), func(b *testing.B) {
@@ -170,56 +164,6 @@ func BenchmarkPublishAsync(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*asyncBatch), "ns/event")
 			for _, ch := range chans {
 				close(ch)
-				<-finished
-			}
-		})
-		b.Run(fmt.Sprintf("impl=watermill/subs=%d", subs), func(b *testing.B) {
-			pubsub := gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: eventbus.DefaultBuffer}, watermill.NopLogger{})
-			var n atomic.Int64
-			done := make(chan struct{}, 1)
-			target := atomic.Int64{}
-			finished := make(chan struct{})
-			for range subs {
-				msgs, err := pubsub.Subscribe(context.Background(), "orders.created")
-				if err != nil {
-					b.Fatal(err)
-				}
-				go func() {
-					defer func() { finished <- struct{}{} }()
-					for m := range msgs {
-						var o order
-						if err := json.Unmarshal(m.Payload, &o); err != nil {
-							b.Error(err)
-						}
-						m.Ack()
-						if n.Add(1) == target.Load() {
-							done <- struct{}{}
-						}
-					}
-				}()
-			}
-			o := order{ID: "1", Total: 1}
-			b.ReportAllocs()
-			id := 0
-			for b.Loop() {
-				target.Add(asyncBatch * int64(subs))
-				for range asyncBatch {
-					payload, err := json.Marshal(o)
-					if err != nil {
-						b.Fatal(err)
-					}
-					id++
-					if err := pubsub.Publish("orders.created", message.NewMessage(strconv.Itoa(id), payload)); err != nil {
-						b.Fatal(err)
-					}
-				}
-				<-done
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*asyncBatch), "ns/event")
-			if err := pubsub.Close(); err != nil {
-				b.Fatal(err)
-			}
-			for range subs {
 				<-finished
 			}
 		})

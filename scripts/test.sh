@@ -47,4 +47,14 @@ done
 step "benchmarks (one iteration each)"
 go test -run='^$' -bench=. -benchtime=1x ./... >/dev/null
 
+step "bench module: ply beside its peers (one iteration each)"
+# A module of its own, so alice, chi and watermill stay out of ply's go.mod.
+(
+	cd bench
+	go mod tidy -diff
+	go vet ./...
+	go tool -modfile=../tools/go.mod staticcheck ./...
+	go test -run='^$' -bench=. -benchtime=1x ./... >/dev/null
+)
+
 step "all checks passed"
