@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -119,35 +120,71 @@ func TestEmbeddedDataSurvivesRestart(t *testing.T) {
 	}
 }
 
-func TestEmbeddedListen(t *testing.T) {
-	_, bb, _ := start(t, backbone.Options{DataDir: t.TempDir(), Listen: "127.0.0.1:0"})
-	if bb.Server().Addr() == nil {
-		t.Fatal("no TCP listener with Listen set")
+// An embedded server with a TCP port requires the configured credentials
+// of every client, the backbone's own in-process connection included: an
+// anonymous client is refused, one with the credentials gets in.
+func TestEmbeddedListenWithAuth(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		opts backbone.Options
+		cred nats.Option
+	}{
+		{name: "user and password", opts: backbone.Options{User: "ply", Password: "s3cret"}, cred: nats.UserInfo("ply", "s3cret")},
+		{name: "token", opts: backbone.Options{Token: "t0ken"}, cred: nats.Token("t0ken")},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o := tt.opts
+			o.DataDir, o.Listen = t.TempDir(), "127.0.0.1:0"
+			_, bb, u := start(t, o)
+			if bb.Server().Addr() == nil {
+				t.Fatal("no TCP listener with Listen set")
+			}
+			durable(t, u.js, 1)
+			url := bb.Server().ClientURL()
+			if nc, err := nats.Connect(url); !errors.Is(err, nats.ErrAuthorization) {
+				if err == nil {
+					nc.Close()
+				}
+				t.Errorf("connect without credentials = %v, want ErrAuthorization", err)
+			}
+			nc, err := nats.Connect(url, tt.cred)
+			if err != nil {
+				t.Fatalf("connect with credentials: %v", err)
+			}
+			nc.Close()
+		})
 	}
-	nc, err := nats.Connect(bb.Server().ClientURL())
-	if err != nil {
-		t.Fatalf("connect over TCP: %v", err)
-	}
-	nc.Close()
 }
 
-// An embedded server with a TCP port requires the configured credentials
-// of every client, the backbone's own in-process connection included.
-func TestEmbeddedListenWithAuth(t *testing.T) {
-	_, bb, u := start(t, backbone.Options{DataDir: t.TempDir(), Listen: "127.0.0.1:0", User: "ply", Password: "s3cret"})
-	durable(t, u.js, 1)
-	url := bb.Server().ClientURL()
-	if nc, err := nats.Connect(url); !errors.Is(err, nats.ErrAuthorization) {
-		if err == nil {
-			nc.Close()
-		}
-		t.Errorf("connect without credentials = %v, want ErrAuthorization", err)
-	}
-	nc, err := nats.Connect(url, nats.UserInfo("ply", "s3cret"))
+// An embedded server asked to listen without credentials would open the
+// whole JetStream API (KV, jobs, streams) to anyone who can connect: the
+// host refuses to start, naming the plugin, the field and the fix.
+func TestEmbeddedListenWithoutCredentialsRefused(t *testing.T) {
+	bb := backbone.New(backbone.Options{DataDir: t.TempDir(), Listen: "127.0.0.1:0"})
+	h, err := ply.New([]ply.Plugin{bb}, ply.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
-		t.Fatalf("connect with credentials: %v", err)
+		t.Fatal(err)
 	}
-	nc.Close()
+	err = h.Start(t.Context())
+	if err == nil {
+		_ = h.Stop(t.Context())
+		t.Fatal("Start with listen and no credentials = nil error")
+	}
+	ce, ok := errors.AsType[*ply.ConfigError](err)
+	if !ok {
+		t.Fatalf("Start = %v, want a *ply.ConfigError", err)
+	}
+	if ce.Plugin != "backbone" || ce.Field != "listen" {
+		t.Errorf("ConfigError names plugin %q field %q, want backbone and listen", ce.Plugin, ce.Field)
+	}
+	for _, fix := range []string{"user", "password", "token"} {
+		if !strings.Contains(err.Error(), fix) {
+			t.Errorf("error %q does not name the fix (%s)", err, fix)
+		}
+	}
+	if srv := bb.Server(); srv != nil {
+		t.Errorf("embedded server started (listening on %v)", srv.Addr())
+	}
 }
 
 func TestExternal(t *testing.T) {
@@ -228,7 +265,8 @@ func TestOptionErrors(t *testing.T) {
 		{name: "url without host", opts: backbone.Options{URLs: []string{"nats://:4222"}}, wantFields: []string{"urls[0]"}},
 		{name: "url bad port", opts: backbone.Options{URLs: []string{"ok:4222", "nats://h:99999"}}, wantFields: []string{"urls[1]"}},
 		{name: "negative limits", opts: backbone.Options{MaxMemory: -1, MaxStore: -5}, wantFields: []string{"maxMemory", "maxStore"}},
-		{name: "listen", opts: backbone.Options{Listen: "4222"}, wantFields: []string{"listen"}},
+		{name: "listen", opts: backbone.Options{Listen: "4222", Token: "t"}, wantFields: []string{"listen"}},
+		{name: "listen without credentials", opts: backbone.Options{Listen: "127.0.0.1:4222"}, wantFields: []string{"listen"}},
 		{name: "sync", opts: backbone.Options{Sync: "never"}, wantFields: []string{"sync"}},
 		{name: "embedded options with urls", opts: backbone.Options{URLs: []string{"nats://h:4222"}, DataDir: "/x", Listen: ":4222"}, wantFields: []string{"dataDir", "listen"}},
 		{name: "two auth methods", opts: backbone.Options{Token: "t", User: "u"}, wantFields: []string{"token"}},

@@ -15,9 +15,11 @@
 //
 // With no [Options.URLs], Provision starts nats-server in the process, with
 // JetStream storing in [Options.DataDir], and connects to it in-process: no
-// TCP port is opened unless [Options.Listen] asks for one; [Options.User]
-// and [Options.Password] (or [Options.Token]) then protect it, as the
-// server requires them of every client. The start-up time is logged
+// TCP port is opened unless [Options.Listen] asks for one. A port needs
+// [Options.User] and [Options.Password] (or [Options.Token]), which the
+// server then requires of every client: without them, the backbone refuses
+// to start rather than open the JetStream API (KV buckets, jobs, streams)
+// to anyone who can connect. The start-up time is logged
 // ("backbone ready", "startup") and available from [Plugin.StartupDuration].
 //
 // With URLs, no server is started: Provision connects to them (with the

@@ -27,7 +27,10 @@ type Options struct {
 	// server's default, 1 TiB or 75% of the disk.
 	MaxStore int64 `json:"maxStore,omitempty" jsonschema:"minimum=0"`
 	// Listen opens a TCP client port on the embedded server, such as
-	// "127.0.0.1:4222". Default: none; the host connects in-process.
+	// "127.0.0.1:4222". Default: none; the host connects in-process. It
+	// requires User and Password, or Token: a port without them would open
+	// the whole JetStream API (KV, jobs, streams) to anyone who can
+	// connect, so the backbone refuses to start.
 	Listen string `json:"listen,omitempty"`
 	// Sync is the embedded server's fsync policy: "" (the engine's default,
 	// a periodic sync) or "always" (fsync every write; slower, survives a
@@ -42,8 +45,8 @@ type Options struct {
 	// external servers.
 	CredsFile string `json:"credsFile,omitempty"`
 	// User and Password authenticate with a user name and password. With
-	// an embedded server, the server requires them of every client (set
-	// them when Listen opens a port).
+	// an embedded server, the server requires them of every client (Listen
+	// requires them, or Token).
 	User     string `json:"user,omitempty"`
 	Password string `json:"password,omitempty"`
 	// Token authenticates with a token; like User, an embedded server
@@ -108,6 +111,12 @@ func (o *Options) Validate() error {
 		if o.TLS != (TLS{}) {
 			bad("tls", "applies to external servers only: set urls, or remove tls")
 		}
+	}
+	if o.Listen != "" && len(o.URLs) == 0 && o.Token == "" && (o.User == "" || o.Password == "") {
+		// Every client of the port would reach the whole JetStream API:
+		// KV buckets, jobs, streams.
+		bad("listen", "opens the embedded server's JetStream API (KV, jobs, streams) to anyone who can connect: "+
+			"set user and password (or token), which the server then requires of every client, or remove listen")
 	}
 	if o.Listen != "" {
 		if _, port, err := net.SplitHostPort(o.Listen); err != nil {
