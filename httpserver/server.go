@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +33,50 @@ type Options struct {
 	// ReadyPath answers 200 when every required plugin is healthy, else 503
 	// naming the ones that are not. Default "/readyz".
 	ReadyPath string `json:"readyPath,omitempty" jsonschema:"pattern=^/"`
+}
+
+// Validate checks what the schema cannot: that Addr is a host:port
+// address. It runs when the host plans, before any socket is opened.
+func (o *Options) Validate() error {
+	var errs []error
+	if err := checkAddr(o.Addr); err != nil {
+		errs = append(errs, &ply.FieldError{Path: "addr", Problem: err.Error()})
+	}
+	return errors.Join(errs...)
+}
+
+// checkAddr reports an address that net.Listen would refuse for its form:
+// no port, or a port that is neither a number in 0..65535 nor a service
+// name. An empty address is the default.
+func checkAddr(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	fix := `; write host:port, such as "127.0.0.1:8080", or ":0" for any free port`
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not an address (%v)%s", addr, strings.TrimPrefix(err.Error(), "address "+addr+": "), fix)
+	}
+	if n, err := strconv.Atoi(port); err == nil {
+		if n < 0 || n > 65535 {
+			return fmt.Errorf("port %d of %q is out of range 0..65535%s", n, addr, fix)
+		}
+		return nil
+	}
+	if port == "" || !isServiceName(port) {
+		return fmt.Errorf("port %q of %q is not a number%s", port, addr, fix)
+	}
+	return nil
+}
+
+// isServiceName reports whether port could name a service ("http").
+func isServiceName(port string) bool {
+	for _, c := range []byte(port) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func (o Options) withDefaults() Options {

@@ -1,0 +1,48 @@
+package httpserver_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/plykit/ply"
+	"github.com/plykit/ply/httpserver"
+)
+
+// A bad address is found at plan time, with no socket, and the error names
+// the plugin, the field and the fix.
+func TestAddrValidatedAtPlan(t *testing.T) {
+	for _, tt := range []struct {
+		name, yaml string
+		wantErr    bool
+	}{
+		{name: "host and port", yaml: "addr: 127.0.0.1:8080\n"},
+		{name: "any free port", yaml: "addr: ':0'\n"},
+		{name: "ipv6", yaml: "addr: '[::1]:8080'\n"},
+		{name: "named port", yaml: "addr: localhost:http\n"},
+		{name: "no port", yaml: "addr: not-an-addr\n", wantErr: true},
+		{name: "port out of range", yaml: "addr: 127.0.0.1:70000\n", wantErr: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := ply.New([]ply.Plugin{httpserver.New(httpserver.Options{})}, ply.WithLogger(discard()),
+				ply.WithOptions("httpserver", ply.RawOptions{File: "ply.yaml", Data: []byte(tt.yaml)}))
+			if err == nil {
+				_, err = h.Plan()
+			}
+			if !tt.wantErr {
+				if err != nil {
+					t.Fatalf("Plan() with %q = %v, want no error", tt.yaml, err)
+				}
+				return
+			}
+			ce, ok := errors.AsType[*ply.ConfigError](err)
+			if !ok {
+				t.Fatalf("Plan() with %q = %v, want a *ply.ConfigError", tt.yaml, err)
+			}
+			field := strings.SplitN(tt.yaml, ":", 2)[0]
+			if ce.Plugin != "httpserver" || ce.Field != field || ce.Line != 1 || !strings.Contains(ce.Problem, "host:port") {
+				t.Errorf("ConfigError = %+v, want plugin httpserver, field %s at line 1, and the fix (host:port)", *ce, field)
+			}
+		})
+	}
+}
