@@ -94,7 +94,7 @@ func (p *Plugin) Provision(ctx context.Context, s *ply.Setup) error {
 				log.Warn("backbone disconnected", "err", err)
 			}
 		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("backbone reconnected", "url", nc.ConnectedUrlRedacted()) }),
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("backbone reconnected", "url", redact(nc.ConnectedUrl())) }),
 	}
 	var (
 		srv *server.Server
@@ -137,7 +137,7 @@ func (p *Plugin) Provision(ctx context.Context, s *ply.Setup) error {
 	if srv != nil {
 		log.Info("backbone ready", "mode", "embedded", "startup", startup, "dataDir", srv.StoreDir(), "listen", p.opts.Listen)
 	} else {
-		log.Info("backbone ready", "mode", "external", "startup", startup, "url", nc.ConnectedUrlRedacted())
+		log.Info("backbone ready", "mode", "external", "startup", startup, "url", redact(nc.ConnectedUrl()))
 	}
 
 	js, err := jetstream.New(nc)
@@ -222,8 +222,10 @@ func (p *Plugin) authOptions() []nats.Option {
 
 // connect dials urls until it succeeds or ctx is done, waiting between
 // attempts with exponential backoff and jitter. Errors that a retry cannot
-// fix (refused credentials, TLS, missing files) return at once.
+// fix (refused credentials, TLS, missing files) return at once. Its errors
+// and logs name the URLs redacted.
 func connect(ctx context.Context, log *slog.Logger, urls string, opts []nats.Option) (*nats.Conn, error) {
+	shown := redact(urls)
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval, b.MaxInterval = 100*time.Millisecond, 5*time.Second
 	for {
@@ -232,18 +234,45 @@ func connect(ctx context.Context, log *slog.Logger, urls string, opts []nats.Opt
 			return nc, nil
 		}
 		if permanent(err) {
-			return nil, fmt.Errorf("connect %s: %w", urls, err)
+			return nil, fmt.Errorf("connect %s: %w", shown, err)
 		}
 		wait := b.NextBackOff()
-		log.Warn("backbone: connect failed, retrying", "url", urls, "err", err, "retry_in", wait)
+		log.Warn("backbone: connect failed, retrying", "url", shown, "err", err, "retry_in", wait)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("connect %s: %w: %w", urls, err, ctx.Err())
+			return nil, fmt.Errorf("connect %s: %w: %w", shown, err, ctx.Err())
 		case <-t.C:
 		}
 	}
+}
+
+// redact returns urls, a server URL or a comma-separated list of them, as
+// it may be logged or reported: each password is replaced by "xxxxx", and
+// so is a user name without a password, which NATS takes for a token. It
+// does not parse the URLs (a URL that fails to parse must not leak either):
+// the credentials are what precedes the last '@'. url.URL.Redacted, which
+// nats.Conn.ConnectedUrlRedacted uses, shows a token.
+func redact(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, u := range parts {
+		scheme, rest := "", u
+		if j := strings.Index(u, "://"); j >= 0 {
+			scheme, rest = u[:j+3], u[j+3:]
+		}
+		at := strings.LastIndex(rest, "@")
+		if at < 0 {
+			continue
+		}
+		user, _, hasPassword := strings.Cut(rest[:at], ":")
+		if hasPassword {
+			parts[i] = scheme + user + ":xxxxx" + rest[at:]
+		} else {
+			parts[i] = scheme + "xxxxx" + rest[at:]
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 // permanent reports whether a connect error is one a retry cannot fix.

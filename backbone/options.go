@@ -39,7 +39,9 @@ type Options struct {
 
 	// URLs are external servers (or members of a cluster) to connect to,
 	// such as "nats://nats-1:4222". When set, no embedded server runs, and
-	// DataDir, MaxMemory, MaxStore, Listen and Sync must be empty.
+	// DataDir, MaxMemory, MaxStore, Listen and Sync must be empty. A URL
+	// may carry credentials ("nats://user:password@host:4222"); logs and
+	// errors show it with the password (or token) replaced by "xxxxx".
 	URLs []string `json:"urls,omitempty"`
 	// CredsFile is a NATS credentials file (JWT and NKey seed), for
 	// external servers.
