@@ -3,6 +3,7 @@ package httpserver
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"sync"
 
@@ -11,22 +12,30 @@ import (
 
 // Handler returns an http.Handler that serves r through ch: the call's
 // request is r and its response is an http.ResponseWriter wrapping w (see
-// [ResponseWriter]). An error the chain returns unhandled becomes a 500 if
-// nothing was written yet; a panic after the response began aborts it
-// (http.ErrAbortHandler), as net/http does.
-func Handler(ch *ply.Chain) http.Handler {
+// [ResponseWriter]). An error the chain returns is answered once, where it
+// first leaves the ply chain for net/http code: the innermost adapted
+// middleware it returns to ([Layer]), so that middleware outside (access
+// log, metrics) sees the real status, or else here. Answering logs the
+// error once, at error level for a 5xx, with the route and, for a
+// [*ply.PluginError], the plugin, and writes [Status](err) with a problem
+// body if nothing was written yet. A panic after the response began aborts
+// it (http.ErrAbortHandler), as net/http does. Errors are logged with
+// [slog.Default]; the server plugin uses the host's logger.
+func Handler(ch *ply.Chain) http.Handler { return handler(ch, nil) }
+
+func handler(ch *ply.Chain, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rw := writers.Get().(*ResponseWriter)
 		rw.reset(w)
+		rw.logger = logger
 		_, err := ch.Serve(r.Context(), r, rw)
-		status := rw.status
+		if err != nil && !rw.answered {
+			rw.answer(w, r, ch.Module().Name, ch.Handler().Name, err)
+		}
+		began := rw.status != 0
 		rw.reset(nil)
 		writers.Put(rw)
-		switch {
-		case err == nil:
-		case status == 0:
-			http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
-		case isPanic(err):
+		if err != nil && began && isPanic(err) {
 			// The response began before the panic: abort it, as net/http
 			// does, so the client cannot take it for a whole one.
 			panic(http.ErrAbortHandler)
@@ -46,9 +55,11 @@ var writers = sync.Pool{New: func() any { return new(ResponseWriter) }}
 // [http.ResponseController] still reaches Flush, Hijack and deadlines.
 type ResponseWriter struct {
 	http.ResponseWriter
-	status  int
-	written int64
-	frame   frame // of the innermost adapted middleware running
+	status   int
+	written  int64
+	frame    frame // of the innermost adapted middleware running
+	answered bool  // the error coming back through the chain was answered
+	logger   *slog.Logger
 }
 
 // frame is what an adapted middleware's inner handler needs to continue
@@ -144,6 +155,7 @@ func layer(mw func(http.Handler) http.Handler, viaContext bool) ply.Layer {
 		req, res := c.Request(), c.Response()
 		c.SetRequest(r)
 		c.SetResponse(w)
+		rw.answered = false // a new pass through the inner chain (a retry's)
 		// Deferred so that a panic unwinding through the middleware leaves
 		// the layers outside it, which may catch it and answer, with their
 		// own request and writer rather than the middleware's.
@@ -152,6 +164,11 @@ func layer(mw func(http.Handler) http.Handler, viaContext bool) ply.Layer {
 			c.SetResponse(res)
 		}()
 		err := next.Run(r.Context())
+		if err != nil && !rw.answered {
+			// The error leaves the ply chain here: answer it, so that the
+			// middleware around sees the status it stands for.
+			rw.answer(w, r, c.Module().Name, c.Handler().Name, err)
+		}
 		rw.frame.err = err // the frame is ours again: inner adapters restored theirs
 	})
 	h := mw(inner)

@@ -191,7 +191,7 @@ func (s *Server) Bind(_ context.Context, chains []*ply.Chain) error {
 			continue
 		}
 		pattern := Pattern(ch.Module().Prefix, ch.Handler().Name)
-		if err := register(mux, pattern, Handler(ch)); err != nil {
+		if err := register(mux, pattern, handler(ch, s.logger)); err != nil {
 			errs = append(errs, fmt.Errorf("module %s, handler %s: %w", ch.Module().Name, ch.Handler().Name, err))
 			continue
 		}
