@@ -221,7 +221,7 @@ func checkInfo(e *entry) error {
 	i := e.info
 	switch {
 	case i.Name == "":
-		return fmt.Errorf("register #%d (%T): empty Name: %w", e.index+1, e.p, ErrInvalidInfo)
+		return fmt.Errorf("register #%d (%T): Info.Name is required: %w", e.index+1, e.p, ErrEmptyName)
 	case strings.ContainsAny(i.Name, "@ \t\n"):
 		return fmt.Errorf("register #%d: name %q: no '@' or spaces allowed: %w", e.index+1, i.Name, ErrInvalidInfo)
 	}
@@ -270,7 +270,7 @@ func (r *resolved) resolveDep(e *entry, d Dependency, cache map[string]*semver.C
 func (r *resolved) constrain(errs []error, g *graph.Graph, e *entry, name, how string, edge func(*entry) (int, int)) []error {
 	others := r.byName[name]
 	if len(others) == 0 {
-		return append(errs, fmt.Errorf("plugin %s: %s(%q): no plugin of that name is registered: %w", e.info.Name, how, name, ErrInvalidInfo))
+		return append(errs, fmt.Errorf("plugin %s: %s(%q): register %q or remove the constraint: %w", e.info.Name, how, name, name, ErrUnknownName))
 	}
 	for _, o := range others {
 		if o != e {
@@ -322,9 +322,13 @@ func sortedKeys[V any](m map[string]V) []string {
 func (r *resolved) mount(modules []*Module) []error {
 	var errs []error
 	seen := make(map[string]bool)
-	for _, m := range modules {
-		if m.Name == "" || seen[m.Name] {
-			errs = append(errs, fmt.Errorf("mount module %q: want a unique, non-empty name: %w", m.Name, ErrDuplicate))
+	for mi, m := range modules {
+		switch {
+		case m.Name == "":
+			errs = append(errs, fmt.Errorf("mount module #%d: Module.Name is required: %w", mi+1, ErrEmptyName))
+			continue
+		case seen[m.Name]:
+			errs = append(errs, fmt.Errorf("mount module %s: mounted twice; module names are unique: %w", m.Name, ErrDuplicate))
 			continue
 		}
 		seen[m.Name] = true
@@ -338,8 +342,11 @@ func (r *resolved) mount(modules []*Module) []error {
 		for i := range m.Handlers {
 			hd := &m.Handlers[i]
 			switch {
-			case hd.Name == "" || names[hd.Name]:
-				errs = append(errs, fmt.Errorf("mount module %s: handler %q: want a unique, non-empty name: %w", m.Name, hd.Name, ErrDuplicate))
+			case hd.Name == "":
+				errs = append(errs, fmt.Errorf("mount module %s: handler #%d: Handler.Name is required: %w", m.Name, i+1, ErrEmptyName))
+				continue
+			case names[hd.Name]:
+				errs = append(errs, fmt.Errorf("mount module %s: handler %s: mounted twice; handler names are unique in a module: %w", m.Name, hd.Name, ErrDuplicate))
 				continue
 			case hd.Func == nil || hd.Kind == "":
 				errs = append(errs, fmt.Errorf("mount module %s: handler %s: Func and Kind are required: %w", m.Name, hd.Name, ErrInvalidInfo))

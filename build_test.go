@@ -60,7 +60,7 @@ func TestBuildErrors(t *testing.T) {
 			is: []error{ply.ErrDuplicate}, msgs: []string{"register a@1.0.0 (#3): already registered as #1: ply: duplicate"}},
 		{name: "empty name and bad semver", specs: []p{{name: ""}, {name: "x", version: "v1"}},
 			is: []error{ply.ErrInvalidInfo}, msgs: []string{
-				"register #1 (ply.Func): empty Name: ply: invalid plugin info",
+				"register #1 (ply.Func): Info.Name is required: ply: empty name",
 				`register x (#2): version "v1" is not semver (want "1.2.3"): ply: invalid plugin info`}},
 		{name: "missing dependency", specs: []p{{name: "app", requires: []ply.Dependency{{Name: "db", Constraint: "^2"}}}},
 			is: []error{ply.ErrNotRegistered}, msgs: []string{"plugin app@1.0.0 requires db ^2: ply: plugin not registered"}},
@@ -69,7 +69,7 @@ func TestBuildErrors(t *testing.T) {
 		{name: "bad constraint", specs: []p{{name: "db"}, {name: "app", requires: []ply.Dependency{{Name: "db", Constraint: "~>banana"}}}},
 			is: []error{ply.ErrInvalidInfo}, msgs: []string{`plugin app@1.0.0: requires db "~>banana": bad constraint (want e.g. "^1.2"): ply: invalid plugin info`}},
 		{name: "unknown before", specs: []p{{name: "a", before: []string{"nope"}}},
-			is: []error{ply.ErrInvalidInfo}, msgs: []string{`plugin a: Before("nope"): no plugin of that name is registered: ply: invalid plugin info`}},
+			is: []error{ply.ErrInvalidInfo}, msgs: []string{`plugin a: Before("nope"): register "nope" or remove the constraint: ply: Before/After names no registered plugin`}},
 		{name: "unknown priority override", specs: []p{{name: "a"}}, opts: []ply.Option{ply.WithPriority("b", 1)},
 			is: []error{ply.ErrNotRegistered}, msgs: []string{`ply: WithPriority("b"): ply: plugin not registered`}},
 		{name: "order cycle", specs: []p{{name: "a", before: []string{"b"}}, {name: "b", before: []string{"c"}}, {name: "c", before: []string{"a"}}},
@@ -80,7 +80,7 @@ func TestBuildErrors(t *testing.T) {
 			is: []error{ply.ErrDuplicate, ply.ErrNotRegistered, ply.ErrInvalidInfo}, msgs: []string{
 				"register a@1.0.0 (#2): already registered as #1: ply: duplicate",
 				"plugin b@1.0.0 requires zz: ply: plugin not registered",
-				`plugin c: After("yy"): no plugin of that name is registered: ply: invalid plugin info`}},
+				`plugin c: After("yy"): register "yy" or remove the constraint: ply: Before/After names no registered plugin`}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			lines, err, _ := run(t, plugins(tt.specs...), tt.opts...)

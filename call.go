@@ -3,7 +3,6 @@ package ply
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 )
 
@@ -24,9 +23,12 @@ type Layer func(ctx context.Context, c *Call, next Next) error
 // hook becomes a [*PluginError] that later hooks receive.
 type AfterHook func(ctx context.Context, c *Call, err error, ran bool) error
 
-// ErrNextMisused is matched by the error a layer gets when next is called
-// concurrently or after the layer returned, and the error a call returns
-// when a layer returned while its next was still running.
+// ErrNextMisused is matched by every misuse of a layer's [Next]: the error
+// a layer gets when next is called concurrently ([ErrNextConcurrent]) or
+// after the layer returned ([ErrNextAfterReturn]), and the error a call
+// returns when a layer returned while its next was still running
+// ([ErrNextStillRunning]). Each is a [*PluginError] naming the misusing
+// plugin.
 var ErrNextMisused = errors.New("ply: next misused")
 
 // ErrStreamClosed is returned by [Emit] once the consumer stopped reading.
@@ -115,6 +117,11 @@ func (n Next) frame() (fi, gi int) { return int(n.grp >> 16), int(n.grp & 0xffff
 // Run calls the rest of the chain (the inner layers and the handler) and
 // returns its error.
 //
+// Called while an earlier Run of the same layer invocation is still
+// running, it returns a [*PluginError] naming the layer's plugin and
+// matching [ErrNextConcurrent]; called after the layer returned, one
+// matching [ErrNextAfterReturn]. Both also match [ErrNextMisused].
+//
 // A panic inside unwinds this layer like any Go panic, up to the nearest
 // [Next.Catch] — at the latest the kernel's own, one per call — which turns
 // it into a [*PluginError] (or a [*HandlerError]) naming where it happened,
@@ -165,13 +172,27 @@ func (n Next) slow(ctx context.Context) error {
 	if n.grp != 0 {
 		return c.runGroup(ctx, n)
 	}
-	// A level's latest invocation is running if and only if it is the
-	// innermost one or encloses it.
-	why := "next called after the layer returned"
-	if c.lv[n.lvl].last == n.seq && n.lvl <= c.innermost(0) {
-		why = "next called concurrently"
+	kind := ErrNextAfterReturn
+	if c.running(n.lvl, n.seq) {
+		kind = ErrNextConcurrent
 	}
-	return c.s.levels[n.lvl].fail(fmt.Errorf("%s: %w", why, ErrNextMisused))
+	return c.s.levels[n.lvl].fail(kind)
+}
+
+// running reports whether invocation seq of level lvl is still running. A
+// level's latest invocation in this call is running if and only if it is
+// the innermost running one (c.top) or encloses it. c.top is 0 when no
+// level runs: between calls and while the after-hooks run.
+func (c *Call) running(lvl int32, seq uint32) bool {
+	if c.top == 0 || c.lv[lvl].last != seq || int32(seq-c.base) <= 0 {
+		return false
+	}
+	for at := int32(len(c.lv)) - 1; at >= lvl; at-- {
+		if c.lv[at].last == c.top {
+			return true
+		}
+	}
+	return false
 }
 
 // enter runs the level after n's: the one kernel frame per level, with no
@@ -264,7 +285,7 @@ var ErrUnwound = errors.New("ply: unwound by a panic")
 func (c *Call) leave(lvl int32, prev, seq uint32, err error) error {
 	if c.poisoned && lvl > c.left && int32(seq-c.leftAt) < 0 {
 		if !errors.Is(err, ErrNextMisused) {
-			err = errors.Join(err, c.s.levels[c.left].fail(fmt.Errorf("layer returned while its next was still running: %w", ErrNextMisused)))
+			err = errors.Join(err, c.s.levels[c.left].fail(ErrNextStillRunning))
 		}
 		return err
 	}

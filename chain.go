@@ -300,7 +300,8 @@ func (e *entry) wraps(k Kind) bool {
 // Rewrap runs the Wrap phase again for every handler and swaps every chain
 // to its new snapshot; calls in flight finish on the old ones. Either all
 // chains are swapped or, when a Wrap fails, none is. It is the entry point
-// for reloads; the host must be started.
+// for reloads; the host must be started, else it returns an error matching
+// [ErrNotStarted].
 func (h *Host) Rewrap(ctx context.Context) error {
 	h.wrapMu.Lock()
 	defer h.wrapMu.Unlock()
@@ -308,7 +309,7 @@ func (h *Host) Rewrap(ctx context.Context) error {
 	r, chains, state := h.resolved, h.chains, h.state
 	h.mu.Unlock()
 	if state != stateStarted {
-		return errors.New("ply: Rewrap: host not started")
+		return fmt.Errorf("ply: Rewrap: %w", ErrNotStarted)
 	}
 	_, snaps, err := h.wrapAll(ctx, r, chains)
 	if err != nil {
@@ -328,19 +329,27 @@ func (h *Host) Chains() []*Chain {
 	return append([]*Chain(nil), h.chains...)
 }
 
-// Chain returns the chain of the named handler.
+// Chain returns the chain of the named handler. It returns an error
+// matching [ErrNoChain] when no such handler is mounted, or before the Wrap
+// phase compiled the chains.
 func (h *Host) Chain(module, handler string) (*Chain, error) {
-	for _, ch := range h.Chains() {
+	chains := h.Chains()
+	for _, ch := range chains {
 		if ch.module.Name == module && ch.handler.Name == handler {
 			return ch, nil
 		}
 	}
-	return nil, fmt.Errorf("ply: no handler %s/%s (is the host started?)", module, handler)
+	if chains == nil {
+		return nil, fmt.Errorf("chain %s/%s: the host has not started: %w", module, handler, ErrNoChain)
+	}
+	return nil, fmt.Errorf("chain %s/%s: no such handler is mounted: %w", module, handler, ErrNoChain)
 }
 
 // Mount adds modules of handlers. It returns [ErrStarted] once
-// [Host.Start] was called. Problems (duplicate names, bad options) are
-// reported by [Host.Plan] and [Host.Start] with the plugins' problems.
+// [Host.Start] was called. Problems are reported by [Host.Plan] and
+// [Host.Start] with the plugins' problems: an empty module or handler name
+// ([ErrEmptyName]), a name mounted twice ([ErrDuplicate]), a handler
+// without Func or Kind ([ErrInvalidInfo]), bad options ([*ConfigError]).
 func (h *Host) Mount(modules ...Module) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()

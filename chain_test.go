@@ -319,7 +319,7 @@ func TestNextMisuse(t *testing.T) {
 		}
 		handler := func(context.Context, *ply.Call) error {
 			close(entered)
-			if err := <-done; !errors.Is(err, ply.ErrNextMisused) || !strings.Contains(err.Error(), "layer twice@1.0.0: next called concurrently") {
+			if err := <-done; !errors.Is(err, ply.ErrNextMisused) || !strings.Contains(err.Error(), "layer twice@1.0.0: ply: next called concurrently") {
 				t.Errorf("second next = %v, want a concurrent-next error naming the plugin", err)
 			}
 			return nil
@@ -365,7 +365,7 @@ func TestNextMisuse(t *testing.T) {
 		}
 		close(release)
 		// The goroutine left inside next learns it, with the misusing plugin's name.
-		if err := <-finished; !errors.Is(err, ply.ErrNextMisused) || !strings.Contains(err.Error(), "layer leaver@1.0.0: layer returned while its next was still running") {
+		if err := <-finished; !errors.Is(err, ply.ErrNextMisused) || !strings.Contains(err.Error(), "layer leaver@1.0.0: ply: layer returned while its next was still running") {
 			t.Errorf("next.Run in the goroutine = %v, want a misuse error naming leaver", err)
 		}
 		// The abandoned call is never reused: the chain serves on.

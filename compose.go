@@ -2,7 +2,6 @@ package ply
 
 import (
 	"context"
-	"fmt"
 	"slices"
 )
 
@@ -33,7 +32,7 @@ func Compose(layers ...Layer) Layer {
 func (c *Call) runGroup(ctx context.Context, n Next) error {
 	fi, gi := n.frame()
 	if fi > len(c.frames) || c.frames[fi-1].id != n.seq {
-		return c.s.levels[n.lvl].fail(fmt.Errorf("next of a composed layer called after it returned: %w", ErrNextMisused))
+		return c.s.levels[n.lvl].fail(ErrNextAfterReturn)
 	}
 	f := &c.frames[fi-1]
 	if gi+1 < len(f.g) {

@@ -1,6 +1,7 @@
 package ply
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -21,7 +22,8 @@ var (
 	// satisfies the constraint.
 	ErrVersionMismatch = errors.New("ply: version does not satisfy constraint")
 	// ErrInvalidInfo: a plugin's Info is unusable (empty name, bad semver,
-	// bad constraint, unknown Before/After name).
+	// bad constraint, unknown Before/After name), or a mounted handler lacks
+	// its Func or Kind. [ErrEmptyName] and [ErrUnknownName] are kinds of it.
 	ErrInvalidInfo = errors.New("ply: invalid plugin info")
 	// ErrStarted: the host was already started (registering after Start,
 	// or starting twice).
@@ -29,7 +31,53 @@ var (
 	// ErrDegraded is returned (wrapped) by [HealthChecker.Health] to report
 	// a plugin that works with reduced service.
 	ErrDegraded = errors.New("ply: degraded")
+	// ErrNotStarted: the host has not started, or has stopped ([Host.Ready],
+	// [Host.Rewrap]).
+	ErrNotStarted = errors.New("ply: host not started")
+	// ErrNoChain: no handler of that module and name is mounted, or the
+	// host has not compiled its chains yet ([Host.Chain]).
+	ErrNoChain = errors.New("ply: no such chain")
+
+	// ErrEmptyName: a plugin, module or handler has an empty name. It also
+	// matches [ErrInvalidInfo].
+	ErrEmptyName error = &kindError{"ply: empty name", ErrInvalidInfo}
+	// ErrUnknownName: an [Info.Before] or [Info.After] constraint names no
+	// registered plugin. It also matches [ErrInvalidInfo].
+	ErrUnknownName error = &kindError{"ply: Before/After names no registered plugin", ErrInvalidInfo}
+	// ErrHookTimeout: a hook did not return by its deadline and was
+	// abandoned (see [WithTimeout]). It also matches
+	// [context.DeadlineExceeded]; a hook that returns
+	// context.DeadlineExceeded itself in time does not match ErrHookTimeout.
+	ErrHookTimeout error = &kindError{"ply: hook did not return by its deadline", context.DeadlineExceeded}
 )
+
+// Misuses of a layer's [Next], each a kind of [ErrNextMisused]. The call
+// reports them as a [*PluginError] naming the misusing plugin (Op
+// [OpLayer]); match the kind with [errors.Is].
+var (
+	// ErrNextConcurrent: next was called while an earlier call of it (or of
+	// another next of the same layer invocation) was still running. The
+	// second caller gets it.
+	ErrNextConcurrent error = &kindError{"ply: next called concurrently", ErrNextMisused}
+	// ErrNextAfterReturn: next was called after the layer that received it
+	// returned.
+	ErrNextAfterReturn error = &kindError{"ply: next called after its layer returned", ErrNextMisused}
+	// ErrNextStillRunning: a layer returned while its next was still
+	// running (on a goroutine the layer started). The goroutine left inside
+	// next gets it when its next.Run returns.
+	ErrNextStillRunning error = &kindError{"ply: layer returned while its next was still running", ErrNextMisused}
+)
+
+// kindError is a sentinel that is one kind of a broader sentinel:
+// [errors.Is] matches it, and its kind.
+type kindError struct {
+	msg  string
+	kind error
+}
+
+func (e *kindError) Error() string { return e.msg }
+
+func (e *kindError) Is(target error) bool { return target == e.kind }
 
 // PluginError records a lifecycle step that failed in one plugin.
 type PluginError struct {

@@ -104,7 +104,7 @@ func ExampleHost_Plan_errors() {
 	// Output:
 	// register db@1.7.0 (#3): already registered as #2: ply: duplicate
 	// plugin api@1.0.0 requires db ^2 (registered: 1.7.0): ply: version does not satisfy constraint
-	// plugin metrics: Before("tracing"): no plugin of that name is registered: ply: invalid plugin info
+	// plugin metrics: Before("tracing"): register "tracing" or remove the constraint: ply: Before/After names no registered plugin
 	// true true
 }
 

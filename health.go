@@ -82,7 +82,7 @@ func (h *Host) Ready(ctx context.Context) error {
 	state := h.state
 	h.mu.Unlock()
 	if state != stateStarted {
-		return errors.New("ply: host not started")
+		return ErrNotStarted
 	}
 	var errs []error
 	for _, st := range h.Health(ctx) {

@@ -73,9 +73,10 @@ func (h *Host) registry() (*Host, *entry) { return h, nil }
 // Plan resolves the registered plugins without running any hook: names,
 // versions, duplicates, dependencies and their constraints, Before/After
 // constraints, options and cycles. It reports every problem it finds,
-// joined; match them with [errors.Is] ([ErrDuplicate], [ErrInvalidInfo],
-// [ErrNotRegistered], [ErrVersionMismatch]) and [errors.As]
-// ([*DependencyError], [*CycleError], [*ConfigError]).
+// joined; match them with [errors.Is] ([ErrDuplicate], [ErrInvalidInfo]
+// and its kinds [ErrEmptyName] and [ErrUnknownName], [ErrNotRegistered],
+// [ErrVersionMismatch]) and [errors.As] ([*DependencyError],
+// [*CycleError], [*ConfigError]).
 func (h *Host) Plan() (*Plan, error) {
 	r, err := h.build()
 	if err != nil {

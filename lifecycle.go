@@ -66,27 +66,25 @@ func (f Func) hooks() hooks {
 		f.OnWrap, f.OnBind, f.HandlerOpts}
 }
 
+// hookGrace is how long past its deadline a hook may take to return: one
+// that returns its context's error as told keeps its own result, instead of
+// racing the kernel to report it and being taken for one that hung.
+const hookGrace = 10 * time.Millisecond
+
 // await decides, once a hook's context is done, whether to keep waiting:
-// past a deadline (its own timeout or the caller's) the hook is abandoned;
-// a cancelled hook has been told to stop and still gets until its deadline
-// to return.
+// past its deadline (its own timeout or the caller's) and a short grace,
+// the hook is abandoned; a cancelled hook has been told to stop and still
+// gets until then to return.
 func (h *Host) await(ctx context.Context, done <-chan error, timeout time.Duration) error {
+	deadline, _ := ctx.Deadline() // run always sets one
+	t := time.NewTimer(time.Until(deadline) + hookGrace)
+	defer t.Stop()
 	select {
-	case err := <-done: // it returned as the context ended: keep its result
+	case err := <-done:
 		return err
-	default:
+	case <-t.C:
 	}
-	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		deadline, _ := ctx.Deadline()
-		t := time.NewTimer(time.Until(deadline))
-		defer t.Stop()
-		select {
-		case err := <-done:
-			return err
-		case <-t.C:
-		}
-	}
-	return fmt.Errorf("no return by the deadline (hook timeout %v): %w", timeout, context.DeadlineExceeded)
+	return fmt.Errorf("abandoned (hook timeout %v): %w", timeout, ErrHookTimeout)
 }
 
 // run calls fn under the op's timeout and under recover, reports the step to

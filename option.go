@@ -65,8 +65,8 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithTimeout bounds every call of the lifecycle hook op (one of the Op
 // constants) in every plugin. A hook that has not returned by then is
-// abandoned and fails with an error matching [context.DeadlineExceeded].
-// Default: [DefaultTimeout].
+// abandoned and fails with a [*PluginError] matching [ErrHookTimeout] (and
+// [context.DeadlineExceeded]). Default: [DefaultTimeout].
 func WithTimeout(op string, d time.Duration) Option {
 	return optionFunc(func(c *config) {
 		known := false

@@ -189,7 +189,7 @@ func TestModuleAndHandlerOptions(t *testing.T) {
 			"module users (plugin limit): burst: must be >= 0",
 			"module users (plugin plain): the plugin takes no module or handler options",
 			"ply.yaml:1:7: module users, handler get (plugin limit): rate: must be >= 1",
-			`mount module users: handler "get": want a unique, non-empty name: ply: duplicate`,
+			"mount module users: handler get: mounted twice; handler names are unique in a module: ply: duplicate",
 		}
 		var got []string
 		if err != nil {
