@@ -32,6 +32,7 @@ type entry struct {
 	started     bool
 	failed      error // set when an Optional plugin failed
 	state       atomic.Int32
+	probe       probe // its health checks
 }
 
 func (e *entry) requires(name string) bool {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 )
 
 // State is a plugin's health state.
@@ -39,6 +41,16 @@ type Status struct {
 // plugins that implement [HealthChecker] it calls Health (under the
 // [OpHealth] timeout and recover) and reports [OK], [Degraded] or [Failed].
 // Before the host was built it returns nil.
+//
+// The checks run concurrently, and each plugin's result is reused for the
+// time [WithHealthCache] sets (1s by default). At most one check per
+// plugin runs at a time: a probe that arrives while another probe's check
+// runs waits for that check's result (or for its own ctx); a probe that
+// finds a check still running past its deadline — one that ignores its
+// context — reports the plugin [Failed] with an error matching
+// [ErrHookTimeout] and starts no other. The checks that ran are reported
+// to the observers ([WithObserver]) from the calling goroutine, in
+// lifecycle order, once all are done.
 func (h *Host) Health(ctx context.Context) []Status {
 	h.mu.Lock()
 	r, running := h.resolved, h.state == stateStarted
@@ -46,37 +58,113 @@ func (h *Host) Health(ctx context.Context) []Status {
 	if r == nil {
 		return nil
 	}
-	out := make([]Status, 0, len(r.lifecycle))
-	for _, e := range r.lifecycle {
-		st := Status{Name: e.info.Name, Version: e.info.Version, Policy: e.info.Policy, State: State(e.state.Load()), Err: e.failed}
-		if hc, ok := e.p.(HealthChecker); ok && running && e.failed == nil && e.started { // re-checked every time: health recovers
-			err := h.run(ctx, e, OpHealth, "", hc.Health)
-			var pe *PluginError
-			if errors.As(err, &pe) {
-				err = pe.Err
-			}
-			switch {
-			case err == nil:
-				st.State = OK
-			case errors.Is(err, ErrDegraded):
-				st.State, st.Err = Degraded, err
-			default:
-				st.State, st.Err = Failed, err
-			}
-			for { // only a running state is replaced: a concurrent Stop wins
-				cur := e.state.Load()
-				if (cur != int32(OK) && cur != int32(Degraded) && cur != int32(Failed)) || e.state.CompareAndSwap(cur, int32(st.State)) {
-					break
-				}
-			}
+	out := make([]Status, len(r.lifecycle))
+	steps := make([]*Step, len(r.lifecycle))
+	var wg sync.WaitGroup
+	for i, e := range r.lifecycle {
+		out[i] = Status{Name: e.info.Name, Version: e.info.Version, Policy: e.info.Policy, State: State(e.state.Load()), Err: e.failed}
+		if hc, ok := e.p.(HealthChecker); ok && running && e.failed == nil && e.started { // re-checked: health recovers
+			wg.Go(func() {
+				var err error
+				steps[i], err = h.check(ctx, e, hc)
+				out[i].State, out[i].Err = e.judge(err)
+			})
 		}
-		out = append(out, st)
+	}
+	wg.Wait()
+	for _, step := range steps {
+		if step != nil {
+			h.report(*step)
+		}
 	}
 	return out
 }
 
+// judge turns a check's result into e's state, which it records unless a
+// concurrent Stop has moved e out of the running states.
+func (e *entry) judge(err error) (State, error) {
+	if pe, ok := errors.AsType[*PluginError](err); ok {
+		err = pe.Err
+	}
+	st := OK
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrDegraded):
+		st = Degraded
+	default:
+		st = Failed
+	}
+	for { // only a running state is replaced: a concurrent Stop wins
+		cur := e.state.Load()
+		if (cur != int32(OK) && cur != int32(Degraded) && cur != int32(Failed)) || e.state.CompareAndSwap(cur, int32(st)) {
+			break
+		}
+	}
+	return st, err
+}
+
+// probe is one plugin's health checking: the last result, and the check
+// in flight, so that at most one runs at a time.
+type probe struct {
+	mu      sync.Mutex
+	err     error         // the last result
+	at      time.Time     // when it was taken; zero before the first check
+	result  chan struct{} // closed once the running probe stored its result; nil when none runs
+	running bool          // the check's goroutine has not returned: it may outlive its probe
+	began   time.Time     // when the running check began
+}
+
+// check returns e's health: the cached result, the result of a check
+// another probe runs, or that of a new check, whose step it also returns
+// (nil otherwise).
+func (h *Host) check(ctx context.Context, e *entry, hc HealthChecker) (*Step, error) {
+	p := &e.probe
+	p.mu.Lock()
+	if !p.at.IsZero() && time.Since(p.at) < h.cfg.healthCache {
+		defer p.mu.Unlock()
+		return nil, p.err
+	}
+	if result := p.result; result != nil { // another probe runs the check: share its result
+		p.mu.Unlock()
+		select {
+		case <-result:
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			return nil, p.err
+		case <-ctx.Done():
+			return nil, &PluginError{Op: OpHealth, Plugin: e.info.Name, Version: e.info.Version,
+				Err: fmt.Errorf("waiting for the check in progress: %w", context.Cause(ctx))}
+		}
+	}
+	if p.running { // an earlier check ignored its deadline: do not pile another on it
+		defer p.mu.Unlock()
+		return nil, &PluginError{Op: OpHealth, Plugin: e.info.Name, Version: e.info.Version,
+			Err: fmt.Errorf("the check started %v ago has not returned: %w", time.Since(p.began).Round(time.Millisecond), ErrHookTimeout)}
+	}
+	result := make(chan struct{})
+	p.result, p.running, p.began = result, true, time.Now()
+	p.mu.Unlock()
+
+	step := h.invoke(ctx, e, OpHealth, "", func(ctx context.Context) error {
+		defer func() { // also when Health panics
+			p.mu.Lock()
+			p.running = false
+			p.mu.Unlock()
+		}()
+		return hc.Health(ctx)
+	})
+	p.mu.Lock()
+	p.err, p.at, p.result = step.Err, time.Now(), nil
+	p.mu.Unlock()
+	close(result)
+	return &step, step.Err
+}
+
 // Ready returns nil when the host has started and every required plugin is
-// OK or degraded; otherwise an error naming each plugin that is not.
+// OK or degraded. Otherwise it returns [ErrNotStarted], or an error naming
+// each plugin that is not ready, joined; each wraps the plugin's error, so
+// [errors.Is] and [errors.As] find its cause. It checks health as
+// [Host.Health] does.
 func (h *Host) Ready(ctx context.Context) error {
 	h.mu.Lock()
 	state := h.state
@@ -86,9 +174,14 @@ func (h *Host) Ready(ctx context.Context) error {
 	}
 	var errs []error
 	for _, st := range h.Health(ctx) {
-		if st.Policy == Required && st.State != OK && st.State != Degraded {
-			errs = append(errs, fmt.Errorf("plugin %s@%s is %s: %v", st.Name, st.Version, st.State, st.Err))
+		if st.Policy != Required || st.State == OK || st.State == Degraded {
+			continue
 		}
+		if st.Err == nil {
+			errs = append(errs, fmt.Errorf("plugin %s@%s is %s", st.Name, st.Version, st.State))
+			continue
+		}
+		errs = append(errs, fmt.Errorf("plugin %s@%s is %s: %w", st.Name, st.Version, st.State, st.Err))
 	}
 	return errors.Join(errs...)
 }

@@ -91,6 +91,21 @@ func (h *Host) await(ctx context.Context, done <-chan error, timeout time.Durati
 // the observers and returns a *PluginError on failure. A hook that outlives
 // its deadline is abandoned: its goroutine is left to finish on its own.
 func (h *Host) run(ctx context.Context, e *entry, op, handler string, fn hook) error {
+	step := h.invoke(ctx, e, op, handler, fn)
+	h.report(step)
+	return step.Err
+}
+
+// report passes step to the observers.
+func (h *Host) report(step Step) {
+	for _, observe := range h.cfg.observers {
+		observe(step)
+	}
+}
+
+// invoke is run without the report: it returns the step, whose Err is the
+// *PluginError run returns.
+func (h *Host) invoke(ctx context.Context, e *entry, op, handler string, fn hook) Step {
 	timeout := h.cfg.timeouts[op]
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -110,15 +125,11 @@ func (h *Host) run(ctx context.Context, e *entry, op, handler string, fn hook) e
 	case <-ctx.Done():
 		err = h.await(ctx, done, timeout)
 	}
-	step := Step{Op: op, Plugin: e.info.Name, Version: e.info.Version, Handler: handler, Duration: time.Since(start), Err: err}
+	step := Step{Op: op, Plugin: e.info.Name, Version: e.info.Version, Handler: handler, Duration: time.Since(start)}
 	if err != nil {
-		err = &PluginError{Op: op, Plugin: e.info.Name, Version: e.info.Version, Err: err}
-		step.Err = err
+		step.Err = &PluginError{Op: op, Plugin: e.info.Name, Version: e.info.Version, Err: err}
 	}
-	for _, observe := range h.cfg.observers {
-		observe(step)
-	}
-	return err
+	return step
 }
 
 // startAll runs the start phases. On a required failure it rolls back and

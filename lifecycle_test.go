@@ -290,7 +290,7 @@ func TestRegisterAfterStart(t *testing.T) {
 func TestHealth(t *testing.T) {
 	var state error
 	hp := ply.Func{Meta: ply.Info{Name: "db", Version: "1.0.0"}, OnHealth: func(context.Context) error { return state }}
-	_, h := newHost(t, []ply.Plugin{hp})
+	_, h := newHost(t, []ply.Plugin{hp}, ply.WithHealthCache(0))
 	if got := h.Health(t.Context()); got != nil {
 		t.Errorf("Health before start = %v, want nil", got)
 	}
@@ -345,6 +345,7 @@ func TestOptionErrors(t *testing.T) {
 		{"nil logger", ply.WithLogger(nil)},
 		{"nil option", nil},
 		{"bad stop timeout", ply.WithStopTimeout(-1)},
+		{"negative health cache", ply.WithHealthCache(-time.Second)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if _, err := ply.New(nil, tt.opt); err == nil {

@@ -49,6 +49,7 @@ type config struct {
 	observers   []func(Step)
 	modules     []Module
 	stopTimeout time.Duration
+	healthCache time.Duration
 	errs        []error
 }
 
@@ -93,6 +94,20 @@ func WithStopTimeout(d time.Duration) Option {
 			return
 		}
 		c.stopTimeout = d
+	})
+}
+
+// WithHealthCache sets how long [Host.Health] and [Host.Ready] reuse a
+// plugin's last health check result before they check it again, so that
+// frequent probes do not hammer the plugins. 0 checks on every call. A
+// negative d is an error. Default: 1s.
+func WithHealthCache(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d < 0 {
+			c.errs = append(c.errs, fmt.Errorf("ply: WithHealthCache(%v): must be >= 0 (0 checks on every call)", d))
+			return
+		}
+		c.healthCache = d
 	})
 }
 
@@ -159,6 +174,7 @@ func newConfig(opts []Option) (config, error) {
 		priorities:  make(map[string]int),
 		options:     make(map[string]RawOptions),
 		stopTimeout: 30 * time.Second,
+		healthCache: time.Second,
 	}
 	for _, op := range ops {
 		c.timeouts[op] = DefaultTimeout
