@@ -46,7 +46,7 @@ func TestServer(t *testing.T) {
 		_, _ = fmt.Fprintf(w, "hello %s", r.PathValue("name"))
 		return nil
 	}
-	plytest.New(t, []ply.Plugin{srv, db, probe}, ply.WithLogger(discard()), ply.WithModules(ply.Module{
+	plytest.New(t, []ply.Plugin{srv, db, probe}, ply.WithLogger(discard()), ply.WithHealthCache(0), ply.WithModules(ply.Module{
 		Name: "greet", Prefix: "/api/v1", Handlers: []ply.Handler{
 			{Kind: ply.KindHTTP, Name: "GET /hello/{name}", Func: hello},
 			{Kind: ply.KindHTTP, Name: "POST /echo", Func: hello},

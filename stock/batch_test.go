@@ -80,7 +80,7 @@ func TestPools(t *testing.T) {
 			return err
 		},
 	}
-	h, err := ply.New([]ply.Plugin{consumer, stock.NewPools(stock.PoolOptions{})}, ply.WithLogger(slog.New(slog.DiscardHandler)))
+	h, err := ply.New([]ply.Plugin{consumer, stock.NewPools(stock.PoolOptions{})}, ply.WithLogger(slog.New(slog.DiscardHandler)), ply.WithHealthCache(0))
 	if err != nil {
 		t.Fatal(err)
 	}
