@@ -55,8 +55,8 @@ plugins:
 			raw: &ply.RawOptions{File: "ply.yaml", Data: []byte("ttl: 2s\n")}, got: cacheOptions{TTL: 2 * time.Second}},
 		{name: "every problem in the file at once, with positions", raw: &ply.RawOptions{File: "ply.yaml", Data: []byte(file), Path: "$.plugins.cache.options"},
 			want: []ply.ConfigError{
-				{Plugin: "cache", File: "ply.yaml", Line: 7, Column: 7, Problem: `unknown field "colour" (known fields: "ttl", "size", "store")`},
 				{Plugin: "cache", Field: "size", File: "ply.yaml", Line: 6, Column: 13, Problem: "must be >= 0"},
+				{Plugin: "cache", Field: "colour", File: "ply.yaml", Line: 7, Column: 7, Problem: `unknown field (known fields: "ttl", "size", "store")`},
 			}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

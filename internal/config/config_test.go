@@ -104,7 +104,7 @@ func TestLoadErrors(t *testing.T) {
 		{name: "missing env var", file: "plugins:\n  - name: greet\n    options: {greeting: ${NOPE_NOT_SET}}\n",
 			want: []string{"ply.yaml:3: ${NOPE_NOT_SET}: environment variable not set; export it, or write $${NOPE_NOT_SET} for a literal"}},
 		{name: "unknown key and unknown plugin", file: "listne: x\nplugins:\n  - name: nope\n",
-			want: []string{`ply.yaml:1:1: unknown field "listne" (did you mean "listen"?)`, `ply.yaml: plugins[0]: no plugin named "nope"; known: greet, httpserver`}},
+			want: []string{`ply.yaml:1:1: listne: unknown field (did you mean "listen"?)`, `ply.yaml: plugins[0]: no plugin named "nope"; known: greet, httpserver`}},
 		{name: "unknown plugin", file: "plugins:\n  - name: nope\n",
 			want: []string{"ply.yaml: plugins[0]: no plugin named \"nope\"; known: greet, httpserver"}},
 		{name: "route with two handlers", file: "modules:\n  - name: m\n    routes:\n      - route: GET /x\n        static: {text: a}\n        files: {dir: /}\n",
@@ -113,7 +113,7 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{
 				"ply.yaml:4:17: plugin greet: greeting: must be at least 2 characters long",
 				"ply.yaml:5:14: plugin greet: times: must be >= 0",
-				`ply.yaml:9:15: module m (plugin greet): unknown field "tims" (did you mean "times"?)`,
+				`ply.yaml:9:15: module m (plugin greet): tims: unknown field (did you mean "times"?)`,
 			}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

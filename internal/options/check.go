@@ -30,7 +30,10 @@ const maxDepth = 1000
 type checker struct {
 	d        *document
 	problems []Problem
-	unknown  int                  // how many of problems are unknown keys (which do not stop decoding)
+	unknown  int                  // how many of problems are unknown keys (which decoding skips)
+	bad      map[ast.Node]bool    // values of the wrong type, which decoding leaves out
+	badPaths []string             // their paths
+	fatal    bool                 // a problem that leaves nothing to decode
 	seen     map[checkedNode]bool // aliased values already checked against a type
 	depth    int
 	tooDeep  bool
@@ -42,10 +45,32 @@ type checkedNode struct {
 }
 
 func newChecker(d *document) *checker {
-	return &checker{d: d, seen: map[checkedNode]bool{}}
+	return &checker{d: d, seen: map[checkedNode]bool{}, bad: map[ast.Node]bool{}}
 }
 
+// add reports that the value n at path cannot be decoded; decoding will
+// leave it out. A problem with the options node itself is fatal.
 func (c *checker) add(n ast.Node, path, msg string) {
+	c.report(n, path, msg)
+	if path == "" || n == c.d.node || c.d.resolve(c.d.node) == n {
+		c.fatal = true
+		return
+	}
+	c.bad[n] = true
+	c.badPaths = append(c.badPaths, path)
+}
+
+// addKey reports a key that decoding can skip or that does not stop it: an
+// unknown or duplicate key.
+func (c *checker) addKey(n ast.Node, path, msg string) { c.report(n, path, msg) }
+
+// addFatal reports a problem that leaves nothing to decode.
+func (c *checker) addFatal(n ast.Node, path, msg string) {
+	c.report(n, path, msg)
+	c.fatal = true
+}
+
+func (c *checker) report(n ast.Node, path, msg string) {
 	line, col := position(n)
 	c.problems = append(c.problems, Problem{Path: path, Line: line, Column: col, Message: msg})
 }
@@ -55,7 +80,7 @@ func (c *checker) check(n ast.Node, t reflect.Type, path string) {
 	if c.depth >= maxDepth {
 		if !c.tooDeep {
 			c.tooDeep = true
-			c.add(n, path, fmt.Sprintf("is nested too deeply (more than %d levels)", maxDepth))
+			c.addFatal(n, path, fmt.Sprintf("is nested too deeply (more than %d levels)", maxDepth))
 		}
 		return
 	}
@@ -78,7 +103,7 @@ func (c *checker) check(n ast.Node, t reflect.Type, path string) {
 	switch t.Kind() {
 	case reflect.Bool:
 		if _, ok := n.(*ast.BoolNode); !ok {
-			c.add(n, path, "must be true or false, got "+describe(n))
+			c.add(n, path, "must be true or false, got "+describe(n, path))
 		}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
@@ -94,7 +119,7 @@ func (c *checker) check(n ast.Node, t reflect.Type, path string) {
 	case reflect.Slice, reflect.Array:
 		seq, ok := n.(*ast.SequenceNode)
 		if !ok {
-			c.add(n, path, "must be a list, got "+describe(n))
+			c.add(n, path, "must be a list, got "+describe(n, path))
 			return
 		}
 		if t.Kind() == reflect.Array && len(seq.Values) > t.Len() {
@@ -169,13 +194,13 @@ func (c *checker) custom(n ast.Node, t reflect.Type, path string) bool {
 	case t == timeType:
 		s, ok := stringValue(n)
 		if !ok || !isTimestamp(s) {
-			c.add(n, path, `must be a time such as "2006-01-02T15:04:05Z" or "2006-01-02", got `+describe(n))
+			c.add(n, path, `must be a time such as "2006-01-02T15:04:05Z" or "2006-01-02"`+got(n, path))
 		}
 		return true
 	case t == durationType:
 		s, ok := stringValue(n)
 		if _, err := time.ParseDuration(s); !ok || err != nil {
-			c.add(n, path, `must be a duration such as "1.5s" or "2m", got `+describe(n))
+			c.add(n, path, `must be a duration such as "1.5s" or "2m" (a number and a unit: ns, us, ms, s, m or h)`+got(n, path))
 		}
 		return true
 	case pt.Implements(textUnmarshalerType):
@@ -184,12 +209,12 @@ func (c *checker) custom(n ast.Node, t reflect.Type, path string) bool {
 		case ok:
 			u := reflect.New(t).Interface().(encoding.TextUnmarshaler)
 			if err := u.UnmarshalText([]byte(s)); err != nil {
-				c.add(n, path, fmt.Sprintf("cannot use %s: %v", describe(n), err))
+				c.add(n, path, invalid(err, s, path))
 			}
 		case pt.Implements(jsonUnmarshalerType):
 			c.checkJSON(n, t, path)
 		default:
-			c.add(n, path, "must be a string, got "+describe(n))
+			c.add(n, path, "must be a string, got "+describe(n, path))
 		}
 		return true
 	case pt.Implements(jsonUnmarshalerType):
@@ -197,6 +222,28 @@ func (c *checker) custom(n ast.Node, t reflect.Type, path string) bool {
 		return true
 	}
 	return false
+}
+
+// got says what a value of the wrong kind is, for a message: ", got 5", or
+// nothing for a string, whose text is not repeated.
+func got(n ast.Node, path string) string {
+	if _, ok := stringValue(n); ok {
+		return ""
+	}
+	return ", got " + describe(n, path)
+}
+
+// invalid phrases the error of a type's own decoding of text, without the
+// text (which the error may quote, and which may be a secret).
+func invalid(err error, text, path string) string {
+	if secret(path) {
+		return "is not valid"
+	}
+	msg := err.Error()
+	if text != "" {
+		msg = strings.ReplaceAll(msg, text, "…")
+	}
+	return "is not valid: " + msg
 }
 
 // timestampFormats are the formats in which goccy/go-yaml reads a time.Time; it
@@ -226,7 +273,7 @@ func (c *checker) checkJSON(n ast.Node, t reflect.Type, path string) {
 	}
 	u := reflect.New(t).Interface().(json.Unmarshaler)
 	if err := u.UnmarshalJSON(b); err != nil {
-		c.add(n, path, fmt.Sprintf("cannot use %s: %v", describe(n), err))
+		c.add(n, path, invalid(err, string(b), path))
 	}
 }
 
@@ -276,9 +323,9 @@ func (c *checker) checkString(n ast.Node, path string) {
 	}
 	switch n.(type) {
 	case *ast.MappingNode, *ast.MappingValueNode, *ast.SequenceNode:
-		c.add(n, path, "must be a string, got "+describe(n))
+		c.add(n, path, "must be a string, got "+describe(n, path))
 	default:
-		c.add(n, path, "must be a string, got "+describe(n)+" (put it in quotes)")
+		c.add(n, path, "must be a string, got "+describe(n, path)+" (put it in quotes)")
 	}
 }
 
@@ -318,7 +365,7 @@ func (c *checker) checkInt(n ast.Node, t reflect.Type, path string) {
 	case *ast.FloatNode:
 		f := v.Value
 		if f != math.Trunc(f) {
-			c.add(n, path, "must be an integer, got "+describe(n))
+			c.add(n, path, "must be an integer, got "+describe(n, path))
 			return
 		}
 		if unsigned {
@@ -329,11 +376,11 @@ func (c *checker) checkInt(n ast.Node, t reflect.Type, path string) {
 	default:
 		s, ok := plainNumber(n)
 		if !ok {
-			c.add(n, path, "must be an integer, got "+describe(n))
+			c.add(n, path, "must be an integer, got "+describe(n, path))
 			return
 		}
 		if _, isInt := new(big.Int).SetString(s, 10); !isInt {
-			c.add(n, path, "must be an integer without an exponent, got "+describe(n))
+			c.add(n, path, "must be an integer without an exponent, got "+describe(n, path))
 			return
 		}
 	}
@@ -344,7 +391,7 @@ func (c *checker) checkInt(n ast.Node, t reflect.Type, path string) {
 			lo = strconv.FormatInt(math.MinInt64>>(64-bits), 10)
 			hi = strconv.FormatInt(math.MaxInt64>>(64-bits), 10)
 		}
-		c.add(n, path, fmt.Sprintf("must be an integer from %s to %s, got %s", lo, hi, describe(n)))
+		c.add(n, path, fmt.Sprintf("must be an integer from %s to %s, got %s", lo, hi, describe(n, path)))
 	}
 }
 
@@ -356,25 +403,25 @@ func (c *checker) checkFloat(n ast.Node, t reflect.Type, path string) {
 	case *ast.FloatNode:
 		f = v.Value
 	case *ast.InfinityNode, *ast.NanNode:
-		c.add(n, path, "must be a finite number, got "+describe(n))
+		c.add(n, path, "must be a finite number, got "+describe(n, path))
 		return
 	default:
 		s, ok := plainNumber(n)
 		if !ok {
-			c.add(n, path, "must be a number, got "+describe(n))
+			c.add(n, path, "must be a number, got "+describe(n, path))
 			return
 		}
 		var err error
 		if f, err = strconv.ParseFloat(s, 64); err != nil {
-			c.add(n, path, "is out of range for a number, got "+describe(n))
+			c.add(n, path, "is out of range for a number, got "+describe(n, path))
 			return
 		}
 	}
 	switch {
 	case math.IsInf(f, 0) || math.IsNaN(f):
-		c.add(n, path, "must be a finite number, got "+describe(n))
+		c.add(n, path, "must be a finite number, got "+describe(n, path))
 	case t.Kind() == reflect.Float32 && math.Abs(f) > math.MaxFloat32:
-		c.add(n, path, fmt.Sprintf("must be a number from %g to %g, got %s", -math.MaxFloat32, math.MaxFloat32, describe(n)))
+		c.add(n, path, fmt.Sprintf("must be a number from %g to %g, got %s", -math.MaxFloat32, math.MaxFloat32, describe(n, path)))
 	}
 }
 
@@ -427,7 +474,7 @@ func hasOption(opts, want string) bool {
 func (c *checker) checkStruct(n ast.Node, t reflect.Type, path string) {
 	entries, ok := mappingEntries(n)
 	if !ok {
-		c.add(n, path, "must be a mapping, got "+describe(n))
+		c.add(n, path, "must be a mapping, got "+describe(n, path))
 		return
 	}
 	fields := decodedFields(t)
@@ -439,12 +486,12 @@ func (c *checker) checkStruct(n ast.Node, t reflect.Type, path string) {
 		}
 		key, ok := keyText(e.Key)
 		if !ok {
-			c.add(e.Key, path, "keys must be field names, got "+describe(e.Key))
+			c.addFatal(e.Key, path, "keys must be field names, got "+describe(e.Key, ""))
 			continue
 		}
 		i := fieldIndex(fields, key)
 		if i < 0 {
-			c.add(e.Key, path, unknownField(key, fields))
+			c.addKey(e.Key, joinPath(path, keySeg(key)), unknownField(key, fields))
 			c.unknown++
 			continue
 		}
@@ -481,7 +528,7 @@ func (c *checker) checkMerge(v ast.Node, t reflect.Type, path string) {
 
 func (c *checker) checkMergeSource(n ast.Node, t reflect.Type, path string) {
 	if !isMapping(n) {
-		c.add(n, path, "<< must merge a mapping or a list of mappings, got "+describe(n))
+		c.addFatal(n, path, "<< must merge a mapping or a list of mappings, got "+describe(n, path))
 		return
 	}
 	if t.Kind() == reflect.Map {
@@ -501,7 +548,7 @@ func (c *checker) checkKeys(entries []*ast.MappingValueNode, path string) {
 		}
 		if prev, dup := first[key]; dup {
 			line, _ := position(prev)
-			c.add(e.Key, path, fmt.Sprintf("duplicate key %s (first at line %d); remove one", quote(key), line))
+			c.addKey(e.Key, joinPath(path, keySeg(key)), fmt.Sprintf("duplicate key (first at line %d); remove one", line))
 			continue
 		}
 		first[key] = e.Key
@@ -511,7 +558,7 @@ func (c *checker) checkKeys(entries []*ast.MappingValueNode, path string) {
 func (c *checker) checkMap(n ast.Node, t reflect.Type, path string) {
 	entries, ok := mappingEntries(n)
 	if !ok {
-		c.add(n, path, "must be a mapping, got "+describe(n))
+		c.add(n, path, "must be a mapping, got "+describe(n, path))
 		return
 	}
 	c.checkKeys(entries, path)
@@ -522,12 +569,12 @@ func (c *checker) checkMap(n ast.Node, t reflect.Type, path string) {
 		}
 		key, ok := keyText(e.Key)
 		if !ok {
-			c.add(e.Key, path, "keys must be scalars, got "+describe(e.Key))
+			c.addFatal(e.Key, path, "keys must be scalars, got "+describe(e.Key, ""))
 			continue
 		}
 		if strings.ContainsAny(key, "\r\n") {
 			// goccy/go-yaml cannot write such a key back (it breaks the mapping)
-			c.add(e.Key, path, fmt.Sprintf("key %s must be on one line", quote(key)))
+			c.addFatal(e.Key, path, fmt.Sprintf("key %s must be on one line", quote(key)))
 			continue
 		}
 		if t.Key().Kind() != reflect.String {
@@ -535,14 +582,18 @@ func (c *checker) checkMap(n ast.Node, t reflect.Type, path string) {
 			if mk, isKey := k.(*ast.MappingKeyNode); isKey {
 				k = mk.Value
 			}
+			before := len(c.problems)
 			c.check(k, t.Key(), path)
+			if len(c.problems) > before {
+				c.fatal = true // a key cannot be left out like a value
+			}
 		}
 		c.check(e.Value, t.Elem(), joinPath(path, keySeg(key)))
 	}
 }
 
-// unknownField says what to write instead of key: the closest field name, or
-// the list of fields.
+// unknownField says what to write instead of key (which the problem's path
+// ends with): the closest field name, or the list of fields.
 func unknownField(key string, fields []structField) string {
 	best, bestDist := "", 3
 	for _, f := range fields {
@@ -553,15 +604,15 @@ func unknownField(key string, fields []structField) string {
 	}
 	switch {
 	case best != "":
-		return fmt.Sprintf("unknown field %s (did you mean %s?)", quote(key), strconv.Quote(best))
+		return fmt.Sprintf("unknown field (did you mean %s?)", strconv.Quote(best))
 	case len(fields) == 0:
-		return fmt.Sprintf("unknown field %s (no fields are allowed here)", quote(key))
+		return "unknown field (no fields are allowed here)"
 	}
 	names := make([]string, len(fields))
 	for i, f := range fields {
 		names[i] = strconv.Quote(f.name)
 	}
-	return fmt.Sprintf("unknown field %s (known fields: %s)", quote(key), strings.Join(names, ", "))
+	return fmt.Sprintf("unknown field (known fields: %s)", strings.Join(names, ", "))
 }
 
 // editDistance is the Levenshtein distance between a and b, in runes.

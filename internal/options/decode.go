@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -16,6 +17,11 @@ type Source struct {
 	File string // name used in positions, e.g. "ply.yaml"
 	Data []byte // the whole document (YAML or JSON)
 	Path string // YAML path of the options node inside Data, e.g. "$.plugins.cache.options"; "" or "$" means the whole document
+
+	// Env, when set, looks up the environment variables that ${NAME} in a
+	// scalar value refers to (os.LookupEnv, or a map in tests); see
+	// [Decode]. Nil leaves "${" as written.
+	Env func(name string) (value string, ok bool)
 }
 
 // Decode replaces *dst (a pointer to a struct) with the options in src: it zeroes
@@ -30,67 +36,181 @@ type Source struct {
 // with paths relative to the options and file positions. Decoding is strict about
 // scalars: a string field takes only a string, an integer field only an integer.
 // Map keys must be on one line. When there are problems, *dst is left zero.
+// Messages never repeat a string value from the file (it may be a secret), and
+// no value at all under a key that names a secret (key, token, password…).
+//
+// With src.Env set, ${NAME} in a scalar value (never in a key or a comment) is
+// replaced with the variable's value after parsing, and $${ stands for a
+// literal ${. A plain scalar that is exactly one reference takes the type of
+// its value ("port: ${PORT}" is an integer when PORT is 8080); anything else
+// stays a string. A variable Env does not know is a problem at the value.
 //
 // Only the first document of a multi-document file is read. src.Path supports
-// "$", ".key", ".'key.with.dots'" and "[index]".
+// "$", ".key", ".'key.with.dots'" and "[index]". A document nested deeper than
+// [MaxDepth] or whose aliases expand to more than [MaxAliasNodes] values is
+// refused before it is decoded.
 func Decode(src Source, dst any) []Problem {
 	_, problems := decode(src, dst)
 	return problems
 }
 
-// Load is Decode followed, if decoding found no problems, by Validate.
+// Load is Decode followed by Validate.
 //
-// Unknown keys do not stop it: the rest is still decoded and validated, so
-// every problem is reported at once.
+// Problems do not stop it: a value of the wrong type is left zero and the
+// rest is still decoded and validated (problems that follow from the left
+// out value are not reported), so every problem is reported at once, in
+// file order. Only syntax errors, documents over the limits and keys that
+// cannot be read leave nothing to validate.
 func Load(src Source, dst any) []Problem {
-	d, problems, decoded := decodeAll(src, dst)
-	if !decoded {
+	d, problems := parseSource(src)
+	if d == nil {
 		return problems
 	}
-	problems = append(problems, validate(dst, d)...)
+	return d.load(dst)
+}
+
+// A Document is a parsed Source, to decode options from it and to find
+// positions in it. It is not safe for concurrent use.
+type Document struct {
+	d *document
+}
+
+// Parse parses src and locates its options node. Its problems are those
+// that leave nothing to decode: syntax errors, a document over the limits,
+// a bad src.Path; the Document is nil when there are any.
+func Parse(src Source) (*Document, []Problem) {
+	d, problems := parseSource(src)
+	if d == nil {
+		return nil, problems
+	}
+	return &Document{d: d}, nil
+}
+
+// Load is [Load] on the parsed document. Call it once: it leaves out of the
+// document the values it reports as of the wrong type.
+func (doc *Document) Load(dst any) []Problem { return doc.d.load(dst) }
+
+// Position returns the line and column of the value at path (a [Problem]
+// path, relative to the options node), or of the nearest node on the way to
+// it when it is absent; 0, 0 when the document is empty.
+func (doc *Document) Position(path string) (line, col int) {
+	d := doc.d
+	n := d.node
+	if n == nil {
+		return position(d.nearest)
+	}
+	segs, ok := parsePath(path)
+	if !ok {
+		return position(n)
+	}
+	n, _ = d.lookup(n, segs)
+	return position(n)
+}
+
+func (d *document) load(dst any) []Problem {
+	problems, bad, decoded := d.decodeAll(dst)
+	if !decoded {
+		sortProblems(problems)
+		return problems
+	}
+	for _, p := range validate(dst, d) {
+		if !under(p.Path, bad) {
+			problems = append(problems, p)
+		}
+	}
 	sortProblems(problems)
 	return problems
 }
 
-func decode(src Source, dst any) (*document, []Problem) {
-	d, problems, decoded := decodeAll(src, dst)
-	if decoded && len(problems) > 0 { // Decode is all or nothing
-		reflect.ValueOf(dst).Elem().SetZero()
+// under reports whether path is one of paths or inside one of them.
+func under(path string, paths []string) bool {
+	for _, p := range paths {
+		if path == p || p == "" || strings.HasPrefix(path, p) && (path[len(p)] == '.' || path[len(p)] == '[') {
+			return true
+		}
 	}
+	return false
+}
+
+func decode(src Source, dst any) (*document, []Problem) {
+	d, problems := parseSource(src)
+	if d == nil {
+		if ok, p := destination(dst); !ok {
+			return nil, []Problem{p}
+		}
+		reflect.ValueOf(dst).Elem().SetZero()
+		return nil, problems
+	}
+	problems, _, _ = d.decodeAll(dst)
+	if len(problems) > 0 { // Decode is all or nothing
+		if ok, _ := destination(dst); ok {
+			reflect.ValueOf(dst).Elem().SetZero()
+		}
+	}
+	sortProblems(problems)
 	return d, problems
 }
 
-// decodeAll decodes src into dst. decoded reports whether dst holds the
-// document's values: there were no problems, or only unknown keys (which
-// are then skipped).
-func decodeAll(src Source, dst any) (d *document, problems []Problem, decoded bool) {
+// destination checks that dst is a non-nil pointer to a struct.
+func destination(dst any) (bool, Problem) {
 	rv := reflect.ValueOf(dst)
 	if !rv.IsValid() || rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
-		return nil, []Problem{{Message: fmt.Sprintf("options must be decoded into a non-nil pointer to a struct, got %T", dst)}}, false
+		return false, Problem{Message: fmt.Sprintf("options must be decoded into a non-nil pointer to a struct, got %T", dst)}
 	}
-	out := rv.Elem()
+	return true, Problem{}
+}
+
+// decodeAll decodes the options node into dst. A value of the wrong type
+// is left out (and its path is in bad), so the rest is decoded; decoded
+// reports whether dst holds the document's values, which it does unless
+// the options could not be read at all.
+func (d *document) decodeAll(dst any) (problems []Problem, bad []string, decoded bool) {
+	if ok, p := destination(dst); !ok {
+		return []Problem{p}, nil, false
+	}
+	out := reflect.ValueOf(dst).Elem()
 	out.SetZero()
-	d, problems = parseSource(src)
-	if len(problems) > 0 {
-		return d, problems, false
-	}
+	problems = append(problems, d.env...)
 	if d.node == nil {
-		return d, nil, true
+		return problems, nil, true
 	}
 	c := newChecker(d)
 	c.check(d.node, out.Type(), "")
-	if len(c.problems) > c.unknown {
-		return d, c.problems, false
+	problems = append(problems, c.problems...)
+	if c.fatal {
+		return problems, nil, false
 	}
-	strict := len(c.problems) == 0
-	// The checker found nothing; decode into a fresh value so a failure (which the
-	// checker should have foreseen) leaves *dst zero.
+	d.prune(c.bad)
+	// Decode into a fresh value so a failure (which the checker should have
+	// foreseen) leaves *dst zero.
 	v := reflect.New(out.Type())
-	if err := d.decodeInto(v.Interface(), strict); err != nil {
-		return d, append(c.problems, d.decodeProblem(err)), false
+	if err := d.decodeInto(v.Interface(), c.unknown == 0); err != nil {
+		return append(problems, d.decodeProblem(err)), nil, false
 	}
 	out.Set(v.Elem())
-	return d, c.problems, true
+	return problems, c.badPaths, true
+}
+
+// prune replaces the values of the wrong type, and aliases to them, with
+// nulls, so that the decoder leaves them zero.
+func (d *document) prune(bad map[ast.Node]bool) {
+	if len(bad) == 0 {
+		return
+	}
+	rewriteValues(d.body, func(n ast.Node) ast.Node {
+		if bad[n] {
+			return ast.Null(n.GetToken())
+		}
+		if a, ok := n.(*ast.AliasNode); ok && bad[d.resolve(a)] {
+			return ast.Null(n.GetToken())
+		}
+		return n
+	})
+	if bad[d.node] {
+		d.node = nil
+	}
+	d.anchors = map[string]ast.Node{}
+	ast.Walk(anchorCollector(d.anchors), d.body)
 }
 
 // decodeInto decodes the options node into v with goccy/go-yaml.
@@ -132,7 +252,7 @@ func (d *document) decodeProblem(err error) Problem {
 	}
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
-		p.Message = fmt.Sprintf("must be %s, got %s", typePhrase(te.DstType), truncate(tk.Value))
+		p.Message = "must be " + typePhrase(te.DstType)
 	}
 	return p
 }

@@ -16,11 +16,17 @@
 //
 // # Reporting
 //
-// Every function reports all problems at once, as a []Problem. Each [Problem] has a
-// path relative to the plugin's options ("limits.burst", "servers[2].url"), the line
-// and column in the file when the options came from one, and a message that says
-// the fix: `must be >= 0`, `unknown field "tll" (did you mean "ttl"?)`,
-// `must be a duration such as "1.5s" or "2m", got "abc"`.
+// Every function reports all problems at once, as a []Problem, in file order. Each
+// [Problem] has a path relative to the plugin's options ("limits.burst",
+// "servers[2].url"; for an unknown key, the key's own path), the line and column in
+// the file when the options came from one, and a message that says the fix:
+// `must be >= 0`, `unknown field (did you mean "ttl"?)`,
+// `must be a duration such as "1.5s" or "2m" (a number and a unit: ns, us, ms, s, m or h)`.
+// A value of the wrong type does not hide the other problems: it is left out and the
+// rest is decoded and validated. A limit that both a jsonschema tag and the Validate
+// method check is reported once, in the schema's words. Messages never repeat a
+// string from the file, nor any value under a key that names a secret (key, token,
+// password, auth…): they name the path and the fix instead.
 //
 // # Decoding
 //
@@ -43,5 +49,21 @@
 // messages show them as durations.
 //
 // [Load] is [Decode] then [Validate]: what a host does with a plugin's options from
-// its configuration file.
+// its configuration file. [Parse] keeps the parsed file, to load from it and to find
+// the position of any path in it.
+//
+// # Environment variables
+//
+// With [Source].Env set, ${NAME} in a scalar value is replaced after parsing with the
+// variable's value; keys and comments never are, and $${NAME} is a literal ${NAME}.
+// A plain value that is one reference and nothing else takes the type of what it
+// becomes ("port: ${PORT}" is an integer); a quoted one stays a string. In a flow
+// collection ({...} or [...]) a reference must be quoted, since braces end a plain
+// value there.
+//
+// # Limits
+//
+// A document nested deeper than [MaxDepth] or whose aliases expand to more than
+// [MaxAliasNodes] values ("billion laughs") is refused before it is decoded, with the
+// position where it goes over.
 package options

@@ -31,9 +31,9 @@ func ExampleLoad() {
 		fmt.Printf("%s:%d:%d: %s\n", src.File, p.Line, p.Column, p)
 	}
 	// Output:
+	// ply.yaml:4:12: ttl: must be >= 0s
 	// ply.yaml:5:13: mode: must be one of "lru", "lfu"
 	// ply.yaml:6:13: size: must be <= 1024
-	// ply.yaml:4:12: ttl: must be >= 0s
 }
 
 // Decode reports every unknown key and every value of the wrong type, not only
@@ -49,7 +49,7 @@ func ExampleDecode() {
 		fmt.Printf("%s:%d:%d: %s\n", src.File, p.Line, p.Column, p)
 	}
 	// Output:
-	// cache.yaml:1:1: unknown field "tll" (did you mean "ttl"?)
-	// cache.yaml:2:8: burst: must be an integer, got "lots"
-	// cache.yaml:3:1: unknown field "color" (known fields: "ttl", "burst")
+	// cache.yaml:1:1: tll: unknown field (did you mean "ttl"?)
+	// cache.yaml:2:8: burst: must be an integer, got a string
+	// cache.yaml:3:1: color: unknown field (known fields: "ttl", "burst")
 }

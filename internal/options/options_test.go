@@ -160,15 +160,15 @@ func TestLoad(t *testing.T) {
 			name: "unknown key at root",
 			src:  yamlSource("name: cache\ntll: 5s\n"),
 			want: []options.Problem{
-				{Path: "", Line: 2, Column: 1, Message: `unknown field "tll" (did you mean "ttl"?)`},
+				{Path: "tll", Line: 2, Column: 1, Message: `unknown field (did you mean "ttl"?)`},
 			},
 		},
 		{
 			name: "unknown nested keys",
 			src:  yamlSource("name: cache\nlimits:\n  brust: 3\nservers:\n  - url: http://a\n  - URL: http://b\n"),
 			want: []options.Problem{
-				{Path: "limits", Line: 3, Column: 3, Message: `unknown field "brust" (did you mean "burst"?)`},
-				{Path: "servers[1]", Line: 6, Column: 5, Message: `unknown field "URL" (did you mean "url"?)`},
+				{Path: "limits.brust", Line: 3, Column: 3, Message: `unknown field (did you mean "burst"?)`},
+				{Path: "servers[1].URL", Line: 6, Column: 5, Message: `unknown field (did you mean "url"?)`},
 				{Path: "servers[1].url", Line: 6, Column: 5, Message: "is required"},
 			},
 		},
@@ -176,10 +176,10 @@ func TestLoad(t *testing.T) {
 			name: "every unknown key",
 			src:  yamlSource("tll: 5s\nname: cache\ncolour: red\nlimits: {rate: 1, brust: 2, size: 3}\n"),
 			want: []options.Problem{
-				{Path: "", Line: 1, Column: 1, Message: `unknown field "tll" (did you mean "ttl"?)`},
-				{Path: "", Line: 3, Column: 1, Message: `unknown field "colour" (known fields: "name", "ttl", "mode", "limits", "servers", "tags", "debug")`},
-				{Path: "limits", Line: 4, Column: 19, Message: `unknown field "brust" (did you mean "burst"?)`},
-				{Path: "limits", Line: 4, Column: 29, Message: `unknown field "size" (known fields: "rate", "burst")`},
+				{Path: "tll", Line: 1, Column: 1, Message: `unknown field (did you mean "ttl"?)`},
+				{Path: "colour", Line: 3, Column: 1, Message: `unknown field (known fields: "name", "ttl", "mode", "limits", "servers", "tags", "debug")`},
+				{Path: "limits.brust", Line: 4, Column: 19, Message: `unknown field (did you mean "burst"?)`},
+				{Path: "limits.size", Line: 4, Column: 29, Message: `unknown field (known fields: "rate", "burst")`},
 			},
 		},
 		{
@@ -187,11 +187,11 @@ func TestLoad(t *testing.T) {
 			src:  yamlSource("name: 5\nttl: abc\nlimits: {burst: many, rate: '2'}\ndebug: yes\nservers: https://x\ntags: {a: 1.10, b: [1]}\n"),
 			want: []options.Problem{
 				{Path: "name", Line: 1, Column: 7, Message: `must be a string, got 5 (put it in quotes)`},
-				{Path: "ttl", Line: 2, Column: 6, Message: `must be a duration such as "1.5s" or "2m", got "abc"`},
-				{Path: "limits.burst", Line: 3, Column: 17, Message: `must be an integer, got "many"`},
-				{Path: "limits.rate", Line: 3, Column: 29, Message: `must be a number, got "2"`},
-				{Path: "debug", Line: 4, Column: 8, Message: `must be true or false, got "yes"`},
-				{Path: "servers", Line: 5, Column: 10, Message: `must be a list, got "https://x"`},
+				{Path: "ttl", Line: 2, Column: 6, Message: `must be a duration such as "1.5s" or "2m" (a number and a unit: ns, us, ms, s, m or h)`},
+				{Path: "limits.burst", Line: 3, Column: 17, Message: `must be an integer, got a string`},
+				{Path: "limits.rate", Line: 3, Column: 29, Message: `must be a number, got a string`},
+				{Path: "debug", Line: 4, Column: 8, Message: `must be true or false, got a string`},
+				{Path: "servers", Line: 5, Column: 10, Message: `must be a list, got a string`},
 				{Path: "tags.a", Line: 6, Column: 11, Message: `must be a string, got 1.10 (put it in quotes)`},
 				{Path: "tags.b", Line: 6, Column: 20, Message: `must be a string, got a list`},
 			},
@@ -203,15 +203,15 @@ func TestLoad(t *testing.T) {
 				{Path: "limits.burst", Line: 2, Column: 17, Message: `must be an integer from -9223372036854775808 to 9223372036854775807, got 99999999999999999999`},
 				{Path: "limits.rate", Line: 2, Column: 45, Message: `must be a finite number, got .inf`},
 				{Path: "servers[0].weight", Line: 3, Column: 37, Message: `must be an integer, got 1.5`},
-				{Path: "servers[0].timeout", Line: 3, Column: 51, Message: `must be a duration such as "1.5s" or "2m", got 5`},
+				{Path: "servers[0].timeout", Line: 3, Column: 51, Message: `must be a duration such as "1.5s" or "2m" (a number and a unit: ns, us, ms, s, m or h), got 5`},
 			},
 		},
 		{
 			name: "duplicate keys",
 			src:  options.Source{File: "ply.json", Data: []byte(`{"name": "a", "tags": {"x": "1", "x": "2"}, "name": "b"}`)},
 			want: []options.Problem{
-				{Path: "", Line: 1, Column: 45, Message: `duplicate key "name" (first at line 1); remove one`},
-				{Path: "tags", Line: 1, Column: 34, Message: `duplicate key "x" (first at line 1); remove one`},
+				{Path: "tags.x", Line: 1, Column: 34, Message: `duplicate key (first at line 1); remove one`},
+				{Path: "name", Line: 1, Column: 45, Message: `duplicate key (first at line 1); remove one`},
 			},
 		},
 		{
@@ -232,15 +232,15 @@ func TestLoad(t *testing.T) {
 			name: "every schema problem",
 			src:  yamlSource("name: Bad Name\nttl: -5s\nmode: mru\nlimits:\n  burst: 5000\nservers:\n  - url: ftp://x\n    timeout: 1us\n  - weight: -1\n"),
 			want: []options.Problem{
-				{Path: "limits.burst", Line: 5, Column: 10, Message: "must be <= 1000"},
-				{Path: "limits.rate", Line: 5, Column: 3, Message: "must be set when burst is set"}, // from Validate, alongside the schema
-				{Path: "mode", Line: 3, Column: 7, Message: `must be one of "lru", "lfu"`},
 				{Path: "name", Line: 1, Column: 7, Message: `must match pattern "^[a-z][a-z0-9-]*$"`},
-				{Path: "servers[0].timeout", Line: 8, Column: 14, Message: "must be >= 1ms"},
+				{Path: "ttl", Line: 2, Column: 6, Message: "must be >= 0s"},
+				{Path: "mode", Line: 3, Column: 7, Message: `must be one of "lru", "lfu"`},
+				{Path: "limits.rate", Line: 5, Column: 3, Message: "must be set when burst is set"}, // from Validate, alongside the schema
+				{Path: "limits.burst", Line: 5, Column: 10, Message: "must be <= 1000"},
 				{Path: "servers[0].url", Line: 7, Column: 10, Message: `must match pattern "^https?://"`},
+				{Path: "servers[0].timeout", Line: 8, Column: 14, Message: "must be >= 1ms"},
 				{Path: "servers[1].url", Line: 9, Column: 5, Message: "is required"},
 				{Path: "servers[1].weight", Line: 9, Column: 13, Message: "must be >= 0"},
-				{Path: "ttl", Line: 2, Column: 6, Message: "must be >= 0s"},
 			},
 		},
 		{
@@ -263,23 +263,23 @@ func TestLoad(t *testing.T) {
 			name: "JSON positions",
 			src:  options.Source{File: "ply.json", Data: []byte("{\n  \"name\": \"x\",\n  \"ttl\": 5,\n  \"limits\": {\"burst\": 0, \"rte\": 1}\n}\n")},
 			want: []options.Problem{
-				{Path: "ttl", Line: 3, Column: 10, Message: `must be a duration such as "1.5s" or "2m", got 5`},
-				{Path: "limits", Line: 4, Column: 26, Message: `unknown field "rte" (did you mean "rate"?)`},
+				{Path: "ttl", Line: 3, Column: 10, Message: `must be a duration such as "1.5s" or "2m" (a number and a unit: ns, us, ms, s, m or h), got 5`},
+				{Path: "limits.rte", Line: 4, Column: 26, Message: `unknown field (did you mean "rate"?)`},
 			},
 		},
 		{
 			name: "nested node: schema problems",
 			src:  hostSource("$.plugins.cache.options"),
 			want: []options.Problem{
-				{Path: "servers[0].url", Line: 14, Column: 16, Message: `must match pattern "^https?://"`},
 				{Path: "ttl", Line: 11, Column: 12, Message: "must be >= 0s"},
+				{Path: "servers[0].url", Line: 14, Column: 16, Message: `must match pattern "^https?://"`},
 			},
 		},
 		{
 			name: "nested node: unknown key beside a merge key",
 			src:  hostSource("$.plugins.auth.options"),
 			want: []options.Problem{
-				{Path: "", Line: 20, Column: 7, Message: `unknown field "tll" (did you mean "ttl"?)`},
+				{Path: "tll", Line: 20, Column: 7, Message: `unknown field (did you mean "ttl"?)`},
 			},
 		},
 		{
@@ -589,7 +589,7 @@ func TestRecursiveType(t *testing.T) {
 	problems := options.Load(yamlSource("name: ab\nchildren:\n  - name: bc\n    children: [{name: c}, {nme: d}]\n"), &got)
 	want := []options.Problem{ // the unknown key does not hide the other problem
 		{Path: "children[0].children[0].name", Line: 4, Column: 23, Message: "must be at least 2 characters long"},
-		{Path: "children[0].children[1]", Line: 4, Column: 28, Message: `unknown field "nme" (did you mean "name"?)`},
+		{Path: "children[0].children[1].nme", Line: 4, Column: 28, Message: `unknown field (did you mean "name"?)`},
 	}
 	if diff := cmp.Diff(want, problems); diff != "" {
 		t.Errorf("Load() problems (-want +got):\n%s", diff)
@@ -656,17 +656,17 @@ func TestLoadCustomTypes(t *testing.T) {
 		{
 			name: "not a time",
 			data: "at: yesterday\n",
-			want: []options.Problem{{Path: "at", Line: 1, Column: 5, Message: `must be a time such as "2006-01-02T15:04:05Z" or "2006-01-02", got "yesterday"`}},
+			want: []options.Problem{{Path: "at", Line: 1, Column: 5, Message: `must be a time such as "2006-01-02T15:04:05Z" or "2006-01-02"`}},
 		},
 		{
 			name: "UnmarshalText fails",
 			data: "level: loud\n",
-			want: []options.Problem{{Path: "level", Line: 1, Column: 8, Message: `cannot use "loud": slog: level string "loud": unknown name`}},
+			want: []options.Problem{{Path: "level", Line: 1, Column: 8, Message: `is not valid: slog: level string "…": unknown name`}},
 		},
 		{
 			name: "UnmarshalJSON fails",
 			data: "level: {a: 1}\n",
-			want: []options.Problem{{Path: "level", Line: 1, Column: 8, Message: "cannot use a mapping: invalid syntax"}},
+			want: []options.Problem{{Path: "level", Line: 1, Column: 8, Message: "is not valid: invalid syntax"}},
 		},
 		{
 			name: "schema of a type that marshals itself",

@@ -122,14 +122,15 @@ func parsePath(p string) (segs []segment, ok bool) {
 	return segs, true
 }
 
-// sortProblems orders problems by path (list indexes in numeric order), then
-// position, then message.
+// sortProblems orders problems as they appear in the file: by position,
+// then (for problems at one place, or without a position) by path, list
+// indexes in numeric order, then message.
 func sortProblems(ps []Problem) {
 	slices.SortStableFunc(ps, func(a, b Problem) int {
 		return cmp.Or(
-			comparePaths(a.Path, b.Path),
 			cmp.Compare(a.Line, b.Line),
 			cmp.Compare(a.Column, b.Column),
+			comparePaths(a.Path, b.Path),
 			cmp.Compare(a.Message, b.Message),
 		)
 	})

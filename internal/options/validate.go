@@ -62,12 +62,21 @@ func validate(v any, d *document) []Problem {
 		}
 	}
 	if sv, ok := ptr.(interface{ Validate() error }); ok {
-		problems = append(problems, validateMethod(sv, len(problems) > 0)...)
+		// A Validate method may check again a limit that the schema checks,
+		// in its own words: one problem gets one message, the schema's.
+		checked := map[string]bool{}
+		for _, p := range problems {
+			checked[p.Path] = true
+		}
+		for _, p := range validateMethod(sv, len(problems) > 0) {
+			if !checked[p.Path] {
+				problems = append(problems, p)
+			}
+		}
 	}
+	problems = d.locate(problems)
 	sortProblems(problems)
-	// A Validate method may repeat a limit the schema already checks: say it once.
-	problems = slices.CompactFunc(problems, func(a, b Problem) bool { return a.Path == b.Path && a.Message == b.Message })
-	return d.locate(problems)
+	return slices.CompactFunc(problems, func(a, b Problem) bool { return a == b })
 }
 
 // validateMethod calls the options' own Validate, so its problems are
@@ -264,7 +273,7 @@ func leafProblems(e *validator.ValidationError, inst any, t reflect.Type) []Prob
 	case *kind.AdditionalProperties:
 		ps := make([]Problem, len(k.Properties))
 		for i, name := range k.Properties {
-			ps[i] = Problem{Path: path, Message: fmt.Sprintf("unknown field %s", quote(name))}
+			ps[i] = Problem{Path: joinPath(path, keySeg(name)), Message: "unknown field"}
 		}
 		return ps
 	case *kind.Minimum:
@@ -314,7 +323,7 @@ func leafProblems(e *validator.ValidationError, inst any, t reflect.Type) []Prob
 	case *kind.UniqueItems:
 		msg = fmt.Sprintf("must not repeat items ([%d] and [%d] are equal)", k.Duplicates[0], k.Duplicates[1])
 	case *kind.Format:
-		msg = fmt.Sprintf("must be a valid %s, got %s", k.Want, display(k.Got, false))
+		msg = "must be a valid " + k.Want
 	case *kind.Type:
 		want := make([]string, len(k.Want))
 		for i, w := range k.Want {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/lexer"
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
 )
@@ -18,19 +19,22 @@ type document struct {
 	node    ast.Node            // the options node as written (maybe an anchor or alias); nil when absent or null
 	nearest ast.Node            // the deepest node found on the way to Source.Path, for positions when node is nil
 	anchors map[string]ast.Node // anchored values of the whole document, by anchor name
+	env     []Problem           // variables that Source.Env does not know, in the options
 }
 
-// parseSource parses src and finds its options node. Its only problems are syntax
-// errors, a bad Source.Path, or a node on the way to the options that is not a
-// mapping or list.
+// parseSource parses src and finds its options node. Its problems are
+// syntax errors, a document over the limits (see [MaxDepth] and
+// [MaxAliasNodes]), a bad Source.Path, or a node on the way to the options
+// that is not a mapping or list; with any of them, nothing can be decoded.
+// Unknown environment variables are not among them: they are in d.env.
 func parseSource(src Source) (*document, []Problem) {
 	segs, err := parseYAMLPath(src.Path)
 	if err != nil {
 		return nil, []Problem{{Message: err.Error()}}
 	}
-	f, err := parseBytes(src.Data)
-	if err != nil {
-		return nil, []Problem{syntaxProblem(err)}
+	f, problem := parseBytes(src.Data)
+	if problem != nil {
+		return nil, []Problem{*problem}
 	}
 	d := &document{anchors: map[string]ast.Node{}}
 	for _, doc := range f.Docs {
@@ -43,13 +47,17 @@ func parseSource(src Source) (*document, []Problem) {
 		return d, nil
 	}
 	ast.Walk(anchorCollector(d.anchors), d.body)
+	if p := d.checkAliases(); p != nil {
+		return nil, []Problem{*p}
+	}
 
 	n, yamlPath := d.body, "$"
 	d.nearest = d.body
 	for _, s := range segs {
 		r := d.resolve(n)
 		if isNull(r) {
-			return d, nil
+			n = nil
+			break
 		}
 		child, entry, found, ok := d.child(r, s)
 		if !ok {
@@ -59,10 +67,11 @@ func parseSource(src Source) (*document, []Problem) {
 			}
 			line, col := position(r)
 			return nil, []Problem{{Line: line, Column: col, Message: fmt.Sprintf(
-				"%s must be %s that holds the options, got %s", yamlPath, want, describe(r))}}
+				"%s must be %s that holds the options, got %s", yamlPath, want, describe(r, ""))}}
 		}
 		if !found {
-			return d, nil
+			n = nil
+			break
 		}
 		n = child
 		d.nearest = child
@@ -75,21 +84,42 @@ func parseSource(src Source) (*document, []Problem) {
 			yamlPath += "." + s.key
 		}
 	}
-	if !isNull(d.resolve(n)) {
+	if n != nil && !isNull(d.resolve(n)) {
 		d.node = n
+	}
+	if src.Env != nil {
+		d.substitute(src.Env)
 	}
 	return d, nil
 }
 
+// substitute expands ${NAME} in every scalar value of the document (the
+// options may alias values anywhere in it), and keeps the problems of those
+// in the options node.
+func (d *document) substitute(env func(string) (string, bool)) {
+	d.env = expandEnv(d.body, d.node, env)
+	d.anchors = map[string]ast.Node{}
+	ast.Walk(anchorCollector(d.anchors), d.body)
+}
+
 // parseBytes parses YAML or JSON. Duplicate keys are left for the checker, which
 // reports them all with their paths.
-func parseBytes(data []byte) (f *ast.File, err error) {
+func parseBytes(data []byte) (f *ast.File, problem *Problem) {
 	defer func() {
 		if r := recover(); r != nil { // a parser bug must not take the host down
-			f, err = nil, fmt.Errorf("cannot parse: %v", r)
+			f, problem = nil, &Problem{Message: fmt.Sprintf("syntax error: cannot parse: %v", r)}
 		}
 	}()
-	return parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
+	tokens := lexer.Tokenize(string(data))
+	if p := checkDepth(tokens); p != nil {
+		return nil, p
+	}
+	f, err := parser.Parse(tokens, 0, parser.AllowDuplicateMapKey())
+	if err != nil {
+		p := syntaxProblem(err)
+		return nil, &p
+	}
+	return f, nil
 }
 
 func syntaxProblem(err error) Problem {
@@ -326,30 +356,60 @@ func position(n ast.Node) (line, col int) {
 	return tokenPosition(n.GetToken())
 }
 
-// describe renders a node for messages: quoted text for strings, the literal for
-// other scalars, "a mapping" or "a list" for collections.
-func describe(n ast.Node) string {
+// describe names what a node holds, for messages. It never repeats a
+// string from the file (a string may be a secret, and a message may end up
+// in a log): strings are "a string". Numbers and booleans are shown as
+// written, except under a path that names a secret (see secret).
+func describe(n ast.Node, path string) string {
 	switch v := n.(type) {
 	case nil:
 		return "nothing"
 	case *ast.StringNode:
-		if s, ok := plainNumber(v); ok {
+		if s, ok := plainNumber(v); ok && !secret(path) {
 			return truncate(s)
 		}
-		return quote(v.Value)
+		if _, ok := plainNumber(v); ok {
+			return "a number"
+		}
+		return "a string"
 	case *ast.LiteralNode:
-		return quote(v.Value.Value)
+		return "a string"
 	case *ast.MappingNode, *ast.MappingValueNode:
 		return "a mapping"
 	case *ast.SequenceNode:
 		return "a list"
 	case *ast.AliasNode:
 		return "an alias to an unknown anchor"
+	case *ast.NullNode:
+		return "null"
+	case *ast.IntegerNode, *ast.FloatNode, *ast.InfinityNode, *ast.NanNode:
+		if secret(path) {
+			return "a number"
+		}
+	case *ast.BoolNode:
+		if secret(path) {
+			return "true or false"
+		}
 	}
 	if tk := n.GetToken(); tk != nil {
 		return truncate(tk.Value)
 	}
 	return "a " + n.Type().String()
+}
+
+// secretWords are parts of field names whose values are secrets, or may be.
+var secretWords = []string{"key", "token", "secret", "passw", "credential", "auth", "pem", "jwk", "private", "cookie", "salt", "signature", "cert"}
+
+// secret reports whether a field on path may hold a secret: any key on the
+// way names one (apiKeys[0].key, auth.anything, jwt.pem…).
+func secret(path string) bool {
+	p := strings.ToLower(path)
+	for _, w := range secretWords {
+		if strings.Contains(p, w) {
+			return true
+		}
+	}
+	return false
 }
 
 func quote(s string) string { return strconv.Quote(truncate(s)) }
