@@ -52,22 +52,17 @@ func Invoke[Res any](ctx context.Context, ch *Chain, req any) (Res, error) {
 // exhausted, broken out of, or failed. A failure is the last element. A
 // panic in the loop body ends the stream too (the after-hooks see it as
 // the handler's) and then goes on in the caller, as with any range loop.
+//
+// Stream has no element left to give the caller the final response, nor
+// the final error of a stream it broke out of: the after-hooks' outcome.
+// A caller that needs them calls [ServeStream].
 func Stream[T any](ctx context.Context, ch *Chain, req any) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
-		open, inBody := true, false
-		sink := func(v T) bool {
-			inBody = true
-			ok := yield(v, nil)
-			inBody = false
-			open = open && ok
+		open := true
+		_, err := ServeStream(ctx, ch, req, func(v T) bool {
+			open = yield(v, nil)
 			return open
-		}
-		_, err := ch.snap.Load().serve(ctx, req, nil, sink)
-		if pe, ok := errors.AsType[*PanicError](err); ok && inBody {
-			// The caller's loop body panicked: the layers and after-hooks
-			// saw it end the stream, and the panic is the caller's again.
-			panic(pe.Value)
-		}
+		})
 		if err != nil && open && !errors.Is(err, ErrStreamClosed) {
 			var zero T
 			yield(zero, err)
@@ -75,9 +70,60 @@ func Stream[T any](ctx context.Context, ch *Chain, req any) iter.Seq2[T, error] 
 	}
 }
 
-// Emit sends one item of a stream handler to its consumer. It returns
-// [ErrStreamClosed] once the consumer stopped, and an error when the
-// consumer expects items of another type or the call is not a stream.
+// ServeStream calls a stream handler through its chain and hands each item
+// the handler emits ([Emit]) to each, in the caller's goroutine, so a slow
+// consumer holds the handler back. each returns false to stop the stream:
+// it is not called again, and Emit returns [ErrStreamClosed] to the
+// handler from then on.
+//
+// ServeStream returns the final response and error as [Chain.Serve] does:
+// once the layers' after-code and the after-hooks ran, with what they made
+// of the handler's result — also when each stopped the stream early. The
+// error is then what the handler returned, usually ErrStreamClosed (match
+// it with [errors.Is]), unless a layer or after-hook replaced it. A panic
+// in each ends the stream (the layers and after-hooks see it as the
+// handler's) and then goes on in the caller, as with a range loop.
+func ServeStream[T any](ctx context.Context, ch *Chain, req any, each func(T) bool) (any, error) {
+	var (
+		open     = true
+		panicked bool
+		body     any // the panic in each
+	)
+	sink := func(v T) bool {
+		if !open {
+			return false
+		}
+		returned := false
+		defer func() {
+			if returned {
+				return
+			}
+			open = false
+			if v := recover(); v != nil { // nil: runtime.Goexit, which goes on by itself
+				panicked, body = true, v
+				panic(v) // on through the handler and the layers, to the kernel's recover
+			}
+		}()
+		open = each(v)
+		returned = true
+		return open
+	}
+	res, err := ch.snap.Load().serve(ctx, req, nil, sink)
+	if panicked {
+		// The layers and after-hooks saw the panic end the stream; it is
+		// the caller's again, whatever a layer made of it.
+		panic(body)
+	}
+	return res, err
+}
+
+// Emit sends one item of a stream handler to its consumer, and returns once
+// the consumer took it. It returns [ErrStreamClosed] when the consumer
+// stopped: for the item it stopped at (which it did receive) and for every
+// later one (which it does not). The handler should then return, usually
+// with that error, which the layers, the after-hooks and [ServeStream]'s
+// caller see. It returns an error when the consumer expects items of
+// another type or the call is not a stream.
 func Emit[T any](c *Call, v T) error {
 	sink, ok := c.sink.(func(T) bool)
 	if !ok {

@@ -70,6 +70,12 @@
 // under typed keys, without allocating. A chain is an immutable snapshot
 // behind an atomic pointer: [Host.Rewrap] swaps it while calls run.
 //
+// A stream handler emits items with [Emit], each handed to the caller in
+// its own goroutine: [Stream] ranges over them, and [ServeStream] also
+// returns the final response and error once the layers and after-hooks ran,
+// also when the caller stopped early. A misused next is an error naming the
+// plugin: [ErrNextConcurrent], [ErrNextAfterReturn], [ErrNextStillRunning].
+//
 // # Plugins talking to each other
 //
 // A plugin provides a typed API under a [Key] with [Provide]; others get it
