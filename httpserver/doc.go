@@ -8,4 +8,30 @@
 // response the http.ResponseWriter, a [ResponseWriter] that records status
 // and size and unwraps to the server's writer, so http.ResponseController
 // keeps working through it.
+//
+// # Errors
+//
+// A handler or layer that returns an error has it answered once, where it
+// first leaves the ply chain for net/http code: the innermost adapted
+// middleware it returns through, else [Handler]. So net/http middleware
+// outside (an access log, metrics) sees the status the client gets.
+// [Status] maps the error: its own StatusCode() or HTTPStatus(), 413 for a
+// body over the limit, 408 for a body past its timeout, 504 for a passed
+// deadline, 499 for a client that went away, else 500. The answer is a
+// problem body (RFC 9457) without the error's text, and the error is
+// logged once, "request failed", with the module, the handler and, for a
+// [*github.com/plykit/ply.PluginError], the plugin.
+//
+// # Server
+//
+// [Server] is the HTTP host as a plugin. Its [Options] bound what a client
+// can hold: headers within ReadHeaderTimeout (10s), the body within
+// BodyTimeout (30s, a deadline on the body alone, so long streamed
+// responses are not cut) and MaxBodyBytes (1 MiB), idle keep-alive
+// connections closed after IdleTimeout (2m). Health and readiness are
+// served on HealthPath and ReadyPath; the readiness answer names the
+// failing plugins only when ReadyDetails is set. Plugins mount their own
+// endpoints (the metrics plugin's /metrics) with [Server.Handle]: on Addr
+// by default, where anyone who reaches the server can read them, or on a
+// separate listener, loopback unless told otherwise, when AdminAddr is set.
 package httpserver

@@ -22,6 +22,8 @@ func TestAddrValidatedAtPlan(t *testing.T) {
 		{name: "named port", yaml: "addr: localhost:http\n"},
 		{name: "no port", yaml: "addr: not-an-addr\n", wantErr: true},
 		{name: "port out of range", yaml: "addr: 127.0.0.1:70000\n", wantErr: true},
+		{name: "admin without port", yaml: "adminAddr: localhost\n", wantErr: true},
+		{name: "admin port", yaml: "adminAddr: ':9090'\n"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			h, err := ply.New([]ply.Plugin{httpserver.New(httpserver.Options{})}, ply.WithLogger(discard()),

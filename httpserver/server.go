@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,16 +25,42 @@ type Options struct {
 	// ShutdownTimeout bounds the graceful shutdown: in-flight requests get
 	// this long to finish. Default 10s.
 	ShutdownTimeout time.Duration `json:"shutdownTimeout,omitempty" jsonschema:"minimum=0"`
-	// ReadHeaderTimeout bounds reading request headers. Default 10s.
-	ReadHeaderTimeout time.Duration `json:"readHeaderTimeout,omitempty" jsonschema:"minimum=0"`
-	// MaxBodyBytes limits request bodies; larger ones fail to read with
-	// 413. Default 1 MiB; -1 means no limit.
+	// ReadHeaderTimeout bounds reading a request's headers. Default 10s;
+	// -1 means no limit.
+	ReadHeaderTimeout time.Duration `json:"readHeaderTimeout,omitempty" jsonschema:"minimum=-1"`
+	// BodyTimeout bounds reading a request's body, from the end of its
+	// headers to the end of the body; a read past it fails, and the
+	// request is answered 408 if the handler returns the error. It is a
+	// deadline on the body alone: unlike http.Server's ReadTimeout, it
+	// never cuts a response that streams for longer. Default 30s; -1 means
+	// no limit.
+	BodyTimeout time.Duration `json:"bodyTimeout,omitempty" jsonschema:"minimum=-1"`
+	// IdleTimeout is how long a keep-alive connection may wait for its
+	// next request before the server closes it. Default 2m; -1 means no
+	// limit.
+	IdleTimeout time.Duration `json:"idleTimeout,omitempty" jsonschema:"minimum=-1"`
+	// MaxBodyBytes limits request bodies; reading past it fails with an
+	// [*http.MaxBytesError], answered 413 (see [Status]). Default 1 MiB; -1
+	// means no limit.
 	MaxBodyBytes int64 `json:"maxBodyBytes,omitempty" jsonschema:"minimum=-1"`
 	// HealthPath answers 200 while the process lives. Default "/healthz".
 	HealthPath string `json:"healthPath,omitempty" jsonschema:"pattern=^/"`
-	// ReadyPath answers 200 when every required plugin is healthy, else 503
-	// naming the ones that are not. Default "/readyz".
+	// ReadyPath answers 200 when every required plugin is healthy, else
+	// 503. Default "/readyz".
 	ReadyPath string `json:"readyPath,omitempty" jsonschema:"pattern=^/"`
+	// ReadyDetails makes ReadyPath on Addr name the plugins that are not
+	// ready, with their errors. Default false: it answers "not ready"
+	// alone, as anyone who reaches Addr may read it. The admin listener
+	// always names them.
+	ReadyDetails bool `json:"readyDetails,omitempty"`
+	// AdminAddr, when set, is a second listener for the operators: it
+	// serves the endpoints plugins mount with [Server.Handle] (the metrics
+	// plugin's /metrics), which then leave Addr, and HealthPath and
+	// ReadyPath (with details). An address without a host (":9090") listens
+	// on 127.0.0.1; write "0.0.0.0:9090" to listen on every interface.
+	// Default "": no admin listener, and the plugins' endpoints are served
+	// on Addr, to anyone who reaches it.
+	AdminAddr string `json:"adminAddr,omitempty"`
 }
 
 // Validate checks what the schema cannot: that Addr is a host:port
@@ -41,6 +69,9 @@ func (o *Options) Validate() error {
 	var errs []error
 	if err := checkAddr(o.Addr); err != nil {
 		errs = append(errs, &ply.FieldError{Path: "addr", Problem: err.Error()})
+	}
+	if err := checkAddr(o.AdminAddr); err != nil {
+		errs = append(errs, &ply.FieldError{Path: "adminAddr", Problem: err.Error()})
 	}
 	return errors.Join(errs...)
 }
@@ -89,6 +120,15 @@ func (o Options) withDefaults() Options {
 	if o.ReadHeaderTimeout == 0 {
 		o.ReadHeaderTimeout = 10 * time.Second
 	}
+	if o.BodyTimeout == 0 {
+		o.BodyTimeout = 30 * time.Second
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = 2 * time.Minute
+	}
+	if host, port, err := net.SplitHostPort(o.AdminAddr); err == nil && host == "" {
+		o.AdminAddr = net.JoinHostPort("127.0.0.1", port)
+	}
 	if o.MaxBodyBytes == 0 {
 		o.MaxBodyBytes = 1 << 20
 	}
@@ -112,13 +152,15 @@ type Server struct {
 	logger *slog.Logger
 	host   *ply.Host
 
-	mu     sync.Mutex
-	mux    *http.ServeMux
-	routes []string
-	extra  []endpoint // mounted by plugins with Handle
-	srv    *http.Server
-	addr   net.Addr
-	done   chan error
+	mu        sync.Mutex
+	mux       *http.ServeMux
+	admin     *http.ServeMux // nil without AdminAddr
+	routes    []string
+	extra     []endpoint // mounted by plugins with Handle
+	servers   []*http.Server
+	addr      net.Addr
+	adminAddr net.Addr
+	done      []chan error
 }
 
 // Key is the typed API under which the server provides itself, for plugins
@@ -158,10 +200,11 @@ type endpoint struct {
 	h       http.Handler
 }
 
-// Handle mounts an endpoint a plugin serves itself, such as /metrics, beside
-// the health endpoints: it runs outside every chain. Call it in Provision
-// (declare "httpserver" among the plugin's Requires, optional or not, so the
-// server is provisioned first); a bad or conflicting pattern fails Bind.
+// Handle mounts an endpoint a plugin serves itself, such as /metrics: it
+// runs outside every chain, on the admin listener when AdminAddr is set,
+// else on Addr beside the health endpoints. Call it in Provision (declare
+// "httpserver" among the plugin's Requires, optional or not, so the server
+// is provisioned first); a bad or conflicting pattern fails Bind.
 func (s *Server) Handle(pattern string, h http.Handler) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -171,16 +214,22 @@ func (s *Server) Handle(pattern string, h http.Handler) {
 // Bind mounts the HTTP chains. A handler's name is its pattern ("GET
 // /users/{id}"); the module's prefix goes in front of the path.
 func (s *Server) Bind(_ context.Context, chains []*ply.Chain) error {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+s.opts.HealthPath, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	mux.HandleFunc("GET "+s.opts.ReadyPath, s.ready)
+	mux := s.probes(s.opts.ReadyDetails)
+	var admin *http.ServeMux
+	if s.opts.AdminAddr != "" {
+		admin = s.probes(true)
+	}
 	var routes []string
 	var errs []error
 	s.mu.Lock()
 	extra := append([]endpoint(nil), s.extra...)
 	s.mu.Unlock()
 	for _, e := range extra {
-		if err := register(mux, e.pattern, e.h); err != nil {
+		on := mux
+		if admin != nil {
+			on = admin
+		}
+		if err := register(on, e.pattern, e.h); err != nil {
 			errs = append(errs, fmt.Errorf("endpoint: %w", err))
 			continue
 		}
@@ -201,9 +250,27 @@ func (s *Server) Bind(_ context.Context, chains []*ply.Chain) error {
 		return err
 	}
 	s.mu.Lock()
-	s.mux, s.routes = mux, routes
+	s.mux, s.admin, s.routes = mux, admin, routes
 	s.mu.Unlock()
 	return nil
+}
+
+// probes returns a mux with the health and readiness endpoints.
+func (s *Server) probes(details bool) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+s.opts.HealthPath, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET "+s.opts.ReadyPath, func(w http.ResponseWriter, r *http.Request) {
+		err := s.host.Ready(r.Context())
+		switch {
+		case err == nil:
+			_, _ = w.Write([]byte("ready\n"))
+		case details:
+			http.Error(w, "not ready:\n"+err.Error(), http.StatusServiceUnavailable)
+		default:
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+		}
+	})
+	return mux
 }
 
 // register adds a route, turning ServeMux's panics (bad or conflicting
@@ -232,30 +299,93 @@ func Pattern(prefix, name string) string {
 	return method + " " + path
 }
 
-func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
-	if err := s.host.Ready(r.Context()); err != nil {
-		http.Error(w, "not ready:\n"+err.Error(), http.StatusServiceUnavailable)
-		return
-	}
-	_, _ = w.Write([]byte("ready\n"))
-}
-
 // Handler returns the server's routes (and health endpoints) as an
-// http.Handler, with the body limit applied. It is nil before Bind.
+// http.Handler, with the body limit and the body timeout applied. It is
+// nil before Bind. Without AdminAddr, it also serves the plugins'
+// endpoints ([Server.Handle]); with it, see [Server.AdminHandler].
 func (s *Server) Handler() http.Handler {
 	s.mu.Lock()
-	mux, limit := s.mux, s.opts.MaxBodyBytes
+	mux := s.mux
 	s.mu.Unlock()
 	if mux == nil {
 		return nil
 	}
+	return s.limited(mux)
+}
+
+// AdminHandler returns what the admin listener serves: the plugins'
+// endpoints and the probes. It is nil before Bind or without AdminAddr.
+func (s *Server) AdminHandler() http.Handler {
+	s.mu.Lock()
+	admin := s.admin
+	s.mu.Unlock()
+	if admin == nil {
+		return nil
+	}
+	return s.limited(admin)
+}
+
+// limited applies the body limit and the body timeout to the requests h
+// serves.
+func (s *Server) limited(h http.Handler) http.Handler {
+	limit, timeout := s.opts.MaxBodyBytes, s.opts.BodyTimeout
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if limit > 0 && r.Body != nil && r.Body != http.NoBody {
-			r.Body = http.MaxBytesReader(w, r.Body, limit)
+		if r.Body != nil && r.Body != http.NoBody {
+			if timeout > 0 {
+				rc := http.NewResponseController(w)
+				if rc.SetReadDeadline(time.Now().Add(timeout)) == nil {
+					r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc, timeout: timeout}
+				}
+			}
+			if limit > 0 {
+				r.Body = http.MaxBytesReader(w, r.Body, limit)
+			}
 		}
-		mux.ServeHTTP(w, r)
+		h.ServeHTTP(w, r)
 	})
 }
+
+// deadlineBody is a request body read under a deadline on the connection,
+// which it lifts once the body ends, so that the connection's wait for the
+// client to go away (and the next request) is not cut short.
+type deadlineBody struct {
+	io.ReadCloser
+	rc      *http.ResponseController
+	timeout time.Duration
+	ended   bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	switch {
+	case err == nil || b.ended:
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// The deadline stays: the server reads what is left of the body
+		// before it answers, and must fail at once, not wait for it.
+		b.ended = true
+		err = &BodyTimeoutError{Timeout: b.timeout}
+	default:
+		b.ended = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
+}
+
+// BodyTimeoutError is the error reading a request body fails with once
+// the server's BodyTimeout has passed. Its status is 408.
+type BodyTimeoutError struct {
+	Timeout time.Duration
+}
+
+func (e *BodyTimeoutError) Error() string {
+	return "request body not read within " + e.Timeout.String() + " (httpserver's bodyTimeout)"
+}
+
+// StatusCode returns 408 Request Timeout.
+func (e *BodyTimeoutError) StatusCode() int { return http.StatusRequestTimeout }
+
+// Unwrap returns [os.ErrDeadlineExceeded].
+func (e *BodyTimeoutError) Unwrap() error { return os.ErrDeadlineExceeded }
 
 // Routes returns the mounted patterns, in mount order.
 func (s *Server) Routes() []string {
@@ -264,25 +394,48 @@ func (s *Server) Routes() []string {
 	return append([]string(nil), s.routes...)
 }
 
-// Start listens on Addr and serves in the background. The listener accepts
-// connections by the time Start returns.
+// Start listens on Addr (and AdminAddr) and serves in the background. The
+// listeners accept connections by the time Start returns.
 func (s *Server) Start(ctx context.Context) error {
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.opts.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (set httpserver's addr option to a free address): %w", s.opts.Addr, err)
 	}
+	var adminLn net.Listener
+	if s.opts.AdminAddr != "" {
+		if adminLn, err = (&net.ListenConfig{}).Listen(ctx, "tcp", s.opts.AdminAddr); err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("listen on %s (set httpserver's adminAddr option to a free address): %w", s.opts.AdminAddr, err)
+		}
+	}
+	main, admin := s.Handler(), s.AdminHandler()
+	s.mu.Lock()
+	s.addr = ln.Addr()
+	s.serve(ln, main)
+	if adminLn != nil {
+		s.adminAddr = adminLn.Addr()
+		s.serve(adminLn, admin)
+	}
+	s.mu.Unlock()
+	attrs := []any{"addr", ln.Addr().String(), "routes", len(s.Routes())}
+	if adminLn != nil {
+		attrs = append(attrs, "admin", adminLn.Addr().String())
+	}
+	s.logger.Info("serving HTTP", attrs...)
+	return nil
+}
+
+// serve serves h on ln in the background; s.mu is held.
+func (s *Server) serve(ln net.Listener, h http.Handler) {
 	srv := &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: s.opts.ReadHeaderTimeout,
+		Handler:           h,
+		ReadHeaderTimeout: max(s.opts.ReadHeaderTimeout, 0),
+		IdleTimeout:       max(s.opts.IdleTimeout, 0),
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
 	done := make(chan error, 1)
-	s.mu.Lock()
-	s.srv, s.addr, s.done = srv, ln.Addr(), done
-	s.mu.Unlock()
+	s.servers, s.done = append(s.servers, srv), append(s.done, done)
 	go func() { done <- srv.Serve(ln) }()
-	s.logger.Info("serving HTTP", "addr", ln.Addr().String(), "routes", len(s.Routes()))
-	return nil
 }
 
 // Addr returns the address the server listens on, or nil before Start.
@@ -292,24 +445,34 @@ func (s *Server) Addr() net.Addr {
 	return s.addr
 }
 
+// AdminAddr returns the address of the admin listener, or nil before
+// Start or without one.
+func (s *Server) AdminAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.adminAddr
+}
+
 // Stop shuts the server down gracefully: no new connections, and in-flight
 // requests get ShutdownTimeout (or until ctx is done) to finish; then it
-// waits for the serving goroutine.
+// waits for the serving goroutines.
 func (s *Server) Stop(ctx context.Context) error {
 	s.mu.Lock()
-	srv, done := s.srv, s.done
+	servers, done := s.servers, s.done
 	s.mu.Unlock()
-	if srv == nil {
+	if len(servers) == 0 {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.ShutdownTimeout)
 	defer cancel()
-	err := srv.Shutdown(ctx)
-	if err != nil {
-		err = errors.Join(err, srv.Close())
+	var errs []error
+	for i, srv := range servers {
+		if err := srv.Shutdown(ctx); err != nil {
+			errs = append(errs, err, srv.Close())
+		}
+		if serveErr := <-done[i]; !errors.Is(serveErr, http.ErrServerClosed) {
+			errs = append(errs, serveErr)
+		}
 	}
-	if serveErr := <-done; !errors.Is(serveErr, http.ErrServerClosed) {
-		err = errors.Join(err, serveErr)
-	}
-	return err
+	return errors.Join(errs...)
 }
