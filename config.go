@@ -23,7 +23,7 @@ func checkOptions(e *entry, files map[string]RawOptions) []error {
 	file := ""
 	if fromFile {
 		file = raw.File
-		problems = options.Load(options.Source{File: raw.File, Data: raw.Data, Path: raw.Path}, dst)
+		problems = options.Load(options.Source{File: raw.File, Data: raw.Data, Path: raw.Path, Env: raw.Env}, dst)
 	} else {
 		problems = options.Validate(dst, nil)
 	}
@@ -65,7 +65,7 @@ func (r *resolved) handlerOptions(plugin string, v any, where ConfigError) (any,
 	switch raw := v.(type) {
 	case RawOptions:
 		where.File = raw.File
-		problems = options.Load(options.Source{File: raw.File, Data: raw.Data, Path: raw.Path}, fresh)
+		problems = options.Load(options.Source{File: raw.File, Data: raw.Data, Path: raw.Path, Env: raw.Env}, fresh)
 	default:
 		if reflect.TypeOf(v) != reflect.TypeOf(fresh) {
 			return nil, fail(fmt.Sprintf("options are a %T; want a %T or ply.RawOptions", v, fresh))

@@ -135,6 +135,12 @@ type RawOptions struct {
 	File string // the name used in error positions, e.g. "ply.yaml"
 	Data []byte // the whole document
 	Path string // YAML path of the options inside Data ("$.plugins.cache.options"); empty for the whole document
+
+	// Env, when set, looks up the environment variables that ${NAME} in a
+	// value of the options refers to: ${NAME} is replaced after parsing, in
+	// scalar values only (never in keys or comments), and $${NAME} stands
+	// for a literal ${NAME}. Nil leaves values as written.
+	Env func(name string) (value string, ok bool)
 }
 
 // WithOptions gives the plugin named name its options from a document. They
