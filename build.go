@@ -25,6 +25,7 @@ type entry struct {
 	children  []*entry
 	deps      []*entry // present dependencies, in Requires order
 	hooks     hooks
+	fileOpts  fileOptions    // options from a file, put in place by Start
 	apis      map[string]any // guarded by Host.mu
 
 	// Lifecycle bookkeeping, touched only by the goroutine running it.

@@ -7,8 +7,10 @@ import (
 	"github.com/plykit/ply/internal/options"
 )
 
-// checkOptions decodes the file options of e, if any, into its options
-// struct and validates it, returning one *ConfigError per problem.
+// checkOptions validates e's options, returning one *ConfigError per
+// problem. Options from a file are decoded into a new value of the options
+// struct's type, kept in e for Start to put in place ([fileOptions.apply]):
+// the build writes nothing into the plugin.
 func checkOptions(e *entry, files map[string]RawOptions) []error {
 	c, ok := e.p.(Configurable)
 	if !ok {
@@ -23,7 +25,14 @@ func checkOptions(e *entry, files map[string]RawOptions) []error {
 	file := ""
 	if fromFile {
 		file = raw.File
-		problems = options.Load(options.Source{File: raw.File, Data: raw.Data, Path: raw.Path, Env: raw.Env}, dst)
+		decoded := dst // not a pointer: Load reports it, and writes nothing
+		if v := reflect.ValueOf(dst); v.Kind() == reflect.Pointer && !v.IsNil() {
+			decoded = reflect.New(v.Type().Elem()).Interface()
+		}
+		problems = options.Load(options.Source{File: raw.File, Data: raw.Data, Path: raw.Path, Env: raw.Env}, decoded)
+		if len(problems) == 0 {
+			e.fileOpts = fileOptions{dst: dst, decoded: decoded}
+		}
 	} else {
 		problems = options.Validate(dst, nil)
 	}
@@ -32,6 +41,19 @@ func checkOptions(e *entry, files map[string]RawOptions) []error {
 		errs[i] = &ConfigError{Plugin: e.info.Name, Field: p.Path, File: file, Line: p.Line, Column: p.Column, Problem: p.Message}
 	}
 	return errs
+}
+
+// fileOptions are a plugin's options from a file, decoded at build, and
+// where Start puts them.
+type fileOptions struct {
+	dst, decoded any // pointers to the same struct type; nil when none
+}
+
+// apply replaces the plugin's options with the decoded ones.
+func (o fileOptions) apply() {
+	if o.dst != nil {
+		reflect.ValueOf(o.dst).Elem().Set(reflect.ValueOf(o.decoded).Elem())
+	}
 }
 
 // Schema returns the JSON Schema (draft 2020-12) of the plugin's options, or

@@ -1,7 +1,9 @@
 package ply_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -41,7 +43,7 @@ plugins:
 		code cacheOptions
 		raw  *ply.RawOptions
 		want []ply.ConfigError
-		got  cacheOptions // the options after a successful build
+		got  cacheOptions // the options after a successful Start
 	}{
 		{name: "valid options in code", code: cacheOptions{TTL: time.Second, Size: 10}, got: cacheOptions{TTL: time.Second, Size: 10}},
 		{name: "invalid options in code", code: cacheOptions{Size: -5, Store: "disk"}, want: []ply.ConfigError{
@@ -83,8 +85,67 @@ plugins:
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("config errors (-want +got):\n%s", diff)
 			}
-			if err == nil && opts != tt.got {
-				t.Errorf("options = %+v, want %+v", opts, tt.got)
+			if opts != tt.code {
+				t.Errorf("options after Plan = %+v, want them untouched: %+v", opts, tt.code)
+			}
+			if err != nil {
+				return
+			}
+			if err := h.Start(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			defer h.Stop(t.Context())
+			if opts != tt.got {
+				t.Errorf("options after Start = %+v, want %+v", opts, tt.got)
+			}
+		})
+	}
+}
+
+// Plan writes nothing into the plugins: a plan made with file options
+// leaves no stale options behind for a host started with another config.
+func TestPlanLeavesOptionsAlone(t *testing.T) {
+	opts := &cacheOptions{}
+	var provisioned []cacheOptions
+	cache := ply.Func{Meta: ply.Info{Name: "cache", Version: "1.0.0"}, Opts: opts,
+		OnProvision: func(context.Context, *ply.Setup) error { provisioned = append(provisioned, *opts); return nil }}
+	file := func(doc string) []ply.Option {
+		return []ply.Option{ply.WithOptions("cache", ply.RawOptions{File: "ply.yaml", Data: []byte(doc)})}
+	}
+	code := cacheOptions{TTL: time.Second, Size: 10}
+	for _, tt := range []struct {
+		name      string
+		plan      []ply.Option // the config of the host that only plans
+		planErr   bool
+		start     []ply.Option // the config of the host then started
+		wantStart cacheOptions // what Provision sees
+	}{
+		{name: "file options, then none", plan: file("ttl: 5s\n"), wantStart: code},
+		{name: "bad file options, then none", plan: file("ttl: 3s\nsize: -1\ncolour: red\n"), planErr: true, wantStart: code},
+		{name: "file options, then others", plan: file("ttl: 5s\n"), start: file("ttl: 7s\n"), wantStart: cacheOptions{TTL: 7 * time.Second}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			*opts, provisioned = code, nil
+			planner, err := ply.New([]ply.Plugin{cache}, tt.plan...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := planner.Plan(); (err != nil) != tt.planErr {
+				t.Fatalf("Plan() = %v, want error %v", err, tt.planErr)
+			}
+			if *opts != code {
+				t.Errorf("options after Plan = %+v, want them untouched: %+v", *opts, code)
+			}
+			h, err := ply.New([]ply.Plugin{cache}, tt.start...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := h.Start(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			defer h.Stop(t.Context())
+			if diff := cmp.Diff([]cacheOptions{tt.wantStart}, provisioned); diff != "" {
+				t.Errorf("options seen by Provision (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -104,5 +165,47 @@ func TestSchema(t *testing.T) {
 	}
 	if s, err := ply.Schema(ply.Func{Meta: ply.Info{Name: "x", Version: "1.0.0"}}); s != nil || err != nil {
 		t.Errorf("Schema(no options) = %s, %v; want nil, nil", s, err)
+	}
+}
+
+// Options given to New name plugins, so they reach a plugin registered
+// later with Register exactly as one given to New.
+func TestNewOptionsReachRegisteredPlugins(t *testing.T) {
+	opts := &cacheOptions{}
+	var provisioned cacheOptions
+	var defaultRan bool
+	cache := ply.Func{Meta: ply.Info{Name: "cache", Version: "1.0.0"}, Opts: opts,
+		OnProvision: func(context.Context, *ply.Setup) error { provisioned = *opts; return nil }}
+	audit := ply.Func{Meta: ply.Info{Name: "audit", Version: "1.0.0"}}
+	defaultAudit := ply.Func{Meta: ply.Info{Name: "audit", Version: "0.1.0"},
+		OnProvision: func(context.Context, *ply.Setup) error { defaultRan = true; return nil }}
+	h, err := ply.New(plugins(p{name: "first"}),
+		ply.WithDefaults(defaultAudit),
+		ply.WithOptions("cache", ply.RawOptions{File: "ply.yaml", Data: []byte("ttl: 5s\n")}),
+		ply.WithPriority("cache", ply.System))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Register(cache, audit); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := h.Plan()
+	if err != nil {
+		t.Fatalf("Plan() = %v", err)
+	}
+	var got []string
+	for _, i := range plan.Order(ply.LifecycleOrder) {
+		got = append(got, fmt.Sprintf("%s %d", i.ID(), i.Priority))
+	}
+	// The default's slot is taken by the registered audit; cache moved up by WithPriority.
+	if diff := cmp.Diff([]string{"cache@1.0.0 50", "audit@1.0.0 300", "first@1.0.0 300"}, got); diff != "" {
+		t.Errorf("lifecycle order (-want +got):\n%s", diff)
+	}
+	if err := h.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer h.Stop(t.Context())
+	if provisioned != (cacheOptions{TTL: 5 * time.Second}) || defaultRan {
+		t.Errorf("cache provisioned with %+v (default ran: %v), want the file's options and no default", provisioned, defaultRan)
 	}
 }

@@ -56,8 +56,11 @@ func New(plugins []Plugin, opts ...Option) (*Host, error) {
 	return h, nil
 }
 
-// Register adds plugins after those already registered. It returns
-// [ErrStarted] once [Host.Start] was called.
+// Register adds plugins after those already registered. The options given
+// to [New] apply to them as to the plugins given there: they name plugins
+// ([WithOptions], [WithPriority], a default of [WithDefaults] they
+// replace) and are matched at build. It returns [ErrStarted] once
+// [Host.Start] was called.
 func (h *Host) Register(plugins ...Plugin) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -70,13 +73,15 @@ func (h *Host) Register(plugins ...Plugin) error {
 
 func (h *Host) registry() (*Host, *entry) { return h, nil }
 
-// Plan resolves the registered plugins without running any hook: names,
-// versions, duplicates, dependencies and their constraints, Before/After
-// constraints, options and cycles. It reports every problem it finds,
-// joined; match them with [errors.Is] ([ErrDuplicate], [ErrInvalidInfo]
-// and its kinds [ErrEmptyName] and [ErrUnknownName], [ErrNotRegistered],
-// [ErrVersionMismatch]) and [errors.As] ([*DependencyError],
-// [*CycleError], [*ConfigError]).
+// Plan resolves the registered plugins without running any hook and
+// without writing into them: names, versions, duplicates, dependencies and
+// their constraints, Before/After constraints, options and cycles. Options
+// from a file ([WithOptions]) are decoded into a new value to be checked;
+// only Start puts them in the plugin's options struct. Plan reports every
+// problem it finds, joined; match them with [errors.Is] ([ErrDuplicate],
+// [ErrInvalidInfo] and its kinds [ErrEmptyName] and [ErrUnknownName],
+// [ErrNotRegistered], [ErrVersionMismatch]) and [errors.As]
+// ([*DependencyError], [*CycleError], [*ConfigError]).
 func (h *Host) Plan() (*Plan, error) {
 	r, err := h.build()
 	if err != nil {

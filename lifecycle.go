@@ -139,6 +139,9 @@ func (h *Host) startAll(ctx context.Context, r *resolved, preview bool) error {
 	for _, e := range r.entries {
 		e.state.Store(int32(Starting))
 	}
+	for _, e := range r.lifecycle { // before any hook reads them; Plan leaves the plugins alone
+		e.fileOpts.apply()
+	}
 	fail := func(err error) error {
 		rb := h.stopAll(context.WithoutCancel(ctx), r)
 		return errors.Join(err, rb)

@@ -135,8 +135,9 @@ type HealthChecker interface {
 // its json tags name the fields and its jsonschema tags set the limits (see
 // [Schema]). If the struct has a Validate() error method, it is called after
 // the schema checks. Options from a file ([WithOptions]) replace the
-// struct's contents before Provision; options set in code are validated the
-// same way.
+// struct's contents when [Host.Start] begins, before the first hook (a
+// [Host.Plan] decodes and checks them, but does not write them); options
+// set in code are validated the same way.
 type Configurable interface {
 	Options() any
 }
