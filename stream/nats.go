@@ -25,7 +25,8 @@ import (
 //
 // The stream ends with an error pair when ctx is done, when c fails, or when
 // a message cannot be decoded (that message is terminated so it is not
-// redelivered; the error matches [ErrDecode]).
+// redelivered; the error matches [ErrDecode] and wraps encoding/json's
+// error, such as a *json.SyntaxError).
 func FromNATS[T any](ctx context.Context, c jetstream.Consumer, buffer int) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
@@ -51,7 +52,7 @@ func FromNATS[T any](ctx context.Context, c jetstream.Consumer, buffer int) iter
 			var v T
 			if err := json.Unmarshal(m.Data(), &v); err != nil {
 				_ = m.Term() // a malformed message would fail every time; the error below reports it
-				yield(zero, fmt.Errorf("stream: %s message %s: %w: %v", m.Subject(), seqOf(m), ErrDecode, err))
+				yield(zero, fmt.Errorf("stream: %s message %s: %w: %w", m.Subject(), seqOf(m), ErrDecode, err))
 				return
 			}
 			if !yield(v, nil) {
@@ -93,7 +94,9 @@ func seqOf(m jetstream.Msg) string {
 // at most window publishes (>= 1) await their acknowledgement; ToNATS
 // stops reading seq while the window is full. It returns once every
 // publish was acknowledged, or with the first error: an error pair of seq
-// (returned as is), a failed publish, or ctx's error. Publishes still in
+// (returned as is), a value encoding/json cannot encode (wrapping its
+// error, such as a *json.UnsupportedTypeError), a failed publish, or ctx's
+// error. Publishes still in
 // flight when it returns early may yet be stored.
 func ToNATS[T any](ctx context.Context, js jetstream.JetStream, subject string, seq iter.Seq2[T, error], window int) (int, error) {
 	if window < 1 {
@@ -122,7 +125,7 @@ func ToNATS[T any](ctx context.Context, js jetstream.JetStream, subject string, 
 		}
 		data, err := json.Marshal(v)
 		if err != nil {
-			return acked, fmt.Errorf("stream: encode %T: %v", v, err)
+			return acked, fmt.Errorf("stream: encode %T: %w", v, err)
 		}
 		for len(pending) >= window {
 			if err := wait(); err != nil {

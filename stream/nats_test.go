@@ -2,6 +2,7 @@ package stream_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -136,6 +137,9 @@ func TestFromNATSErrors(t *testing.T) {
 	if !errors.Is(last, stream.ErrDecode) {
 		t.Errorf("last error = %v, want ErrDecode", last)
 	}
+	if _, ok := errors.AsType[*json.SyntaxError](last); !ok {
+		t.Errorf("last error = %v, want it to wrap the decoder's *json.SyntaxError", last)
+	}
 
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
@@ -147,7 +151,8 @@ func TestFromNATSErrors(t *testing.T) {
 	}
 }
 
-// A source's error stops ToNATS and is returned as is.
+// A source's error stops ToNATS and is returned as is; a value that does
+// not encode stops it with the encoder's error.
 func TestToNATSSourceError(t *testing.T) {
 	js, _ := setup(t)
 	errSrc := errors.New("source broke")
@@ -159,6 +164,12 @@ func TestToNATSSourceError(t *testing.T) {
 	}), 4)
 	if !errors.Is(err, errSrc) {
 		t.Errorf("ToNATS = %d, %v; want the source's error", n, err)
+	}
+	_, err = stream.ToNATS(t.Context(), js, "points", stream.New(t.Context(), 0, func(ctx context.Context, emit func(chan int) error) error {
+		return emit(make(chan int))
+	}), 1)
+	if _, ok := errors.AsType[*json.UnsupportedTypeError](err); !ok {
+		t.Errorf("ToNATS of a chan = %v, want it to wrap the encoder's *json.UnsupportedTypeError", err)
 	}
 	if _, err := stream.ToNATS(t.Context(), js, "nostream", stream.New(t.Context(), 0, func(ctx context.Context, emit func(point) error) error {
 		return emit(point{})
