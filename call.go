@@ -10,8 +10,9 @@ import (
 // inner, code after it runs inner → outer. Returning without calling
 // next.Run short-circuits: the inner layers and the handler do not run.
 // next.Run may be called again, sequentially (retries re-run the inner
-// chain); calling it concurrently, or after the layer returned, is an error
-// naming the plugin.
+// chain); calling it concurrently ([ErrNextConcurrent]) or after the layer
+// returned ([ErrNextAfterReturn]), or returning while it still runs
+// ([ErrNextStillRunning]), is a [*PluginError] naming the plugin.
 type Layer func(ctx context.Context, c *Call, next Next) error
 
 // AfterHook runs for every call of a handler the plugin applies to, once the
@@ -134,7 +135,8 @@ func (n Next) Run(ctx context.Context) error { return n.c.s.enter(ctx, n) }
 // Catch is [Next.Run] for a layer that must see a panic inside its next as
 // an error: the panic becomes a [*PluginError] naming the plugin whose layer
 // panicked (or a [*HandlerError] naming the handler), returned here, and the
-// layer goes on. It costs a deferred recover that Run does not pay.
+// layer goes on. It costs a deferred recover that Run does not pay. Its
+// misuse errors are Run's.
 func (n Next) Catch(ctx context.Context) (err error) {
 	defer func() {
 		if v := recover(); v != nil {

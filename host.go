@@ -90,12 +90,14 @@ func (h *Host) Plan() (*Plan, error) {
 	return &Plan{r: r}, nil
 }
 
-// Start builds the plan and runs the lifecycle: Provision, Validate, Wrap
-// (every [Wrapper] contributes to every handler's chain), Bind (every
-// [Binder] receives the chains), BeforeStart, Start and AfterStart, each phase for every plugin (in
-// lifecycle order) before the next. Every hook runs under its timeout and
-// under recover: a panic becomes a [*PluginError] whose Err is a
-// [*PanicError].
+// Start builds the plan (returning its problems as [Host.Plan] does, before
+// any hook runs), puts options from files in place, and runs the
+// lifecycle: Provision, Validate, Wrap (every [Wrapper] contributes to every
+// handler's chain), Bind (every [Binder] receives the chains), BeforeStart,
+// Start and AfterStart, each phase for every plugin (in lifecycle order)
+// before the next. Every hook runs under its timeout and under recover: a
+// panic becomes a [*PluginError] whose Err is a [*PanicError]; a hook
+// abandoned at its timeout, one whose Err matches [ErrHookTimeout].
 //
 // When a required plugin fails, Start rolls back: it stops the plugins whose
 // Start succeeded, in reverse, then cleans up every plugin whose Provision
