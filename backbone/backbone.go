@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +47,7 @@ type Plugin struct {
 
 	mu      sync.Mutex
 	srv     *server.Server // nil when external
+	lock    *os.File       // the data directory's lock, with srv
 	nc      *nats.Conn
 	closed  chan struct{} // closed by the client when nc is closed
 	startup time.Duration
@@ -97,20 +100,20 @@ func (p *Plugin) Provision(ctx context.Context, s *ply.Setup) error {
 		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("backbone reconnected", "url", redact(nc.ConnectedUrl())) }),
 	}
 	var (
-		srv *server.Server
-		nc  *nats.Conn
-		err error
+		srv  *server.Server
+		lock *os.File
+		nc   *nats.Conn
+		err  error
 	)
 	start := time.Now()
 	if len(p.opts.URLs) == 0 {
-		srv, err = p.startServer(ctx, log)
+		srv, lock, err = p.startServer(ctx, log)
 		if err != nil {
 			return err
 		}
 		nc, err = nats.Connect("", append(copts, append(p.authOptions(), nats.InProcessServer(srv))...)...)
 		if err != nil {
-			srv.Shutdown()
-			srv.WaitForShutdown()
+			shutdown(srv, lock)
 			return fmt.Errorf("connect in-process: %w", err)
 		}
 	} else {
@@ -123,15 +126,12 @@ func (p *Plugin) Provision(ctx context.Context, s *ply.Setup) error {
 	p.mu.Lock()
 	down := p.down
 	if !down {
-		p.srv, p.nc, p.closed, p.startup = srv, nc, closed, startup
+		p.srv, p.lock, p.nc, p.closed, p.startup = srv, lock, nc, closed, startup
 	}
 	p.mu.Unlock()
 	if down { // the host gave up on this Provision and already cleaned up
 		nc.Close()
-		if srv != nil {
-			srv.Shutdown()
-			srv.WaitForShutdown()
-		}
+		shutdown(srv, lock)
 		return errors.New("backbone: cleaned up while provisioning")
 	}
 	if srv != nil {
@@ -147,12 +147,66 @@ func (p *Plugin) Provision(ctx context.Context, s *ply.Setup) error {
 	return errors.Join(ply.Provide(s, Conn, nc), ply.Provide(s, JetStream, js))
 }
 
-func (p *Plugin) startServer(ctx context.Context, log *slog.Logger) (*server.Server, error) {
+// startServer locks the data directory and starts the embedded server in
+// it. Both are released by shutdown.
+func (p *Plugin) startServer(ctx context.Context, log *slog.Logger) (*server.Server, *os.File, error) {
+	o := p.opts
+	dir := o.DataDir
+	if dir == "" {
+		var err error
+		if dir, err = DefaultDataDir(); err != nil {
+			return nil, nil, err
+		}
+		warnOldDataDir(log, dir)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	srv, err := p.newServer(ctx, log, dir)
+	if err != nil {
+		lock.Close()
+		return nil, nil, err
+	}
+	return srv, lock, nil
+}
+
+// warnOldDataDir warns when the data directory of earlier versions holds
+// data and dir, the default now, holds none: the host starts empty.
+func warnOldDataDir(log *slog.Logger, dir string) {
+	old := oldDefaultDataDir()
+	if old == dir {
+		return
+	}
+	if _, err := os.Stat(filepath.Join(old, "jetstream")); err != nil {
+		return
+	}
+	if _, err := os.Stat(filepath.Join(dir, "jetstream")); err == nil {
+		return
+	}
+	log.Warn("backbone: the default data directory moved; the old one holds data that this host will not see: "+
+		"move it to the new one (while no host runs), or set the backbone's dataDir option to the old one",
+		"old", old, "new", dir)
+}
+
+// shutdown stops srv (if not nil), waits for it, and releases the data
+// directory's lock.
+func shutdown(srv *server.Server, lock *os.File) {
+	if srv != nil {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	}
+	if lock != nil {
+		lock.Close()
+	}
+}
+
+func (p *Plugin) newServer(ctx context.Context, log *slog.Logger, dir string) (*server.Server, error) {
 	o := p.opts
 	sopts := &server.Options{
 		ServerName:         "ply",
 		JetStream:          true,
-		StoreDir:           cmpOr(o.DataDir, DefaultDataDir()),
+		StoreDir:           dir,
 		JetStreamMaxMemory: o.MaxMemory,
 		JetStreamMaxStore:  o.MaxStore,
 		SyncAlways:         o.Sync == "always",
@@ -295,7 +349,7 @@ func permanent(err error) bool {
 // not Stop.
 func (p *Plugin) Cleanup(ctx context.Context) error {
 	p.mu.Lock()
-	nc, srv, closed, down := p.nc, p.srv, p.closed, p.down
+	nc, srv, lock, closed, down := p.nc, p.srv, p.lock, p.closed, p.down
 	p.down = true
 	p.mu.Unlock()
 	if down || nc == nil {
@@ -312,10 +366,7 @@ func (p *Plugin) Cleanup(ctx context.Context) error {
 		<-closed
 		err = errors.Join(err, fmt.Errorf("drain: %w", ctx.Err()))
 	}
-	if srv != nil {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	}
+	shutdown(srv, lock)
 	return err
 }
 

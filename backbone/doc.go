@@ -28,13 +28,25 @@
 // and TLS errors fail at once, as retrying cannot fix them. Once connected,
 // the client reconnects forever.
 //
+// # Data directory
+//
+// The embedded server keeps its streams, jobs and KV buckets in
+// [Options.DataDir]; by default [DefaultDataDir], $XDG_DATA_HOME/ply/backbone
+// or ~/.local/share/ply/backbone: a data directory, not a cache one, as the
+// data is durable. One server at a time may use a directory. Provision
+// takes an operating-system lock on the file ply-backbone.lock inside it,
+// which the system releases when the process ends, even by kill -9; a
+// second server on the directory, in this process or another, fails with
+// an error matching [ErrDataDirInUse] that names the directory and the
+// process holding it. Give each host its own directory.
+//
 // # Lifecycle
 //
 // The server starts and the connection opens in Provision, not Start: ply
 // provisions a plugin's dependencies before it, so a dependent can use the
 // connection in its own Provision. What Provision acquires, Cleanup
-// releases: it drains the connection, then shuts the embedded server down
-// and waits for it. The backbone has no Stop hook on purpose: ply runs every
+// releases: it drains the connection, then shuts the embedded server down,
+// waits for it and releases the data directory. The backbone has no Stop hook on purpose: ply runs every
 // Stop before any Cleanup, and Cleanups in reverse lifecycle order, so the
 // connection stays usable through the Stop and the Cleanup of every plugin
 // that requires the backbone, and closes only after them. A start that

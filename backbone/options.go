@@ -2,6 +2,7 @@ package backbone
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/url"
 	"os"
@@ -17,8 +18,9 @@ import (
 // TCP listener and the engine's default sync policy.
 type Options struct {
 	// DataDir is where the embedded server stores JetStream data.
-	// Default: [DefaultDataDir]. Two embedded servers in one process need
-	// two directories.
+	// Default: [DefaultDataDir], ~/.local/share/ply/backbone. One embedded
+	// server at a time may use a directory (another process's, or another
+	// in this one): the second fails with [ErrDataDirInUse].
 	DataDir string `json:"dataDir,omitempty"`
 	// MaxMemory limits JetStream memory storage, in bytes. Default (0): the
 	// server's default, 75% of the system memory.
@@ -73,10 +75,26 @@ type TLS struct {
 }
 
 // DefaultDataDir returns the embedded server's default data directory:
-// os.UserCacheDir()/ply/backbone, or os.TempDir()/ply-backbone when there
-// is no user cache directory. It persists across restarts, so durable
-// streams survive a crash of the host.
-func DefaultDataDir() string {
+// $XDG_DATA_HOME/ply/backbone when XDG_DATA_HOME is an absolute path, else
+// ply/backbone in the user's data directory, ~/.local/share (home from
+// [os.UserHomeDir]). It returns an error when there is no home directory;
+// set [Options.DataDir] then. The data is durable (streams, jobs, KV
+// buckets), so it lives in a data directory, not a cache one that may be
+// cleared. One embedded server at a time may use a directory: see
+// [ErrDataDirInUse].
+func DefaultDataDir() (string, error) {
+	if d := os.Getenv("XDG_DATA_HOME"); filepath.IsAbs(d) { // the XDG spec ignores relative paths
+		return filepath.Join(d, "ply", "backbone"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("backbone: no default data directory (%v): set the backbone's dataDir option, or XDG_DATA_HOME", err)
+	}
+	return filepath.Join(home, ".local", "share", "ply", "backbone"), nil
+}
+
+// oldDefaultDataDir is where versions before 0.2 kept the data by default.
+func oldDefaultDataDir() string {
 	if dir, err := os.UserCacheDir(); err == nil {
 		return filepath.Join(dir, "ply", "backbone")
 	}
