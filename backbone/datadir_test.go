@@ -293,3 +293,23 @@ func TestTwoProcessesOneDataDirLoseNothing(t *testing.T) {
 		t.Errorf("stream holds %d messages, %d were confirmed", got, confirmed)
 	}
 }
+
+// A host on the default directory warns when the old default, in the cache
+// directory, holds data and the new one does not.
+func TestOldDefaultDataDirWarned(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the cache directory is $XDG_CACHE_HOME on Linux only")
+	}
+	cache := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cache)
+	t.Setenv("XDG_DATA_HOME", t.TempDir())
+	old := filepath.Join(cache, "ply", "backbone")
+	if err := os.MkdirAll(filepath.Join(old, "jetstream"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	start(t, backbone.Options{}, ply.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), old) {
+		t.Errorf("no warning naming the old directory %s:\n%s", old, logs.String())
+	}
+}
