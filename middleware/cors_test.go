@@ -1,9 +1,12 @@
 package middleware_test
 
 import (
+	"errors"
 	"net/http"
+	"strings"
 	"testing"
 
+	"github.com/plykit/ply"
 	"github.com/plykit/ply/middleware"
 )
 
@@ -55,7 +58,45 @@ func TestCORS(t *testing.T) {
 }
 
 func TestCORSOptionsValidate(t *testing.T) {
-	if _, err := middleware.NewCORS(middleware.CORSOptions{AllowCredentials: true}); err == nil {
-		t.Error("NewCORS accepted credentials for every origin")
+	for _, tt := range []struct {
+		name    string
+		opts    middleware.CORSOptions
+		field   string // "" for valid options
+		problem string // part of the problem
+	}{
+		{name: "default", opts: middleware.CORSOptions{}},
+		{name: "any origin without credentials", opts: middleware.CORSOptions{AllowedOrigins: []string{"*", "https://*", "null"}}},
+		{name: "subdomain wildcard with credentials", opts: middleware.CORSOptions{AllowedOrigins: []string{"https://*.example.com", "https://*.example.com:8443"}, AllowCredentials: true}},
+		{name: "any port of one host with credentials", opts: middleware.CORSOptions{AllowedOrigins: []string{"http://localhost:*"}, AllowCredentials: true}},
+		{name: "credentials with the default origins", opts: middleware.CORSOptions{AllowCredentials: true}, field: "allowedOrigins", problem: "must list the origins"},
+		{name: "credentials with *", opts: middleware.CORSOptions{AllowedOrigins: []string{"*"}, AllowCredentials: true}, field: "allowedOrigins[0]", problem: "every site"},
+		{name: "credentials with https://*", opts: middleware.CORSOptions{AllowedOrigins: []string{"https://*"}, AllowCredentials: true}, field: "allowedOrigins[0]", problem: "covers hosts of any site"},
+		{name: "credentials with a wildcard scheme", opts: middleware.CORSOptions{AllowedOrigins: []string{"*://app.example.com"}, AllowCredentials: true}, field: "allowedOrigins[0]", problem: "covers hosts of any site"},
+		{name: "credentials with a wildcard not before a dot", opts: middleware.CORSOptions{AllowedOrigins: []string{"https://*example.com"}, AllowCredentials: true}, field: "allowedOrigins[0]", problem: "covers hosts of any site"},
+		{name: "credentials with a top-level wildcard", opts: middleware.CORSOptions{AllowedOrigins: []string{"https://*.com"}, AllowCredentials: true}, field: "allowedOrigins[0]", problem: "covers hosts of any site"},
+		{name: "credentials with null", opts: middleware.CORSOptions{AllowedOrigins: []string{"https://a.example.com", "NULL"}, AllowCredentials: true}, field: "allowedOrigins[1]", problem: "sandboxed"},
+		{name: "two wildcards", opts: middleware.CORSOptions{AllowedOrigins: []string{"https://*.*.example.com"}}, field: "allowedOrigins[0]", problem: "more than one"},
+		{name: "a path", opts: middleware.CORSOptions{AllowedOrigins: []string{"https://app.example.com/"}}, field: "allowedOrigins[0]", problem: "not an origin"},
+		{name: "no scheme", opts: middleware.CORSOptions{AllowedOrigins: []string{"app.example.com"}}, field: "allowedOrigins[0]", problem: "not an origin"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := middleware.NewCORS(tt.opts)
+			if tt.field == "" {
+				if err != nil {
+					t.Fatalf("NewCORS(%+v) = %v, want no error", tt.opts, err)
+				}
+				return
+			}
+			fe, ok := errors.AsType[*ply.FieldError](err)
+			if !ok {
+				t.Fatalf("NewCORS(%+v) error = %v, want a *ply.FieldError", tt.opts, err)
+			}
+			if fe.Path != tt.field || !strings.Contains(fe.Problem, tt.problem) {
+				t.Errorf("error = %s: %s, want %s: …%s…", fe.Path, fe.Problem, tt.field, tt.problem)
+			}
+			if oe, ok := errors.AsType[*middleware.OptionsError](err); !ok || oe.Layer != "cors" {
+				t.Errorf("error = %v, want a *middleware.OptionsError of layer cors", err)
+			}
+		})
 	}
 }
