@@ -11,21 +11,35 @@
 //
 //	recover      System            50  Recover
 //	requestid    System+10         60  RequestID
+//	metrics      System+20         70  Metrics
+//	tracing      System+25         75  Tracing
+//	accesslog    System+30         80  AccessLog
+//	errorreport  System+35         85  ErrorReport
 //	cors         Security-10       90  CORS
 //	auth         Security         100  Auth
 //	ratelimit    Security+10      110  RateLimit
-//	metrics      Logging-10       190  Metrics
-//	tracing      Logging-5        195  Tracing
-//	accesslog    Logging          200  AccessLog
-//	errorreport  Logging+5        205  ErrorReport
 //	timeout      Logging+50       250  Timeout
 //	breaker      Performance-20   380  Breaker
 //	bulkhead     Performance-10   390  Bulkhead
 //	retry        Performance-5    395  Retry
 //	cache        Performance      400  Cache
 //
-// The Security band wraps the Logging band: requests that CORS, auth or the
-// rate limit answer are not logged, measured or traced.
+// The observability plugins wrap the Security band: every request is
+// measured, traced and logged with the status its client got, the
+// preflights CORS answers, the 401s and 403s of auth and the 429s of the
+// rate limit included, so failed logins and floods show in the access log
+// and the metrics. Only recover and the request id are further out:
+// every record carries the request id, and recover answers a panic once
+// the layers inside have logged and counted it as a 500.
+//
+// # Errors
+//
+// A handler or layer that returns an error is answered by the HTTP host
+// where the error first leaves the ply chain for net/http middleware, so
+// the access log and metrics outside see the status it stands for (see
+// [github.com/plykit/ply/httpserver.Status]: 500, 504 for a deadline, or
+// the error's own StatusCode), and it is logged once, as "request
+// failed", naming the route and, for a [*ply.PluginError], the plugin.
 //
 // # Options
 //

@@ -7,7 +7,7 @@ import (
 	"github.com/plykit/ply/middleware"
 )
 
-// ErrorReport is the "errorreport" plugin: it reports every 5xx response and every panic of the inner chain to a [middleware.LogReporter] on the host's logger (see [middleware.NewErrorReport]), just inside the access log, in the Logging band.
+// ErrorReport is the "errorreport" plugin: it reports every 5xx response and every panic of the inner chain to a [middleware.LogReporter] on the host's logger (see [middleware.NewErrorReport]), just inside the access log, at System+35, outside the Security band.
 // Its options are [middleware.ErrorReportOptions]: Plugin and Version default to "errorreport" and [Version]. Route options:
 // [Route] (`skip: true`).
 type ErrorReport struct {
@@ -27,7 +27,7 @@ func NewErrorReport(opts middleware.ErrorReportOptions) *ErrorReport { return &E
 
 // Info names the plugin "errorreport", just inside the access log.
 func (p *ErrorReport) Info() ply.Info {
-	return httpInfo("errorreport", ply.Logging+5, "logs 5xx responses and panics as errors")
+	return httpInfo("errorreport", ply.System+35, "logs 5xx responses and panics as errors")
 }
 
 // Options returns the plugin's options for the host to fill and check.

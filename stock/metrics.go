@@ -39,8 +39,9 @@ type MetricsOptions struct {
 // durations and requests in flight (see [middleware.NewMetrics]) with an
 // OpenTelemetry SDK MeterProvider of its own, exported in the Prometheus
 // format from a registry of its own (never the global one, so two hosts in
-// one process do not collide). It sits in the Logging band, outside the
-// access log.
+// one process do not collide). It sits at System+20, inside the request id
+// and outside tracing, the access log and the Security band, so it counts
+// every request with the status its client got, the 401s and 429s too.
 //
 // It serves the Prometheus endpoint on [Metrics.Path] of the HTTP server
 // when there is one (it optionally requires "httpserver", so the server is
@@ -77,9 +78,10 @@ var (
 // NewMetrics returns the plugin with opts (the zero value is the default).
 func NewMetrics(opts MetricsOptions) *Metrics { return &Metrics{opts: opts} }
 
-// Info names the plugin "metrics", outside tracing and the access log.
+// Info names the plugin "metrics", outside tracing, the access log and the
+// Security band.
 func (p *Metrics) Info() ply.Info {
-	info := httpInfo("metrics", ply.Logging-10, "records request metrics and serves them to Prometheus")
+	info := httpInfo("metrics", ply.System+20, "records request metrics and serves them to Prometheus")
 	info.Requires = []ply.Dependency{{Name: "httpserver", Optional: true}}
 	return info
 }

@@ -490,10 +490,9 @@ func TestStack(t *testing.T) {
 	if got := calls.Load(); got != 1 {
 		t.Errorf("handler ran %d times, want 1", got)
 	}
-	// Auth (Security band) wraps the access log (Logging band): the 401 is
-	// not logged.
-	if n := strings.Count(logs.String(), `"msg":"http request"`); n != 2 {
-		t.Errorf("%d access log lines, want 2; log:\n%s", n, logs.String())
+	// The access log wraps auth (Security band): the 401 is logged too.
+	if n := strings.Count(logs.String(), `"msg":"http request"`); n != 3 {
+		t.Errorf("%d access log lines, want 3; log:\n%s", n, logs.String())
 	}
 }
 
@@ -511,7 +510,7 @@ func TestLayerMetricsOnTheServer(t *testing.T) {
 	want := map[string]string{
 		`ply_layer_calls_total{handler="app GET /hello",otel_scope_name="github.com/plykit/ply/stock",otel_scope_schema_url="",otel_scope_version="",plugin="auth"}`:          "2",
 		`ply_layer_short_circuits_total{handler="app GET /hello",otel_scope_name="github.com/plykit/ply/stock",otel_scope_schema_url="",otel_scope_version="",plugin="auth"}`: "1",
-		`ply_layer_calls_total{handler="app GET /hello",otel_scope_name="github.com/plykit/ply/stock",otel_scope_schema_url="",otel_scope_version="",plugin="metrics"}`:       "1", // inside auth: the rejected call never reached it
+		`ply_layer_calls_total{handler="app GET /hello",otel_scope_name="github.com/plykit/ply/stock",otel_scope_schema_url="",otel_scope_version="",plugin="metrics"}`:       "2", // outside auth: it sees the rejected call too
 	}
 	for series, n := range want {
 		found := false

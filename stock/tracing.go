@@ -25,8 +25,9 @@ type TracingOptions struct {
 // Tracing is the "tracing" plugin: it runs each request in a server span
 // (see [middleware.NewTracing]), a child of the W3C trace context in the
 // request headers, with an OpenTelemetry SDK TracerProvider of its own. It
-// sits in the Logging band, inside metrics and outside the access log and
-// error reports, which see its span.
+// sits at System+25, inside metrics and outside the access log, the error
+// reports (which see its span) and the Security band, so rejected requests
+// are traced too.
 //
 // Its options are [TracingOptions]: the zero value records spans and drops
 // them, as it has no exporter. Route options: [Route] (`skip: true`).
@@ -47,9 +48,9 @@ var (
 // NewTracing returns the plugin with opts (the zero value is the default).
 func NewTracing(opts TracingOptions) *Tracing { return &Tracing{opts: opts} }
 
-// Info names the plugin "tracing", inside metrics.
+// Info names the plugin "tracing", inside metrics, outside the Security band.
 func (p *Tracing) Info() ply.Info {
-	return httpInfo("tracing", ply.Logging-5, "runs each request in an OpenTelemetry span")
+	return httpInfo("tracing", ply.System+25, "runs each request in an OpenTelemetry span")
 }
 
 // Options returns the plugin's options for the host to fill and check.
