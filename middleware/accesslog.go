@@ -3,6 +3,7 @@ package middleware
 import (
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -44,6 +45,8 @@ func (o AccessLogOptions) level() (slog.Level, bool) {
 // [http.Request.Pattern] that routed the request, when the layer runs inside a
 // [http.ServeMux] route), status, bytes (body bytes written), duration and
 // request_id (from [RequestIDFrom], when an outer [NewRequestID] layer set one).
+// A method or path longer than [MaxLogField] bytes is cut to that length and
+// marked "…[truncated, N bytes]", so a 200 KB path makes a short line.
 // A panic passing through is logged with status 500 and left to an outer
 // [NewRecover] layer.
 // A nil logger means [slog.Default].
@@ -81,8 +84,8 @@ func NewAccessLog(opts AccessLogOptions, logger *slog.Logger) (func(http.Handler
 					return
 				}
 				logger.LogAttrs(ctx, lvl, opts.Message,
-					slog.String("method", r.Method),
-					slog.String("path", r.URL.Path),
+					slog.String("method", Clip(r.Method)),
+					slog.String("path", Clip(r.URL.Path)),
 					slog.String("pattern", r.Pattern),
 					slog.Int("status", status),
 					slog.Int64("bytes", sw.bytes),
@@ -93,4 +96,18 @@ func NewAccessLog(opts AccessLogOptions, logger *slog.Logger) (func(http.Handler
 			completed = true
 		})
 	}, nil
+}
+
+// MaxLogField is the most bytes of a field taken from the request (method,
+// path) that the stock layers log; longer ones are cut and say so.
+const MaxLogField = 1024
+
+// Clip returns s if it is at most [MaxLogField] bytes long, else its first
+// MaxLogField bytes and "…[truncated, N bytes]", N being len(s): for log
+// fields taken from a request.
+func Clip(s string) string {
+	if len(s) <= MaxLogField {
+		return s
+	}
+	return s[:MaxLogField] + "…[truncated, " + strconv.Itoa(len(s)) + " bytes]"
 }

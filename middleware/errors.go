@@ -92,7 +92,7 @@ func NewErrorReport(opts ErrorReportOptions, rep Reporter) (func(http.Handler) h
 				ctx := r.Context()
 				rep.Report(ctx, ReportedError{
 					Plugin: opts.Plugin, Version: opts.Version,
-					Method: r.Method, Path: r.URL.Path, Pattern: r.Pattern,
+					Method: Clip(r.Method), Path: Clip(r.URL.Path), Pattern: r.Pattern,
 					RequestID: RequestIDFrom(ctx), Status: status, Panic: p, Stack: stack,
 				})
 			}

@@ -42,8 +42,8 @@ func NewRecover(opts RecoverOptions, logger *slog.Logger) (func(http.Handler) ht
 				}
 				logger.LogAttrs(r.Context(), slog.LevelError, "panic in handler",
 					slog.String("layer", opts.Name),
-					slog.String("method", r.Method),
-					slog.String("path", r.URL.Path),
+					slog.String("method", Clip(r.Method)),
+					slog.String("path", Clip(r.URL.Path)),
 					slog.String("panic", fmt.Sprint(v)),
 					slog.String("stack", string(debug.Stack())))
 				if sw.status != 0 {

@@ -61,7 +61,7 @@ func (p *Recover) Provision(_ context.Context, setup *ply.Setup) error {
 		attrs := []slog.Attr{slog.String("layer", name), slog.String("at", strings.TrimSuffix(err.Error(), ": "+pe.Error()))}
 		r, _ := c.Request().(*http.Request)
 		if r != nil {
-			attrs = append(attrs, slog.String("method", r.Method), slog.String("path", r.URL.Path))
+			attrs = append(attrs, slog.String("method", middleware.Clip(r.Method)), slog.String("path", middleware.Clip(r.URL.Path)))
 		}
 		attrs = append(attrs, slog.String("panic", fmt.Sprint(pe.Value)), slog.String("stack", string(pe.Stack)))
 		logger.LogAttrs(ctx, slog.LevelError, "panic in handler", attrs...)
