@@ -92,7 +92,7 @@ func lookup[T any](b *Bus, topic Topic[T]) (*route[T], error) {
 		return nil, fmt.Errorf("eventbus: publish %s: %w", st.subject, ErrWildcard)
 	}
 	tab := b.table.Load()
-	if r := st.cache.Load(); r != nil && r.table == tab { // steady state
+	if r := st.cached(tab); r != nil { // steady state
 		return r, nil
 	}
 	if tab.closed {

@@ -21,10 +21,13 @@ type topicState[T any] struct {
 	subject string
 	literal bool
 	durable bool
-	// cache holds the subscribers resolved for the last table a publish saw
-	// (of one bus). It is replaced when the bus's subscriptions change, or
-	// when the topic is published on another bus.
-	cache atomic.Pointer[route[T]]
+	// routes lists, for each bus the topic is published on, the route
+	// resolved against the table of that bus a publish last saw: a publish
+	// finds its bus's route by comparing table pointers, so using the topic
+	// with several buses costs nothing more in steady state. Adding a route
+	// replaces the list (copy on write) and drops the routes of stale
+	// tables, among them those of closed buses.
+	routes atomic.Pointer[route[T]]
 }
 
 // A TopicOption configures a [Topic].
@@ -78,10 +81,20 @@ type route[T any] struct {
 	table *table
 	sync  []func(context.Context, T) error // run in the publisher's goroutine
 	async []func(context.Context, T) error // queue the event and return
+	next  *route[T]                        // the route on another bus
 }
 
-// route resolves the route of st on tab's bus and caches it. A closed
-// table has no subscribers, so a cached route never belongs to one.
+// cached returns the route resolved against tab, or nil.
+func (st *topicState[T]) cached(tab *table) *route[T] {
+	r := st.routes.Load()
+	for r != nil && r.table != tab {
+		r = r.next
+	}
+	return r
+}
+
+// route resolves the route of st on tab's bus and caches it in place of
+// that bus's previous one.
 func (st *topicState[T]) route(tab *table) *route[T] {
 	r := &route[T]{table: tab}
 	for _, s := range tab.subs {
@@ -94,8 +107,22 @@ func (st *topicState[T]) route(tab *table) *route[T] {
 			r.async = append(r.async, asyncFunc[T](s))
 		}
 	}
-	st.cache.Store(r)
-	return r
+	for {
+		old := st.routes.Load()
+		r.next = nil
+		tail := &r.next
+		for o := old; o != nil; o = o.next {
+			if o.table.bus != tab.bus && o.table.bus.table.Load() == o.table { // another bus's current route
+				c := *o // routes are immutable once cached: copy to relink
+				c.next = nil
+				*tail = &c
+				tail = &c.next
+			}
+		}
+		if st.routes.CompareAndSwap(old, r) {
+			return r
+		}
+	}
 }
 
 // syncFunc returns s's handler for events of type T: the handler itself when
