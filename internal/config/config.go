@@ -6,12 +6,15 @@
 package config
 
 import (
-	"encoding/json"
+	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/plykit/ply"
@@ -79,80 +82,246 @@ type Host struct {
 	Options []ply.Option
 }
 
-var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+// MaxSize is the size of the largest file Load reads, in bytes: 256 KiB,
+// some thousands of routes. A host's file is a few KiB; parsing a large
+// one takes about a second and some hundred MB per 256 KiB.
+const MaxSize = 256 << 10
 
-// Load reads a file's bytes: it replaces ${NAME} with the environment
-// variable NAME (a missing one is an error; write $${NAME} for a literal),
-// decodes the file strictly, and builds the plugins from the catalog.
-// server is the name of the HTTP server plugin that receives Listen as its
-// "addr" option. Errors are joined; each names its position. When the file
-// has problems but still decodes, Load returns the host it could build
-// with them, so a caller can check the plugins too ([ply.Host.Plan]) and
-// report everything at once.
+// maxProblems is how many problems Load reports; past it, it says how many
+// more there are.
+const maxProblems = 50
+
+// Error is one problem in a config file, at its position. Load returns
+// them joined with [errors.Join], in file order.
+type Error struct {
+	File         string
+	Line, Column int    // 1-based; 0 when unknown
+	Path         string // "plugins[2].name"; empty for the whole file
+	Problem      string // what is wrong and how to fix it
+}
+
+func (e *Error) Error() string { // "ply.yaml:3:11: plugins[2].name: no plugin named ..."
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		b.WriteString(":" + strconv.Itoa(e.Line))
+		if e.Column > 0 {
+			b.WriteString(":" + strconv.Itoa(e.Column))
+		}
+	}
+	b.WriteString(": ")
+	if e.Path != "" {
+		b.WriteString(e.Path + ": ")
+	}
+	b.WriteString(e.Problem)
+	return b.String()
+}
+
+// Load reads a file's bytes: it parses the file, replaces ${NAME} in its
+// values with the environment variable NAME (a missing one is an error;
+// write $${NAME} for a literal), decodes it strictly, checks its plugins
+// and routes, and builds the plugins from the catalog. server is the name
+// of the HTTP server plugin that receives Listen as its "addr" option, and
+// whose routes are checked as its [net/http.ServeMux] will register them.
+//
+// Every problem is an [*Error] with its position; they are joined, in file
+// order. A file over [MaxSize], nested too deeply or whose aliases expand
+// too far is refused before it is decoded. When the file has problems but
+// still decodes, Load returns the host it could build with them, so a
+// caller can check the plugins too ([ply.Host.Plan]) and report everything
+// at once.
 func Load(name string, data []byte, cat Catalog, server string) (*Host, error) {
-	data, err := expand(name, data)
-	if err != nil {
-		return nil, err
+	if len(data) > MaxSize {
+		return nil, &Error{File: name, Problem: fmt.Sprintf(
+			"the file is %d bytes, over the limit of %d (256 KiB); keep large data out of it, or split the host", len(data), MaxSize)}
 	}
+	l := &loader{name: name, data: data, cat: cat, server: server}
+	doc, problems := options.Parse(options.Source{File: name, Data: data, Env: os.LookupEnv})
+	if doc == nil {
+		for i, p := range problems {
+			if strings.HasPrefix(p.Message, "syntax error") && p.Line > 0 && strings.Contains(lineOf(data, p.Line), "${") {
+				problems[i].Message += ` (in {...} or [...], put ${NAME} in quotes: "${NAME}")`
+			}
+		}
+		l.problems(problems)
+		return nil, l.err()
+	}
+	l.doc = doc
 	var f File
-	var errs []error
-	problems := options.Load(options.Source{File: name, Data: data}, &f)
-	for _, p := range problems {
-		errs = append(errs, fmt.Errorf("%s:%d:%d: %s", name, p.Line, p.Column, p))
+	problems = doc.Load(&f)
+	l.problems(problems)
+	if len(f.Plugins) == 0 && len(f.Modules) == 0 {
+		if len(problems) == 0 {
+			l.add("", `nothing to run: list plugins, or modules with routes, such as `+
+				`"modules: [{name: site, routes: [{route: GET /hello, static: {text: hello}}]}]"`)
+		}
+		return nil, l.err()
 	}
-	if len(problems) > 0 && isZero(f) { // nothing decoded: nothing more to check
-		return nil, errors.Join(errs...)
+	h := l.build(f)
+	return h, l.err()
+}
+
+// loader holds the state of one Load.
+type loader struct {
+	name, server string
+	data         []byte
+	cat          Catalog
+	doc          *options.Document
+	errs         []*Error
+}
+
+func (l *loader) add(path, problem string) {
+	e := &Error{File: l.name, Path: path, Problem: problem}
+	if l.doc != nil {
+		e.Line, e.Column = l.doc.Position(path)
 	}
+	l.errs = append(l.errs, e)
+}
+
+func (l *loader) problems(ps []options.Problem) {
+	for _, p := range ps {
+		l.errs = append(l.errs, &Error{File: l.name, Line: p.Line, Column: p.Column, Path: p.Path, Problem: p.Message})
+	}
+}
+
+// err joins the problems in file order.
+func (l *loader) err() error {
+	slices.SortStableFunc(l.errs, func(a, b *Error) int { return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column)) })
+	errs := make([]error, 0, min(len(l.errs), maxProblems+1))
+	for i, e := range l.errs {
+		if i == maxProblems {
+			errs = append(errs, &Error{File: l.name, Problem: fmt.Sprintf("%d more problems not shown; fix these first", len(l.errs)-i)})
+			break
+		}
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
+}
+
+func (l *loader) build(f File) *Host {
 	h := &Host{File: f}
-	listed := false
+	listed := -1
+	first := map[string]int{} // plugin name -> index of its first entry
 	for i, p := range f.Plugins {
+		path := fmt.Sprintf("plugins[%d].name", i)
+		if j, dup := first[p.Name]; dup && p.Name != "" {
+			line, _ := l.doc.Position(fmt.Sprintf("plugins[%d].name", j))
+			l.add(path, fmt.Sprintf("plugin %q is listed twice (first at line %d); keep one entry", p.Name, line))
+			continue
+		}
+		first[p.Name] = i
 		if p.Disabled {
 			continue
 		}
-		newPlugin, ok := cat[p.Name]
+		newPlugin, ok := l.cat[p.Name]
 		if !ok {
-			errs = append(errs, fmt.Errorf("%s: plugins[%d]: no plugin named %q; known: %s", name, i, p.Name, strings.Join(names(cat), ", ")))
+			if p.Name != "" { // an empty name is reported by the schema
+				l.add(path, unknownPlugin(p.Name, l.cat))
+			}
 			continue
 		}
 		h.Plugins = append(h.Plugins, newPlugin())
 		if p.Options != nil {
-			h.Options = append(h.Options, ply.WithOptions(p.Name, ply.RawOptions{File: name, Data: data, Path: fmt.Sprintf("$.plugins[%d].options", i)}))
+			h.Options = append(h.Options, ply.WithOptions(p.Name, l.raw(fmt.Sprintf("$.plugins[%d].options", i))))
 		}
 		if p.Priority != nil {
 			h.Options = append(h.Options, ply.WithPriority(p.Name, *p.Priority))
 		}
-		listed = listed || p.Name == server
+		if p.Name == l.server {
+			listed = i
+		}
 	}
-	if !listed && server != "" {
-		if newPlugin, ok := cat[server]; ok {
+	if listed < 0 && l.server != "" {
+		if newPlugin, ok := l.cat[l.server]; ok {
 			h.Plugins = append(h.Plugins, newPlugin())
 		}
 	}
-	if f.Listen != "" && server != "" {
-		listen, _ := json.Marshal(map[string]string{"addr": f.Listen})
-		if listed {
-			errs = append(errs, fmt.Errorf("%s: listen: also set in plugins: %s options; keep one", name, server))
-		} else {
-			h.Options = append(h.Options, ply.WithOptions(server, ply.RawOptions{File: name, Data: listen}))
+	if f.Listen != "" && l.server != "" {
+		switch {
+		case listed >= 0 && f.Plugins[listed].Options != nil:
+			line, _ := l.doc.Position(fmt.Sprintf("plugins[%d].options", listed))
+			l.add("listen", fmt.Sprintf("the %s plugin has options at line %d: set addr there and remove listen", l.server, line))
+		default:
+			h.Options = append(h.Options, ply.WithOptions(l.server, l.listenOptions(f.Listen)))
 		}
 	}
+	l.checkRoutes(f, listed)
 	for i, m := range f.Modules {
-		mod := ply.Module{Name: m.Name, Prefix: m.Prefix, Options: raws(name, data, fmt.Sprintf("$.modules[%d].options", i), m.Options)}
+		mod := ply.Module{Name: m.Name, Prefix: m.Prefix, Options: l.raws(fmt.Sprintf("$.modules[%d].options", i), m.Options)}
 		for j, r := range m.Routes {
 			if countHandlers(r) != 1 {
 				continue // reported by Validate, with its position
 			}
 			fn, err := builtin(r, m.Prefix)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: modules[%d].routes[%d]: %w", name, i, j, err))
+				l.add(fmt.Sprintf("modules[%d].routes[%d]", i, j), err.Error())
 				continue
 			}
 			mod.Handlers = append(mod.Handlers, ply.Handler{Kind: ply.KindHTTP, Name: r.Route, Tags: r.Tags, Func: fn,
-				Options: raws(name, data, fmt.Sprintf("$.modules[%d].routes[%d].options", i, j), r.Options)})
+				Options: l.raws(fmt.Sprintf("$.modules[%d].routes[%d].options", i, j), r.Options)})
 		}
 		h.Options = append(h.Options, ply.WithModules(mod))
 	}
-	return h, errors.Join(errs...)
+	return h
+}
+
+// raw points a plugin at its options in the file. The host decodes them
+// with the environment too; a variable that is not set was reported here.
+func (l *loader) raw(path string) ply.RawOptions {
+	return ply.RawOptions{File: l.name, Data: l.data, Path: path, Env: lenientEnv}
+}
+
+func lenientEnv(name string) (string, bool) {
+	v, _ := os.LookupEnv(name)
+	return v, true
+}
+
+// listenOptions gives the server its addr from listen, in a document where
+// the address sits at listen's line and column, so that the server's
+// problems with it point at listen.
+func (l *loader) listenOptions(addr string) ply.RawOptions {
+	line, col := l.doc.Position("listen")
+	const key = "addr:"
+	pad := max(col-1-len(key), 1)
+	data := strings.Repeat("\n", max(line-1, 0)) + key + strings.Repeat(" ", pad) + strconv.Quote(addr) + "\n"
+	return ply.RawOptions{File: l.name, Data: []byte(data)}
+}
+
+// unknownPlugin says that no plugin is named name, with the closest name
+// the catalog knows.
+func unknownPlugin(name string, cat Catalog) string {
+	known := names(cat)
+	best, bestDist := "", 3
+	for _, k := range known {
+		if d := distance(strings.ToLower(name), strings.ToLower(k)); d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	if best != "" {
+		return fmt.Sprintf("no plugin named %q; did you mean %q? (ply plugins lists them all)", name, best)
+	}
+	return fmt.Sprintf("no plugin named %q; known: %s", name, strings.Join(known, ", "))
+}
+
+// distance is the Levenshtein distance between a and b, in bytes.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func countHandlers(r Route) int {
@@ -165,17 +334,30 @@ func countHandlers(r Route) int {
 	return n
 }
 
-func isZero(f File) bool { return f.Listen == "" && f.Plugins == nil && f.Modules == nil }
+// lineOf returns line n (1-based) of data.
+func lineOf(data []byte, n int) string {
+	for i := 1; i < n; i++ {
+		j := bytes.IndexByte(data, '\n')
+		if j < 0 {
+			return ""
+		}
+		data = data[j+1:]
+	}
+	if j := bytes.IndexByte(data, '\n'); j >= 0 {
+		data = data[:j]
+	}
+	return string(data)
+}
 
 // raws turns a map of per-plugin options into RawOptions pointing into the
 // file.
-func raws(file string, data []byte, path string, m map[string]any) map[string]any {
+func (l *loader) raws(path string, m map[string]any) map[string]any {
 	if len(m) == 0 {
 		return nil
 	}
 	out := make(map[string]any, len(m))
 	for plugin := range m {
-		out[plugin] = ply.RawOptions{File: file, Data: data, Path: path + "." + quoteKey(plugin)}
+		out[plugin] = l.raw(path + "." + quoteKey(plugin))
 	}
 	return out
 }
@@ -186,28 +368,7 @@ func quoteKey(k string) string {
 	if plainKey.MatchString(k) {
 		return k
 	}
-	return "'" + k + "'"
-}
-
-func expand(name string, data []byte) ([]byte, error) {
-	var errs []error
-	lines := strings.SplitAfter(string(data), "\n")
-	for i, line := range lines {
-		if strings.HasPrefix(strings.TrimSpace(line), "#") {
-			continue
-		}
-		line = strings.ReplaceAll(line, "$${", "\x00{")
-		line = envRef.ReplaceAllStringFunc(line, func(ref string) string {
-			key := envRef.FindStringSubmatch(ref)[1]
-			v, ok := os.LookupEnv(key)
-			if !ok {
-				errs = append(errs, fmt.Errorf("%s:%d: ${%s}: environment variable not set; export it, or write $${%s} for a literal", name, i+1, key, key))
-			}
-			return v
-		})
-		lines[i] = strings.ReplaceAll(line, "\x00{", "${")
-	}
-	return []byte(strings.Join(lines, "")), errors.Join(errs...)
+	return "'" + strings.ReplaceAll(strings.ReplaceAll(k, `\`, `\\`), "'", `\'`) + "'"
 }
 
 func names(cat Catalog) []string {
@@ -217,4 +378,123 @@ func names(cat Catalog) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// routeAt is a pattern registered on the check's mux, and where it came
+// from.
+type routeAt struct {
+	path string // "modules[0].routes[2].route", or "" for a server endpoint
+	what string // how to name it in a message
+}
+
+// checkRoutes registers every route, as the server will (module prefix in
+// front of the path), on a throwaway [http.ServeMux] beside the server's
+// health endpoints, and reports the patterns it rejects and the routes
+// that conflict, with the positions of both. server is the index of the
+// server's entry in f.Plugins, or -1.
+func (l *loader) checkRoutes(f File, server int) {
+	mux := http.NewServeMux()
+	seen := map[string]routeAt{}
+	health, ready := "/healthz", "/readyz"
+	if server >= 0 {
+		if o, ok := f.Plugins[server].Options.(map[string]any); ok {
+			if p, ok := o["healthPath"].(string); ok && p != "" {
+				health = p
+			}
+			if p, ok := o["readyPath"].(string); ok && p != "" {
+				ready = p
+			}
+		}
+	}
+	if l.server != "" {
+		for _, p := range []string{"GET " + health, "GET " + ready} {
+			if register(mux, p) == nil {
+				seen[p] = routeAt{what: fmt.Sprintf("the %s plugin's endpoint %q (move it with its healthPath and readyPath options)", l.server, p)}
+			}
+		}
+	}
+	for i, m := range f.Modules {
+		for j, r := range m.Routes {
+			path := fmt.Sprintf("modules[%d].routes[%d].route", i, j)
+			if r.Route == "" {
+				continue // reported by the schema
+			}
+			method, rest, hasMethod := strings.Cut(r.Route, " ")
+			if !hasMethod {
+				rest = method
+			}
+			rest = strings.TrimLeft(rest, " \t")
+			if !strings.HasPrefix(rest, "/") {
+				l.add(path, fmt.Sprintf("route %q: write a method and a path that starts with \"/\", such as \"GET /hello\"", r.Route))
+				continue
+			}
+			pattern := Pattern(m.Prefix, r.Route)
+			err := register(mux, pattern)
+			if err == nil {
+				seen[pattern] = routeAt{path: path, what: fmt.Sprintf("route %q of module %s", r.Route, m.Name)}
+				continue
+			}
+			full := ""
+			if pattern != r.Route {
+				full = fmt.Sprintf(" (%q with the module's prefix)", pattern)
+			}
+			other, reason, conflict := conflictWith(err)
+			at, known := seen[other]
+			switch {
+			case conflict && known && at.path != "":
+				line, _ := l.doc.Position(at.path)
+				l.add(path, fmt.Sprintf("route %q%s conflicts with %s at line %d: %s; change one of them", r.Route, full, at.what, line, reason))
+			case conflict && known:
+				l.add(path, fmt.Sprintf("route %q%s conflicts with %s: %s", r.Route, full, at.what, reason))
+			default:
+				l.add(path, fmt.Sprintf("route %q%s is not a valid net/http pattern: %s; write [METHOD ]/path, with {name} or {name...} wildcards", r.Route, full, reason))
+			}
+		}
+	}
+}
+
+// Pattern joins a module prefix and a route, as the httpserver plugin
+// does: ("/api", "GET /users/{id}") is "GET /api/users/{id}".
+func Pattern(prefix, route string) string {
+	method, path, ok := strings.Cut(route, " ")
+	if !ok {
+		method, path = "", route
+	}
+	path = strings.TrimSuffix(prefix, "/") + path
+	if method == "" {
+		return path
+	}
+	return method + " " + path
+}
+
+// register adds pattern to mux, turning its panic into an error.
+func register(mux *http.ServeMux, pattern string) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("%v", v)
+		}
+	}()
+	mux.Handle(pattern, http.NotFoundHandler())
+	return nil
+}
+
+// muxConflict reads ServeMux's conflict message: `pattern "A" (registered
+// at …) conflicts with pattern "B" (registered at …):\n<reason>`.
+var muxConflict = regexp.MustCompile(`(?s)^pattern ".*" \(registered at [^)]*\) conflicts with pattern (".*") \(registered at [^)]*\):\s*(.*)$`)
+
+// conflictWith returns the pattern that err, from register, says the new
+// one conflicts with and why; or, for a pattern ServeMux cannot parse,
+// why, without the source locations it names.
+func conflictWith(err error) (other, reason string, conflict bool) {
+	msg := err.Error()
+	if m := muxConflict.FindStringSubmatch(msg); m != nil {
+		if p, uerr := strconv.Unquote(m[1]); uerr == nil {
+			return p, strings.TrimSpace(strings.ReplaceAll(m[2], "\n", " ")), true
+		}
+	}
+	msg = strings.TrimPrefix(msg, "parsing ")
+	if _, after, ok := strings.Cut(msg, ": "); ok && strings.HasPrefix(msg, "\"") {
+		msg = after // `"FOO BAR": bad method` -> the reason
+	}
+	return "", msg, false
 }

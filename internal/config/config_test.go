@@ -2,6 +2,8 @@ package config_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -98,22 +100,50 @@ modules:
 func TestLoadErrors(t *testing.T) {
 	for _, tt := range []struct {
 		name, file string
-		env        map[string]string
 		want       []string // lines of the joined error, from Load or else from the host's Plan
 	}{
-		{name: "missing env var", file: "plugins:\n  - name: greet\n    options: {greeting: ${NOPE_NOT_SET}}\n",
-			want: []string{"ply.yaml:3: ${NOPE_NOT_SET}: environment variable not set; export it, or write $${NOPE_NOT_SET} for a literal"}},
+		{name: "missing env var", file: "plugins:\n  - name: greet\n    options:\n      greeting: ${NOPE_NOT_SET}\n",
+			want: []string{"ply.yaml:4:17: plugins[0].options.greeting: environment variable NOPE_NOT_SET is not set; export it, or write $${NOPE_NOT_SET} for a literal ${NOPE_NOT_SET}"}},
+		{name: "env var unquoted in a flow mapping", file: "plugins:\n  - name: greet\n    options: {greeting: ${GREETING}}\n",
+			want: []string{`ply.yaml:3:26: syntax error: ',' or '}' must be specified (in {...} or [...], put ${NAME} in quotes: "${NAME}")`}},
 		{name: "unknown key and unknown plugin", file: "listne: x\nplugins:\n  - name: nope\n",
-			want: []string{`ply.yaml:1:1: listne: unknown field (did you mean "listen"?)`, `ply.yaml: plugins[0]: no plugin named "nope"; known: greet, httpserver`}},
-		{name: "unknown plugin", file: "plugins:\n  - name: nope\n",
-			want: []string{"ply.yaml: plugins[0]: no plugin named \"nope\"; known: greet, httpserver"}},
+			want: []string{`ply.yaml:1:1: listne: unknown field (did you mean "listen"?)`, `ply.yaml:3:11: plugins[0].name: no plugin named "nope"; known: greet, httpserver`}},
+		{name: "unknown plugin, with the closest name", file: "plugins:\n  - name: gret\n",
+			want: []string{`ply.yaml:2:11: plugins[0].name: no plugin named "gret"; did you mean "greet"? (ply plugins lists them all)`}},
+		{name: "plugin listed twice", file: "plugins:\n  - name: greet\n  - name: httpserver\n  - name: greet\n    options: {greeting: hello}\n",
+			want: []string{`ply.yaml:4:11: plugins[2].name: plugin "greet" is listed twice (first at line 2); keep one entry`}},
+		{name: "listen and the server's options", file: "listen: 127.0.0.1:0\nplugins:\n  - name: httpserver\n    options: {addr: 127.0.0.1:1}\n",
+			want: []string{`ply.yaml:1:9: listen: the httpserver plugin has options at line 4: set addr there and remove listen`}},
+		{name: "empty file", file: "",
+			want: []string{`ply.yaml: nothing to run: list plugins, or modules with routes, such as "modules: [{name: site, routes: [{route: GET /hello, static: {text: hello}}]}]"`}},
+		{name: "only comments and listen", file: "# a host\nlisten: 127.0.0.1:0\n",
+			want: []string{`ply.yaml:2:1: nothing to run: list plugins, or modules with routes, such as "modules: [{name: site, routes: [{route: GET /hello, static: {text: hello}}]}]"`}},
 		{name: "route with two handlers", file: "modules:\n  - name: m\n    routes:\n      - route: GET /x\n        static: {text: a}\n        files: {dir: /}\n",
 			want: []string{`ply.yaml:4:9: modules[0].routes[0]: route "GET /x": give exactly one of static, proxy and files (got 2)`}},
+		{name: "unknown key at its own path", file: "modules:\n  - name: m\n    routes:\n      - route: GET /x\n        static: {txt: a}\n",
+			want: []string{`ply.yaml:5:18: modules[0].routes[0].static.txt: unknown field (did you mean "text"?)`}},
+		{name: "route patterns that ServeMux rejects", file: "modules:\n  - name: m\n    prefix: /m\n    routes:\n      - route: FOO BAR BAZ\n        static: {text: a}\n      - route: GET hi\n        static: {text: a}\n      - route: GET /x/{\n        static: {text: a}\n",
+			want: []string{
+				`ply.yaml:5:16: modules[0].routes[0].route: route "FOO BAR BAZ": write a method and a path that starts with "/", such as "GET /hello"`,
+				`ply.yaml:7:16: modules[0].routes[1].route: route "GET hi": write a method and a path that starts with "/", such as "GET /hello"`,
+				`ply.yaml:9:16: modules[0].routes[2].route: route "GET /x/{" ("GET /m/x/{" with the module's prefix) is not a valid net/http pattern: at offset 9: bad wildcard segment (must end with '}'); write [METHOD ]/path, with {name} or {name...} wildcards`,
+			}},
+		{name: "the same route in two modules", file: "modules:\n  - name: a\n    routes:\n      - route: GET /x\n        static: {text: a}\n  - name: b\n    routes:\n      - route: GET /x\n        static: {text: b}\n",
+			want: []string{`ply.yaml:8:16: modules[1].routes[0].route: route "GET /x" conflicts with route "GET /x" of module a at line 4: GET /x matches the same requests as GET /x; change one of them`}},
+		{name: "a route on the health endpoint", file: "modules:\n  - name: a\n    routes:\n      - route: GET /healthz\n        static: {text: a}\n",
+			want: []string{`ply.yaml:4:16: modules[0].routes[0].route: route "GET /healthz" conflicts with the httpserver plugin's endpoint "GET /healthz" (move it with its healthPath and readyPath options): GET /healthz matches the same requests as GET /healthz`}},
 		{name: "plugin options are checked by the host, with positions", file: "plugins:\n  - name: greet\n    options:\n      greeting: x\n      times: -1\nmodules:\n  - name: m\n    options:\n      greet: {tims: 1}\n",
 			want: []string{
 				"ply.yaml:4:17: plugin greet: greeting: must be at least 2 characters long",
 				"ply.yaml:5:14: plugin greet: times: must be >= 0",
 				`ply.yaml:9:15: module m (plugin greet): tims: unknown field (did you mean "times"?)`,
+			}},
+		{name: "problems in file order", file: "modules:\n  - name: m\n    routes:\n      - route: GET hi\n        static: {text: a, status: 999}\nplugins:\n  - name: nope\nlistne: x\n",
+			want: []string{
+				`ply.yaml:4:16: modules[0].routes[0].route: route "GET hi": write a method and a path that starts with "/", such as "GET /hello"`,
+				`ply.yaml:5:35: modules[0].routes[0].static.status: must be <= 599`,
+				`ply.yaml:7:11: plugins[0].name: no plugin named "nope"; known: greet, httpserver`,
+				`ply.yaml:8:1: listne: unknown field (did you mean "listen"?)`,
 			}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -129,6 +159,72 @@ func TestLoadErrors(t *testing.T) {
 			if diff := cmp.Diff(tt.want, strings.Split(err.Error(), "\n")); diff != "" {
 				t.Errorf("errors (-want +got):\n%s", diff)
 			}
+		})
+	}
+}
+
+func TestLoadRefusesLargeFiles(t *testing.T) {
+	data := []byte("modules:\n" + strings.Repeat("# padding\n", config.MaxSize/10+1))
+	var srv *httpserver.Server
+	h, err := config.Load("big.yaml", data, catalog(&srv), "httpserver")
+	want := fmt.Sprintf("big.yaml: the file is %d bytes, over the limit of %d (256 KiB); keep large data out of it, or split the host", len(data), config.MaxSize)
+	if h != nil || err == nil || err.Error() != want {
+		t.Fatalf("Load() = %v, %v; want %s", h, err, want)
+	}
+	if e, ok := errors.AsType[*config.Error](err); !ok || e.File != "big.yaml" {
+		t.Errorf("error %T is not a *config.Error naming the file", err)
+	}
+}
+
+// ${NAME} is substituted in values only, after parsing: a comment or a key
+// never triggers it, and $${NAME} is a literal.
+func TestLoadEnvOnlyInValues(t *testing.T) {
+	t.Setenv("GREETING", "howdy")
+	file := "# set ${NOT_SET_IN_A_COMMENT} first\nplugins:\n  - name: greet # ${NOT_SET_EITHER}\n    options:\n      greeting: ${GREETING}\nmodules:\n  - name: m\n    routes:\n      - route: GET /x\n        static:\n          text: $${LITERAL}\n          headers: {'${NOT_A_VAR}': x}\n"
+	var srv *httpserver.Server
+	h, err := config.Load("ply.yaml", []byte(file), catalog(&srv), "httpserver")
+	if err != nil {
+		t.Fatal(err)
+	}
+	static := h.File.Modules[0].Routes[0].Static
+	if static.Text != "${LITERAL}" || static.Headers["${NOT_A_VAR}"] != "x" {
+		t.Errorf("static = %+v, want the literal and the key as written", static)
+	}
+	if got := h.File.Plugins[0].Options.(map[string]any)["greeting"]; got != "howdy" {
+		t.Errorf("greeting = %v, want howdy", got)
+	}
+}
+
+// The fuzz target's memory budget: what Load may allocate for any input
+// under MaxSize. The worst 256 KiB file takes under 200 MB to parse; a bomb
+// took gigabytes. A hostile file is refused within hostileBudget.
+const (
+	loadBudget    = 512 << 20
+	hostileBudget = 128 << 20
+)
+
+func TestLoadHostileFilesStayInBudget(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("plugins:\n  - name: greet\n    options:\n      a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n")
+	for i := 1; i < 10; i++ {
+		fmt.Fprintf(&b, "      a%d: &a%d [%s]\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d,", i-1), 10), ","))
+	}
+	for _, tt := range []struct{ name, file string }{
+		{"billion laughs", b.String()},
+		{"deep flow", "modules: " + strings.Repeat("[", config.MaxSize-20)},
+		{"deep block", "modules:\n" + strings.Repeat("- ", (config.MaxSize-20)/2) + "x"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var srv *httpserver.Server
+			var err error
+			alloc := allocated(func() { _, err = config.Load("ply.yaml", []byte(tt.file), catalog(&srv), "httpserver") })
+			if err == nil {
+				t.Fatal("Load accepted a hostile file")
+			}
+			if alloc > hostileBudget {
+				t.Errorf("Load allocated %d MiB (budget %d MiB)", alloc>>20, hostileBudget>>20)
+			}
+			t.Logf("%d bytes: %v (%d MiB)", len(tt.file), err, alloc>>20)
 		})
 	}
 }
