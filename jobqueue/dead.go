@@ -11,8 +11,9 @@ import (
 
 // Dead returns up to limit dead jobs of queue, oldest first: jobs whose
 // last attempt failed, or that failed with [ErrPermanent]. Each has its
-// payload, its metadata and its History, one [Attempt] per failed attempt
-// with its error and time; Attempt is the number of attempts made. The
+// payload, its metadata, its History (one [Attempt] per failed attempt
+// with its error and time, the last one saying why the job is dead),
+// Attempt (the number of the last attempt) and Interrupted. The
 // dead-letter stream keeps them until an operator removes them (it is a
 // plain JetStream stream, "<stream>_DEAD", subject "<prefix>.dead.<queue>").
 func (q *Queue) Dead(ctx context.Context, queue string, limit int) ([]*Job, error) {
@@ -39,7 +40,7 @@ func (q *Queue) Dead(ctx context.Context, queue string, limit int) ([]*Job, erro
 			if err != nil {
 				return jobs, err
 			}
-			j.Attempt -= 1 // parse counts this delivery as an attempt
+			j.Attempt -= 1 // parse numbers the attempt after the recorded ones
 			j.msg = nil
 			jobs = append(jobs, j)
 		}

@@ -29,8 +29,19 @@
 // history: each failed attempt's error and time ([Job.History]). After
 // [MaxAttempts], or at once for an error wrapping [ErrPermanent], the job
 // goes to the dead-letter stream with its history ([Queue.Dead]) and the
-// original is acknowledged. Attempts count deliveries: an attempt cut short
-// by a crash counts too.
+// original is acknowledged.
+//
+// Attempts count the handler's failures, not deliveries. When a worker
+// dies holding a job (kill -9, a crash), is stopped before the handler
+// returns, or misses the ack wait, the server hands the job out again
+// after the ack wait, without a result for the earlier delivery: the job
+// keeps its [Job.Attempt] number, and [Job.Interrupted] counts such
+// deliveries. They have their own, larger bound ([WithMaxInterruptions],
+// 10 by default): a poison job that kills every worker running it goes to
+// the dead-letter stream after that many crashes instead of looping
+// forever. As the server cannot tell a job that was running from one a
+// dying worker had fetched but not started ([WithPrefetch]), both are
+// charged.
 //
 // # Delays
 //

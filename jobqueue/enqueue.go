@@ -57,8 +57,8 @@ func Timeout(d time.Duration) EnqueueOption {
 	return jobOptionFunc(func(c *jobConfig) { c.timeout = d })
 }
 
-// MaxAttempts sets how many times the job may run before it is dead.
-// Default: the queue's ([WithMaxAttempts]).
+// MaxAttempts sets how many times the job's handler may fail before the
+// job is dead. Default: the queue's ([WithMaxAttempts]).
 func MaxAttempts(n int) EnqueueOption {
 	return jobOptionFunc(func(c *jobConfig) { c.maxAttempts = n })
 }

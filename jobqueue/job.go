@@ -18,10 +18,11 @@ type Job struct {
 	Queue       string    // the queue's name
 	Payload     []byte    // as enqueued
 	Priority    Level     // the job's level
-	Attempt     int       // 1 on the first run
+	Attempt     int       // 1 on the first run, +1 after each failed run; an interrupted run does not count
 	MaxAttempts int       // the job is dead once Attempt == MaxAttempts fails
 	Enqueued    time.Time // when the job was first enqueued
 	History     []Attempt // the earlier attempts that failed, oldest first
+	Interrupted int       // earlier deliveries that ended without a result (see [WithMaxInterruptions])
 
 	msg jetstream.Msg
 }
@@ -40,7 +41,9 @@ type Attempt struct {
 // job's timeout expires or the worker is stopped hard. A Handler may be
 // called concurrently for different jobs (see [WithConcurrency]), and more
 // than once for one job (at least once: after a crash, an expired ack wait
-// or a lost acknowledgement), so it should be idempotent.
+// or a lost acknowledgement), so it should be idempotent. A run that ends
+// without a result (the worker died or was stopped first) does not count
+// as an attempt; see [WithMaxInterruptions].
 type Handler func(ctx context.Context, j *Job) error
 
 // Decode decodes j's payload, enqueued as JSON by [Enqueue], into a T. A
@@ -71,7 +74,8 @@ const (
 	hdrEnqueued    = "Ply-Job-Enqueued"     // RFC 3339, nanoseconds
 	hdrMaxAttempts = "Ply-Job-Max-Attempts" // absent: the queue's default
 	hdrTimeout     = "Ply-Job-Timeout"      // a Go duration; absent: none
-	hdrAttempts    = "Ply-Job-Attempts"     // attempts made before this message; absent: 0
+	hdrAttempts    = "Ply-Job-Attempts"     // failed attempts before this message; absent: 0
+	hdrInterrupted = "Ply-Job-Interrupted"  // deliveries without a result before this message; absent: 0
 	hdrHistory     = "Ply-Job-History"      // JSON []Attempt; absent: none
 	hdrPriority    = "Ply-Job-Priority"     // on dead letters: the job's level
 )
@@ -95,11 +99,18 @@ func (q *Queue) parse(queue string, l Level, m jetstream.Msg) (*Job, time.Durati
 		MaxAttempts: q.cfg.maxAttempts,
 		msg:         m,
 	}
-	before := 0
+	// Each run that failed was recorded in a new message (the retry); a
+	// delivery of this message before this one had no result, or it would
+	// have been acknowledged.
+	failed, interrupted := 0, 0
 	if v := h.Get(hdrAttempts); v != "" {
-		before, _ = strconv.Atoi(v) // written by us; a bad value counts as 0
+		failed, _ = strconv.Atoi(v) // written by us; a bad value counts as 0
 	}
-	j.Attempt = before + int(md.NumDelivered)
+	if v := h.Get(hdrInterrupted); v != "" {
+		interrupted, _ = strconv.Atoi(v)
+	}
+	j.Attempt = failed + 1
+	j.Interrupted = interrupted + int(md.NumDelivered) - 1
 	if v := h.Get(hdrMaxAttempts); v != "" {
 		if n, err := strconv.Atoi(v); err == nil && n > 0 {
 			j.MaxAttempts = n
@@ -125,7 +136,8 @@ func (q *Queue) parse(queue string, l Level, m jetstream.Msg) (*Job, time.Durati
 }
 
 // next returns a copy of j's message for its next attempt (or the dead
-// letter), with the failed attempts recorded.
+// letter), with the failed attempts and the interruptions recorded: j's
+// attempt counts as failed.
 func next(j *Job, history []Attempt) (*nats.Msg, error) {
 	h := nats.Header{}
 	for k, v := range j.msg.Headers() {
@@ -142,6 +154,7 @@ func next(j *Job, history []Attempt) (*nats.Msg, error) {
 	h.Set(hdrEnqueued, j.Enqueued.UTC().Format(time.RFC3339Nano))
 	h.Set(hdrHistory, string(b))
 	h.Set(hdrAttempts, strconv.Itoa(j.Attempt))
+	h.Set(hdrInterrupted, strconv.Itoa(j.Interrupted))
 	return &nats.Msg{Header: h, Data: j.Payload}, nil
 }
 

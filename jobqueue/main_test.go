@@ -11,5 +11,8 @@ func TestMain(m *testing.M) {
 	if url := os.Getenv(crashWorkerEnv); url != "" {
 		crashWorker(url) // never returns: the test binary is a worker process
 	}
+	if url := os.Getenv(interruptWorkerEnv); url != "" {
+		interruptWorker(url, os.Getenv(interruptModeEnv)) // never returns
+	}
 	goleak.VerifyTestMain(m)
 }

@@ -25,8 +25,13 @@ var jetStreamKey = ply.NewKey[jetstream.JetStream]("backbone.jetstream")
 type PluginOptions struct {
 	// Stream names the work-queue stream. Default "PLY_JOBS".
 	Stream string `json:"stream,omitempty" jsonschema:"pattern=^[A-Za-z0-9_-]*$"`
-	// MaxAttempts is the default number of attempts per job. Default 5.
+	// MaxAttempts is how many times a job's handler may fail before the
+	// job is dead, unless the job says otherwise. Default 5.
 	MaxAttempts int `json:"maxAttempts,omitempty" jsonschema:"minimum=0"`
+	// MaxInterruptions is how many deliveries of a job may end without a
+	// result (its worker died or was stopped first) before the job is
+	// dead: the bound for a job that crashes its workers. Default 10.
+	MaxInterruptions int `json:"maxInterruptions,omitempty" jsonschema:"minimum=0"`
 	// AckWait is how long a job may run between heartbeats before it is
 	// redelivered. Default 30s.
 	AckWait time.Duration `json:"ackWait,omitempty" jsonschema:"minimum=0"`
@@ -93,6 +98,9 @@ func (p *Plugin) Provision(ctx context.Context, s *ply.Setup) error {
 	}
 	if p.opts.MaxAttempts > 0 {
 		opts = append(opts, WithMaxAttempts(p.opts.MaxAttempts))
+	}
+	if p.opts.MaxInterruptions > 0 {
+		opts = append(opts, WithMaxInterruptions(p.opts.MaxInterruptions))
 	}
 	if p.opts.AckWait > 0 {
 		opts = append(opts, WithAckWait(p.opts.AckWait))

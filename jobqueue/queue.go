@@ -43,8 +43,10 @@ const (
 	DefaultStream      = "PLY_JOBS"
 	DefaultPrefix      = "ply.jobs"
 	DefaultMaxAttempts = 5
-	DefaultAckWait     = 30 * time.Second
-	DefaultDedupWindow = 2 * time.Minute
+	// DefaultMaxInterruptions is the default of [WithMaxInterruptions].
+	DefaultMaxInterruptions = 10
+	DefaultAckWait          = 30 * time.Second
+	DefaultDedupWindow      = 2 * time.Minute
 )
 
 // Queue enqueues jobs into, and runs handlers for, the queues of one
@@ -74,6 +76,7 @@ type config struct {
 	replicas     int
 	memory       bool
 	maxAttempts  int
+	maxIntr      int
 	ackWait      time.Duration
 	dedup        time.Duration
 	backoff      Backoff
@@ -120,8 +123,11 @@ func WithMemoryStorage(on bool) Option {
 	return optionFunc(func(c *config) { c.memory = on })
 }
 
-// WithMaxAttempts sets how many times a job runs before it is dead, unless
-// the job says otherwise ([MaxAttempts]). Default: [DefaultMaxAttempts].
+// WithMaxAttempts sets how many times a job's handler may fail (return an
+// error) before the job is dead, unless the job says otherwise
+// ([MaxAttempts]). A run cut short by the death of its worker is no
+// failure of the job: it counts against [WithMaxInterruptions] instead.
+// Default: [DefaultMaxAttempts].
 func WithMaxAttempts(n int) Option {
 	return optionFunc(func(c *config) {
 		if n < 1 {
@@ -129,6 +135,29 @@ func WithMaxAttempts(n int) Option {
 			return
 		}
 		c.maxAttempts = n
+	})
+}
+
+// WithMaxInterruptions sets how many deliveries of a job may end without
+// a result before the job is dead. A delivery ends without a result when
+// the worker holding the job dies (kill -9, a crash, a power loss), is
+// stopped before the handler returns, or misses the ack wait: the server
+// hands the job out again, and cannot tell whether its handler had
+// started. Such a delivery does not count against [WithMaxAttempts], which
+// counts the handler's failures; it counts here, so that a job that kills
+// its worker every time (a poison job) ends in the dead-letter stream
+// after n crashes instead of crashing workers forever. The job is
+// dead-lettered at its next delivery, without running, with an [Attempt]
+// saying so in its history. A job held by a dying worker is charged too
+// when it was fetched but waiting ([WithPrefetch]), hence a bound larger
+// than the attempts. Default: [DefaultMaxInterruptions].
+func WithMaxInterruptions(n int) Option {
+	return optionFunc(func(c *config) {
+		if n < 1 {
+			c.errs = append(c.errs, fmt.Errorf("jobqueue: WithMaxInterruptions(%d): must be >= 1", n))
+			return
+		}
+		c.maxIntr = n
 	})
 }
 
@@ -185,7 +214,7 @@ func WithLogger(l *slog.Logger) Option {
 func New(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Queue, error) {
 	c := config{
 		stream: DefaultStream, prefix: DefaultPrefix, replicas: 1,
-		maxAttempts: DefaultMaxAttempts, ackWait: DefaultAckWait, dedup: DefaultDedupWindow,
+		maxAttempts: DefaultMaxAttempts, maxIntr: DefaultMaxInterruptions, ackWait: DefaultAckWait, dedup: DefaultDedupWindow,
 		backoff: DefaultBackoff, logger: slog.Default(),
 	}
 	if js == nil {
@@ -274,7 +303,8 @@ func validQueue(name string) bool {
 // waiting for a slot: at most concurrency + prefetch) to finish. If ctx is done first,
 // the running handlers' contexts are cancelled, Stop still waits for them
 // to return, their jobs are left unacknowledged (so the server hands them
-// out again after the ack wait), and Stop returns ctx's error. After Stop,
+// out again after the ack wait, each delivery counting as an interruption:
+// see [WithMaxInterruptions]), and Stop returns ctx's error. After Stop,
 // Handle returns [ErrStopped]; Enqueue still works. Stop is idempotent.
 func (q *Queue) Stop(ctx context.Context) error {
 	q.mu.Lock()

@@ -337,9 +337,9 @@ func (w *worker) run(hj *held) {
 		_ = m.Term()
 		return
 	}
-	if j.Attempt > j.MaxAttempts { // earlier attempts ended without a result (crash, ack wait)
-		w.dead(j, append(j.History, Attempt{Attempt: j.Attempt - 1, Time: time.Now().UTC(),
-			Error: "no result: the worker stopped or the ack wait expired"}))
+	if j.Interrupted >= w.q.cfg.maxIntr { // a poison job, or workers that keep dying
+		w.dead(j, append(j.History, Attempt{Attempt: j.Attempt, Time: time.Now().UTC(), Error: fmt.Sprintf(
+			"no result in %d deliveries: each time, the worker died or stopped, or the ack wait expired", j.Interrupted)}))
 		return
 	}
 	err = w.invoke(j, timeout)
@@ -387,7 +387,8 @@ func (w *worker) retry(j *Job, history []Attempt, delay time.Duration) {
 		_, err = w.q.js.PublishMsg(context.WithoutCancel(w.runCtx), m)
 	}
 	if err != nil {
-		// Fall back on the server's redelivery; the history of this attempt is lost.
+		// Fall back on the server's redelivery; the history of this attempt
+		// is lost, and the redelivery counts as an interruption.
 		w.q.cfg.logger.Error("jobqueue: schedule retry", "queue", w.queue, "job", j.ID, "err", err)
 		_ = j.msg.NakWithDelay(delay)
 		return
