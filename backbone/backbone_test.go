@@ -361,7 +361,7 @@ func TestOptionsFromYAML(t *testing.T) {
 		want      []string // fields at fault
 	}{
 		{name: "schema limit", doc: "maxMemory: -1\n", want: []string{"maxMemory"}},
-		{name: "unknown key", doc: "max_mem: 1\n", want: []string{""}}, // the whole options
+		{name: "unknown key", doc: "max_mem: 1\n", want: []string{"max_mem"}}, // at its own path
 
 		{name: "validate", doc: "urls: [\"http://x\"]\ntls:\n  certFile: c.pem\n", want: []string{"tls", "urls[0]"}},
 	} {
