@@ -1,6 +1,8 @@
-// Command gateway builds the host of ply.yaml in Go, plus one custom
-// plugin: "visits", a layer that counts requests per route in a key-value
-// bucket on the embedded NATS server, and a route that shows the counts.
+// Command gateway builds the host of ply.yaml in Go — the same plugins,
+// options, routes and address — plus one custom plugin: "visits", which
+// counts requests per route in a key-value bucket on the embedded NATS
+// server, and a route that shows the counts. Stop `ply run
+// examples/gateway/ply.yaml` first: both listen on 127.0.0.1:8080.
 //
 //	go run ./examples/gateway
 package main
@@ -10,12 +12,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/plykit/ply"
 	"github.com/plykit/ply/backbone"
@@ -115,19 +119,23 @@ func main() {
 	}
 }
 
-func run() error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
+// gateway returns the host of ply.yaml — the same plugins with the same
+// options, the same module and routes at the same address — plus the
+// visits plugin and its GET /api/visits route. TestSameAsYAML keeps the two
+// the same.
+func gateway() (*httpserver.Server, *Visits, []ply.Plugin, ply.Module) {
+	server := httpserver.New(httpserver.Options{Addr: "127.0.0.1:8080"})
 	visits := &Visits{}
-	server := httpserver.New(httpserver.Options{Addr: "127.0.0.1:8081"})
 	plugins := []ply.Plugin{
 		server,
-		backbone.New(backbone.Options{DataDir: os.TempDir() + "/ply-gateway"}),
+		backbone.New(backbone.Options{}), // NATS JetStream, embedded in-process: no TCP port
 		stock.NewRecover(middleware.RecoverOptions{}),
 		stock.NewRequestID(middleware.RequestIDOptions{}),
+		stock.NewAccessLog(middleware.AccessLogOptions{}),
 		stock.NewAuth(middleware.AuthOptions{Realm: "gateway", APIKeys: []middleware.APIKey{{Name: "demo", Key: "demo-key-0123456789"}}}),
 		stock.NewRateLimit(middleware.RateLimitOptions{Rate: 5, Burst: 10}),
+		stock.NewCache(middleware.CacheOptions{TTL: 30 * time.Second}),
+		stock.NewMetrics(stock.MetricsOptions{}),
 		visits,
 	}
 	public := map[string]any{"auth": &stock.Route{Skip: true}}
@@ -135,7 +143,13 @@ func run() error {
 		{Kind: ply.KindHTTP, Name: "GET /hello", Func: func(_ context.Context, c *ply.Call) error {
 			w := c.Response().(http.ResponseWriter)
 			w.Header().Set("Content-Type", "application/json")
-			_, err := fmt.Fprintln(w, `{"message":"hello from ply, built in Go"}`)
+			_, err := io.WriteString(w, `{"message":"hello from ply"}`+"\n")
+			return err
+		}},
+		{Kind: ply.KindHTTP, Name: "GET /public", Options: public, Func: func(_ context.Context, c *ply.Call) error {
+			w := c.Response().(http.ResponseWriter)
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			_, err := io.WriteString(w, "no key needed here\n")
 			return err
 		}},
 		{Kind: ply.KindHTTP, Name: "GET /visits", Options: public, Func: func(ctx context.Context, c *ply.Call) error {
@@ -148,6 +162,14 @@ func run() error {
 			return json.NewEncoder(w).Encode(counts)
 		}},
 	}}
+	return server, visits, plugins, api
+}
+
+func run() error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	server, _, plugins, api := gateway()
 	h, err := ply.New(plugins, ply.WithModules(api))
 	if err != nil {
 		return err
@@ -156,7 +178,7 @@ func run() error {
 		return err
 	}
 	url := "http://" + server.Addr().String()
-	fmt.Printf("serving on %s\ntry:\n  curl -H 'X-API-Key: demo-key-0123456789' %s/api/hello\n  curl %s/api/visits\n", url, url, url)
+	fmt.Printf("serving on %s\ntry:\n  curl -H 'X-API-Key: demo-key-0123456789' %s/api/hello\n  curl %s/api/visits\n  curl %s/metrics\n", url, url, url, url)
 	<-ctx.Done()
 	return h.Stop(context.WithoutCancel(ctx))
 }

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/plykit/ply"
+	"github.com/plykit/ply/backbone"
+	"github.com/plykit/ply/internal/config"
+	"github.com/plykit/ply/internal/options"
+	"github.com/plykit/ply/stock"
+)
+
+// TestSameAsYAML keeps this command the host of ply.yaml: the same plugins
+// in the same orders with the same options, and the same module and
+// routes at the same address; only the visits plugin and its route are
+// added.
+func TestSameAsYAML(t *testing.T) {
+	const file = "ply.yaml"
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := config.Catalog(stock.Catalog())
+	cat["backbone"] = func() ply.Plugin { return backbone.New(backbone.Options{}) }
+	cfg, err := config.Load(file, data, cat, "httpserver")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromYAML, err := ply.New(cfg.Plugins, cfg.Options...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	yamlPlan, err := fromYAML.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, plugins, api := gateway()
+	inGo, err := ply.New(plugins, ply.WithModules(api))
+	if err != nil {
+		t.Fatal(err)
+	}
+	goPlan, err := inGo.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, kind := range []ply.OrderKind{ply.LifecycleOrder, ply.ChainOrder} {
+		if diff := cmp.Diff(order(yamlPlan, kind, ""), order(goPlan, kind, "visits")); diff != "" {
+			t.Errorf("%s order (-ply.yaml +Go, without visits):\n%s", kind, diff)
+		}
+	}
+
+	byName := map[string]ply.Plugin{}
+	for _, p := range plugins {
+		byName[p.Info().Name] = p
+	}
+	for i, p := range cfg.File.Plugins {
+		goPlugin, ok := byName[p.Name]
+		if !ok {
+			t.Errorf("ply.yaml has plugin %s, the Go host has not", p.Name)
+			continue
+		}
+		c, ok := goPlugin.(ply.Configurable)
+		if !ok {
+			continue
+		}
+		fromFile := reflect.New(reflect.TypeOf(c.Options()).Elem()).Interface()
+		if p.Options != nil {
+			src := options.Source{File: file, Data: data, Path: fmt.Sprintf("$.plugins[%d].options", i)}
+			if problems := options.Load(src, fromFile); len(problems) > 0 {
+				t.Fatalf("plugin %s: options: %v", p.Name, problems)
+			}
+		}
+		if diff := cmp.Diff(fromFile, c.Options()); diff != "" {
+			t.Errorf("plugin %s options (-ply.yaml +Go):\n%s", p.Name, diff)
+		}
+	}
+
+	if len(cfg.File.Modules) != 1 {
+		t.Fatalf("ply.yaml has %d modules, want 1", len(cfg.File.Modules))
+	}
+	m := cfg.File.Modules[0]
+	if m.Name != api.Name || m.Prefix != api.Prefix {
+		t.Errorf("module %s at %q in ply.yaml, %s at %q in Go", m.Name, m.Prefix, api.Name, api.Prefix)
+	}
+	var yamlRoutes, goRoutes []string
+	for _, r := range m.Routes {
+		yamlRoutes = append(yamlRoutes, route(r.Route, r.Options))
+	}
+	for _, h := range api.Handlers {
+		if h.Name != "GET /visits" {
+			goRoutes = append(goRoutes, route(h.Name, h.Options))
+		}
+	}
+	if diff := cmp.Diff(yamlRoutes, goRoutes); diff != "" {
+		t.Errorf("routes (-ply.yaml +Go, without /visits):\n%s", diff)
+	}
+}
+
+// order is a plan's order as name@priority, without the plugin skip.
+func order(p *ply.Plan, kind ply.OrderKind, skip string) []string {
+	var out []string
+	for _, info := range p.Order(kind) {
+		if info.Name != skip {
+			out = append(out, fmt.Sprintf("%s@%d", info.Name, info.Priority))
+		}
+	}
+	return out
+}
+
+// route is a route's name with its options per plugin, as JSON.
+func route(name string, opts map[string]any) string {
+	var plugins []string
+	for p, o := range opts {
+		b, _ := json.Marshal(o)
+		plugins = append(plugins, p+": "+string(b))
+	}
+	slices.Sort(plugins)
+	return name + " {" + strings.Join(plugins, ", ") + "}"
+}
