@@ -93,7 +93,8 @@ func DefaultDataDir() (string, error) {
 	return filepath.Join(home, ".local", "share", "ply", "backbone"), nil
 }
 
-// oldDefaultDataDir is where versions before 0.2 kept the data by default.
+// oldDefaultDataDir is where earlier releases kept the data by default, in
+// the cache directory.
 func oldDefaultDataDir() string {
 	if dir, err := os.UserCacheDir(); err == nil {
 		return filepath.Join(dir, "ply", "backbone")
