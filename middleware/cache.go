@@ -3,8 +3,10 @@ package middleware
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"net/http"
 	"net/textproto"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,16 +18,23 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// CacheOptions configures [NewCache]. The zero value keeps up to 10,000 responses of
-// up to 1 MiB each, for 1 minute unless they say otherwise.
+// CacheOptions configures [NewCache]. The zero value keeps up to 64 MiB of
+// responses of up to 1 MiB each, for as long as their origin allows.
 type CacheOptions struct {
-	// MaxEntries bounds the number of cached responses. Default 10000.
-	MaxEntries int `json:"maxEntries,omitempty" jsonschema:"minimum=1"`
-	// TTL is how long a response without max-age or s-maxage is kept. Default 1m.
-	TTL time.Duration `json:"ttl,omitempty" jsonschema:"minimum=1000000"`
-	// MaxBodyBytes is the largest body that is stored; larger responses are served but
-	// not cached. Default 1 MiB.
+	// MaxBytes bounds the memory held by stored responses: bodies, header fields,
+	// keys and a fixed overhead per entry. The least useful entries are evicted
+	// past it. Default 64 MiB.
+	MaxBytes int64 `json:"maxBytes,omitempty" jsonschema:"minimum=1"`
+	// MaxBodyBytes is the largest body that is stored; a larger response is
+	// streamed to its client and not cached. Default 1 MiB, or MaxBytes if smaller;
+	// at most MaxBytes and 1 GiB.
 	MaxBodyBytes int64 `json:"maxBodyBytes,omitempty" jsonschema:"minimum=1"`
+	// TTL opts in to caching responses that carry no freshness information of their
+	// own (no s-maxage, max-age or Expires): they are fresh for TTL. By default (0)
+	// the cache follows the origin (RFC 9111 §4.2): such a response is fresh for a
+	// tenth of the time since its Last-Modified (at most a day), else it is only
+	// revalidated or not stored.
+	TTL time.Duration `json:"ttl,omitempty" jsonschema:"minimum=1000000"`
 	// TagHeader is the response header in which handlers list a response's tags,
 	// comma-separated, for [Cache.InvalidateTag]. It is removed from responses.
 	// Default "Cache-Tag".
@@ -35,17 +44,30 @@ type CacheOptions struct {
 	Vary []string `json:"vary,omitempty"`
 }
 
-// Validate reports negative values and bad header names, as [ply.FieldError] values.
+const (
+	defaultMaxBytes = 64 << 20
+	defaultMaxBody  = 1 << 20
+	maxBodyLimit    = 1 << 30 // an entry's weight is a uint32
+	entryOverhead   = 512     // bytes an entry costs beyond its key, header and body
+)
+
+// Validate reports negative values, a body limit above the memory bound and bad
+// header names, as [ply.FieldError] values.
 func (o CacheOptions) Validate() error {
 	var p problems
-	if o.MaxEntries < 0 {
-		p.add("maxEntries", "must be >= 1, got %d", o.MaxEntries)
+	if o.MaxBytes < 0 {
+		p.add("maxBytes", "must be >= 1, got %d", o.MaxBytes)
 	}
 	if o.TTL < 0 {
 		p.add("ttl", "must be > 0, got %v", o.TTL)
 	}
-	if o.MaxBodyBytes < 0 {
+	switch maxBytes := cmpOr(o.MaxBytes, defaultMaxBytes); {
+	case o.MaxBodyBytes < 0:
 		p.add("maxBodyBytes", "must be >= 1, got %d", o.MaxBodyBytes)
+	case o.MaxBodyBytes > maxBodyLimit:
+		p.add("maxBodyBytes", "must be at most 1 GiB (%d), got %d", maxBodyLimit, o.MaxBodyBytes)
+	case o.MaxBytes >= 0 && o.MaxBodyBytes > maxBytes:
+		p.add("maxBodyBytes", "must be <= maxBytes (%d), got %d; raise maxBytes or lower maxBodyBytes", maxBytes, o.MaxBodyBytes)
 	}
 	if !validHeaderName(o.TagHeader) {
 		p.add("tagHeader", "must contain only letters, digits and '-', got %q", o.TagHeader)
@@ -58,59 +80,84 @@ func (o CacheOptions) Validate() error {
 	return p.err()
 }
 
-// CacheStats counts lookups since the [Cache] was created.
+// CacheStats counts lookups since the [Cache] was created, and what it holds.
 type CacheStats struct {
 	Hits, Misses uint64
+	Entries      int   // stored responses (and records of their Vary headers)
+	Bytes        int64 // the memory they are charged, bounded by [CacheOptions.MaxBytes]
 }
 
 // Cache is an in-memory HTTP response cache for GET and HEAD requests, a shared
 // cache in the sense of RFC 9111. It is safe for concurrent use. Close it when done.
 //
+// # Keys and sharing
+//
 // The key is the method, host, path, query (with sorted parameters) and the values of
 // the request headers named in [CacheOptions.Vary] and in the response's Vary header.
-// Concurrent misses for one key run the inner chain once (golang.org/x/sync/singleflight)
-// and all get its response.
+// A request that carries credentials (Authorization, X-API-Key, Cookie) or that an
+// outer [Auth] layer authenticated is private: its response is stored only when it
+// says public or s-maxage, and it is never coalesced with other requests.
+// Concurrent misses of other requests for one key run the inner chain once
+// (golang.org/x/sync/singleflight); the others get that response only if it was
+// stored, and otherwise run the chain themselves.
 //
-// Cache-Control is honoured:
-//   - request no-store: the cache is bypassed;
-//   - request no-cache or max-age=0: a fresh response is fetched (and stored);
-//   - request max-age=N: only entries at most N seconds old are served;
-//   - response no-store, no-cache or private, Set-Cookie, or Vary: * : not stored;
-//   - response s-maxage or max-age: the entry's lifetime, else [CacheOptions.TTL];
-//   - requests with Authorization: stored only when the response says public or s-maxage.
+// # Freshness
 //
-// Only responses with status 200, 203, 204, 301, 404 or 410 are stored. Every
-// response gets X-Cache: HIT or MISS, and hits an Age header.
+// A response is stored when its status is final and understood (not 206 or 304), it
+// has no Set-Cookie, no Vary: * and no private or no-store, and it is fresh or can be
+// revalidated. Its lifetime is, in order: s-maxage, max-age, Expires minus Date,
+// [CacheOptions.TTL] if set, a tenth of its age since Last-Modified (at most a day);
+// CDN-Cache-Control (RFC 9213) replaces Cache-Control and Expires when present.
+// Its age counts the Age it came with and the time it spent in transit and stored
+// (RFC 9111 §4.2.3), and is sent downstream in Age.
 //
-// On a miss the inner chain writes into memory, so it cannot stream, flush or hijack
-// the connection, and its whole body is held until it returns (also when it is too
-// large to store). It runs with the context of the first request for the key; if
-// that context ends before the chain returns, nothing is stored and the requests
-// that waited run the chain themselves. A panic in the inner chain is re-raised in
-// every waiting request.
+// A stale response with an ETag or Last-Modified is revalidated with If-None-Match or
+// If-Modified-Since; a 304 updates its stored header fields. Request directives
+// no-store, no-cache, max-age, min-fresh, max-stale and only-if-cached are honoured;
+// must-revalidate, proxy-revalidate, s-maxage and no-cache keep a stale response
+// from being served. A fresh stored response answers If-None-Match and
+// If-Modified-Since with 304 itself.
+//
+// A successful request of any other method than GET, HEAD, OPTIONS and TRACE removes
+// the stored responses of its URL and of its Location and Content-Location on the
+// same host (RFC 9111 §4.4). Every GET and HEAD response gets X-Cache: HIT or MISS.
+//
+// # Memory
+//
+// Stored responses are bounded by bytes ([CacheOptions.MaxBytes]), each by
+// [CacheOptions.MaxBodyBytes]. On a miss the inner chain writes into memory until
+// its body passes MaxBodyBytes; from there it streams to its client and is not
+// stored. Interim responses (1xx, such as 103 Early Hints) go to the client at once.
+// It runs with the context of the first request for the key; if that context ends
+// before the chain returns, nothing is stored and the requests that waited run the
+// chain themselves. A panic in the inner chain is re-raised in every waiting request.
 type Cache struct {
 	ttl       time.Duration
 	maxBody   int64
 	tagHeader string
 	vary      []string
+	seed      maphash.Seed
 
-	store  *otter.Cache[string, *cacheEntry]
+	store  *otter.Cache[uint64, *cacheEntry]
 	flight singleflight.Group
 
 	mu   sync.Mutex
-	tags map[string]map[string]struct{} // tag → keys of entries that had it when stored
+	tags map[string]map[uint64]struct{} // tag → keys of entries that had it when stored
 
 	hits, misses atomic.Uint64
 }
 
 // cacheEntry is a stored response, or a marker that records the Vary header names
-// of the responses for a URL (then resp is nil).
+// of the responses for a URL (then resp is nil). It is immutable once stored.
 type cacheEntry struct {
-	resp   *recordedResponse
-	stored time.Time
-	ttl    time.Duration
-	tags   []string
-	vary   []string
+	key  string // the full key, whose hash the store is keyed by
+	resp *recordedResponse
+	policy
+	responseTime       time.Time
+	etag, lastModified string
+	tags               []string
+	vary               []string
+	weight             uint32
 }
 
 // NewCache validates opts and returns a [Cache].
@@ -118,19 +165,22 @@ func NewCache(opts CacheOptions) (*Cache, error) {
 	if err := checked("cache", opts); err != nil {
 		return nil, err
 	}
+	maxBytes := cmpOr(opts.MaxBytes, defaultMaxBytes)
 	c := &Cache{
-		ttl:       cmpOr(opts.TTL, time.Minute),
-		maxBody:   cmpOr(opts.MaxBodyBytes, 1<<20),
+		ttl:       opts.TTL,
+		maxBody:   cmpOr(opts.MaxBodyBytes, min(defaultMaxBody, maxBytes)),
 		tagHeader: textproto.CanonicalMIMEHeaderKey(cmpOr(opts.TagHeader, "Cache-Tag")),
-		tags:      make(map[string]map[string]struct{}),
+		seed:      maphash.MakeSeed(),
+		tags:      make(map[string]map[uint64]struct{}),
 	}
 	for _, v := range opts.Vary {
 		c.vary = append(c.vary, textproto.CanonicalMIMEHeaderKey(v))
 	}
-	store, err := otter.New(&otter.Options[string, *cacheEntry]{
-		MaximumSize: cmpOr(opts.MaxEntries, 10_000),
-		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, *cacheEntry]) time.Duration {
-			return e.Value.ttl
+	store, err := otter.New(&otter.Options[uint64, *cacheEntry]{
+		MaximumWeight: uint64(maxBytes),
+		Weigher:       func(_ uint64, e *cacheEntry) uint32 { return e.weight },
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[uint64, *cacheEntry]) time.Duration {
+			return e.Value.keep
 		}),
 		OnAtomicDeletion: c.unindex,
 	})
@@ -155,9 +205,12 @@ func (c *Cache) Close() error {
 	return nil
 }
 
-// Stats returns the hit and miss counts.
+// Stats returns the hit and miss counts and the size of what is stored, after
+// running the store's pending evictions.
 func (c *Cache) Stats() CacheStats {
-	return CacheStats{Hits: c.hits.Load(), Misses: c.misses.Load()}
+	c.store.CleanUp()
+	return CacheStats{Hits: c.hits.Load(), Misses: c.misses.Load(),
+		Entries: c.store.EstimatedSize(), Bytes: int64(c.store.WeightedSize())}
 }
 
 // InvalidateTag removes every stored response tagged with tag, through the tag
@@ -180,7 +233,7 @@ func (c *Cache) InvalidateTag(tag string) {
 
 // unindex drops a deleted entry's key from the tag index. It runs under the store's
 // bucket lock, so it must not call the store.
-func (c *Cache) unindex(e otter.DeletionEvent[string, *cacheEntry]) {
+func (c *Cache) unindex(e otter.DeletionEvent[uint64, *cacheEntry]) {
 	if e.Cause == otter.CauseReplacement || len(e.Value.tags) == 0 {
 		return
 	}
@@ -218,68 +271,152 @@ func AddCacheTags(ctx context.Context, tags ...string) {
 // flightResult is what one run of the inner chain gives every request that waited
 // for it.
 type flightResult struct {
-	resp      *recordedResponse
-	varyKey   string // the leader's values of the response's Vary headers
-	cancelled bool   // the leader's context ended: the response may be cut short
+	resp      *recordedResponse // nil when the response streamed to its client
+	entry     *cacheEntry       // the stored response, nil when it was not stored
+	varyKey   string            // the leader's values of the response's Vary headers
+	cancelled bool              // the leader's context ended: the response may be cut short
 	panicking any
 }
+
+// Shared header values of hits and misses; the capacity is the length, so a
+// layer that appends to them gets a copy.
+var (
+	xCacheHit  = []string{"HIT"}
+	xCacheMiss = []string{"MISS"}
+)
 
 // Middleware returns the layer.
 func (c *Cache) Middleware() func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			switch r.Method {
+			case http.MethodGet, http.MethodHead:
+				c.serve(next, w, r)
+			case http.MethodOptions, http.MethodTrace:
 				next.ServeHTTP(w, r)
-				return
+			default:
+				c.serveUnsafe(next, w, r)
 			}
-			reqCC := parseCacheControl(r.Header.Values("Cache-Control"))
-			if reqCC.has("no-store") {
-				c.misses.Add(1)
-				w.Header().Set("X-Cache", "MISS")
-				next.ServeHTTP(w, r)
-				return
-			}
-			base := c.baseKey(r)
-			key := base
-			if e, ok := c.store.GetIfPresent(base); ok {
-				if e.vary != nil {
-					key = base + varyKey(r, e.vary)
-					e, ok = c.store.GetIfPresent(key)
-				}
-				if ok && e.resp != nil && c.fresh(e, reqCC) {
-					c.hits.Add(1)
-					h := w.Header()
-					h.Set("X-Cache", "HIT")
-					h.Set("Age", strconv.FormatInt(int64(time.Since(e.stored)/time.Second), 10))
-					e.resp.writeTo(w)
-					return
-				}
-			}
-			c.misses.Add(1)
-			leader := false
-			v, _, _ := c.flight.Do(key, func() (any, error) {
-				leader = true
-				return c.fill(next, w, r, base), nil
-			})
-			res := v.(*flightResult)
-			if res.panicking != nil {
-				panic(res.panicking) // every waiting request fails as the leader did
-			}
-			if !leader && (res.cancelled || res.varyKey != "" && res.varyKey != varyKey(r, headerNames(res.resp.header.Values("Vary")))) {
-				// The leader gave up, or the response varies on headers in which this
-				// request differs: compute this request's own response.
-				w.Header().Set("X-Cache", "MISS")
-				next.ServeHTTP(w, r)
-				return
-			}
-			w.Header().Set("X-Cache", "MISS")
-			res.resp.writeTo(w)
 		})
 	}
 }
 
-// fill runs the inner chain into memory and stores the response when it may be.
-func (c *Cache) fill(next http.Handler, w http.ResponseWriter, r *http.Request, base string) (res *flightResult) {
+// serve answers a GET or HEAD: from the store, or by running next.
+func (c *Cache) serve(next http.Handler, w http.ResponseWriter, r *http.Request) {
+	d := parseRequestDirectives(r.Header)
+	if d.noStore {
+		c.misses.Add(1)
+		w.Header()["X-Cache"] = xCacheMiss[:1:1]
+		next.ServeHTTP(w, r)
+		return
+	}
+	k := keyPool.Get().(*cacheKey)
+	defer keyPool.Put(k)
+	c.buildKey(k, r)
+	now := time.Now()
+	e := c.lookup(k, r)
+	if e != nil && e.usable(d, now) {
+		c.hits.Add(1)
+		writeStored(w, r, e, now, true)
+		return
+	}
+	if d.onlyIfCached {
+		c.misses.Add(1)
+		w.Header()["X-Cache"] = xCacheMiss[:1:1]
+		WriteProblem(w, http.StatusGatewayTimeout, "no stored response satisfies only-if-cached")
+		return
+	}
+	c.misses.Add(1)
+	if e != nil && !e.revalidatable() {
+		e = nil
+	}
+	w.Header()["X-Cache"] = xCacheMiss[:1:1]
+	key, uri, base := string(k.buf), string(k.buf[k.uri:k.uriEnd]), k.base
+	if credentialed(r) { // never share a private caller's response with a waiter
+		c.writeResult(w, r, c.fill(next, w, r, key, uri, base, e))
+		return
+	}
+	leader := false
+	v, _, _ := c.flight.Do(key, func() (any, error) {
+		leader = true
+		return c.fill(next, w, r, key, uri, base, e), nil
+	})
+	res := v.(*flightResult)
+	if res.panicking != nil {
+		panic(res.panicking) // every waiting request fails as the leader did
+	}
+	if !leader && (res.cancelled || res.entry == nil ||
+		res.varyKey != "" && res.varyKey != varyKey(r, res.entry.resp.vary())) {
+		// The leader gave up, its response was not stored (so it may be meant for
+		// the leader alone), or it varies on headers in which this request differs:
+		// compute this request's own response.
+		res = c.fill(next, w, r, key, uri, base, e)
+		if res.panicking != nil {
+			panic(res.panicking)
+		}
+	}
+	c.writeResult(w, r, res)
+}
+
+// writeResult writes the response a miss computed, unless it streamed already.
+func (c *Cache) writeResult(w http.ResponseWriter, r *http.Request, res *flightResult) {
+	if res.panicking != nil {
+		panic(res.panicking)
+	}
+	switch {
+	case res.entry != nil:
+		writeStored(w, r, res.entry, time.Now(), false)
+	case res.resp != nil:
+		res.resp.writeTo(w)
+	}
+}
+
+// writeStored writes a stored response with its current age, or 304 when the
+// request's conditions say the client has it.
+func writeStored(w http.ResponseWriter, r *http.Request, e *cacheEntry, now time.Time, hit bool) {
+	h := w.Header()
+	for k, v := range e.resp.header {
+		h[k] = v[:len(v):len(v)] // shared: whoever appends gets a copy
+	}
+	if hit {
+		h["X-Cache"] = xCacheHit[:1:1]
+	} else {
+		h["X-Cache"] = xCacheMiss[:1:1]
+	}
+	if age := e.age(now); hit || age >= time.Second {
+		h["Age"] = []string{strconv.FormatInt(int64(age/time.Second), 10)}
+	}
+	if e.resp.status == http.StatusOK && notModified(r, e.etag, e.lastModified) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	w.WriteHeader(e.resp.status)
+	_, _ = w.Write(e.resp.body)
+}
+
+// lookup returns the stored entry for the key in k, following a Vary marker to the
+// variant for r. It extends k.buf with the variant's part of the key.
+func (c *Cache) lookup(k *cacheKey, r *http.Request) *cacheEntry {
+	e, ok := c.store.GetIfPresent(maphash.Bytes(c.seed, k.buf))
+	if !ok || e.key != string(k.buf) {
+		return nil
+	}
+	if e.vary == nil {
+		return e
+	}
+	for _, name := range e.vary {
+		k.buf = appendVary(k.buf, r, name)
+	}
+	e, ok = c.store.GetIfPresent(maphash.Bytes(c.seed, k.buf))
+	if !ok || e.key != string(k.buf) {
+		return nil
+	}
+	return e
+}
+
+// fill runs the inner chain and stores the response when it may be. With a stale
+// entry it sends a conditional request, and a 304 refreshes the entry.
+func (c *Cache) fill(next http.Handler, w http.ResponseWriter, r *http.Request, key, uri string, base int, stale *cacheEntry) (res *flightResult) {
 	res = &flightResult{}
 	defer func() {
 		if v := recover(); v != nil {
@@ -288,8 +425,27 @@ func (c *Cache) fill(next http.Handler, w http.ResponseWriter, r *http.Request, 
 	}()
 	ct := &cacheTags{}
 	rec := newRecorder()
-	rec.under = w // for Unwrap: what the leader's response goes to
-	next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), cacheTagsKey{}, ct)))
+	rec.under, rec.limit, rec.strip = w, c.maxBody, c.tagHeader
+	out := r.WithContext(context.WithValue(r.Context(), cacheTagsKey{}, ct))
+	if stale != nil {
+		out.Header = r.Header.Clone()
+		for _, name := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range"} {
+			delete(out.Header, name)
+		}
+		if stale.etag != "" {
+			out.Header.Set("If-None-Match", stale.etag)
+		}
+		if stale.lastModified != "" {
+			out.Header.Set("If-Modified-Since", stale.lastModified)
+		}
+	}
+	requestTime := time.Now()
+	next.ServeHTTP(rec, out)
+	responseTime := time.Now()
+	if rec.streaming {
+		res.cancelled = r.Context().Err() != nil
+		return res
+	}
 	res.resp = rec.result()
 	h := res.resp.header
 	ct.mu.Lock()
@@ -300,105 +456,202 @@ func (c *Cache) fill(next http.Handler, w http.ResponseWriter, r *http.Request, 
 		res.cancelled = true
 		return res
 	}
-	vary := headerNames(h.Values("Vary"))
+	if stale != nil && res.resp.status == http.StatusNotModified {
+		if etag := h.Get("Etag"); etag != "" && strings.TrimPrefix(etag, "W/") != strings.TrimPrefix(stale.etag, "W/") {
+			return c.fill(next, w, r, key, uri, base, nil) // validates another response: fetch it whole
+		}
+		res.resp = stale.resp.updated(h)
+		tags = append(tags, stale.tags...)
+		h = res.resp.header
+	}
+	if h.Get("Date") == "" { // RFC 9110 §6.6.1: a cache adds the Date it lacks
+		h.Set("Date", responseTime.UTC().Format(http.TimeFormat))
+	}
+	vary := res.resp.vary()
 	if len(vary) > 0 {
 		res.varyKey = varyKey(r, vary)
 	}
-	ttl, ok := c.storable(r, res.resp, vary)
+	p, ok := responsePolicy(res.resp, vary, credentialed(r), c.ttl, requestTime, responseTime)
 	if !ok {
+		if stale != nil {
+			c.invalidate(uriTag(uri))
+		}
 		return res
 	}
-	now := time.Now()
-	key := base
+	tags = append(slices.Compact(tags), uriTag(uri))
 	if len(vary) > 0 {
-		c.store.Set(base, &cacheEntry{stored: now, ttl: ttl, vary: vary})
-		key = base + res.varyKey
+		baseKey := key[:base]
+		c.put(&cacheEntry{key: baseKey, vary: vary, tags: tags[len(tags)-1:],
+			policy: policy{keep: p.keep}})
+		key = baseKey + res.varyKey
 	}
-	c.store.Set(key, &cacheEntry{resp: res.resp, stored: now, ttl: ttl, tags: tags})
-	if len(tags) > 0 {
-		c.mu.Lock()
-		for _, t := range tags {
-			keys := c.tags[t]
-			if keys == nil {
-				keys = make(map[string]struct{})
-				c.tags[t] = keys
-			}
-			keys[key] = struct{}{}
-		}
-		c.mu.Unlock()
-	}
+	res.entry = &cacheEntry{key: key, resp: res.resp, policy: p, responseTime: responseTime,
+		etag: h.Get("Etag"), lastModified: h.Get("Last-Modified"), tags: tags}
+	c.put(res.entry)
 	return res
 }
 
-// storable reports whether resp may be stored, and for how long.
-func (c *Cache) storable(r *http.Request, resp *recordedResponse, vary []string) (time.Duration, bool) {
-	switch resp.status {
-	case 200, 203, 204, 301, 404, 410:
-	default:
-		return 0, false
+// put stores e and indexes its tags.
+func (c *Cache) put(e *cacheEntry) {
+	e.weight = uint32(min(int64(entryOverhead+len(e.key))+e.resp.size(), 1<<32-1))
+	for _, v := range e.vary {
+		e.weight += uint32(len(v))
 	}
-	if int64(len(resp.body)) > c.maxBody || len(resp.header.Values("Set-Cookie")) > 0 || slices.Contains(vary, "*") {
-		return 0, false
+	hash := maphash.String(c.seed, e.key)
+	c.store.Set(hash, e)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, t := range e.tags {
+		keys := c.tags[t]
+		if keys == nil {
+			keys = make(map[uint64]struct{})
+			c.tags[t] = keys
+		}
+		keys[hash] = struct{}{}
 	}
-	cc := parseCacheControl(resp.header.Values("Cache-Control"))
-	if cc.has("no-store") || cc.has("no-cache") || cc.has("private") {
-		return 0, false
-	}
-	sMaxAge, hasS := cc.seconds("s-maxage")
-	if r.Header.Get("Authorization") != "" && !cc.has("public") && !hasS {
-		return 0, false
-	}
-	ttl := c.ttl
-	if hasS {
-		ttl = sMaxAge
-	} else if maxAge, ok := cc.seconds("max-age"); ok {
-		ttl = maxAge
-	}
-	return ttl, ttl > 0
 }
 
-// fresh reports whether e may answer a request with the given Cache-Control.
-func (c *Cache) fresh(e *cacheEntry, reqCC cacheControl) bool {
-	if reqCC.has("no-cache") {
-		return false
+// invalidate removes the entries tagged with tag.
+func (c *Cache) invalidate(tag string) { c.InvalidateTag(tag) }
+
+// uriTag is the internal tag of every entry of a URL, for invalidation; no header
+// value can hold its NUL.
+func uriTag(uri string) string { return "\x00" + uri }
+
+// serveUnsafe runs a request of a method that may change the resource, and on
+// success removes the stored responses it makes stale (RFC 9111 §4.4), before
+// its response reaches the client.
+func (c *Cache) serveUnsafe(next http.Handler, w http.ResponseWriter, r *http.Request) {
+	iw := &invalidatingWriter{ResponseWriter: w, c: c, r: r}
+	next.ServeHTTP(iw, r)
+	iw.status(http.StatusOK) // the handler wrote nothing: net/http sends 200
+}
+
+// invalidatingWriter invalidates when the status of a response is known.
+type invalidatingWriter struct {
+	http.ResponseWriter
+	c    *Cache
+	r    *http.Request
+	done bool
+}
+
+func (iw *invalidatingWriter) status(code int) {
+	if iw.done || code < 200 {
+		return
 	}
-	if maxAge, ok := reqCC.seconds("max-age"); ok && time.Since(e.stored) > maxAge {
-		return false
+	iw.done = true
+	if code >= 400 {
+		return
+	}
+	iw.c.invalidateURL(iw.r.Host, iw.r.URL)
+	h := iw.ResponseWriter.Header()
+	for _, name := range []string{"Location", "Content-Location"} {
+		if v := h.Get(name); v != "" {
+			if u, err := iw.r.URL.Parse(v); err == nil && (u.Host == "" || strings.EqualFold(u.Host, iw.r.Host)) {
+				iw.c.invalidateURL(iw.r.Host, u)
+			}
+		}
+	}
+}
+
+func (iw *invalidatingWriter) WriteHeader(code int) {
+	iw.status(code)
+	iw.ResponseWriter.WriteHeader(code)
+}
+
+func (iw *invalidatingWriter) Write(p []byte) (int, error) {
+	iw.status(http.StatusOK)
+	return iw.ResponseWriter.Write(p)
+}
+
+// Unwrap lets [http.ResponseController] reach the writer underneath.
+func (iw *invalidatingWriter) Unwrap() http.ResponseWriter { return iw.ResponseWriter }
+
+// Flush implements [http.Flusher].
+func (iw *invalidatingWriter) Flush() {
+	iw.status(http.StatusOK)
+	_ = http.NewResponseController(iw.ResponseWriter).Flush()
+}
+
+// invalidateURL removes every stored response of host and u's path and query.
+func (c *Cache) invalidateURL(host string, u *url.URL) {
+	c.invalidate(uriTag(string(appendURI(nil, host, u))))
+}
+
+// cacheKey holds a key being built: "METHOD|host|path?query" then the values of the
+// configured Vary headers, then those of the response's Vary headers.
+type cacheKey struct {
+	buf    []byte
+	uri    int // start of host|path?query in buf
+	uriEnd int
+	base   int // length of the key without the response's Vary headers
+}
+
+var keyPool = sync.Pool{New: func() any { return &cacheKey{buf: make([]byte, 0, 256)} }}
+
+// buildKey writes r's key into k, without the response's Vary headers.
+func (c *Cache) buildKey(k *cacheKey, r *http.Request) {
+	b := append(k.buf[:0], r.Method...)
+	b = append(b, '|')
+	k.uri = len(b)
+	b = appendURI(b, r.Host, r.URL)
+	k.uriEnd = len(b)
+	for _, name := range c.vary {
+		b = appendVary(b, r, name)
+	}
+	k.buf, k.base = b, len(b)
+}
+
+// appendURI appends host|path?query, with the query's parameters sorted.
+func appendURI(b []byte, host string, u *url.URL) []byte {
+	b = append(b, host...)
+	b = append(b, '|')
+	b = append(b, u.EscapedPath()...)
+	if u.RawQuery != "" {
+		b = append(b, '?')
+		if sortedQuery(u.RawQuery) {
+			b = append(b, u.RawQuery...)
+		} else {
+			b = append(b, u.Query().Encode()...) // Encode sorts by parameter name
+		}
+	}
+	return b
+}
+
+// sortedQuery reports whether the parameter names of a raw query are in order.
+func sortedQuery(q string) bool {
+	prev := ""
+	for part := range strings.SplitSeq(q, "&") {
+		name, _, _ := strings.Cut(part, "=")
+		if name < prev || strings.ContainsAny(name, "%+;") {
+			return false
+		}
+		prev = name
 	}
 	return true
 }
 
-// baseKey is the method, host, path, sorted query and the configured Vary headers.
-func (c *Cache) baseKey(r *http.Request) string {
-	var b strings.Builder
-	b.WriteString(r.Method)
-	b.WriteByte('|')
-	b.WriteString(r.Host)
-	b.WriteByte('|')
-	b.WriteString(r.URL.EscapedPath())
-	if r.URL.RawQuery != "" {
-		b.WriteByte('?')
-		b.WriteString(r.URL.Query().Encode()) // Encode sorts by parameter name
-	}
-	for _, h := range c.vary {
-		writeVary(&b, r, h)
-	}
-	return b.String()
-}
-
+// varyKey is the part of a key that the values of the named request headers make.
 func varyKey(r *http.Request, names []string) string {
-	var b strings.Builder
-	for _, h := range names {
-		writeVary(&b, r, h)
+	var b []byte
+	for _, name := range names {
+		b = appendVary(b, r, name)
 	}
-	return b.String()
+	return string(b)
 }
 
-func writeVary(b *strings.Builder, r *http.Request, name string) {
-	b.WriteString("|")
-	b.WriteString(name)
-	b.WriteByte('=')
-	b.WriteString(strconv.Quote(strings.Join(r.Header.Values(name), ",")))
+// appendVary appends |Name="value","value" for the request's values of a header.
+func appendVary(b []byte, r *http.Request, name string) []byte {
+	b = append(b, '|')
+	b = append(b, name...)
+	b = append(b, '=')
+	for i, v := range r.Header[name] {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendQuote(b, v)
+	}
+	return b
 }
 
 // headerNames splits comma-separated header names and canonicalises them, sorted.

@@ -45,6 +45,7 @@ func ExampleCache() {
 	runs := 0
 	h := cache.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		runs++
+		w.Header().Set("Cache-Control", "max-age=60")
 		w.Header().Set("Cache-Tag", "product-7")
 		fmt.Fprintf(w, "product 7, run %d", runs)
 	}))
@@ -58,12 +59,12 @@ func ExampleCache() {
 	get()
 	cache.InvalidateTag("product-7")
 	get()
-	fmt.Printf("%+v\n", cache.Stats())
+	fmt.Printf("hits %d, misses %d\n", cache.Stats().Hits, cache.Stats().Misses)
 	// Output:
 	// MISS product 7, run 1
 	// HIT product 7, run 1
 	// MISS product 7, run 2
-	// {Hits:1 Misses:2}
+	// hits 1, misses 2
 }
 
 // The rate limit answers 429 with the seconds to wait once a client's burst is spent.

@@ -25,7 +25,7 @@ var allOptions = []struct {
 	{&middleware.CORSOptions{}, true, "allowedOrigins: [https://app.example.com]\nallowCredentials: true\nmaxAge: 600"},
 	{&middleware.RateLimitOptions{}, true, "rate: 5\nburst: 10\nkey: header:X-Tenant\nidleTTL: 10m"},
 	{&middleware.TimeoutOptions{}, true, "timeout: 2s\nstatus: 504"},
-	{&middleware.CacheOptions{}, true, "maxEntries: 1000\nttl: 30s\nvary: [Accept-Language]"},
+	{&middleware.CacheOptions{}, true, "maxBytes: 16777216\nttl: 30s\nvary: [Accept-Language]"},
 	{&middleware.RetryOptions{}, true, "maxAttempts: 4\ninitialInterval: 50ms\nstatuses: [503]"},
 	{&middleware.BreakerOptions{}, true, "failures: 3\ntimeout: 10s"},
 	{&middleware.BulkheadOptions{}, true, "maxConcurrent: 8\nmaxWait: 100ms"},

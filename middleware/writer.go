@@ -86,13 +86,38 @@ func (rr *recordedResponse) writeTo(w http.ResponseWriter) {
 	_, _ = w.Write(rr.body)
 }
 
-// recorder is a ResponseWriter that keeps the response in memory.
+// vary returns the names of the request headers listed in the response's Vary.
+func (rr *recordedResponse) vary() []string {
+	return headerNames(rr.header.Values("Vary"))
+}
+
+// size is the number of bytes the response holds: body, field names and values.
+func (rr *recordedResponse) size() int64 {
+	if rr == nil {
+		return 0
+	}
+	n := int64(len(rr.body))
+	for k, v := range rr.header {
+		n += int64(len(k)) + 16 // the slice header of the values
+		for _, s := range v {
+			n += int64(len(s)) + 16
+		}
+	}
+	return n
+}
+
+// recorder is a ResponseWriter that keeps the response in memory. Interim (1xx)
+// responses go to the writer underneath at once; past limit body bytes, the
+// response streams there and is no longer recorded.
 type recorder struct {
 	header      http.Header
 	status      int
 	body        bytes.Buffer
 	wroteHeader bool
 	under       http.ResponseWriter // what the recorded response goes to, if known
+	limit       int64               // the most body bytes recorded; 0 for no limit
+	strip       string              // a header field removed before the response streams
+	streaming   bool                // past the limit: writes go to under
 }
 
 // Unwrap returns the writer the recorded response goes to, so code under
@@ -100,28 +125,73 @@ type recorder struct {
 // recorder's own Flush keeps the buffer a buffer.
 func (rec *recorder) Unwrap() http.ResponseWriter { return rec.under }
 
-// FlushError does nothing: the response is buffered until it is complete.
-func (rec *recorder) FlushError() error { return nil }
+// FlushError does nothing while the response is buffered, and flushes the writer
+// underneath once it streams.
+func (rec *recorder) FlushError() error {
+	if rec.streaming {
+		return http.NewResponseController(rec.under).Flush()
+	}
+	return nil
+}
 
-// Flush implements [http.Flusher], doing nothing.
-func (rec *recorder) Flush() {}
+// Flush implements [http.Flusher].
+func (rec *recorder) Flush() { _ = rec.FlushError() }
 
 func newRecorder() *recorder { return &recorder{header: make(http.Header)} }
 
 func (rec *recorder) Header() http.Header { return rec.header }
 
 func (rec *recorder) WriteHeader(code int) {
+	if code >= 102 && code < 200 && !rec.wroteHeader && rec.under != nil {
+		rec.interim(code)
+		return
+	}
 	if rec.wroteHeader || code < 200 {
 		return
 	}
 	rec.status, rec.wroteHeader = code, true
 }
 
+// interim sends a 1xx response with the header fields set so far to the writer
+// underneath, leaving that writer's own fields as they were.
+func (rec *recorder) interim(code int) {
+	h := rec.under.Header()
+	saved := h.Clone()
+	for k, v := range rec.header {
+		h[k] = v
+	}
+	rec.under.WriteHeader(code)
+	clear(h)
+	for k, v := range saved {
+		h[k] = v
+	}
+}
+
 func (rec *recorder) Write(p []byte) (int, error) {
 	if !rec.wroteHeader {
 		rec.WriteHeader(http.StatusOK)
 	}
+	if rec.streaming {
+		return rec.under.Write(p)
+	}
+	if rec.limit > 0 && rec.under != nil && int64(rec.body.Len()+len(p)) > rec.limit {
+		rec.stream()
+		return rec.under.Write(p)
+	}
 	return rec.body.Write(p)
+}
+
+// stream sends what was recorded to the writer underneath; later writes follow.
+func (rec *recorder) stream() {
+	rec.streaming = true
+	rec.header.Del(rec.strip)
+	h := rec.under.Header()
+	for k, v := range rec.header {
+		h[k] = v
+	}
+	rec.under.WriteHeader(rec.status)
+	_, _ = rec.under.Write(rec.body.Bytes())
+	rec.body = bytes.Buffer{}
 }
 
 // result returns what was recorded; the recorder must not be used afterwards.

@@ -20,7 +20,12 @@ var CacheKey = ply.NewKey[*middleware.Cache]("cache.cache")
 // its cache under [CacheKey].
 //
 // Its options are [middleware.CacheOptions]: the zero value keeps up to
-// 10,000 responses for 1 minute. Route options: [Route] (`skip: true`).
+// 64 MiB of responses, each for as long as its origin allows (RFC 9111);
+// `ttl` opts in to caching responses that carry no freshness of their own.
+// Requests with credentials (Authorization, X-API-Key, Cookie, or a caller
+// that the auth plugin, which wraps the cache, authenticated) are private:
+// their responses are stored only when they say public or s-maxage.
+// Route options: [Route] (`skip: true`).
 type Cache struct {
 	layered
 	opts  middleware.CacheOptions

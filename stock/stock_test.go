@@ -271,6 +271,7 @@ func TestCache(t *testing.T) {
 	h := serve(t, []ply.Plugin{stock.NewCache(middleware.CacheOptions{})},
 		[]ply.Handler{route("GET /items", func(w http.ResponseWriter, _ *http.Request) {
 			calls.Add(1)
+			w.Header().Set("Cache-Control", "max-age=60")
 			w.Header().Set("Cache-Tag", "items")
 			_, _ = io.WriteString(w, "items")
 		})})
@@ -474,6 +475,7 @@ func TestStack(t *testing.T) {
 		if middleware.PrincipalFrom(r.Context()) == nil {
 			t.Error("no principal in the handler's context")
 		}
+		w.Header().Set("Cache-Control", "public, max-age=60") // an authenticated response is shared only when public
 		_, _ = io.WriteString(w, "item "+r.PathValue("id"))
 	})}, logs.logger())
 	key := http.Header{"X-Api-Key": {apiKey}}
