@@ -6,22 +6,39 @@
 //
 // # Commands
 //
-//	ply run FILE            start the host; stop on SIGINT/SIGTERM
-//	ply validate FILE       report every problem in FILE at once
-//	ply plugins [--schema]  list the plugins this binary knows
+//	ply run FILE             start the host; stop on SIGINT/SIGTERM
+//	ply validate FILE        report every problem in FILE at once
+//	ply plugins [--schema]   list the plugins this binary knows (--schema: as JSON)
 //	ply explain FILE [ROUTE] each route's chain, and why
-//	ply graph FILE          the plugin graph as DOT, Mermaid or SVG
-//	ply version
+//	ply graph FILE           the plugin graph as DOT, Mermaid or SVG
+//	ply version, ply --version
+//
+// # Exit status
+//
+// 0 on success, 1 when the command fails (a file with problems, a host
+// that does not start), 2 for a usage error (an unknown command or flag, a
+// missing or extra argument).
+//
+// # Environment variables
+//
+// In a config file, ${NAME} in a value is replaced with the environment
+// variable NAME after the file is parsed: in values only, never in keys
+// or comments. $${NAME} is a literal ${NAME}. A value that is exactly one
+// reference takes the type of what it becomes ("port: ${PORT}" is a
+// number); in a flow collection ({...}, [...]) quote it: "${NAME}".
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -65,25 +82,75 @@ func New(opts ...Option) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "ply",
 		Short:         "Run and inspect ply plugin hosts",
+		Long:          "ply runs and inspects plugin hosts described by a YAML file." + exitStatus + envHelp,
+		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Args:          cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageError(errors.New("give a command; run 'ply --help' to see them"))
+			}
+			msg := fmt.Sprintf("unknown command %q", args[0])
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				msg += fmt.Sprintf("; did you mean %q?", s[0])
+			}
+			return usageError(errors.New(msg + "; run 'ply --help' to see the commands"))
+		},
 	}
+	root.SetVersionTemplate("ply {{.Version}}\n")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	root.AddCommand(a.runCmd(), a.validateCmd(), a.pluginsCmd(), a.explainCmd(), a.graphCmd(), versionCmd())
+	for _, c := range root.Commands() {
+		c.Long = cmp.Or(c.Long, c.Short) + exitStatus
+		if c.Args != nil {
+			c.Args = usageArgs(c.Args)
+		}
+	}
 	return root
 }
 
+const exitStatus = "\n\nExit status: 0 on success, 1 when the command fails, 2 for a usage error."
+
+const envHelp = "\n\nIn a config file, ${NAME} in a value is replaced with the environment variable NAME, " +
+	"after parsing: in values only, never in keys or comments; $${NAME} is a literal ${NAME}. " +
+	"A value that is exactly one reference takes the type of its text (\"port: ${PORT}\" is a number); " +
+	"in a flow collection ({...} or [...]) quote it: \"${NAME}\". A variable that is not set is an error."
+
+// usageError marks err as bad usage: exit status 2.
+func usageError(err error) error { return fmt.Errorf("%w: %w", errUsage, err) }
+
+// usageArgs makes an argument check's error a usage error.
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return usageError(fmt.Errorf("%s: %w; run 'ply %s --help'", cmd.Name(), err, cmd.Name()))
+		}
+		return nil
+	}
+}
+
 // Main runs the command with os.Args and returns the exit code: 0, 1 for
-// an error, 2 for bad usage.
+// a failure, 2 for bad usage (an unknown command or flag, a missing or
+// extra argument).
 func Main(opts ...Option) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cmd := New(opts...)
 	err := cmd.ExecuteContext(ctx)
-	if err == nil {
-		return 0
+	if err != nil {
+		fmt.Fprintln(cmd.ErrOrStderr(), "ply:", err)
 	}
-	fmt.Fprintln(cmd.ErrOrStderr(), "ply:", err)
-	if errors.Is(err, errUsage) {
+	return ExitCode(err)
+}
+
+// ExitCode is the exit status for an error of the command: 0 for nil, 2
+// for bad usage, 1 for any other failure.
+func ExitCode(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errUsage):
 		return 2
 	}
 	return 1
@@ -94,44 +161,82 @@ var errUsage = errors.New("usage")
 func versionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the ply version",
+		Short: "Print the ply version (also ply --version)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			v := "(devel)"
-			if bi, ok := debug.ReadBuildInfo(); ok {
-				v = bi.Main.Version
-				for _, dep := range bi.Deps {
-					if dep.Path == "github.com/plykit/ply" {
-						v = dep.Version
-					}
-				}
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), "ply", v)
+			fmt.Fprintln(cmd.OutOrStdout(), "ply", version())
 			return nil
 		},
 	}
 }
 
-// load reads a config file and builds its host.
-func (a *app) load(path string, extra ...ply.Option) (*ply.Host, *config.Host, error) {
-	data, err := os.ReadFile(path)
+// version is the module version of ply in this binary.
+func version() string {
+	v := "(devel)"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v = cmp.Or(bi.Main.Version, v)
+		for _, dep := range bi.Deps {
+			if dep.Path == "github.com/plykit/ply" {
+				v = dep.Version
+			}
+		}
+	}
+	return v
+}
+
+// load reads a config file, builds its host and plans it: every check that
+// ply run makes before it provisions plugins and binds its listener. The
+// problems of the file and of the plugins' options come together, in file
+// order.
+func (a *app) load(path string, extra ...ply.Option) (*ply.Host, *ply.Plan, *config.Host, error) {
+	data, err := config.ReadFile(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	cfg, loadErr := config.Load(path, data, a.catalog, a.server)
 	if cfg == nil {
-		return nil, nil, loadErr
+		return nil, nil, nil, loadErr
 	}
 	opts := append(append(append([]ply.Option(nil), cfg.Options...), a.hostOpts...), extra...)
 	h, err := ply.New(cfg.Plugins, opts...)
 	if err != nil {
-		return nil, nil, errors.Join(loadErr, err)
+		return nil, nil, nil, inFileOrder(errors.Join(loadErr, err))
 	}
-	if loadErr != nil { // report the plugins' problems with the file's
-		if _, planErr := h.Plan(); planErr != nil {
-			loadErr = errors.Join(loadErr, planErr)
+	plan, planErr := h.Plan()
+	if err := errors.Join(loadErr, planErr); err != nil {
+		return nil, nil, nil, inFileOrder(err)
+	}
+	return h, plan, cfg, nil
+}
+
+// inFileOrder flattens joined errors and sorts them by their position in
+// the file; errors without one keep their order, after the others.
+func inFileOrder(err error) error {
+	var all []error
+	var flatten func(error)
+	flatten = func(err error) {
+		if j, ok := err.(interface{ Unwrap() []error }); ok { //nolint:errorlint // only joins are flattened
+			for _, e := range j.Unwrap() {
+				flatten(e)
+			}
+			return
 		}
-		return nil, nil, loadErr
+		all = append(all, err)
 	}
-	return h, cfg, nil
+	flatten(err)
+	pos := func(err error) (line, col int) {
+		if e, ok := errors.AsType[*config.Error](err); ok && e.Line > 0 {
+			return e.Line, e.Column
+		}
+		if e, ok := errors.AsType[*ply.ConfigError](err); ok && e.Line > 0 {
+			return e.Line, e.Column
+		}
+		return math.MaxInt, 0
+	}
+	slices.SortStableFunc(all, func(a, b error) int {
+		la, ca := pos(a)
+		lb, cb := pos(b)
+		return cmp.Or(cmp.Compare(la, lb), cmp.Compare(ca, cb))
+	})
+	return errors.Join(all...)
 }

@@ -17,22 +17,20 @@ func (a *app) graphCmd() *cobra.Command {
 		Use:   "graph FILE",
 		Short: "Print the plugin graph and each route's chain as DOT, Mermaid or SVG",
 		Args:  cobra.ExactArgs(1),
+		Long: "graph draws the plugins in lifecycle order with their edges, and each route's chain. " +
+			"An arrow labelled requires points from a plugin to the plugin it requires; part of, from a " +
+			"child to its parent; before, from the plugin that runs first to the one after it. " +
+			"Like explain, it provisions the plugins and runs their Wrap phase, then cleans up.",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			draw := map[string]func(*graph, io.Writer){"dot": (*graph).dot, "mermaid": (*graph).mermaid, "svg": (*graph).svg}[format]
+			if draw == nil {
+				return usageError(fmt.Errorf("--format %q: want dot, mermaid or svg", format))
+			}
 			plan, chains, err := a.preview(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			g := newGraph(plan, chains)
-			switch format {
-			case "dot":
-				g.dot(cmd.OutOrStdout())
-			case "mermaid":
-				g.mermaid(cmd.OutOrStdout())
-			case "svg":
-				g.svg(cmd.OutOrStdout())
-			default:
-				return fmt.Errorf("%w: --format %q: want dot, mermaid or svg", errUsage, format)
-			}
+			draw(newGraph(plan, chains), cmd.OutOrStdout())
 			return nil
 		},
 	}
@@ -45,8 +43,33 @@ func (a *app) graphCmd() *cobra.Command {
 type graph struct {
 	nodes  []ply.Info
 	index  map[string]int // ID -> position in nodes
-	edges  []ply.Edge
+	edges  []ply.Edge     // as the plan gives them: From comes first
+	arrows []arrow        // as they are drawn, to read "from label to"
 	chains []route
+}
+
+// arrow is an edge as drawn: "from requires to", "from part of to", "from
+// before to".
+type arrow struct {
+	from, to int // positions in nodes
+	label    string
+}
+
+// arrows turns the plan's edges, whose From comes first in the lifecycle,
+// into arrows that read as sentences: a dependent requires its
+// dependency, a child is part of its parent, a plugin runs before another.
+func (g *graph) arrowsOf() []arrow {
+	out := make([]arrow, len(g.edges))
+	for i, e := range g.edges {
+		first, then := g.index[e.From.ID()], g.index[e.To.ID()]
+		switch e.Kind {
+		case "requires", "part of": // To requires From; To is a child of From
+			out[i] = arrow{from: then, to: first, label: e.Kind}
+		default:
+			out[i] = arrow{from: first, to: then, label: e.Kind}
+		}
+	}
+	return out
 }
 
 type route struct {
@@ -59,6 +82,7 @@ func newGraph(plan *ply.Plan, chains []*ply.Chain) *graph {
 	for i, n := range g.nodes {
 		g.index[n.ID()] = i
 	}
+	g.arrows = g.arrowsOf()
 	for _, ch := range chains {
 		r := route{name: ch.Module().Name + ": " + ch.Handler().Name}
 		for _, st := range ch.Explain().Steps {
@@ -78,15 +102,15 @@ func (g *graph) dot(w io.Writer) {
 	for i, n := range g.nodes {
 		fmt.Fprintf(w, "  p%d [label=%q];\n", i, label(n))
 	}
-	for _, e := range g.edges {
+	for _, a := range g.arrows {
 		style := ""
-		switch e.Kind {
+		switch a.label {
 		case "before":
 			style = ", style=dashed"
 		case "part of":
 			style = ", style=dotted"
 		}
-		fmt.Fprintf(w, "  p%d -> p%d [label=%q%s];\n", g.index[e.From.ID()], g.index[e.To.ID()], e.Kind, style)
+		fmt.Fprintf(w, "  p%d -> p%d [label=%q%s];\n", a.from, a.to, a.label, style)
 	}
 	for i, r := range g.chains {
 		fmt.Fprintf(w, "  subgraph cluster_r%d {\n    label=%q;\n", i, r.name)
@@ -107,15 +131,15 @@ func (g *graph) mermaid(w io.Writer) {
 	for i, n := range g.nodes {
 		fmt.Fprintf(w, "  p%d[\"%s<br/>%s\"]\n", i, n.ID(), band(n.Priority))
 	}
-	for _, e := range g.edges {
-		arrow := "-->"
-		switch e.Kind {
+	for _, a := range g.arrows {
+		line := "-->"
+		switch a.label {
 		case "before":
-			arrow = "-.->"
+			line = "-.->"
 		case "part of":
-			arrow = "==>"
+			line = "==>"
 		}
-		fmt.Fprintf(w, "  p%d %s|%s| p%d\n", g.index[e.From.ID()], arrow, e.Kind, g.index[e.To.ID()])
+		fmt.Fprintf(w, "  p%d %s|%s| p%d\n", a.from, line, a.label, a.to)
 	}
 	for i, r := range g.chains {
 		fmt.Fprintf(w, "  subgraph r%d[\"%s\"]\n", i, r.name)
@@ -176,14 +200,18 @@ func (g *graph) svg(w io.Writer) {
 	total := chainY + len(g.chains)*(boxH+gapY) + pad
 	fmt.Fprintf(w, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="Helvetica, sans-serif" font-size="12">`+"\n", width, total)
 	fmt.Fprintln(w, `<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto"><path d="M0,0 L10,5 L0,10 z"/></marker></defs>`)
-	for _, e := range g.edges {
-		a, b := boxes[g.index[e.From.ID()]], boxes[g.index[e.To.ID()]]
+	for _, ar := range g.arrows {
+		a, b := boxes[ar.from], boxes[ar.to]
 		dash := ""
-		if e.Kind == "before" {
+		if ar.label == "before" {
 			dash = ` stroke-dasharray="5,4"`
 		}
+		x1, x2 := a.x+a.w, b.x // left to right
+		if b.x < a.x {
+			x1, x2 = a.x, b.x+b.w // right to left: a dependent points back at its dependency
+		}
 		fmt.Fprintf(w, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#555"%s marker-end="url(#arrow)"><title>%s</title></line>`+"\n",
-			a.x+a.w, a.y+boxH/2, b.x, b.y+boxH/2, dash, html.EscapeString(e.From.Name+" "+e.Kind+" "+e.To.Name))
+			x1, a.y+boxH/2, x2, b.y+boxH/2, dash, html.EscapeString(g.nodes[ar.from].Name+" "+ar.label+" "+g.nodes[ar.to].Name))
 	}
 	for i, n := range g.nodes {
 		b := boxes[i]

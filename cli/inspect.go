@@ -1,11 +1,11 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -16,59 +16,88 @@ func (a *app) validateCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "validate FILE",
 		Short: "Check FILE and report every problem at once (exit 1 if any)",
-		Args:  cobra.ExactArgs(1),
+		Long: "validate makes every check that run makes before it provisions the plugins and binds " +
+			"its listener: the file's syntax and size, its keys and values, the plugins it names, every " +
+			"plugin's options (as the plugin validates them), dependencies and order, and every route " +
+			"as net/http will register it. Problems come with file:line:column, in file order. It does " +
+			"not provision plugins, which may connect to other services; ply explain does." + envHelp,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, cfg, err := a.load(args[0])
+			_, _, cfg, err := a.load(args[0])
 			if err != nil {
-				return err
-			}
-			if _, err := h.Plan(); err != nil {
 				return err
 			}
 			routes := 0
 			for _, m := range cfg.File.Modules {
 				routes += len(m.Routes)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d plugins, %d modules, %d routes)\n", args[0], len(cfg.Plugins), len(cfg.File.Modules), routes)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%s, %s, %s)\n", args[0],
+				count(len(cfg.Plugins), "plugin"), count(len(cfg.File.Modules), "module"), count(routes, "route"))
 			return nil
 		},
 	}
+}
+
+// count says "1 plugin", "2 plugins".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// pluginInfo is one plugin in the output of plugins --schema.
+type pluginInfo struct {
+	Version     string          `json:"version"`
+	Priority    int             `json:"priority"`
+	Band        string          `json:"band,omitempty"`
+	Description string          `json:"description,omitempty"`
+	Schema      json.RawMessage `json:"schema"` // null when the plugin takes no options
 }
 
 func (a *app) pluginsCmd() *cobra.Command {
 	var schema bool
 	cmd := &cobra.Command{
 		Use:   "plugins",
-		Short: "List the plugins this binary knows, with their option schemas",
-		Args:  cobra.NoArgs,
+		Short: "List the plugins this binary knows; with --schema, as JSON with their option schemas",
+		Long: "plugins lists the plugins this binary knows, one a line. With --schema it prints one JSON " +
+			"document instead, an object keyed by plugin name whose values hold the version, priority, " +
+			"description and the JSON Schema of the plugin's options (null when it takes none): " +
+			"ply plugins --schema | jq '.ratelimit.schema'.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			w := cmd.OutOrStdout()
+			all := map[string]pluginInfo{}
 			for _, name := range sortedNames(a.catalog) {
 				p := a.catalog[name]()
 				in := p.Info()
-				fmt.Fprintf(w, "%-14s %-8s %-12s %s\n", name, in.Version, band(in.Priority), in.Description)
 				if !schema {
+					fmt.Fprintf(w, "%-14s %-8s %-12s %s\n", name, in.Version, band(in.Priority), in.Description)
 					continue
 				}
 				s, err := ply.Schema(p)
 				if err != nil {
 					return fmt.Errorf("plugin %s: schema: %w", name, err)
 				}
+				prio := cmp.Or(in.Priority, ply.Business)
+				info := pluginInfo{Version: in.Version, Priority: prio, Band: ply.Band(prio), Description: in.Description, Schema: s}
 				if s == nil {
-					fmt.Fprintln(w, "  (no options)")
-					continue
+					info.Schema = json.RawMessage("null")
 				}
-				var pretty strings.Builder
-				var v any
-				_ = json.Unmarshal(s, &v)
-				b, _ := json.MarshalIndent(v, "  ", "  ")
-				pretty.Write(b)
-				fmt.Fprintln(w, "  "+pretty.String())
+				all[name] = info
 			}
-			return nil
+			if !schema {
+				return nil
+			}
+			b, err := json.MarshalIndent(all, "", "  ")
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(w, "%s\n", b)
+			return err
 		},
 	}
-	cmd.Flags().BoolVar(&schema, "schema", false, "print each plugin's options schema (JSON Schema)")
+	cmd.Flags().BoolVar(&schema, "schema", false, "print the plugins and their options' JSON Schemas as one JSON document")
 	return cmd
 }
 
@@ -120,7 +149,7 @@ func (a *app) explainCmd() *cobra.Command {
 				shown++
 			}
 			if len(args) == 2 && shown == 0 {
-				return fmt.Errorf("%w: no route %q in %s", errUsage, args[1], args[0])
+				return usageError(fmt.Errorf("no route %q in %s; ply explain %s lists them", args[1], args[0], args[0]))
 			}
 			if len(args) == 1 {
 				fmt.Fprintln(w)
@@ -133,11 +162,7 @@ func (a *app) explainCmd() *cobra.Command {
 
 // preview builds the host of a file, plans it and previews its chains.
 func (a *app) preview(ctx context.Context, path string) (*ply.Plan, []*ply.Chain, error) {
-	h, _, err := a.load(path, ply.WithLogger(quiet()))
-	if err != nil {
-		return nil, nil, err
-	}
-	plan, err := h.Plan()
+	h, plan, _, err := a.load(path, ply.WithLogger(quiet()))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -20,7 +20,9 @@ func (a *app) runCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run FILE",
 		Short: "Start the host FILE describes; stop it on SIGINT or SIGTERM",
-		Args:  cobra.ExactArgs(1),
+		Long: "run checks FILE as validate does, then starts the host it describes and serves until " +
+			"SIGINT or SIGTERM, when it stops the plugins gracefully." + envHelp,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			level := slog.LevelInfo
 			if quietFlag {
@@ -30,14 +32,10 @@ func (a *app) runCmd() *cobra.Command {
 			bar := progressbar.NewOptions(-1, progressbar.OptionSetWriter(cmd.ErrOrStderr()),
 				progressbar.OptionSetDescription("starting"), progressbar.OptionClearOnFinish(), progressbar.OptionSpinnerType(14),
 				progressbar.OptionSetVisibility(terminal(cmd.ErrOrStderr()))) // no spinner frames in logs
-			h, _, err := a.load(args[0], ply.WithLogger(logger), ply.WithObserver(func(s ply.Step) {
+			h, plan, _, err := a.load(args[0], ply.WithLogger(logger), ply.WithObserver(func(s ply.Step) {
 				_ = bar.Add(1)
 				bar.Describe(s.Op + " " + s.Plugin)
 			}))
-			if err != nil {
-				return err
-			}
-			plan, err := h.Plan()
 			if err != nil {
 				return err
 			}

@@ -10,6 +10,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"regexp"
@@ -115,6 +116,25 @@ func (e *Error) Error() string { // "ply.yaml:3:11: plugins[2].name: no plugin n
 	}
 	b.WriteString(e.Problem)
 	return b.String()
+}
+
+// ReadFile reads the file at path for [Load], at most [MaxSize] bytes: a
+// larger file is an [*Error] naming it, without reading it all.
+func ReadFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxSize {
+		return nil, &Error{File: path, Problem: fmt.Sprintf(
+			"the file is over the limit of %d bytes (256 KiB); keep large data out of it, or split the host", MaxSize)}
+	}
+	return data, nil
 }
 
 // Load reads a file's bytes: it parses the file, replaces ${NAME} in its

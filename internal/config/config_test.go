@@ -228,3 +228,20 @@ func TestLoadHostileFilesStayInBudget(t *testing.T) {
 		})
 	}
 }
+
+func TestReadFileRefusesLargeFiles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "big.yaml")
+	if err := os.WriteFile(path, make([]byte, config.MaxSize+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := config.ReadFile(path)
+	if e, ok := errors.AsType[*config.Error](err); !ok || e.File != path {
+		t.Fatalf("ReadFile() error = %v, want a *config.Error naming the file", err)
+	}
+	if err := os.WriteFile(path, []byte("listen: x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := config.ReadFile(path); err != nil || string(data) != "listen: x\n" {
+		t.Errorf("ReadFile() = %q, %v", data, err)
+	}
+}
