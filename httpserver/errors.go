@@ -72,7 +72,7 @@ func (rw *ResponseWriter) answer(w http.ResponseWriter, r *http.Request, module,
 		level = slog.LevelInfo
 	}
 	ctx := r.Context()
-	if logger.Enabled(ctx, level) {
+	if _, logged := errors.AsType[loggedError](err); !logged && logger.Enabled(ctx, level) {
 		attrs := make([]slog.Attr, 0, 10)
 		attrs = append(attrs, slog.String("method", clip(r.Method)), slog.String("path", clip(r.URL.Path)))
 		attrs = append(attrs, slog.String("module", module), slog.String("handler", handler))
@@ -95,6 +95,22 @@ func (rw *ResponseWriter) answer(w http.ResponseWriter, r *http.Request, module,
 	}
 	writeProblem(w, status)
 }
+
+// Logged returns err marked as logged already, for a layer that logged it
+// and returns it on (the stock recover plugin, with a panic it could not
+// answer): the server answers it as err, and does not log it again.
+func Logged(err error) error {
+	if err == nil {
+		return nil
+	}
+	return loggedError{err}
+}
+
+type loggedError struct{ err error }
+
+func (e loggedError) Error() string { return e.err.Error() }
+
+func (e loggedError) Unwrap() error { return e.err }
 
 // writeProblem writes status with an RFC 9457 application/problem+json
 // body, as the stock layers answer.

@@ -142,3 +142,28 @@ func TestErrorSeenByMiddleware(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// An error marked Logged is answered, and not logged again.
+func TestLoggedNotLoggedAgain(t *testing.T) {
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewJSONHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), nil))
+	srv := httpserver.New(httpserver.Options{Addr: "127.0.0.1:0"})
+	plytest.New(t, []ply.Plugin{srv}, ply.WithLogger(logger), ply.WithModules(ply.Module{Name: "m", Handlers: []ply.Handler{
+		{Kind: ply.KindHTTP, Name: "GET /logged", Func: func(context.Context, *ply.Call) error {
+			return httpserver.Logged(fmt.Errorf("told already: %w", context.DeadlineExceeded))
+		}},
+	}}))
+	if code, _ := get(t, "http://"+srv.Addr().String()+"/logged"); code != http.StatusGatewayTimeout {
+		t.Errorf("GET /logged = %d, want 504", code)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Contains(logs.String(), "request failed") {
+		t.Errorf("a Logged error was logged again:\n%s", logs.String())
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -158,5 +159,27 @@ func TestAccessLogClipsLongFields(t *testing.T) {
 	path, _ := lines[0]["path"].(string)
 	if want := fmt.Sprintf("…[truncated, %d bytes]", len(long)); len(path) > 2<<10 || !strings.HasSuffix(path, want) {
 		t.Errorf("logged path of %d bytes ending %q, want at most 2 KiB ending %q", len(path), path[max(0, len(path)-40):], want)
+	}
+}
+
+// A panic after the response began is logged once, by recover, and the
+// response is aborted.
+func TestLatePanicLoggedOnce(t *testing.T) {
+	var logs logBuffer
+	h := serve(t, []ply.Plugin{stock.NewRecover(middleware.RecoverOptions{})},
+		[]ply.Handler{route("GET /late", func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = io.WriteString(w, "partial")
+			panic("late")
+		})}, logs.logger())
+	if res, err := h.client.Get(h.base + "/late"); err == nil {
+		_, err = io.ReadAll(res.Body)
+		_ = res.Body.Close()
+		if err == nil {
+			t.Errorf("GET /late: read the whole body, want the response aborted")
+		}
+	}
+	panics, failed := logLines(t, &logs, "panic in handler"), logLines(t, &logs, "request failed")
+	if len(panics)+len(failed) != 1 {
+		t.Errorf("the panic was logged %d times as a panic and %d as a failed request, want once:\n%s", len(panics), len(failed), logs.String())
 	}
 }

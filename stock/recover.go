@@ -66,7 +66,7 @@ func (p *Recover) Provision(_ context.Context, setup *ply.Setup) error {
 		attrs = append(attrs, slog.String("panic", fmt.Sprint(pe.Value)), slog.String("stack", string(pe.Stack)))
 		logger.LogAttrs(ctx, slog.LevelError, "panic in handler", attrs...)
 		if w == nil || w.Status() != 0 {
-			return err // too late to answer: the host aborts the response
+			return httpserver.Logged(err) // too late to answer: the host aborts the response
 		}
 		middleware.WriteProblem(w, http.StatusInternalServerError, "")
 		return nil // answered
