@@ -165,7 +165,7 @@ func (p *Plugin) startServer(ctx context.Context, log *slog.Logger) (*server.Ser
 	}
 	srv, err := p.newServer(ctx, log, dir)
 	if err != nil {
-		lock.Close()
+		_ = lock.Close() // releases the lock; nothing was written since it was taken
 		return nil, nil, err
 	}
 	return srv, lock, nil
@@ -197,7 +197,7 @@ func shutdown(srv *server.Server, lock *os.File) {
 		srv.WaitForShutdown()
 	}
 	if lock != nil {
-		lock.Close()
+		_ = lock.Close() // releases the lock; nothing was written since it was taken
 	}
 }
 

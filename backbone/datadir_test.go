@@ -159,7 +159,7 @@ type child struct {
 func startChild(t *testing.T, dir string) *child {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestDataDirChild$", "-test.count=1")
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestDataDirChild$", "-test.count=1") //nolint:gosec // G204: the test binary itself
 	cmd.Env = append(os.Environ(), dirChildEnv+"="+dir)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
@@ -258,7 +258,7 @@ func TestTwoProcessesOneDataDirLoseNothing(t *testing.T) {
 	var (
 		wg        sync.WaitGroup
 		mu        sync.Mutex
-		confirmed int
+		confirmed uint64
 	)
 	for _, c := range holders {
 		c.tell(t, "publish "+strconv.Itoa(each))
@@ -269,7 +269,7 @@ func TestTwoProcessesOneDataDirLoseNothing(t *testing.T) {
 				t.Errorf("child reports %q, %v; want confirmed N", got, err)
 				return
 			}
-			k, _ := strconv.Atoi(n)
+			k, _ := strconv.ParseUint(n, 10, 64)
 			mu.Lock()
 			confirmed += k
 			mu.Unlock()
@@ -289,7 +289,7 @@ func TestTwoProcessesOneDataDirLoseNothing(t *testing.T) {
 	if err != nil {
 		t.Fatalf("stream: %v", err)
 	}
-	if got := s.CachedInfo().State.Msgs; got != uint64(confirmed) {
+	if got := s.CachedInfo().State.Msgs; got != confirmed {
 		t.Errorf("stream holds %d messages, %d were confirmed", got, confirmed)
 	}
 }

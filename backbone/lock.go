@@ -64,7 +64,8 @@ func lockDir(dir string) (*os.File, error) {
 	if errors.Is(err, errLocked) {
 		who := "another process"
 		var h holder
-		if b, err := os.ReadFile(path); err == nil && json.Unmarshal(b, &h) == nil && h.PID > 0 {
+		b, err := os.ReadFile(path) //nolint:gosec // G304: the directory's own lock file
+		if err == nil && json.Unmarshal(b, &h) == nil && h.PID > 0 {
 			who = h.String()
 		}
 		return nil, fmt.Errorf("data directory %s is held by %s: stop that process, or give this one another "+
@@ -83,7 +84,7 @@ func lockDir(dir string) (*os.File, error) {
 		_, err = f.WriteAt(append(b, '\n'), 0)
 	}
 	if err != nil {
-		f.Close()
+		_ = f.Close() // the write error is the one to report
 		return nil, fmt.Errorf("lock data directory: %w", err)
 	}
 	return f, nil

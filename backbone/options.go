@@ -88,7 +88,7 @@ func DefaultDataDir() (string, error) {
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
-		return "", fmt.Errorf("backbone: no default data directory (%v): set the backbone's dataDir option, or XDG_DATA_HOME", err)
+		return "", fmt.Errorf("backbone: no default data directory: set the backbone's dataDir option, or XDG_DATA_HOME: %w", err)
 	}
 	return filepath.Join(home, ".local", "share", "ply", "backbone"), nil
 }

@@ -3,6 +3,7 @@ package backbone
 import "testing"
 
 func TestRedact(t *testing.T) {
+	//nolint:gosec // G101: made-up credentials, to be redacted
 	for _, tt := range []struct{ name, in, want string }{
 		{name: "no credentials", in: "nats://h:4222", want: "nats://h:4222"},
 		{name: "password", in: "nats://ply:s3cret@h:4222", want: "nats://ply:xxxxx@h:4222"},

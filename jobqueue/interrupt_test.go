@@ -58,8 +58,8 @@ func interruptWorker(url, mode string) {
 	if err != nil {
 		fail(err)
 	}
-	if err := q.Handle(ctx, "intr", func(ctx context.Context, j *jobqueue.Job) error {
-		fmt.Fprintf(os.Stdout, "started attempt=%d interrupted=%d\n", j.Attempt, j.Interrupted)
+	if err := q.Handle(ctx, "intr", func(_ context.Context, j *jobqueue.Job) error {
+		_, _ = fmt.Fprintf(os.Stdout, "started attempt=%d interrupted=%d\n", j.Attempt, j.Interrupted)
 		switch mode {
 		case "hang":
 			select {} // until SIGKILL
@@ -68,7 +68,7 @@ func interruptWorker(url, mode string) {
 			_ = self.Kill() // SIGKILL: a crash, not an error
 			select {}
 		}
-		fmt.Fprintln(os.Stdout, "done")
+		_, _ = fmt.Fprintln(os.Stdout, "done")
 		return nil
 	}); err != nil {
 		fail(err)
@@ -89,7 +89,7 @@ func startIntrWorker(t *testing.T, url, mode string) *intrWorker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(exe, "-test.run=^$")
+	cmd := exec.CommandContext(t.Context(), exe, "-test.run=^$") //nolint:gosec // G204: the test binary itself
 	cmd.Env = append(os.Environ(), interruptWorkerEnv+"="+url, interruptModeEnv+"="+mode)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
