@@ -98,6 +98,7 @@ func New(opts ...Option) *cobra.Command {
 			return usageError(errors.New(msg + "; run 'ply --help' to see the commands"))
 		},
 	}
+	root.SuggestionsMinimumDistance = 2
 	root.SetVersionTemplate("ply {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	root.AddCommand(a.runCmd(), a.validateCmd(), a.pluginsCmd(), a.explainCmd(), a.graphCmd(), versionCmd())

@@ -141,6 +141,13 @@ func TestExitCodes(t *testing.T) {
 	}
 }
 
+func TestUnknownCommandSuggests(t *testing.T) {
+	_, err := run(t, "valdate", "testdata/layers.yaml")
+	if err == nil || !strings.Contains(err.Error(), `did you mean "validate"?`) {
+		t.Errorf("ply valdate: %v, want a suggestion", err)
+	}
+}
+
 func TestVersionFlag(t *testing.T) {
 	out, err := run(t, "--version")
 	if err != nil || !strings.HasPrefix(out, "ply ") {
