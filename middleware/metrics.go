@@ -41,7 +41,8 @@ type MetricsOptions struct {
 // Every instrument carries http.request.method (unknown methods become "_OTHER")
 // and http.route, the [http.Request.Pattern] that routed the request ("" outside a
 // mux route): never the raw path, so cardinality stays bounded. The counters and
-// the histogram also carry http.response.status_class ("2xx"…"5xx"). A nil mp means
+// the histogram also carry http.response.status_code (401, 429…) and
+// http.response.status_class ("2xx"…"5xx"). A nil mp means
 // the global MeterProvider (otel.GetMeterProvider).
 func NewMetrics(opts MetricsOptions, mp metric.MeterProvider) (func(http.Handler) http.Handler, error) {
 	if mp == nil {
@@ -70,7 +71,7 @@ func NewMetrics(opts MetricsOptions, mp metric.MeterProvider) (func(http.Handler
 			status := http.StatusInternalServerError // if the handler panics
 			defer func() {
 				active.Add(ctx, -1, inFlight)
-				done := attrs.get(attrKey{method: method, route: r.Pattern, class: statusClass(status)})
+				done := attrs.get(attrKey{method: method, route: r.Pattern, class: statusClass(status), code: status})
 				requests.Add(ctx, 1, done)
 				if status >= 500 {
 					errs.Add(ctx, 1, done)
@@ -83,12 +84,16 @@ func NewMetrics(opts MetricsOptions, mp metric.MeterProvider) (func(http.Handler
 	}, nil
 }
 
-// attrKey identifies a set of metric attributes; class is "" for in-flight requests.
-type attrKey struct{ method, route, class string }
+// attrKey identifies a set of metric attributes; class is "" (and code 0) for
+// in-flight requests.
+type attrKey struct {
+	method, route, class string
+	code                 int
+}
 
 // attrCache holds one measurement option per attribute set, so that recording
 // allocates nothing in steady state. It stays small: methods are normalised, routes
-// are the mux's patterns and there are five classes.
+// are the mux's patterns, and statuses are the few a route answers.
 type attrCache struct {
 	mu sync.RWMutex
 	m  map[attrKey]metric.MeasurementOption
@@ -103,7 +108,7 @@ func (c *attrCache) get(k attrKey) metric.MeasurementOption {
 	}
 	kvs := []attribute.KeyValue{attrMethod.String(k.method), attrRoute.String(k.route)}
 	if k.class != "" {
-		kvs = append(kvs, attrStatusClass.String(k.class))
+		kvs = append(kvs, attrStatusClass.String(k.class), attrStatusCode.Int(k.code))
 	}
 	opt = metric.WithAttributeSet(attribute.NewSet(kvs...))
 	c.mu.Lock()

@@ -73,8 +73,8 @@ func TestMetrics(t *testing.T) {
 	if err := reader.Collect(t.Context(), &rm); err != nil {
 		t.Fatal(err)
 	}
-	get200 := "http.request.method=GET,http.response.status_class=2xx,http.route=GET /items/{id}"
-	post502 := "http.request.method=POST,http.response.status_class=5xx,http.route=POST /items"
+	get200 := "http.request.method=GET,http.response.status_class=2xx,http.response.status_code=200,http.route=GET /items/{id}"
+	post502 := "http.request.method=POST,http.response.status_class=5xx,http.response.status_code=502,http.route=POST /items"
 	for name, want := range map[string][]string{
 		"http.server.requests":         {get200 + "=2", post502 + "=1"},
 		"http.server.errors":           {post502 + "=1"},
