@@ -4,8 +4,9 @@
 //
 // # Queues and jobs
 //
-// [New] creates (or updates) the stream that holds every queue's jobs and
-// the stream of dead jobs, on a [jetstream.JetStream] the caller passes in.
+// [New] creates (or updates) the stream that holds every queue's jobs, the
+// stream of dead jobs and a small stream of run markers (see below), on a
+// [jetstream.JetStream] the caller passes in.
 // [Enqueue] adds a job and returns once the stream has stored it; the
 // payload is raw bytes or any value as JSON:
 //
@@ -39,9 +40,13 @@
 // deliveries. They have their own, larger bound ([WithMaxInterruptions],
 // 10 by default): a poison job that kills every worker running it goes to
 // the dead-letter stream after that many crashes instead of looping
-// forever. As the server cannot tell a job that was running from one a
-// dying worker had fetched but not started ([WithPrefetch]), both are
-// charged.
+// forever. The server cannot tell a job that was running from one a dying
+// worker had fetched but not started ([WithPrefetch]), so a worker marks
+// the run of a redelivered job (in the stream "<stream>_STARTED") before
+// its handler starts: a job is charged for its first interrupted delivery,
+// in doubt, and then only for the runs that started. A job held, not run,
+// by workers that a poison job keeps killing is charged once, not once per
+// crash.
 //
 // # Delays
 //

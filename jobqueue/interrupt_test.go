@@ -20,8 +20,9 @@ import (
 // interruptWorkerEnv, set to a server URL, turns the test binary into a
 // worker process of the "intr" queue (see TestMain); interruptModeEnv says
 // what its handler does: "hang" (until the process is killed), "poison"
-// (kills its own process) or "finish" (returns nil). The handler prints
-// "started attempt=A interrupted=I" when it starts, and "done" when it
+// (kills its own process when the payload is "poison", else returns nil) or
+// "finish" (returns nil). The handler prints "started attempt=A
+// interrupted=I" when it starts, and "done P" (P the payload) when it
 // returns.
 const (
 	interruptWorkerEnv = "JOBQUEUE_INTERRUPT_WORKER"
@@ -64,11 +65,13 @@ func interruptWorker(url, mode string) {
 		case "hang":
 			select {} // until SIGKILL
 		case "poison":
-			self, _ := os.FindProcess(os.Getpid())
-			_ = self.Kill() // SIGKILL: a crash, not an error
-			select {}
+			if string(j.Payload) == "poison" {
+				self, _ := os.FindProcess(os.Getpid())
+				_ = self.Kill() // SIGKILL: a crash, not an error
+				select {}
+			}
 		}
-		_, _ = fmt.Fprintln(os.Stdout, "done")
+		_, _ = fmt.Fprintln(os.Stdout, "done", string(j.Payload))
 		return nil
 	}); err != nil {
 		fail(err)
@@ -178,7 +181,7 @@ func TestKilledWorkerUsesNoAttempt(t *testing.T) {
 	if got, want := w.next(t), "started attempt=1 interrupted=3"; got != want {
 		t.Fatalf("delivery 4: %q, want %q", got, want)
 	}
-	if got := w.next(t); got != "done" {
+	if got := w.next(t); got != "done x" {
 		t.Fatalf("delivery 4: %q, want done", got)
 	}
 	dead, err := q.Dead(t.Context(), "intr", 10)
@@ -195,7 +198,7 @@ func TestPoisonJobIsDeadAfterMaxInterruptions(t *testing.T) {
 		t.Skip("starts processes")
 	}
 	url, q := intrQueue(t)
-	id := enqueue(t, q, "intr", []byte("x"))
+	id := enqueue(t, q, "intr", []byte("poison"))
 	deadJob := func() *jobqueue.Job {
 		dead, err := q.Dead(t.Context(), "intr", 10)
 		if err != nil {
@@ -240,4 +243,73 @@ func TestPoisonJobIsDeadAfterMaxInterruptions(t *testing.T) {
 	if n := len(d.History); n != 1 || !strings.Contains(d.History[n-1].Error, "no result") {
 		t.Errorf("dead job history = %+v, want one attempt with no result", d.History)
 	}
+}
+
+// The jobs that a worker had fetched (WithPrefetch) but not started when a
+// poison job killed it, again and again, are not charged for each crash:
+// they complete, none dead, each charged at most one interruption (the
+// first crash, when it is unknown whether they had started).
+func TestJobsHeldThroughCrashesAreNotCharged(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	url, q := intrQueue(t)
+	enqueue(t, q, "intr", []byte("poison"))
+	const others = 5
+	for i := range others {
+		enqueue(t, q, "intr", []byte(fmt.Sprint("b", i)))
+	}
+	done := map[string]string{} // payload: the "started" line of its run
+	crashes := 0
+	for len(done) < others {
+		if crashes > 10 {
+			t.Fatalf("%d crashes; done: %v", crashes, done)
+		}
+		w := startIntrWorker(t, url, "poison")
+		deadline := time.Now().Add(20 * time.Second)
+		var started string
+	wait:
+		for len(done) < others {
+			select {
+			case l, ok := <-w.lines:
+				if !ok {
+					crashes++
+					break wait
+				}
+				if p, ok := strings.CutPrefix(l, "done "); ok {
+					done[p] = started
+				} else {
+					started = l
+				}
+			case <-time.After(100 * time.Millisecond): // polling interval for dead jobs
+				dead, err := q.Dead(t.Context(), "intr", 10)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, d := range dead {
+					if string(d.Payload) != "poison" {
+						t.Fatalf("job %s is dead after %d crashes: %+v", d.Payload, crashes, d.History)
+					}
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("worker silent for 20s; done: %v", done)
+				}
+			}
+		}
+	}
+	for p, started := range done {
+		if started != "started attempt=1 interrupted=0" && started != "started attempt=1 interrupted=1" {
+			t.Errorf("job %s ran as %q after %d crashes, want attempt 1 with at most 1 interruption", p, started, crashes)
+		}
+	}
+	dead, err := q.Dead(t.Context(), "intr", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dead {
+		if string(d.Payload) != "poison" {
+			t.Errorf("job %s is dead: %+v", d.Payload, d.History)
+		}
+	}
+	t.Logf("%d crashes; runs: %v", crashes, done)
 }

@@ -24,7 +24,9 @@ type Job struct {
 	History     []Attempt // the earlier attempts that failed, oldest first
 	Interrupted int       // earlier deliveries that ended without a result (see [WithMaxInterruptions])
 
-	msg jetstream.Msg
+	msg       jetstream.Msg
+	seq       uint64 // the message's stream sequence
+	delivered uint64 // deliveries of the message, this one included
 }
 
 // Attempt is one failed run of a job, as kept in its history.
@@ -99,9 +101,8 @@ func (q *Queue) parse(queue string, l Level, m jetstream.Msg) (*Job, time.Durati
 		MaxAttempts: q.cfg.maxAttempts,
 		msg:         m,
 	}
-	// Each run that failed was recorded in a new message (the retry); a
-	// delivery of this message before this one had no result, or it would
-	// have been acknowledged.
+	// Each run that failed was recorded in a new message (the retry); the
+	// interruptions of earlier messages travel in a header.
 	failed, interrupted := 0, 0
 	if v := h.Get(hdrAttempts); v != "" {
 		failed, _ = strconv.Atoi(v) // written by us; a bad value counts as 0
@@ -110,7 +111,8 @@ func (q *Queue) parse(queue string, l Level, m jetstream.Msg) (*Job, time.Durati
 		interrupted, _ = strconv.Atoi(v)
 	}
 	j.Attempt = failed + 1
-	j.Interrupted = interrupted + int(md.NumDelivered) - 1
+	j.Interrupted = interrupted // the worker adds this message's own: see worker.charge
+	j.seq, j.delivered = md.Sequence.Stream, md.NumDelivered
 	if v := h.Get(hdrMaxAttempts); v != "" {
 		if n, err := strconv.Atoi(v); err == nil && n > 0 {
 			j.MaxAttempts = n

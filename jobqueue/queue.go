@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -54,9 +55,10 @@ const (
 // concurrent use. Several processes may use the same stream: each job is
 // handed to one worker at a time.
 type Queue struct {
-	js     jetstream.JetStream
-	cfg    config
-	stream jetstream.Stream
+	js      jetstream.JetStream
+	cfg     config
+	stream  jetstream.Stream
+	started jetstream.Stream // run markers of redelivered jobs: see worker.charge
 
 	mu      sync.Mutex
 	workers map[string]*worker
@@ -72,6 +74,7 @@ func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
 	stream, dead string
+	started      string
 	prefix       string
 	replicas     int
 	memory       bool
@@ -85,8 +88,8 @@ type config struct {
 }
 
 // WithStream names the JetStream stream that holds the jobs; dead jobs go
-// to a stream of the same name with the suffix "_DEAD". Default:
-// [DefaultStream].
+// to a stream of the same name with the suffix "_DEAD", run markers to one
+// with the suffix "_STARTED". Default: [DefaultStream].
 func WithStream(name string) Option {
 	return optionFunc(func(c *config) {
 		if name == "" {
@@ -99,8 +102,9 @@ func WithStream(name string) Option {
 
 // WithPrefix sets the subject prefix of the queues: a job of queue q at
 // level l is published on "<prefix>.ready.<q>.<l>", a scheduled one on
-// "<prefix>.sched.<q>.<nuid>", a dead one on "<prefix>.dead.<q>". Default:
-// [DefaultPrefix].
+// "<prefix>.sched.<q>.<nuid>", a dead one on "<prefix>.dead.<q>", the run
+// marker of a redelivered one on "<prefix>.started.<q>.<sequence>".
+// Default: [DefaultPrefix].
 func WithPrefix(prefix string) Option {
 	return optionFunc(func(c *config) { c.prefix = prefix })
 }
@@ -148,9 +152,11 @@ func WithMaxAttempts(n int) Option {
 // its worker every time (a poison job) ends in the dead-letter stream
 // after n crashes instead of crashing workers forever. The job is
 // dead-lettered at its next delivery, without running, with an [Attempt]
-// saying so in its history. A job held by a dying worker is charged too
-// when it was fetched but waiting ([WithPrefetch]), hence a bound larger
-// than the attempts. Default: [DefaultMaxInterruptions].
+// saying so in its history. A job that a dying worker held without
+// running it (fetched, waiting: [WithPrefetch]) is charged for the first
+// such delivery of each attempt only, as the worker marks the run of a
+// redelivered job before its handler starts, and charges the later
+// deliveries only for the marked runs. Default: [DefaultMaxInterruptions].
 func WithMaxInterruptions(n int) Option {
 	return optionFunc(func(c *config) {
 		if n < 1 {
@@ -206,8 +212,10 @@ func WithLogger(l *slog.Logger) Option {
 	})
 }
 
-// New returns a Queue on js, creating or updating its two streams: the
-// work-queue stream of jobs and the stream of dead jobs. On a cluster that
+// New returns a Queue on js, creating or updating its three streams: the
+// work-queue stream of jobs, the stream of dead jobs ("<stream>_DEAD") and
+// the run markers of redelivered jobs ("<stream>_STARTED", each kept a
+// day; see [WithMaxInterruptions]). On a cluster that
 // cannot place replicated streams yet (just formed, or a server
 // restarting), it waits up to 15 seconds, within ctx, for one that can. It
 // returns an error for invalid options and JetStream errors.
@@ -231,6 +239,7 @@ func New(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Queue, e
 		return nil, err
 	}
 	c.dead = c.stream + "_DEAD"
+	c.started = c.stream + "_STARTED"
 	storage := jetstream.FileStorage
 	if c.memory {
 		storage = jetstream.MemoryStorage
@@ -269,7 +278,20 @@ func New(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Queue, e
 	}); err != nil {
 		return nil, err
 	}
-	return &Queue{js: js, cfg: c, stream: s, workers: make(map[string]*worker)}, nil
+	started, err := create(jetstream.StreamConfig{
+		Name:              c.started,
+		Description:       "ply job runs started by redelivery, to count the interrupted ones",
+		Subjects:          []string{c.prefix + ".started.>"},
+		Retention:         jetstream.LimitsPolicy,
+		MaxMsgsPerSubject: 1,
+		MaxAge:            startedMaxAge,
+		Storage:           storage,
+		Replicas:          c.replicas,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Queue{js: js, cfg: c, stream: s, started: started, workers: make(map[string]*worker)}, nil
 }
 
 func (q *Queue) readySubject(queue string, l Level) string {
@@ -281,6 +303,16 @@ func (q *Queue) schedSubject(queue, token string) string {
 }
 
 func (q *Queue) deadSubject(queue string) string { return q.cfg.prefix + ".dead." + queue }
+
+// startedSubject is where the run marker of the job message with stream
+// sequence seq is kept.
+func (q *Queue) startedSubject(queue string, seq uint64) string {
+	return q.cfg.prefix + ".started." + queue + "." + strconv.FormatUint(seq, 10)
+}
+
+// startedMaxAge is how long a run marker is kept after its last run
+// started: a job redelivered after longer loses the count of its runs.
+const startedMaxAge = 24 * time.Hour
 
 // validQueue reports whether name can be a queue: one subject token of
 // letters, digits, '-' and '_'.

@@ -337,10 +337,14 @@ func (w *worker) run(hj *held) {
 		_ = m.Term()
 		return
 	}
+	started := w.charge(j)
 	if j.Interrupted >= w.q.cfg.maxIntr { // a poison job, or workers that keep dying
 		w.dead(j, append(j.History, Attempt{Attempt: j.Attempt, Time: time.Now().UTC(), Error: fmt.Sprintf(
 			"no result in %d deliveries: each time, the worker died or stopped, or the ack wait expired", j.Interrupted)}))
 		return
+	}
+	if j.delivered > 1 {
+		w.markStarted(j, started+1)
 	}
 	err = w.invoke(j, timeout)
 	switch {
@@ -357,6 +361,43 @@ func (w *worker) run(hj *held) {
 		} else {
 			w.retry(j, history, w.q.cfg.backoff.Delay(j.Attempt, rand.Float64()))
 		}
+	}
+}
+
+// charge adds to j.Interrupted the earlier deliveries of j's message, which
+// all ended without a result (or the message would have been acknowledged
+// or replaced by a retry), and returns how many of them started the
+// handler. The server cannot tell a job that was running from one the
+// worker had fetched and not started, so a redelivered job's run is marked
+// (markStarted) before its handler starts: then an interruption is charged
+// for the first delivery, in doubt, and for each marked run. The first
+// delivery is not marked, which would cost every job a write; so a job
+// held, not run, by crashing workers is charged once per message, not once
+// per crash, while a job that crashes its workers is charged for each.
+func (w *worker) charge(j *Job) (started int) {
+	if j.delivered <= 1 {
+		return 0
+	}
+	m, err := w.q.started.GetLastMsgForSubject(w.runCtx, w.q.startedSubject(w.queue, j.seq))
+	switch {
+	case err == nil:
+		started, _ = strconv.Atoi(string(m.Data)) // written by markStarted
+	case !errors.Is(err, jetstream.ErrMsgNotFound):
+		// Counted as if no run started: a job that crashes its workers
+		// while this fails is charged only for its first delivery.
+		w.q.cfg.logger.Warn("jobqueue: read run marker", "queue", w.queue, "job", j.ID, "err", err)
+	}
+	j.Interrupted += 1 + started
+	return started
+}
+
+// markStarted records that the run number started of j's message starts,
+// before it does: if the worker dies in it, the next delivery is charged
+// for it (see charge).
+func (w *worker) markStarted(j *Job, started int) {
+	subj := w.q.startedSubject(w.queue, j.seq)
+	if _, err := w.q.js.Publish(w.runCtx, subj, []byte(strconv.Itoa(started))); err != nil {
+		w.q.cfg.logger.Warn("jobqueue: write run marker (a crash in this run is not charged)", "queue", w.queue, "job", j.ID, "err", err)
 	}
 }
 
