@@ -21,7 +21,7 @@ func stack(b *testing.B, mp metric.MeterProvider, app http.Handler) http.Handler
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	auth := must(middleware.NewAuth(middleware.AuthOptions{
 		APIKeys: []middleware.APIKey{{Name: "bench", Key: "bench-key-0123456789", Scopes: []string{"read"}}},
-	}, nil))(b)
+	}, nil, logger))(b)
 	rl := must(middleware.NewRateLimit(middleware.RateLimitOptions{Rate: 1e9, Burst: 1e9}, nil))(b)
 	b.Cleanup(func() { rl.Close() })
 	cache := must(middleware.NewCache(middleware.CacheOptions{}))(b)
@@ -76,7 +76,7 @@ func BenchmarkLayer(b *testing.B) {
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	auth := must(middleware.NewAuth(middleware.AuthOptions{
 		APIKeys: []middleware.APIKey{{Name: "bench", Key: "bench-key-0123456789"}},
-	}, nil))(b)
+	}, nil, logger))(b)
 	rl := must(middleware.NewRateLimit(middleware.RateLimitOptions{Rate: 1e9, Burst: 1e9}, nil))(b)
 	defer rl.Close()
 	cache := must(middleware.NewCache(middleware.CacheOptions{}))(b)

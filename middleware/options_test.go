@@ -21,7 +21,7 @@ var allOptions = []struct {
 	{&middleware.RecoverOptions{}, true, "name: stock.recover"},
 	{&middleware.RequestIDOptions{}, true, "header: X-Correlation-Id\ntrustIncoming: true"},
 	{&middleware.AccessLogOptions{}, true, "level: debug"},
-	{&middleware.AuthOptions{}, false, "apiKeys:\n  - name: ops\n    key: 0123456789abcdef0123\n    scopes: [read]\njwt:\n  jwksURL: https://id.example.com/jwks.json\n  leeway: 5s\nrequiredScopes: [read]"},
+	{&middleware.AuthOptions{}, false, "apiKeys:\n  - name: ops\n    key: 0123456789abcdef0123\n    scopes: [read]\njwt:\n  jwksURL: https://id.example.com/jwks.json\n  issuer: https://id.example.com/\n  audience: shop\n  leeway: 5s\nrequiredScopes: [read]"},
 	{&middleware.CORSOptions{}, true, "allowedOrigins: [https://app.example.com]\nallowCredentials: true\nmaxAge: 600"},
 	{&middleware.RateLimitOptions{}, true, "rate: 5\nburst: 10\nkey: header:X-Tenant\nidleTTL: 10m"},
 	{&middleware.TimeoutOptions{}, true, "timeout: 2s\nstatus: 504"},

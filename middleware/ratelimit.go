@@ -5,6 +5,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/textproto"
 	"strings"
 	"time"
@@ -21,8 +22,9 @@ type RateLimitOptions struct {
 	// Burst is the number of requests allowed at once, above Rate. Default 2×Rate,
 	// at least 1 and at most 2^30.
 	Burst int `json:"burst,omitempty" jsonschema:"minimum=1"`
-	// Key says what is limited: "ip" (the client address of the connection),
-	// "principal" (the API key or JWT subject set by an outer [Auth] layer) or
+	// Key says what is limited: "ip" (the client address of the connection; an
+	// IPv6 client by its /64 prefix), "principal" (the API key or JWT subject set
+	// by an outer [Auth] layer, so the layer must sit inside Auth) or
 	// "header:<name>" (a header such as a tenant header). When the principal or the
 	// header is missing, the client IP is used. Clients choose header values, so use
 	// a header key only behind a layer or proxy that sets or checks it. Default "ip".
@@ -186,14 +188,26 @@ func (rl *RateLimit) key(r *http.Request) string {
 	return "ip:" + clientIP(r)
 }
 
-// clientIP returns the host part of r.RemoteAddr. Forwarded headers are not
-// trusted: put a proxy-aware layer in front to rewrite RemoteAddr.
+// clientIP returns the client address of r.RemoteAddr as a limiter key: an IPv4
+// address whole, an IPv6 address as its /64 prefix (one host usually holds a whole
+// /64, so keying by the full address would give it 2^64 buckets). An IPv4-mapped
+// IPv6 address counts as IPv4. Forwarded headers are not trusted: put a
+// proxy-aware layer in front to rewrite RemoteAddr.
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	addr = addr.Unmap().WithZone("")
+	if addr.Is4() {
+		return addr.String()
+	}
+	p, _ := addr.Prefix(64) // cannot fail for an IPv6 address
+	return p.String()
 }
 
 // funcClock adapts a clock function to otter.Clock. It delivers no ticks: expired

@@ -92,7 +92,7 @@ func TestRateLimitInjectedClockPerIP(t *testing.T) {
 func TestRateLimitPrincipalKey(t *testing.T) {
 	a := must(middleware.NewAuth(middleware.AuthOptions{APIKeys: []middleware.APIKey{
 		{Name: "a", Key: "key-a-0123456789ab"}, {Name: "b", Key: "key-b-0123456789ab"},
-	}}, nil))(t)
+	}}, nil, discardLogger()))(t)
 	rl := must(middleware.NewRateLimit(middleware.RateLimitOptions{Rate: 0.001, Burst: 1, Key: "principal"}, nil))(t)
 	defer rl.Close()
 	srv := serve(t, a.Middleware()(rl.Middleware()(ok)))
@@ -125,5 +125,39 @@ func TestRateLimitOptionsValidate(t *testing.T) {
 			}
 			t.Log(err)
 		})
+	}
+}
+
+// behindProxy stands for a trusted proxy layer: it sets the client address
+// from X-Test-Client, as a proxy-aware layer rewrites RemoteAddr.
+func behindProxy(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.RemoteAddr = r.Header.Get("X-Test-Client")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// The attack: an IPv6 client owns a whole /64 and took a new address for
+// every request, each with a fresh bucket. Clients are now keyed by their
+// /64; IPv4 clients, and IPv4-mapped IPv6 ones, by their address.
+func TestRateLimitKeysIPv6ByPrefix(t *testing.T) {
+	rl := must(middleware.NewRateLimit(middleware.RateLimitOptions{Rate: 0.001, Burst: 1}, nil))(t)
+	defer rl.Close()
+	srv := serve(t, behindProxy(rl.Middleware()(ok)))
+	for _, tt := range []struct {
+		client string
+		want   int
+	}{
+		{client: "[2001:db8:1:2::1]:5000", want: 200},
+		{client: "[2001:db8:1:2:ffff:ffff:ffff:fffe]:5001", want: 429}, // same /64
+		{client: "[2001:db8:1:2::3%eth0]:5002", want: 429},             // same /64, with a zone
+		{client: "[2001:db8:1:3::1]:5000", want: 200},                  // the next /64
+		{client: "192.0.2.1:5000", want: 200},
+		{client: "[::ffff:192.0.2.1]:5001", want: 429}, // the same IPv4 client
+		{client: "192.0.2.2:5000", want: 200},
+	} {
+		if res := get(t, srv.Client(), srv.URL, "X-Test-Client", tt.client); res.status != tt.want {
+			t.Errorf("client %s: %d, want %d", tt.client, res.status, tt.want)
+		}
 	}
 }

@@ -64,7 +64,7 @@ func BenchmarkStack(b *testing.B) {
 			}
 			return mw
 		}
-		a, err := middleware.NewAuth(auth, http.DefaultClient)
+		a, err := middleware.NewAuth(auth, http.DefaultClient, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
