@@ -2,21 +2,29 @@ package stock
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/plykit/ply"
 	"github.com/plykit/ply/middleware"
 )
 
-// RateLimit is the "ratelimit" plugin: it limits requests per client IP,
-// principal or header with token buckets and answers 429 with Retry-After
-// over the limit (see [middleware.NewRateLimit]). It sits just inside auth,
-// in the Security band, so that its "principal" key sees the caller; it
-// does not require auth.
+// RateLimit is the "ratelimit" plugin: it limits requests per client IP
+// (an IPv6 client by its /64), principal or header with token buckets and
+// answers 429 with Retry-After over the limit (see
+// [middleware.NewRateLimit]). It sits at Security-5, just outside auth, so
+// that failed logins are limited too: a client guessing API keys or tokens
+// gets 429 before auth checks them. It does not require auth.
 //
 // Its options are [middleware.RateLimitOptions]: the zero value allows 10
-// requests per second per client IP, in bursts of 20. Route options:
-// [Route] (`skip: true`).
+// requests per second per client IP, in bursts of 20. The "principal" key
+// limits by the caller that auth authenticated, so it needs auth outside
+// the limiter: Provision fails with a [*ply.ConfigError] on the key unless
+// the plugin named "auth" wraps this one in the chain, that is unless the
+// operator moved the rate limit inside auth with a priority above auth's
+// (`priority: 110` in its entry of plugins in ply.yaml, or
+// ply.WithPriority("ratelimit", 110)); it then no longer slows password
+// guessing. Route options: [Route] (`skip: true`).
 type RateLimit struct {
 	layered
 	opts middleware.RateLimitOptions
@@ -34,22 +42,66 @@ var (
 // NewRateLimit returns the plugin with opts (the zero value is the default).
 func NewRateLimit(opts middleware.RateLimitOptions) *RateLimit { return &RateLimit{opts: opts} }
 
-// Info names the plugin "ratelimit", just inside auth.
+// Info names the plugin "ratelimit", just outside auth.
 func (p *RateLimit) Info() ply.Info {
-	return httpInfo("ratelimit", ply.Security+10, "limits requests per client with token buckets")
+	return httpInfo("ratelimit", ply.Security-5, "limits requests per client with token buckets, before auth")
 }
 
 // Options returns the plugin's options for the host to fill and check.
 func (p *RateLimit) Options() any { return &p.opts }
 
-// Provision builds the layer and its bucket store.
-func (p *RateLimit) Provision(context.Context, *ply.Setup) error {
+// Provision checks that a "principal" key has auth outside it, and builds
+// the layer and its bucket store.
+func (p *RateLimit) Provision(_ context.Context, setup *ply.Setup) error {
+	if p.opts.Key == "principal" {
+		if err := insideAuth(setup); err != nil {
+			return err
+		}
+	}
 	rl, err := middleware.NewRateLimit(p.opts, time.Now)
 	if err != nil {
 		return err
 	}
 	p.rl = rl
 	p.use(rl.Middleware())
+	return nil
+}
+
+// insideAuth returns a [*ply.ConfigError] on the key unless the plugin
+// named "auth" comes before this one in the host's chain order.
+func insideAuth(setup *ply.Setup) error {
+	me := setup.Info()
+	plan, err := setup.Host().Plan()
+	if err != nil {
+		return err
+	}
+	authAt, meAt := -1, -1
+	for i, in := range plan.Order(ply.ChainOrder) {
+		switch {
+		case in.Name == "auth" && authAt < 0:
+			authAt = i
+		case in.ID() == me.ID():
+			meAt = i
+		}
+	}
+	const fix = `limit by "ip" (the default, which also slows the guessing of keys and tokens), or`
+	switch {
+	case authAt < 0:
+		return &ply.ConfigError{Plugin: me.Name, Field: "key", Problem: `"principal" limits by the caller that the auth plugin authenticates, but no plugin named auth is registered; ` +
+			fix + " register auth"}
+	case authAt > meAt:
+		var authPriority int
+		for _, in := range plan.Order(ply.ChainOrder) {
+			if in.Name == "auth" {
+				authPriority = in.Priority
+				break
+			}
+		}
+		return &ply.ConfigError{Plugin: me.Name, Field: "key", Problem: fmt.Sprintf(
+			`"principal" limits by the caller that auth authenticates, but %s (priority %d) runs before auth (priority %d), where no request has a caller yet; `+
+				`%s move %s inside auth with a priority above %d: "priority: %d" in the %s entry of plugins in ply.yaml, or ply.WithPriority(%q, %d) in Go`,
+			me.Name, me.Priority, authPriority, fix, me.Name, authPriority, authPriority+10, me.Name, me.Name, authPriority+10)}
+	}
 	return nil
 }
 
