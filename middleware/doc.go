@@ -23,8 +23,8 @@
 // A stack that works, outermost first: [NewRecover] (so that it catches every
 // panic), [NewRequestID], [NewTracing], [NewMetrics], [NewAccessLog] and
 // [NewErrorReport] (so that they see the final status, request ID and span),
-// [NewCORS] (preflights carry no credentials), [Auth], [RateLimit] (its "principal"
-// key needs Auth outside it), [NewBulkhead], [NewTimeout], [Breaker], [NewRetry] (the
+// [NewCORS] (preflights carry no credentials), [RateLimit] by client address
+// (so that failed logins are limited too), [Auth], [NewBulkhead], [NewTimeout], [Breaker], [NewRetry] (the
 // breaker counts a request once, after its retries) and [Cache].
 //
 // # Recover
@@ -42,17 +42,25 @@
 //
 // # Authentication
 //
-// [NewAuth] checks API keys and JWTs (golang-jwt/jwt/v5, MicahParks/keyfunc/v3 for
-// JWKS) and required scopes, and puts the caller in the context ([PrincipalFrom]).
+// [NewAuth] checks API keys and JWTs (golang-jwt/jwt/v5, MicahParks/keyfunc/v3 and
+// jwkset for JWKS) and required scopes, and puts the caller in the context
+// ([PrincipalFrom]). It logs each rejected credential (never the credential),
+// removes the header that carried it before the inner chain unless told to forward
+// it, requires a JWT's issuer and audience unless waived, and fetches a JWKS URL in
+// the background, at most every 10 seconds on demand, reporting [Auth.Health]
+// degraded until the first fetch.
 //
 // # CORS
 //
-// [NewCORS] answers preflights and sets CORS headers with rs/cors.
+// [NewCORS] answers preflights and sets CORS headers with rs/cors. With credentials
+// it refuses origins that cover any host ("*", "https://*", "null"…); a subdomain
+// wildcard ("https://*.example.com") is allowed.
 //
 // # Rate limit
 //
-// [NewRateLimit] limits requests per client IP, principal or header with token
-// buckets (golang.org/x/time/rate), kept in a bounded store (maypok86/otter/v2).
+// [NewRateLimit] limits requests per client IP (an IPv6 client by its /64),
+// principal or header with token buckets (golang.org/x/time/rate), kept in a bounded
+// store (maypok86/otter/v2). Its "principal" key needs [Auth] outside it.
 //
 // # Timeout
 //
