@@ -64,7 +64,7 @@ func handWired(logger *slog.Logger) (http.Handler, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	auth, err := middleware.NewAuth(authOpts, http.DefaultClient)
+	auth, err := middleware.NewAuth(authOpts, http.DefaultClient, logger)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -88,9 +88,9 @@ func handWired(logger *slog.Logger) (http.Handler, func(), error) {
 		return nil, nil, err
 	}
 	mux := http.NewServeMux()
-	// The same order as ply's chain: recover 50, requestid 60, auth 100,
-	// ratelimit 110, metrics 190, accesslog 200, cache 400.
-	mux.Handle("GET /api/hello", rec(rid(auth.Middleware()(rl.Middleware()(metrics(alog(cache.Middleware()(http.HandlerFunc(hello)))))))))
+	// The same order as ply's chain: recover 50, requestid 60, metrics 70,
+	// accesslog 80, ratelimit 95, auth 100, cache 400.
+	mux.Handle("GET /api/hello", rec(rid(metrics(alog(rl.Middleware()(auth.Middleware()(cache.Middleware()(http.HandlerFunc(hello)))))))))
 	closeAll := func() { auth.Close(); rl.Close(); cache.Close(); _ = mp.Shutdown(context.Background()) }
 	return mux, closeAll, nil
 }
@@ -199,7 +199,7 @@ func run(rounds int, d time.Duration, workers int) error {
 	if err != nil {
 		return err
 	}
-	plain := &http.Server{Handler: hand, ReadHeaderTimeout: 10 * time.Second}
+	plain := &http.Server{Handler: hand, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute} // as ply's server
 	go func() { _ = plain.Serve(ln) }()
 	defer plain.Close()
 
