@@ -16,8 +16,8 @@
 //	accesslog    System+30         80  AccessLog
 //	errorreport  System+35         85  ErrorReport
 //	cors         Security-10       90  CORS
+//	ratelimit    Security-5        95  RateLimit
 //	auth         Security         100  Auth
-//	ratelimit    Security+10      110  RateLimit
 //	timeout      Logging+50       250  Timeout
 //	breaker      Performance-20   380  Breaker
 //	bulkhead     Performance-10   390  Bulkhead

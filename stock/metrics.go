@@ -45,7 +45,10 @@ type MetricsOptions struct {
 //
 // It serves the Prometheus endpoint on [Metrics.Path] of the HTTP server
 // when there is one (it optionally requires "httpserver", so the server is
-// provisioned first), and provides it under [MetricsKey] either way.
+// provisioned first), and provides it under [MetricsKey] either way. The
+// server mounts it on its main address by default, readable by anyone who
+// reaches it; set the server's adminAddr to serve it on a loopback
+// listener of its own instead (see [httpserver.Options]).
 //
 // As a [ply.LayerObserver] it also records, for every plugin's layer on
 // every handler: ply_layer_calls, ply_layer_errors,
