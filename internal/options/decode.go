@@ -70,7 +70,9 @@ func Load(src Source, dst any) []Problem {
 }
 
 // A Document is a parsed Source, to decode options from it and to find
-// positions in it. It is not safe for concurrent use.
+// positions in it. It is not safe for concurrent use. While it is
+// reachable, [Load] and [Decode] of the same bytes (other paths in the
+// same file) reuse its parse instead of parsing again.
 type Document struct {
 	d *document
 }
@@ -197,7 +199,7 @@ func (d *document) prune(bad map[ast.Node]bool) {
 	if len(bad) == 0 {
 		return
 	}
-	rewriteValues(d.body, func(n ast.Node) ast.Node {
+	rewriteValues(d.node, func(n ast.Node) ast.Node {
 		if bad[n] {
 			return ast.Null(n.GetToken())
 		}
@@ -209,8 +211,6 @@ func (d *document) prune(bad map[ast.Node]bool) {
 	if bad[d.node] {
 		d.node = nil
 	}
-	d.anchors = map[string]ast.Node{}
-	ast.Walk(anchorCollector(d.anchors), d.body)
 }
 
 // decodeInto decodes the options node into v with goccy/go-yaml.
@@ -230,12 +230,7 @@ func (d *document) decodeInto(v any, strict bool) (err error) {
 		opts = append(opts, yaml.Strict())
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(nil), opts...)
-	if d.node != d.body && len(d.anchors) > 0 {
-		// Let aliases in the options refer to anchors elsewhere in the document.
-		var all any
-		_ = dec.DecodeFromNode(d.body, &all)
-	}
-	return dec.DecodeFromNode(d.node, v)
+	return dec.DecodeFromNode(d.node, v) // its aliases were copied in: it stands alone
 }
 
 // decodeProblem converts an error of the decoder into a Problem.

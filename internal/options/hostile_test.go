@@ -254,3 +254,31 @@ func TestValidateSaysEachProblemOnce(t *testing.T) {
 		t.Errorf("Validate() problems (-want +got):\n%s", diff)
 	}
 }
+
+// A host loads every plugin's, module's and route's options from one file:
+// while a Document of it is kept, each Load reuses its parse, so loading
+// them all takes time in proportion to the file, not to its square.
+func TestLoadReusesTheParse(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("plugins:\n")
+	const n = 300
+	for i := range n {
+		fmt.Fprintf(&b, "  p%d:\n    options: {name: p%d, ttl: 1s, tags: {a: b}}\n", i, i)
+	}
+	data := []byte(b.String())
+	var doc *options.Document
+	parseAlloc := heapGrowth(func() { doc, _ = options.Parse(options.Source{File: "ply.yaml", Data: data}) })
+	loadAlloc := heapGrowth(func() {
+		for i := range n {
+			var got testOptions
+			if problems := options.Load(options.Source{File: "ply.yaml", Data: data, Path: fmt.Sprintf("$.plugins.p%d.options", i)}, &got); len(problems) > 0 || got.Name != fmt.Sprintf("p%d", i) {
+				t.Fatalf("Load(p%d) = %+v, %v", i, got, problems)
+			}
+		}
+	})
+	runtime.KeepAlive(doc)
+	if loadAlloc > 4*parseAlloc {
+		t.Errorf("%d Loads allocated %d KiB, the parse alone %d KiB: each Load parses again", n, loadAlloc>>10, parseAlloc>>10)
+	}
+	t.Logf("parse %d KiB, %d loads %d KiB", parseAlloc>>10, n, loadAlloc>>10)
+}

@@ -1,10 +1,13 @@
 package options
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"weak"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -15,11 +18,12 @@ import (
 
 // document is a parsed Source with its options node located.
 type document struct {
-	body    ast.Node            // root of the first document; nil when the file is empty
-	node    ast.Node            // the options node as written (maybe an anchor or alias); nil when absent or null
+	body    ast.Node            // root of the first document; nil when the file is empty; shared, never changed
+	node    ast.Node            // a copy of the options node, aliases copied in; nil when absent or null
 	nearest ast.Node            // the deepest node found on the way to Source.Path, for positions when node is nil
 	anchors map[string]ast.Node // anchored values of the whole document, by anchor name
 	env     []Problem           // variables that Source.Env does not know, in the options
+	parsed  *parsed             // what body comes from; holding it keeps it in the cache
 }
 
 // parseSource parses src and finds its options node. Its problems are
@@ -32,23 +36,13 @@ func parseSource(src Source) (*document, []Problem) {
 	if err != nil {
 		return nil, []Problem{{Message: err.Error()}}
 	}
-	f, problem := parseBytes(src.Data)
-	if problem != nil {
-		return nil, []Problem{*problem}
+	p := parse(src.Data)
+	if p.problem != nil {
+		return nil, []Problem{*p.problem}
 	}
-	d := &document{anchors: map[string]ast.Node{}}
-	for _, doc := range f.Docs {
-		if doc.Body != nil {
-			d.body = doc.Body
-			break
-		}
-	}
+	d := &document{body: p.body, anchors: p.anchors, parsed: p}
 	if d.body == nil {
 		return d, nil
-	}
-	ast.Walk(anchorCollector(d.anchors), d.body)
-	if p := d.checkAliases(); p != nil {
-		return nil, []Problem{*p}
 	}
 
 	n, yamlPath := d.body, "$"
@@ -84,22 +78,118 @@ func parseSource(src Source) (*document, []Problem) {
 			yamlPath += "." + s.key
 		}
 	}
-	if n != nil && !isNull(d.resolve(n)) {
-		d.node = n
+	if n == nil || isNull(d.resolve(n)) {
+		return d, nil
 	}
+	// The parsed document is shared: the options get their own copy, with
+	// the values of their aliases copied in, to substitute and prune.
+	d.node = d.clone(n)
 	if src.Env != nil {
-		d.substitute(src.Env)
+		d.env = expandEnv(d.node, d.node, src.Env)
 	}
 	return d, nil
 }
 
-// substitute expands ${NAME} in every scalar value of the document (the
-// options may alias values anywhere in it), and keeps the problems of those
-// in the options node.
-func (d *document) substitute(env func(string) (string, bool)) {
-	d.env = expandEnv(d.body, d.node, env)
-	d.anchors = map[string]ast.Node{}
-	ast.Walk(anchorCollector(d.anchors), d.body)
+// clone copies the collections under n, so that their values can be
+// replaced, and puts a copy of an alias's value in its place. Scalars,
+// keys and tokens are shared: they are never changed in place. The copy
+// is bounded: parse refused documents whose aliases expand too far, or
+// contain themselves.
+func (d *document) clone(n ast.Node) ast.Node {
+	switch v := n.(type) {
+	case *ast.AliasNode:
+		if t := d.resolve(v); t != nil {
+			return d.clone(t)
+		}
+		return v // reported by the checker
+	case *ast.AnchorNode:
+		c := *v
+		c.Value = d.clone(v.Value)
+		return &c
+	case *ast.TagNode:
+		c := *v
+		c.Value = d.clone(v.Value)
+		return &c
+	case *ast.MappingNode:
+		c := *v
+		c.Values = make([]*ast.MappingValueNode, len(v.Values))
+		for i, e := range v.Values {
+			c.Values[i] = d.clone(e).(*ast.MappingValueNode)
+		}
+		return &c
+	case *ast.MappingValueNode:
+		c := *v
+		c.Value = d.clone(v.Value)
+		return &c
+	case *ast.SequenceNode:
+		c := *v
+		c.Values = make([]ast.Node, len(v.Values))
+		for i, e := range v.Values {
+			c.Values[i] = d.clone(e)
+		}
+		c.Entries = make([]*ast.SequenceEntryNode, len(v.Entries))
+		for i, e := range v.Entries {
+			ce := *e
+			if i < len(c.Values) {
+				ce.Value = c.Values[i]
+			}
+			c.Entries[i] = &ce
+		}
+		return &c
+	}
+	return n
+}
+
+// parsed is a parsed document, shared by every Load of the same bytes: a
+// host loads each plugin's options, and each module's and route's, from
+// one file, and parsing it each time would take time in proportion to
+// the square of its size. It is never changed after parse.
+type parsed struct {
+	data    []byte              // a copy of what was parsed, to recognize it
+	body    ast.Node            // root of the first document; nil when empty
+	anchors map[string]ast.Node // anchored values, by anchor name
+	problem *Problem            // why nothing can be decoded from it
+}
+
+// last is the last parsed document, held weakly: it lives while a
+// Document made from it does (the config loader keeps one while the host
+// loads every plugin's options), and the collector may take it afterwards.
+var last struct {
+	sync.Mutex
+	p weak.Pointer[parsed]
+}
+
+// parse parses data, or returns the document parsed last if data is the
+// same.
+func parse(data []byte) *parsed {
+	last.Lock()
+	p := last.p.Value()
+	last.Unlock()
+	if p != nil && bytes.Equal(p.data, data) {
+		return p
+	}
+	p = &parsed{data: bytes.Clone(data), anchors: map[string]ast.Node{}}
+	f, problem := parseBytes(data)
+	switch {
+	case problem != nil:
+		p.problem = problem
+	default:
+		for _, doc := range f.Docs {
+			if doc.Body != nil {
+				p.body = doc.Body
+				break
+			}
+		}
+		if p.body != nil {
+			ast.Walk(anchorCollector(p.anchors), p.body)
+			d := &document{body: p.body, anchors: p.anchors}
+			p.problem = d.checkAliases()
+		}
+	}
+	last.Lock()
+	last.p = weak.Make(p)
+	last.Unlock()
+	return p
 }
 
 // parseBytes parses YAML or JSON. Duplicate keys are left for the checker, which
