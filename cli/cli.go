@@ -201,18 +201,31 @@ func (a *app) load(path string, extra ...ply.Option) (*ply.Host, *ply.Plan, *con
 	opts := append(append(append([]ply.Option(nil), cfg.Options...), a.hostOpts...), extra...)
 	h, err := ply.New(cfg.Plugins, opts...)
 	if err != nil {
-		return nil, nil, nil, inFileOrder(errors.Join(loadErr, err))
+		return nil, nil, nil, inFileOrder(errors.Join(loadErr, err), path, cfg)
 	}
 	plan, planErr := h.Plan()
 	if err := errors.Join(loadErr, planErr); err != nil {
-		return nil, nil, nil, inFileOrder(err)
+		return nil, nil, nil, inFileOrder(err, path, cfg)
 	}
 	return h, plan, cfg, nil
 }
 
+// atPlugin is an error about a plugin, put at the plugin's entry in the
+// file.
+type atPlugin struct {
+	file      string
+	line, col int
+	err       error
+}
+
+func (e *atPlugin) Error() string { return fmt.Sprintf("%s:%d:%d: %v", e.file, e.line, e.col, e.err) }
+func (e *atPlugin) Unwrap() error { return e.err }
+
 // inFileOrder flattens joined errors and sorts them by their position in
-// the file; errors without one keep their order, after the others.
-func inFileOrder(err error) error {
+// the file; an error about a plugin without a position of its own is put
+// at the plugin's entry (see [config.Host.PluginPosition]). Errors without
+// a position keep their order, after the others.
+func inFileOrder(err error, file string, cfg *config.Host) error {
 	var all []error
 	var flatten func(error)
 	flatten = func(err error) {
@@ -221,6 +234,15 @@ func inFileOrder(err error) error {
 				flatten(e)
 			}
 			return
+		}
+		plugin := ""
+		if e, ok := errors.AsType[*ply.DependencyError](err); ok {
+			plugin = e.Plugin
+		} else if e, ok := errors.AsType[*ply.ConfigError](err); ok && e.Line == 0 {
+			plugin = e.Plugin
+		}
+		if line, col := cfg.PluginPosition(plugin); line > 0 {
+			err = &atPlugin{file: file, line: line, col: col, err: err}
 		}
 		all = append(all, err)
 	}
@@ -231,6 +253,9 @@ func inFileOrder(err error) error {
 		}
 		if e, ok := errors.AsType[*ply.ConfigError](err); ok && e.Line > 0 {
 			return e.Line, e.Column
+		}
+		if e, ok := err.(*atPlugin); ok { //nolint:errorlint // made above, never wrapped
+			return e.line, e.col
 		}
 		return math.MaxInt, 0
 	}

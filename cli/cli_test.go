@@ -181,11 +181,11 @@ func TestValidateRejectsWhatRunRejects(t *testing.T) {
 			want: []string{`: nothing to run: list plugins, or modules with routes, such as "modules: [{name: site, routes: [{route: GET /hello, static: {text: hello}}]}]"`}},
 		{name: "problems of the file and of the plugins, in file order", file: "plugins:\n  - name: test.auth\n  - name: httpserver\n    options: {maxBodyBytes: -5, shutdownTimout: 1s}\n  - name: test.lg\nmodules:\n  - name: m\n    routes:\n      - route: GET hi\n        static: {text: a}\n",
 			want: []string{
+				":2:11: plugin test.auth@1.0.0 requires test.log: ply: plugin not registered", // at the plugin's entry
 				`:4:29: plugin httpserver: maxBodyBytes: must be >= -1`,
 				`:4:33: plugin httpserver: shutdownTimout: unknown field (did you mean "shutdownTimeout"?)`,
 				`:5:11: plugins[2].name: no plugin named "test.lg"; did you mean "test.log"? (ply plugins lists them all)`,
 				`:9:16: modules[0].routes[0].route: route "GET hi": write a method and a path that starts with "/", such as "GET /hello"`,
-				"plugin test.auth@1.0.0 requires test.log: ply: plugin not registered", // no position: last
 			}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -76,11 +76,15 @@ func (f *File) Validate() error {
 // adds.
 type Catalog map[string]func() ply.Plugin
 
-// Host is what a file describes, ready for [ply.New].
+// Host is what a file describes, ready for [ply.New]. Keep it while the
+// host plans: the parsed file it holds is reused to load every plugin's
+// options, instead of parsing the file again for each.
 type Host struct {
 	File    File
 	Plugins []ply.Plugin
 	Options []ply.Option
+
+	doc *options.Document
 }
 
 // MaxSize is the size of the largest file Load reads, in bytes: 256 KiB,
@@ -116,6 +120,17 @@ func (e *Error) Error() string { // "ply.yaml:3:11: plugins[2].name: no plugin n
 	}
 	b.WriteString(e.Problem)
 	return b.String()
+}
+
+// PluginPosition returns the line and column of the name of plugin's entry
+// in the file's plugins list; 0, 0 when the file does not list it.
+func (h *Host) PluginPosition(plugin string) (line, col int) {
+	for i, p := range h.File.Plugins {
+		if p.Name == plugin && plugin != "" && h.doc != nil {
+			return h.doc.Position(fmt.Sprintf("plugins[%d].name", i))
+		}
+	}
+	return 0, 0
 }
 
 // ReadFile reads the file at path for [Load], at most [MaxSize] bytes: a
@@ -219,7 +234,7 @@ func (l *loader) err() error {
 }
 
 func (l *loader) build(f File) *Host {
-	h := &Host{File: f}
+	h := &Host{File: f, doc: l.doc}
 	listed := -1
 	first := map[string]int{} // plugin name -> index of its first entry
 	for i, p := range f.Plugins {
