@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -502,11 +503,38 @@ type jwks struct {
 	err      error          // of the latest fetch
 }
 
-func newJWKS(o JWTOptions, client *http.Client, logger *slog.Logger) *jwks {
-	if client == nil {
-		client = http.DefaultClient
+// maxJWKS bounds the size of a JWK Set response: a provider's set holds a few keys.
+const maxJWKS = 1 << 20
+
+// limitBody is a transport that cuts response bodies at max bytes, so that a
+// JWKS URL cannot make the host read without end.
+type limitBody struct {
+	rt  http.RoundTripper
+	max int64
+}
+
+func (l limitBody) RoundTrip(r *http.Request) (*http.Response, error) {
+	res, err := l.rt.RoundTrip(r)
+	if err == nil {
+		res.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.LimitReader(res.Body, l.max), res.Body}
 	}
-	j := &jwks{url: o.JWKSURL, client: client, timeout: o.FetchTimeout, every: o.RefreshInterval, logger: logger, store: jwkset.NewMemoryStorage()}
+	return res, err
+}
+
+func newJWKS(o JWTOptions, client *http.Client, logger *slog.Logger) *jwks {
+	c := http.Client{}
+	if client != nil {
+		c = *client // its settings; the transport is shared
+	}
+	rt := c.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	c.Transport = limitBody{rt: rt, max: maxJWKS}
+	j := &jwks{url: o.JWKSURL, client: &c, timeout: o.FetchTimeout, every: o.RefreshInterval, logger: logger, store: jwkset.NewMemoryStorage()}
 	if j.timeout == 0 {
 		j.timeout = 10 * time.Second
 	}

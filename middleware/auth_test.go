@@ -593,3 +593,28 @@ func TestAuthJWTIssuerAndAudienceRequired(t *testing.T) {
 		})
 	}
 }
+
+// A JWKS response is read up to 1 MiB: a larger one fails the fetch instead of
+// being read without end.
+func TestAuthJWKSResponseIsBounded(t *testing.T) {
+	keys := serve(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, `{"keys":[`+strings.Repeat(" ", 2<<20)+`]}`)
+	}))
+	a := must(middleware.NewAuth(middleware.AuthOptions{JWT: middleware.JWTOptions{
+		JWKSURL: keys.URL, AnyIssuer: true, AnyAudience: true,
+	}}, keys.Client(), discardLogger()))(t)
+	defer a.Close()
+	srv := serve(t, a.Middleware()(whoami))
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := signer{kid: "ec-1", method: jwt.SigningMethodES256, key: key}.sign(t, jwt.MapClaims{"sub": "u", "exp": time.Now().Add(time.Minute).Unix()})
+	// The token waits for a fetch to end.
+	if res := get(t, srv.Client(), srv.URL, "Authorization", "Bearer "+tok); res.status != http.StatusUnauthorized {
+		t.Fatalf("status = %d, want 401", res.status)
+	}
+	if err := a.Health(t.Context()); !errors.Is(err, ply.ErrDegraded) || !strings.Contains(err.Error(), "decode") {
+		t.Errorf("Health after a 2 MiB JWKS = %v, want degraded by a decoding error", err)
+	}
+}

@@ -7,9 +7,16 @@ import (
 	"github.com/plykit/ply/middleware"
 )
 
-// CORS is the "cors" plugin: it answers CORS preflights and sets CORS headers (see [middleware.NewCORS]), just outside the Security band, as preflights carry no credentials and must answer before auth.
-// Its options are [middleware.CORSOptions]: the zero value allows every origin with simple methods and headers. Route options:
-// [Route] (`skip: true`).
+// CORS is the "cors" plugin: it answers CORS preflights and sets CORS
+// headers (see [middleware.NewCORS]), just outside the Security band, as
+// preflights carry no credentials and must answer before auth.
+//
+// Its options are [middleware.CORSOptions]: the zero value allows every
+// origin with simple methods and headers, without credentials. With
+// allowCredentials, the origins must be listed: "*", "null" and wildcards
+// that cover any host ("https://*", "*://…") are refused when the host
+// plans, with a [*ply.ConfigError] naming the field; a subdomain wildcard
+// ("https://*.example.com") is allowed. Route options: [Route] (`skip: true`).
 type CORS struct {
 	layered
 	opts middleware.CORSOptions
