@@ -124,7 +124,7 @@ func main() {
 // visits plugin and its GET /api/visits route. TestSameAsYAML keeps the two
 // the same.
 func gateway() (*httpserver.Server, *Visits, []ply.Plugin, ply.Module) {
-	server := httpserver.New(httpserver.Options{Addr: "127.0.0.1:8080"})
+	server := httpserver.New(httpserver.Options{Addr: "127.0.0.1:8080", AdminAddr: "127.0.0.1:9090"})
 	visits := &Visits{}
 	plugins := []ply.Plugin{
 		server,
@@ -177,8 +177,8 @@ func run() error {
 	if err := h.Start(ctx); err != nil {
 		return err
 	}
-	url := "http://" + server.Addr().String()
-	fmt.Printf("serving on %s\ntry:\n  curl -H 'X-API-Key: demo-key-0123456789' %s/api/hello\n  curl %s/api/visits\n  curl %s/metrics\n", url, url, url, url)
+	url, admin := "http://"+server.Addr().String(), "http://"+server.AdminAddr().String()
+	fmt.Printf("serving on %s\ntry:\n  curl -H 'X-API-Key: demo-key-0123456789' %s/api/hello\n  curl %s/api/visits\n  curl %s/metrics\n", url, url, url, admin)
 	<-ctx.Done()
 	return h.Stop(context.WithoutCancel(ctx))
 }
