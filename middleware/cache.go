@@ -273,6 +273,7 @@ func AddCacheTags(ctx context.Context, tags ...string) {
 type flightResult struct {
 	resp      *recordedResponse // nil when the response streamed to its client
 	entry     *cacheEntry       // the stored response, nil when it was not stored
+	stale     bool              // entry is a stale response standing in for a failed origin
 	varyKey   string            // the leader's values of the response's Vary headers
 	cancelled bool              // the leader's context ended: the response may be cut short
 	panicking any
@@ -281,8 +282,9 @@ type flightResult struct {
 // Shared header values of hits and misses; the capacity is the length, so a
 // layer that appends to them gets a copy.
 var (
-	xCacheHit  = []string{"HIT"}
-	xCacheMiss = []string{"MISS"}
+	xCacheHit   = []string{"HIT"}
+	xCacheMiss  = []string{"MISS"}
+	xCacheStale = []string{"STALE"}
 )
 
 // Middleware returns the layer.
@@ -317,7 +319,7 @@ func (c *Cache) serve(next http.Handler, w http.ResponseWriter, r *http.Request)
 	e := c.lookup(k, r)
 	if e != nil && e.usable(d, now) {
 		c.hits.Add(1)
-		writeStored(w, r, e, now, true)
+		writeStored(w, r, e, now, xCacheHit)
 		return
 	}
 	if d.onlyIfCached {
@@ -327,9 +329,6 @@ func (c *Cache) serve(next http.Handler, w http.ResponseWriter, r *http.Request)
 		return
 	}
 	c.misses.Add(1)
-	if e != nil && !e.revalidatable() {
-		e = nil
-	}
 	w.Header()["X-Cache"] = xCacheMiss[:1:1]
 	key, uri, base := string(k.buf), string(k.buf[k.uri:k.uriEnd]), k.base
 	if credentialed(r) { // never share a private caller's response with a waiter
@@ -364,34 +363,100 @@ func (c *Cache) writeResult(w http.ResponseWriter, r *http.Request, res *flightR
 		panic(res.panicking)
 	}
 	switch {
+	case res.stale:
+		writeStored(w, r, res.entry, time.Now(), xCacheStale)
 	case res.entry != nil:
-		writeStored(w, r, res.entry, time.Now(), false)
+		writeStored(w, r, res.entry, time.Now(), xCacheMiss)
 	case res.resp != nil:
 		res.resp.writeTo(w)
 	}
 }
 
 // writeStored writes a stored response with its current age, or 304 when the
-// request's conditions say the client has it.
-func writeStored(w http.ResponseWriter, r *http.Request, e *cacheEntry, now time.Time, hit bool) {
+// request's conditions say the client has it. xCache is the X-Cache value: a
+// response just fetched (MISS) gets an Age only once it is a second old.
+func writeStored(w http.ResponseWriter, r *http.Request, e *cacheEntry, now time.Time, xCache []string) {
 	h := w.Header()
 	for k, v := range e.resp.header {
 		h[k] = v[:len(v):len(v)] // shared: whoever appends gets a copy
 	}
-	if hit {
-		h["X-Cache"] = xCacheHit[:1:1]
-	} else {
-		h["X-Cache"] = xCacheMiss[:1:1]
-	}
-	if age := e.age(now); hit || age >= time.Second {
+	h["X-Cache"] = xCache[:1:1]
+	if age := e.age(now); xCache[0] != "MISS" || age >= time.Second {
 		h["Age"] = []string{strconv.FormatInt(int64(age/time.Second), 10)}
 	}
-	if e.resp.status == http.StatusOK && notModified(r, e.etag, e.lastModified) {
+	if e.resp.status != http.StatusOK {
+		w.WriteHeader(e.resp.status)
+		_, _ = w.Write(e.resp.body)
+		return
+	}
+	if notModified(r, e.etag, e.lastModified) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	w.WriteHeader(e.resp.status)
-	_, _ = w.Write(e.resp.body)
+	body := e.resp.body
+	if rng := r.Header.Get("Range"); rng != "" && ifRange(r, e.etag) {
+		switch start, end, status := byteRange(rng, len(body)); status {
+		case http.StatusPartialContent:
+			h.Set("Content-Range", "bytes "+strconv.Itoa(start)+"-"+strconv.Itoa(end)+"/"+strconv.Itoa(len(body)))
+			h.Set("Content-Length", strconv.Itoa(end-start+1))
+			w.WriteHeader(status)
+			_, _ = w.Write(body[start : end+1])
+			return
+		case http.StatusRequestedRangeNotSatisfiable:
+			h.Set("Content-Range", "bytes */"+strconv.Itoa(len(body)))
+			h.Del("Content-Length")
+			w.WriteHeader(status)
+			return
+		}
+	}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+// ifRange reports whether a Range request applies to a stored response with
+// etag: without If-Range, or when If-Range names its strong ETag (RFC 9110 §13.1.5).
+func ifRange(r *http.Request, etag string) bool {
+	v := r.Header.Get("If-Range")
+	return v == "" || etag != "" && !strings.HasPrefix(etag, "W/") && v == etag
+}
+
+// byteRange resolves a single byte range (RFC 9110 §14.1.2) over size bytes. It
+// returns 206 with the inclusive bounds, 416 when nothing of it is there, or 200
+// when the request is to be answered whole (another unit, several ranges, bad
+// syntax).
+func byteRange(spec string, size int) (start, end, status int) {
+	unit, set, ok := strings.Cut(spec, "=")
+	if !ok || !strings.EqualFold(strings.TrimSpace(unit), "bytes") || strings.Contains(set, ",") {
+		return 0, 0, http.StatusOK
+	}
+	first, last, ok := strings.Cut(strings.TrimSpace(set), "-")
+	if !ok {
+		return 0, 0, http.StatusOK
+	}
+	if first == "" { // suffix: the last n bytes
+		n, err := strconv.Atoi(last)
+		switch {
+		case err != nil || n < 0:
+			return 0, 0, http.StatusOK
+		case n == 0 || size == 0:
+			return 0, 0, http.StatusRequestedRangeNotSatisfiable
+		}
+		return max(0, size-n), size - 1, http.StatusPartialContent
+	}
+	a, err := strconv.Atoi(first)
+	if err != nil || a < 0 {
+		return 0, 0, http.StatusOK
+	}
+	b := size - 1
+	if last != "" {
+		if b, err = strconv.Atoi(last); err != nil || b < a {
+			return 0, 0, http.StatusOK
+		}
+	}
+	if a >= size {
+		return 0, 0, http.StatusRequestedRangeNotSatisfiable
+	}
+	return a, min(b, size-1), http.StatusPartialContent
 }
 
 // lookup returns the stored entry for the key in k, following a Vary marker to the
@@ -427,7 +492,7 @@ func (c *Cache) fill(next http.Handler, w http.ResponseWriter, r *http.Request, 
 	rec := newRecorder()
 	rec.under, rec.limit, rec.strip = w, c.maxBody, c.tagHeader
 	out := r.WithContext(context.WithValue(r.Context(), cacheTagsKey{}, ct))
-	if stale != nil {
+	if stale.revalidatable() {
 		out.Header = r.Header.Clone()
 		for _, name := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range"} {
 			delete(out.Header, name)
@@ -456,7 +521,11 @@ func (c *Cache) fill(next http.Handler, w http.ResponseWriter, r *http.Request, 
 		res.cancelled = true
 		return res
 	}
-	if stale != nil && res.resp.status == http.StatusNotModified {
+	if stale != nil && stale.servesError(res.resp.status, responseTime) {
+		res.entry, res.stale = stale, true // the origin failed: the stored response stands in
+		return res
+	}
+	if stale.revalidatable() && res.resp.status == http.StatusNotModified {
 		if etag := h.Get("Etag"); etag != "" && strings.TrimPrefix(etag, "W/") != strings.TrimPrefix(stale.etag, "W/") {
 			return c.fill(next, w, r, key, uri, base, nil) // validates another response: fetch it whole
 		}

@@ -15,8 +15,9 @@ import (
 const (
 	// heuristicCap bounds the freshness guessed from Last-Modified (RFC 9111 §4.2.2).
 	heuristicCap = 24 * time.Hour
-	// staleRetention is how long a stale response that has a validator is kept,
-	// to be revalidated with a conditional request instead of fetched whole.
+	// staleRetention is how long a response is kept once stale: to be
+	// revalidated with a conditional request instead of fetched whole, or served
+	// while the origin cannot be reached (RFC 9111 §4.2.4).
 	staleRetention = time.Hour
 )
 
@@ -30,11 +31,68 @@ func heuristicallyCacheable(status int) bool {
 	return false
 }
 
-// storableStatus reports whether the cache understands status as a final,
-// complete response that it may store (RFC 9111 §3).
+// storableStatus reports whether a response with status is final and complete,
+// so that the cache may store it (RFC 9111 §3): partial content and 304 are not.
 func storableStatus(status int) bool {
-	return status >= 200 && status != http.StatusPartialContent && status != http.StatusNotModified &&
-		http.StatusText(status) != ""
+	return status >= 200 && status <= 999 && status != http.StatusPartialContent && status != http.StatusNotModified
+}
+
+// understood reports whether the cache knows the semantics of status, as
+// must-understand requires (RFC 9111 §5.2.2.3).
+func understood(status int) bool { return http.StatusText(status) != "" }
+
+// httpDate parses an HTTP-date (RFC 9110 §5.6.7) in any of its three formats,
+// strictly: a value that does not format back to itself (case aside) is invalid,
+// such as a one-digit hour or doubled spaces.
+func httpDate(values []string) (time.Time, bool) {
+	if len(values) != 1 {
+		return time.Time{}, false
+	}
+	v := strings.TrimSpace(values[0])
+	for _, layout := range []string{http.TimeFormat, time.RFC850, time.ANSIC} {
+		if t, err := time.Parse(layout, v); err == nil && strings.EqualFold(t.Format(layout), v) {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// targeted parses a targeted cache-control field such as CDN-Cache-Control
+// (RFC 9213), a Structured Field dictionary. ok is false when the field is
+// absent or invalid: then Cache-Control applies.
+func targeted(values []string) (cc cacheControl, ok bool) {
+	cc = cacheControl{}
+	for _, v := range values {
+		for member := range strings.SplitSeq(v, ",") {
+			member = strings.TrimSpace(member)
+			member, _, _ = strings.Cut(member, ";") // parameters do not matter here
+			key, value, hasValue := strings.Cut(member, "=")
+			key = strings.ToLower(key)
+			if !sfKey(key) || hasValue && (value == "" || strings.ContainsAny(value, " \t")) {
+				return nil, false
+			}
+			if key == "max-age" || key == "s-maxage" {
+				if strings.Trim(value, "0123456789") != "" || value == "" || len(value) > 15 {
+					return nil, false // an Integer is required
+				}
+			}
+			cc[key] = value
+		}
+	}
+	return cc, len(cc) > 0
+}
+
+// sfKey reports whether k is a Structured Field key (RFC 8941 §3.2).
+func sfKey(k string) bool {
+	if k == "" || !(k[0] >= 'a' && k[0] <= 'z' || k[0] == '*') {
+		return false
+	}
+	for _, c := range []byte(k) {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' || c == '*') {
+			return false
+		}
+	}
+	return true
 }
 
 // credentialed reports whether r carries credentials or was authenticated: such
@@ -88,6 +146,7 @@ type policy struct {
 	lifetime       time.Duration // freshness lifetime; 0 means stale at once
 	initialAge     time.Duration // corrected_initial_age of RFC 9111 §4.2.3
 	mustRevalidate bool          // never served stale, even to a request that allows it
+	staleIfError   time.Duration // stale-if-error (RFC 5861): how long stale it may answer errors
 	keep           time.Duration // how long the store keeps the entry
 }
 
@@ -101,19 +160,26 @@ func responsePolicy(resp *recordedResponse, vary []string, cred bool, ttl time.D
 		return p, false
 	}
 	// A targeted field (RFC 9213) replaces Cache-Control and Expires for this cache.
-	cc, targeted := parseCacheControl(h["Cdn-Cache-Control"]), true
-	if len(cc) == 0 {
-		cc, targeted = parseCacheControl(h["Cache-Control"]), false
+	cc, isTargeted := targeted(h["Cdn-Cache-Control"])
+	if !isTargeted {
+		cc = parseCacheControl(h["Cache-Control"])
 	}
-	if cc.has("no-store") && !cc.has("must-understand") || cc.has("private") {
+	if cc.has("must-understand") {
+		if !understood(resp.status) {
+			return p, false
+		}
+	} else if cc.has("no-store") {
+		return p, false
+	}
+	if cc.has("private") {
 		return p, false
 	}
 	sMaxAge, hasS := cc.seconds("s-maxage")
 	if cred && !cc.has("public") && !hasS {
 		return p, false
 	}
-	date, err := http.ParseTime(h.Get("Date"))
-	if err != nil {
+	date, ok := httpDate(h["Date"])
+	if !ok {
 		date = responseTime
 	}
 	mayGuess := heuristicallyCacheable(resp.status) || cc.has("public")
@@ -122,14 +188,14 @@ func responsePolicy(resp *recordedResponse, vary []string, cred bool, ttl time.D
 		p.lifetime = sMaxAge
 	case hasMaxAge:
 		p.lifetime = maxAge
-	case !targeted && len(h["Expires"]) > 0:
-		if exp, err := http.ParseTime(h.Get("Expires")); err == nil && exp.After(date) {
+	case !isTargeted && len(h["Expires"]) > 0:
+		if exp, ok := httpDate(h["Expires"]); ok && exp.After(date) {
 			p.lifetime = exp.Sub(date)
 		} // an invalid Expires, such as "0", means already expired
 	case mayGuess && ttl > 0:
 		p.lifetime = ttl
 	case mayGuess:
-		if lm, err := http.ParseTime(h.Get("Last-Modified")); err == nil && date.After(lm) {
+		if lm, ok := httpDate(h["Last-Modified"]); ok && date.After(lm) {
 			p.lifetime = min(date.Sub(lm)/10, heuristicCap)
 		}
 	}
@@ -137,6 +203,7 @@ func responsePolicy(resp *recordedResponse, vary []string, cred bool, ttl time.D
 		p.lifetime = 0 // stored, but revalidated before every use
 	}
 	p.mustRevalidate = hasS || cc.has("must-revalidate") || cc.has("proxy-revalidate") || cc.has("no-cache")
+	p.staleIfError, _ = cc.seconds("stale-if-error")
 
 	// Age (RFC 9111 §4.2.3), in whole seconds as the Date header has them.
 	apparent := max(0, responseTime.Truncate(time.Second).Sub(date))
@@ -145,14 +212,10 @@ func responsePolicy(resp *recordedResponse, vary []string, cred bool, ttl time.D
 
 	validator := len(h["Etag"]) > 0 || len(h["Last-Modified"]) > 0
 	remaining := p.lifetime - p.initialAge
-	switch {
-	case validator:
-		p.keep = max(remaining, 0) + staleRetention
-	case remaining > 0:
-		p.keep = remaining
-	default:
+	if remaining <= 0 && !validator {
 		return p, false // stale already, and nothing to revalidate it with
 	}
+	p.keep = max(remaining, 0) + staleRetention
 	return p, true
 }
 
@@ -207,9 +270,24 @@ func (e *cacheEntry) age(now time.Time) time.Duration {
 	return e.initialAge + max(0, now.Sub(e.responseTime))
 }
 
+// servesError reports whether stale e may stand in, at now, for a response
+// with status from an origin that failed (RFC 9111 §4.2.4, RFC 5861): a 502 or
+// 504 means the origin could not be reached; other server errors need
+// stale-if-error. must-revalidate and its kin forbid both, and a stored error
+// never stands in.
+func (e *cacheEntry) servesError(status int, now time.Time) bool {
+	if e.resp == nil || e.resp.status >= 500 || e.mustRevalidate || status < 500 {
+		return false // an error does not stand in for an error
+	}
+	if status == http.StatusBadGateway || status == http.StatusGatewayTimeout {
+		return true
+	}
+	return e.age(now)-e.lifetime <= e.staleIfError
+}
+
 // revalidatable reports whether e has a validator for a conditional request.
 func (e *cacheEntry) revalidatable() bool {
-	return e.resp != nil && (e.etag != "" || e.lastModified != "")
+	return e != nil && e.resp != nil && (e.etag != "" || e.lastModified != "")
 }
 
 // notModified evaluates the conditional headers of r against a stored response
@@ -230,12 +308,12 @@ func notModified(r *http.Request, etag, lastModified string) bool {
 	if ims == "" || lastModified == "" {
 		return false
 	}
-	since, err := http.ParseTime(ims)
-	if err != nil {
+	since, ok := httpDate([]string{ims})
+	if !ok {
 		return false
 	}
-	lm, err := http.ParseTime(lastModified)
-	return err == nil && !lm.After(since)
+	lm, ok := httpDate([]string{lastModified})
+	return ok && !lm.After(since)
 }
 
 // weakMatch compares entity tags with the weak comparison of RFC 9110 §8.8.3.2.

@@ -200,6 +200,14 @@ func TestCacheFreshnessSources(t *testing.T) {
 		{name: "no heuristic for a 302", headers: []string{"Status", "302", "Location", "/x", "Last-Modified", now.Add(-10 * 24 * time.Hour).UTC().Format(http.TimeFormat)}},
 		{name: "public allows a heuristic for a 302", headers: []string{"Status", "302", "Location", "/x", "Cache-Control", "public", "Last-Modified", now.Add(-10 * 24 * time.Hour).UTC().Format(http.TimeFormat)}, wantHit: true},
 		{name: "invalid max-age", headers: []string{"Cache-Control", "max-age=soon"}, ttl: time.Hour},
+		{name: "Expires in RFC 850 format", headers: []string{"Date", date, "Expires", now.Add(time.Hour).UTC().Format(time.RFC850)}, wantHit: true},
+		{name: "Expires in asctime format", headers: []string{"Date", date, "Expires", now.Add(time.Hour).UTC().Format(time.ANSIC)}, wantHit: true},
+		{name: "Expires with a one-digit hour", headers: []string{"Date", date, "Expires", "Thu, 18 Aug 2050 2:01:18 GMT"}},
+		{name: "Expires with doubled spaces", headers: []string{"Date", date, "Expires", "Thu, 18  Aug  2050 02:01:18 GMT"}},
+		{name: "Expires in UTC, not GMT", headers: []string{"Date", date, "Expires", "Thu, 18 Aug 2050 02:01:18 UTC"}},
+		{name: "two Expires", headers: []string{"Date", date, "Expires", "Thu, 18 Aug 2050 02:01:18 GMT", "Expires", "Thu, 18 Aug 2050 02:01:19 GMT"}},
+		{name: "must-understand, unknown status", headers: []string{"Status", "599", "Cache-Control", "max-age=600, no-store, must-understand"}},
+		{name: "must-understand, known status", headers: []string{"Cache-Control", "max-age=600, no-store, must-understand"}, wantHit: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			o := newOrigin()
@@ -210,7 +218,7 @@ func TestCacheFreshnessSources(t *testing.T) {
 						status, _ = strconv.Atoi(tt.headers[i+1])
 						continue
 					}
-					w.Header().Set(tt.headers[i], tt.headers[i+1])
+					w.Header().Add(tt.headers[i], tt.headers[i+1])
 				}
 				w.WriteHeader(status)
 			})
@@ -353,16 +361,16 @@ func TestCacheRequestDirectives(t *testing.T) {
 	})
 }
 
-// Any final status the cache understands is stored when its freshness is
-// explicit; partial content and unknown statuses are not.
+// Any final status is stored when its freshness is explicit (RFC 9111 §3), also
+// one the cache does not know; partial content is not.
 func TestCacheStoresStatuses(t *testing.T) {
 	for _, tt := range []struct {
 		status  int
 		wantHit bool
 	}{
-		{200, true}, {203, true}, {204, true}, {299, false}, {300, true}, {301, true}, {302, true}, {303, true},
+		{200, true}, {203, true}, {204, true}, {299, true}, {300, true}, {301, true}, {302, true}, {303, true},
 		{307, true}, {308, true}, {400, true}, {403, true}, {404, true}, {405, true}, {410, true}, {414, true},
-		{500, true}, {501, true}, {502, true}, {503, true}, {504, true}, {206, false}, {599, false},
+		{500, true}, {501, true}, {502, true}, {503, true}, {504, true}, {206, false}, {599, true},
 	} {
 		t.Run(strconv.Itoa(tt.status), func(t *testing.T) {
 			o := newOrigin()
@@ -400,6 +408,9 @@ func TestCacheCDNCacheControl(t *testing.T) {
 		{name: "no-store", headers: []string{"CDN-Cache-Control", "no-store", "Cache-Control", "max-age=600"}},
 		{name: "max-age=0 over max-age", headers: []string{"CDN-Cache-Control", "max-age=0", "Cache-Control", "max-age=600"}},
 		{name: "Expires ignored", headers: []string{"CDN-Cache-Control", "public", "Expires", time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)}},
+		{name: "invalid: quoted max-age", headers: []string{"CDN-Cache-Control", `max-age="600"`, "Cache-Control", "no-store"}},
+		{name: "invalid: not a dictionary", headers: []string{"CDN-Cache-Control", "max-age=600, &&&", "Cache-Control", "no-store"}},
+		{name: "invalid: space before =", headers: []string{"CDN-Cache-Control", "max-age =600", "Cache-Control", "no-store"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			o := newOrigin()
@@ -444,5 +455,95 @@ func TestCacheForwardsInterimResponses(t *testing.T) {
 	}
 	if res.status != 200 || res.header.Get("Link") != "" || res.header.Get("X-Cache") != "MISS" {
 		t.Errorf("final response %d, Link %q, X-Cache %q; want 200 MISS without the hint's Link", res.status, res.header.Get("Link"), res.header.Get("X-Cache"))
+	}
+}
+
+// A stale stored response stands in when the origin cannot be reached (502,
+// 504), or fails within stale-if-error, unless must-revalidate forbids it.
+func TestCacheServesStaleWhenOriginFails(t *testing.T) {
+	for _, tt := range []struct {
+		name, cacheControl string
+		status             int
+		wantStatus         int
+		wantXCache         string
+	}{
+		{name: "502", cacheControl: "max-age=10", status: 502, wantStatus: 200, wantXCache: "STALE"},
+		{name: "504", cacheControl: "max-age=10", status: 504, wantStatus: 200, wantXCache: "STALE"},
+		{name: "503", cacheControl: "max-age=10", status: 503, wantStatus: 503, wantXCache: "MISS"},
+		{name: "503 within stale-if-error", cacheControl: "max-age=10, stale-if-error=60", status: 503, wantStatus: 200, wantXCache: "STALE"},
+		{name: "503 past stale-if-error", cacheControl: "max-age=10, stale-if-error=5", status: 503, wantStatus: 503, wantXCache: "MISS"},
+		{name: "502, must-revalidate", cacheControl: "max-age=10, must-revalidate", status: 502, wantStatus: 502, wantXCache: "MISS"},
+		{name: "502, s-maxage", cacheControl: "s-maxage=10", status: 502, wantStatus: 502, wantXCache: "MISS"},
+		{name: "404", cacheControl: "max-age=10", status: 404, wantStatus: 404, wantXCache: "MISS"},
+		{name: "stored 500, then 502", cacheControl: "max-age=10", status: 502, wantStatus: 502, wantXCache: "MISS"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				c := must(middleware.NewCache(middleware.CacheOptions{}))(t)
+				defer c.Close()
+				var runs atomic.Int64
+				h := c.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+					if runs.Add(1) > 1 {
+						w.WriteHeader(tt.status)
+						return
+					}
+					w.Header().Set("Cache-Control", tt.cacheControl)
+					if tt.name == "stored 500, then 502" {
+						w.WriteHeader(http.StatusInternalServerError)
+					}
+					_, _ = w.Write([]byte("stored"))
+				}))
+				client, shutdown := servePipe(h)
+				defer shutdown()
+				get(t, client, "http://pipe/")
+				time.Sleep(20 * time.Second) // stale for 10 s
+				res := get(t, client, "http://pipe/")
+				if res.status != tt.wantStatus || res.header.Get("X-Cache") != tt.wantXCache {
+					t.Errorf("origin answered %d: got %d %q, X-Cache %q; want %d, %s", tt.status, res.status, res.body,
+						res.header.Get("X-Cache"), tt.wantStatus, tt.wantXCache)
+				}
+				if tt.wantXCache == "STALE" && (res.body != "stored" || res.header.Get("Age") != "20") {
+					t.Errorf("stale response %q with Age %q, want the stored body with Age 20", res.body, res.header.Get("Age"))
+				}
+			})
+		})
+	}
+}
+
+// A Range request is answered from a stored complete response.
+func TestCacheServesRangesFromStoredResponses(t *testing.T) {
+	for _, tt := range []struct {
+		name, rangeHeader, ifRange string
+		wantStatus                 int
+		wantBody, wantRange        string
+	}{
+		{name: "first bytes", rangeHeader: "bytes=0-1", wantStatus: 206, wantBody: "01", wantRange: "bytes 0-1/11"},
+		{name: "open end", rangeHeader: "bytes=1-", wantStatus: 206, wantBody: "1234567890", wantRange: "bytes 1-10/11"},
+		{name: "suffix", rangeHeader: "bytes=-1", wantStatus: 206, wantBody: "0", wantRange: "bytes 10-10/11"},
+		{name: "past the end", rangeHeader: "bytes=5-99", wantStatus: 206, wantBody: "567890", wantRange: "bytes 5-10/11"},
+		{name: "unsatisfiable", rangeHeader: "bytes=20-", wantStatus: 416, wantRange: "bytes */11"},
+		{name: "several ranges", rangeHeader: "bytes=0-1,3-4", wantStatus: 200, wantBody: "01234567890"},
+		{name: "another unit", rangeHeader: "items=0-1", wantStatus: 200, wantBody: "01234567890"},
+		{name: "If-Range matches", rangeHeader: "bytes=0-1", ifRange: `"v1"`, wantStatus: 206, wantBody: "01", wantRange: "bytes 0-1/11"},
+		{name: "If-Range differs", rangeHeader: "bytes=0-1", ifRange: `"v0"`, wantStatus: 200, wantBody: "01234567890"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			upstream := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Cache-Control", "max-age=600")
+				w.Header().Set("ETag", `"v1"`)
+				_, _ = w.Write([]byte("01234567890"))
+			})
+			_, srv := cachedProxy(t, middleware.CacheOptions{}, upstream)
+			get(t, srv.Client(), srv.URL+"/r")
+			headers := []string{"Range", tt.rangeHeader}
+			if tt.ifRange != "" {
+				headers = append(headers, "If-Range", tt.ifRange)
+			}
+			res := get(t, srv.Client(), srv.URL+"/r", headers...)
+			if res.status != tt.wantStatus || res.body != tt.wantBody || res.header.Get("Content-Range") != tt.wantRange || res.header.Get("X-Cache") != "HIT" {
+				t.Errorf("Range %s: %d %q, Content-Range %q, X-Cache %q; want %d %q, %q from the cache", tt.rangeHeader, res.status, res.body,
+					res.header.Get("Content-Range"), res.header.Get("X-Cache"), tt.wantStatus, tt.wantBody, tt.wantRange)
+			}
+		})
 	}
 }
