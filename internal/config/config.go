@@ -3,6 +3,15 @@
 // their routes. It turns the file into plugins and host options; every
 // plugin's options node goes to that plugin as [ply.RawOptions] with its
 // path in the file, so every problem is reported with file:line:column.
+//
+// [Load] checks everything that does not need a socket: the file's size
+// ([MaxSize]), nesting and aliases, its keys and values, the plugins it
+// names (with the closest name for a typo, and each listed once), listen
+// beside the server's own options, and every route as the server's
+// [net/http.ServeMux] will register it (module prefix applied, conflicts
+// between routes and with the server's endpoints). The host's plan then
+// checks each plugin's options. ${NAME} in a value is replaced with the
+// environment variable after parsing; see [options.Source].
 package config
 
 import (

@@ -1,6 +1,7 @@
 package options_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/goccy/go-yaml"
@@ -23,12 +24,20 @@ func FuzzDecode(f *testing.F) {
 		"name: [\n",
 		"base: &b {rate: 1}\nlimits: {<<: *b, burst: 2}\n",
 		"tags: {a: b, 'c.d': \"e\\nf\"}\nservers: [{url: 'http://x', weight: 0x10}]\n",
+		laughs(10),
+		"tags: &t {a: *t}\n",
+		"tags: {x: " + strings.Repeat("[", 3000) + "}\n",
+		"name: ${NAME}\nttl: ${TTL}\n",
 	} {
 		f.Add([]byte(s))
 	}
+	env := func(k string) (string, bool) { return map[string]string{"NAME": "x", "TTL": "1s"}[k], k != "NOPE" }
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var got testOptions
-		problems := options.Decode(options.Source{File: "fuzz.yaml", Data: data}, &got)
+		var problems []options.Problem
+		if alloc := heapGrowth(func() { problems = options.Decode(options.Source{File: "fuzz.yaml", Data: data, Env: env}, &got) }); alloc > 64<<20+uint64(len(data))<<10 {
+			t.Fatalf("Decode of %d bytes allocated %d MiB", len(data), alloc>>20)
+		}
 		if len(problems) > 0 {
 			for _, p := range problems {
 				if p.Message == "" {
@@ -40,7 +49,7 @@ func FuzzDecode(f *testing.F) {
 			}
 			return // invalid input is fine; panics and bad round trips are not
 		}
-		b, err := yaml.Marshal(got)
+		b, err := yaml.MarshalWithOptions(got, yaml.JSON()) // JSON is YAML, and goccy writes "\n" in block style as an empty value
 		if err != nil {
 			t.Fatalf("yaml.Marshal(%+v) error = %v", got, err)
 		}
