@@ -35,7 +35,7 @@ type Static struct {
 // Proxy forwards to an upstream URL with [httputil.ReverseProxy]. The
 // upstream gets the client's request with its Host set to the upstream's,
 // and X-Forwarded-For, X-Forwarded-Host and X-Forwarded-Proto set from the
-// connection: what the client sent in them is dropped (a client could
+// connection: what the client sent in them and in Forwarded is dropped (a client could
 // otherwise make the upstream build links to any host, and poison a cache),
 // unless the connection comes from a trusted proxy.
 type Proxy struct {
@@ -43,7 +43,8 @@ type Proxy struct {
 	// TrustedProxies are the addresses (CIDRs, such as "10.0.0.0/8", or
 	// single IPs) of proxies in front of this host whose X-Forwarded-*
 	// headers are kept: the client address is appended to their
-	// X-Forwarded-For, and their X-Forwarded-Host and -Proto pass on.
+	// X-Forwarded-For, and their X-Forwarded-Host, X-Forwarded-Proto and
+	// Forwarded pass on.
 	// Default none.
 	TrustedProxies []string `json:"trustedProxies,omitempty"`
 }
@@ -121,8 +122,10 @@ func proxy(p Proxy) (ply.HandlerFunc, error) {
 				pr.SetXForwarded()
 				return
 			}
-			if xff := pr.In.Header.Values("X-Forwarded-For"); len(xff) > 0 {
-				pr.Out.Header["X-Forwarded-For"] = append([]string(nil), xff...)
+			for _, k := range []string{"X-Forwarded-For", "Forwarded"} {
+				if v := pr.In.Header.Values(k); len(v) > 0 {
+					pr.Out.Header[k] = append([]string(nil), v...)
+				}
 			}
 			pr.SetXForwarded()
 			for _, k := range []string{"X-Forwarded-Host", "X-Forwarded-Proto"} {

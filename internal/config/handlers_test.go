@@ -89,11 +89,12 @@ func TestProxyForwardedHeaders(t *testing.T) {
 		want          map[string]string
 	}{
 		{name: "untrusted client", want: map[string]string{
-			"Host": upstreamHost, "X-Forwarded-Host": "{self}", "X-Forwarded-Proto": "http", "X-Forwarded-For": "127.0.0.1"}},
+			"Host": upstreamHost, "X-Forwarded-Host": "{self}", "X-Forwarded-Proto": "http", "X-Forwarded-For": "127.0.0.1", "Forwarded": ""}},
 		{name: "other proxy trusted", trusted: "[10.0.0.0/8]", want: map[string]string{
 			"Host": upstreamHost, "X-Forwarded-Host": "{self}", "X-Forwarded-Proto": "http", "X-Forwarded-For": "127.0.0.1"}},
 		{name: "trusted proxy", trusted: "[10.0.0.0/8, 127.0.0.1]", want: map[string]string{
-			"Host": upstreamHost, "X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9, 127.0.0.1"}},
+			"Host": upstreamHost, "X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9, 127.0.0.1",
+			"Forwarded": "for=203.0.113.9;host=evil.example"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			proxy := "{url: " + upstream.URL + "}"
@@ -105,6 +106,7 @@ func TestProxyForwardedHeaders(t *testing.T) {
 			req.Header.Set("X-Forwarded-Host", "evil.example")
 			req.Header.Set("X-Forwarded-Proto", "https")
 			req.Header.Set("X-Forwarded-For", "203.0.113.9")
+			req.Header.Set("Forwarded", "for=203.0.113.9;host=evil.example")
 			if code, body := send(t, req); code != http.StatusOK {
 				t.Fatalf("GET /page = %d %q", code, body)
 			}
