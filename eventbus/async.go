@@ -14,8 +14,8 @@ import (
 
 // queue is a local asynchronous subscription: a buffer and the goroutine
 // that empties it. The goroutine receives with a plain channel receive (no
-// select: it is the hot path); stop and drain set a flag and wake it with an
-// item that carries no event.
+// select: it is the hot path); stop and drain set the state and wake it
+// with an item that carries no event.
 type queue[T any] struct {
 	b       *Bus
 	pattern string
@@ -23,19 +23,34 @@ type queue[T any] struct {
 	fn      func(context.Context, T) error
 	ch      chan item[T] // the buffer, WithBuffer events
 
-	ctx      context.Context // handlers' context, cancelled by stop
+	ctx      context.Context // the subscription's, cancelled by stop
 	cancel   context.CancelFunc
-	stopping atomic.Bool // quit now
-	draining atomic.Bool // quit once the buffer is empty
+	state    atomic.Int32 // running, draining or stopping
 	stopOnce sync.Once
 	done     chan struct{} // closed when loop returns
 	drops    atomic.Uint64
 }
 
+// The states of a queue.
+const (
+	running  int32 = iota
+	draining       // quit once the buffer is empty
+	stopping       // quit now
+)
+
+// item is an event in a queue, with the context it was published with.
+// An item whose ctx is wakeCtx carries no event: it wakes the loop to look
+// at the state.
 type item[T any] struct {
-	v    T
-	wake bool // no event: look at the flags
+	ctx context.Context
+	v   T
 }
+
+// wakeCtx marks a wake item. It is a pointer of a type of its own, so
+// that telling an event from a wake item compares two words.
+var wakeCtx context.Context = new(wakeContext)
+
+type wakeContext struct{ context.Context }
 
 func newQueue[T any](b *Bus, pattern string, buffer int, policy Policy, fn func(context.Context, T) error) *queue[T] {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -49,14 +64,21 @@ func newQueue[T any](b *Bus, pattern string, buffer int, policy Policy, fn func(
 	return q
 }
 
-// push queues v according to the policy. It returns an error only under
-// Block, when ctx is done before there is room.
+// push queues v, published with ctx, according to the policy. It returns
+// an error only under Block, when ctx is done before there is room. The
+// common case, room in the buffer, is small enough to be inlined.
 func (q *queue[T]) push(ctx context.Context, v T) error {
 	select {
-	case q.ch <- item[T]{v: v}:
+	case q.ch <- item[T]{ctx: ctx, v: v}:
 		return nil
 	default:
+		return q.full(ctx, v)
 	}
+}
+
+// full applies the policy to v when the buffer was full.
+func (q *queue[T]) full(ctx context.Context, v T) error {
+	it := item[T]{ctx: ctx, v: v}
 	switch q.policy {
 	case DropNewest:
 		q.drop()
@@ -64,25 +86,29 @@ func (q *queue[T]) push(ctx context.Context, v T) error {
 	case DropOldest:
 		for {
 			select {
-			case q.ch <- item[T]{v: v}:
+			case q.ch <- it:
 				return nil
 			default:
 			}
 			select {
-			case it := <-q.ch:
-				if !it.wake {
+			case old := <-q.ch:
+				if old.ctx != wakeCtx {
 					q.drop()
 				}
 			default:
 			}
 		}
 	default: // Block
+		var done <-chan struct{} // a nil ctx never ends the wait
+		if ctx != nil {
+			done = ctx.Done()
+		}
 		select {
-		case q.ch <- item[T]{v: v}:
+		case q.ch <- it:
 			return nil
 		case <-q.done: // the subscription ended while we waited
 			return nil
-		case <-ctx.Done():
+		case <-done:
 			q.drop()
 			return fmt.Errorf("eventbus: subscriber of %s: %w: %w", q.pattern, ErrDropped, context.Cause(ctx))
 		}
@@ -100,38 +126,50 @@ func (q *queue[T]) drop() {
 
 func (q *queue[T]) loop() {
 	defer close(q.done)
-	for {
-		if q.stopping.Load() {
-			return
+	for !q.run() { // a handler panicked: go on with the next event
+	}
+}
+
+// run handles events until the subscription ends, and reports that it
+// did; it returns false after a handler's panic, which it logs. One
+// deferred recover covers many events: a recover per event would cost as
+// much as the handling itself.
+func (q *queue[T]) run() (ended bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			q.b.logger.Error("eventbus: async subscriber", "subject", q.pattern,
+				"err", &ply.PanicError{Value: p, Stack: debug.Stack()})
 		}
+	}()
+	for {
 		var it item[T]
-		if q.draining.Load() {
+		switch q.state.Load() {
+		case stopping:
+			return true
+		case draining:
 			select {
 			case it = <-q.ch:
 			default:
-				return // drained
+				return true // drained
 			}
-		} else {
+		default:
 			it = <-q.ch
 		}
-		if !it.wake {
-			q.handle(it.v)
+		if it.ctx == wakeCtx {
+			continue // woken to look at the state
+		}
+		if err := q.fn(handlerContext(q.ctx, it.ctx), it.v); err != nil {
+			q.b.logger.Error("eventbus: async subscriber", "subject", q.pattern, "err", err)
 		}
 	}
 }
 
-func (q *queue[T]) handle(v T) {
-	if err := call(q.ctx, q.fn, v); err != nil {
-		q.b.logger.Error("eventbus: async subscriber", "subject", q.pattern, "err", err)
-	}
-}
-
-// wake makes sure the loop looks at the flags: if the buffer has room, the
+// wake makes sure the loop looks at the state: if the buffer has room, the
 // loop may be waiting on an empty buffer, and the wake item ends the wait;
-// if it is full, the loop is busy and looks at the flags after this event.
+// if it is full, the loop is busy and looks at the state after this event.
 func (q *queue[T]) wake() {
 	select {
-	case q.ch <- item[T]{wake: true}:
+	case q.ch <- item[T]{ctx: wakeCtx}:
 	default:
 	}
 }
@@ -139,18 +177,50 @@ func (q *queue[T]) wake() {
 func (q *queue[T]) stop() {
 	q.stopOnce.Do(func() {
 		q.cancel()
-		q.stopping.Store(true)
+		q.state.Store(stopping)
 		q.wake()
 	})
 }
 
 func (q *queue[T]) drain() {
-	q.draining.Store(true)
+	q.state.CompareAndSwap(running, draining)
 	q.wake()
 }
 
 func (q *queue[T]) finished() <-chan struct{} { return q.done }
 func (q *queue[T]) dropped() uint64           { return q.drops.Load() }
+
+// handlerContext returns the context an asynchronous handler receives for
+// an event published with pub: the values of pub (its trace context, and
+// whatever else the publisher carried, as [context.WithoutCancel] keeps
+// them), and the cancellation of sub, the subscription's context, not
+// pub's: the handler outlives the publish.
+func handlerContext(sub, pub context.Context) context.Context {
+	if pub == nil || pub == background || pub == todo {
+		return sub // no values to carry: spare the allocation
+	}
+	return &carried{Context: sub, pub: pub}
+}
+
+var background, todo = context.Background(), context.TODO()
+
+// carried is the context of handlerContext.
+type carried struct {
+	context.Context // the subscription's: Deadline, Done, Err
+	pub             context.Context
+}
+
+// Value looks key up in the subscription's context first: a
+// WithCancel(Background) context knows only the context package's own
+// key, which must lead to the subscription's cancellation (for
+// [context.Cause], and for contexts derived from this one), not to the
+// publisher's. Every other key is the publisher's.
+func (c *carried) Value(key any) any {
+	if v := c.Context.Value(key); v != nil {
+		return v
+	}
+	return c.pub.Value(key)
+}
 
 // remote is a subscription that receives from NATS.
 type remote[T any] struct {
@@ -203,7 +273,8 @@ func (r *remote[T]) handle(m *nats.Msg) {
 	var v T
 	err := json.Unmarshal(m.Data, &v)
 	if err == nil {
-		err = call(r.ctx, r.fn, v)
+		ctx := r.b.propagator().Extract(r.ctx, headerCarrier{m})
+		err = call(ctx, r.fn, v)
 	} else {
 		err = fmt.Errorf("decode: %v", err)
 	}

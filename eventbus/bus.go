@@ -10,6 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
 )
 
 // Bus delivers events published to [Topic]s to the subscriptions on it, and,
@@ -20,6 +22,7 @@ type Bus struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	logger *slog.Logger
+	prop   propagation.TextMapPropagator // nil: the global one
 
 	// table is the current snapshot; writers replace it under mu.
 	table atomic.Pointer[table]
@@ -49,6 +52,7 @@ func (f optionFunc) apply(c *config) { f(c) }
 type config struct {
 	nc     *nats.Conn
 	logger *slog.Logger
+	prop   propagation.TextMapPropagator
 	errs   []error
 }
 
@@ -79,6 +83,22 @@ func WithLogger(l *slog.Logger) Option {
 	})
 }
 
+// WithPropagator sets how the trace context (and whatever else p
+// propagates, such as baggage) crosses NATS: a publish injects it into the
+// message's headers, a [Remote] subscription extracts it into its
+// handler's context. Default: the global propagator,
+// [otel.GetTextMapPropagator] at each message, which propagates nothing
+// until the application sets one with [otel.SetTextMapPropagator].
+func WithPropagator(p propagation.TextMapPropagator) Option {
+	return optionFunc(func(c *config) {
+		if p == nil {
+			c.errs = append(c.errs, errors.New("eventbus: WithPropagator(nil): pass a propagator, or leave the option out for the global one"))
+			return
+		}
+		c.prop = p
+	})
+}
+
 // New returns a bus. It returns an error only for invalid options.
 func New(opts ...Option) (*Bus, error) {
 	c := config{logger: slog.Default()}
@@ -92,7 +112,7 @@ func New(opts ...Option) (*Bus, error) {
 	if err := errors.Join(c.errs...); err != nil {
 		return nil, err
 	}
-	b := &Bus{nc: c.nc, logger: c.logger, subs: make(map[*Subscription]struct{})}
+	b := &Bus{nc: c.nc, logger: c.logger, prop: c.prop, subs: make(map[*Subscription]struct{})}
 	if c.nc != nil {
 		js, err := jetstream.New(c.nc, jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) {
 			b.logger.Error("eventbus: durable publish", "subject", m.Subject, "err", err)
@@ -104,6 +124,36 @@ func New(opts ...Option) (*Bus, error) {
 	}
 	b.table.Store(&table{bus: b})
 	return b, nil
+}
+
+// propagator returns the propagator of trace context over NATS.
+func (b *Bus) propagator() propagation.TextMapPropagator {
+	if b.prop != nil {
+		return b.prop
+	}
+	return otel.GetTextMapPropagator()
+}
+
+// headerCarrier carries a propagator's fields in a NATS message's headers,
+// which it creates on the first Set: a message without trace context has
+// none.
+type headerCarrier struct{ m *nats.Msg }
+
+func (c headerCarrier) Get(key string) string { return c.m.Header.Get(key) }
+
+func (c headerCarrier) Set(key, value string) {
+	if c.m.Header == nil {
+		c.m.Header = nats.Header{}
+	}
+	c.m.Header.Set(key, value)
+}
+
+func (c headerCarrier) Keys() []string {
+	keys := make([]string, 0, len(c.m.Header))
+	for k := range c.m.Header {
+		keys = append(keys, k)
+	}
+	return keys
 }
 
 // Close stops new publishes and subscriptions (they fail with [ErrClosed]),

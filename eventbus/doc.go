@@ -35,6 +35,25 @@
 // Block its full buffer holds up the publisher, and so the delivery of that
 // event to the subscribers after it.
 //
+// # Context and trace context
+//
+// A synchronous handler receives the publisher's context. An asynchronous
+// handler receives a context with the publisher's values, its OpenTelemetry
+// span context among them (a span the handler starts is a child of the
+// publisher's), as [context.WithoutCancel] would keep them, but not the
+// publisher's deadline or cancellation: the handler outlives the publish.
+// Its cancellation is the subscription's ([Subscription.Stop]). Values
+// that only make sense during the publisher's call (a request's writer)
+// must not be used by an asynchronous handler.
+//
+// Across NATS, only what a propagator carries crosses: a publish injects
+// the trace context into the message's headers and a [Remote]
+// subscription's handler extracts it, with the propagator of
+// [WithPropagator], or else the global one
+// ([go.opentelemetry.io/otel.GetTextMapPropagator]).
+// The bus starts no spans of its own; handlers and ply's tracing layers
+// do.
+//
 // # Across processes
 //
 // A bus created [WithConn] also sends every event to NATS as JSON on its

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime/debug"
 
+	"github.com/nats-io/nats.go"
 	"github.com/plykit/ply"
 )
 
@@ -20,8 +21,9 @@ import (
 //  2. The event is queued for asynchronous subscribers ([SubscribeAsync]),
 //     under each one's [Policy].
 //  3. On a bus created [WithConn], it is sent to NATS on topic's subject as
-//     JSON: with core NATS (at most once), or for a [Durable] topic through
-//     JetStream, waiting for the stream's acknowledgement.
+//     JSON, ctx's trace context in the headers ([WithPropagator]): with
+//     core NATS (at most once), or for a [Durable] topic through JetStream,
+//     waiting for the stream's acknowledgement.
 //
 // Publish returns nil, the one error, or the errors joined: subscribers'
 // errors, [ErrDropped], NATS errors. Other errors: [ErrWildcard],
@@ -45,8 +47,8 @@ func Publish[T any](ctx context.Context, b *Bus, topic Topic[T], v T) error {
 			return joined(errs)
 		}
 	}
-	for _, push := range r.async {
-		if err := push(ctx, v); err != nil {
+	for i := range r.async {
+		if err := r.async[i].push(ctx, v); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -70,8 +72,8 @@ func PublishAsync[T any](ctx context.Context, b *Bus, topic Topic[T], v T) error
 		return err
 	}
 	var errs []error
-	for _, push := range r.async {
-		if err := push(ctx, v); err != nil {
+	for i := range r.async {
+		if err := r.async[i].push(ctx, v); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -83,7 +85,19 @@ func PublishAsync[T any](ctx context.Context, b *Bus, topic Topic[T], v T) error
 	return joined(errs)
 }
 
+// lookup returns the route of topic on b. The common case, a route cached
+// for b's current table, is small enough to be inlined; a wildcard topic
+// never has a route, so it takes the slow path.
 func lookup[T any](b *Bus, topic Topic[T]) (*route[T], error) {
+	if st := topic.st; st != nil {
+		if r := st.cached(b.table.Load()); r != nil {
+			return r, nil
+		}
+	}
+	return resolve(b, topic)
+}
+
+func resolve[T any](b *Bus, topic Topic[T]) (*route[T], error) {
 	st := topic.st
 	if st == nil {
 		return nil, ErrZeroTopic
@@ -92,9 +106,6 @@ func lookup[T any](b *Bus, topic Topic[T]) (*route[T], error) {
 		return nil, fmt.Errorf("eventbus: publish %s: %w", st.subject, ErrWildcard)
 	}
 	tab := b.table.Load()
-	if r := st.cached(tab); r != nil { // steady state
-		return r, nil
-	}
 	if tab.closed {
 		return nil, ErrClosed
 	}
@@ -138,13 +149,15 @@ func send[T any](ctx context.Context, b *Bus, st *topicState[T], v T, async bool
 	if err != nil {
 		return fmt.Errorf("eventbus: encode %s: %v", st.subject, err)
 	}
+	m := &nats.Msg{Subject: st.subject, Data: data}
+	b.propagator().Inject(ctx, headerCarrier{m})
 	switch {
 	case !st.durable:
-		err = b.nc.Publish(st.subject, data)
+		err = b.nc.PublishMsg(m)
 	case async:
-		_, err = b.js.PublishAsync(st.subject, data)
+		_, err = b.js.PublishMsgAsync(m)
 	default:
-		_, err = b.js.Publish(ctx, st.subject, data)
+		_, err = b.js.PublishMsg(ctx, m)
 	}
 	if err != nil {
 		return fmt.Errorf("eventbus: send %s: %w", st.subject, err)

@@ -98,7 +98,10 @@ func WithPolicy(p Policy) SubscribeOption {
 // time, whether it was made with [Subscribe] or [SubscribeAsync]. Core NATS
 // cannot be slowed down, so a remote subscription whose buffer is full
 // drops the newest message (NATS counts it as a slow consumer);
-// [Subscription.Dropped] reports the count.
+// [Subscription.Dropped] reports the count. The handler's context carries
+// the trace context the message's headers carry (see [WithPropagator]),
+// no other value of the publisher's, and is cancelled by
+// [Subscription.Stop].
 func Remote() SubscribeOption {
 	return subOptionFunc(func(c *subConfig) { c.remote = true })
 }
@@ -219,8 +222,10 @@ func Subscribe[T any](b *Bus, topic Topic[T], fn func(context.Context, T) error,
 // ([WithBuffer]); when it is full, [WithPolicy] decides: [Block] the
 // publisher (the default), or drop and count ([Subscription.Dropped]) and
 // log. A slow subscriber delays no other subscriber, except under [Block]
-// as that policy says. fn's errors and panics are logged; fn's context is
-// cancelled by [Subscription.Stop]. With [Remote], see [Remote].
+// as that policy says. fn's errors and panics are logged. fn's context
+// carries the values of the publisher's (its trace context among them) but
+// not its cancellation: it is cancelled by [Subscription.Stop]. With
+// [Remote], see [Remote].
 func SubscribeAsync[T any](b *Bus, topic Topic[T], fn func(context.Context, T) error, opts ...SubscribeOption) (*Subscription, error) {
 	return subscribe(b, topic, fn, true, opts)
 }

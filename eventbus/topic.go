@@ -80,8 +80,23 @@ func (t Topic[T]) String() string { return t.Subject() }
 type route[T any] struct {
 	table *table
 	sync  []func(context.Context, T) error // run in the publisher's goroutine
-	async []func(context.Context, T) error // queue the event and return
+	async []pusher[T]                      // queue the event and return
 	next  *route[T]                        // the route on another bus
+}
+
+// pusher queues events of type T for one asynchronous subscriber: q when
+// it subscribed with type T, else convert, through JSON.
+type pusher[T any] struct {
+	q       *queue[T]
+	convert func(context.Context, T) error
+}
+
+// push queues v, published with ctx.
+func (p *pusher[T]) push(ctx context.Context, v T) error {
+	if p.q != nil {
+		return p.q.push(ctx, v)
+	}
+	return p.convert(ctx, v)
 }
 
 // cached returns the route resolved against tab, or nil.
@@ -104,7 +119,7 @@ func (st *topicState[T]) route(tab *table) *route[T] {
 		if s.async == nil {
 			r.sync = append(r.sync, syncFunc[T](s))
 		} else {
-			r.async = append(r.async, asyncFunc[T](s))
+			r.async = append(r.async, asyncPusher[T](s))
 		}
 	}
 	for {
@@ -140,16 +155,16 @@ func syncFunc[T any](s *subscriber) func(context.Context, T) error {
 	}
 }
 
-// asyncFunc returns the function that queues events of type T for s.
-func asyncFunc[T any](s *subscriber) func(context.Context, T) error {
+// asyncPusher returns what queues events of type T for s.
+func asyncPusher[T any](s *subscriber) pusher[T] {
 	if q, ok := s.async.(*queue[T]); ok {
-		return q.push
+		return pusher[T]{q: q}
 	}
-	return func(ctx context.Context, v T) error {
+	return pusher[T]{convert: func(ctx context.Context, v T) error {
 		data, err := json.Marshal(v)
 		if err != nil {
 			return fmt.Errorf("eventbus: encode %T for subscriber of %s: %v", v, s.pattern, err)
 		}
 		return s.deliverRaw(ctx, data)
-	}
+	}}
 }
