@@ -19,7 +19,8 @@ import (
 // error once, at error level for a 5xx, with the route and, for a
 // [*ply.PluginError], the plugin, and writes [Status](err) with a problem
 // body if nothing was written yet. A panic after the response began aborts
-// it (http.ErrAbortHandler), as net/http does. Errors are logged with
+// it (http.ErrAbortHandler), as net/http does, and so does a panic with
+// http.ErrAbortHandler, unlogged. Errors are logged with
 // [slog.Default]; the server plugin uses the host's logger.
 func Handler(ch *ply.Chain) http.Handler { return handler(ch, nil) }
 
@@ -35,7 +36,7 @@ func handler(ch *ply.Chain, logger *slog.Logger) http.Handler {
 		began := rw.status != 0
 		rw.reset(nil)
 		writers.Put(rw)
-		if err != nil && began && isPanic(err) {
+		if err != nil && (began && isPanic(err) || errors.Is(err, http.ErrAbortHandler)) {
 			// The response began before the panic: abort it, as net/http
 			// does, so the client cannot take it for a whole one.
 			panic(http.ErrAbortHandler)

@@ -58,9 +58,13 @@ func Status(err error) int {
 // caused it and, if nothing was written yet, writes [Status](err) with a
 // problem body (RFC 9457) whose detail is left out, so no internal error
 // text reaches the client. When the response had begun, it can only log;
-// the caller aborts a panicking one.
+// the caller aborts a panicking one. A panic with [http.ErrAbortHandler]
+// is neither logged nor answered: the caller aborts the response.
 func (rw *ResponseWriter) answer(w http.ResponseWriter, r *http.Request, module, handler string, err error) {
 	rw.answered = true
+	if errors.Is(err, http.ErrAbortHandler) {
+		return // a deliberate abort: the host aborts the response, unlogged
+	}
 	status := Status(err)
 	began := rw.status != 0
 	logger := rw.logger

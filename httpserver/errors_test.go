@@ -167,3 +167,30 @@ func TestLoggedNotLoggedAgain(t *testing.T) {
 		t.Errorf("a Logged error was logged again:\n%s", logs.String())
 	}
 }
+
+// A panic with http.ErrAbortHandler aborts the response, unlogged, as
+// net/http does.
+func TestAbortHandler(t *testing.T) {
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewJSONHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), nil))
+	srv := httpserver.New(httpserver.Options{Addr: "127.0.0.1:0"})
+	plytest.New(t, []ply.Plugin{srv}, ply.WithLogger(logger), ply.WithModules(ply.Module{Name: "m", Handlers: []ply.Handler{
+		{Kind: ply.KindHTTP, Name: "GET /abort", Func: func(context.Context, *ply.Call) error { panic(http.ErrAbortHandler) }},
+	}}))
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+srv.Addr().String()+"/abort", nil)
+	if res, err := client.Do(req); err == nil {
+		res.Body.Close()
+		t.Errorf("GET /abort = %d, want the response aborted", res.StatusCode)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Contains(logs.String(), "request failed") {
+		t.Errorf("an abort was logged:\n%s", logs.String())
+	}
+}
