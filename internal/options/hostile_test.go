@@ -1,6 +1,7 @@
 package options_test
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -280,4 +281,33 @@ func TestLoadReusesTheParse(t *testing.T) {
 		t.Errorf("%d Loads allocated %d KiB, the parse alone %d KiB: each Load parses again", n, loadAlloc>>10, parseAlloc>>10)
 	}
 	t.Logf("parse %d KiB, %d loads %d KiB", parseAlloc>>10, n, loadAlloc>>10)
+}
+
+type echoOptions struct {
+	Mode  string `json:"mode,omitempty"`
+	Token string `json:"token,omitempty"`
+}
+
+func (o *echoOptions) Validate() error {
+	var errs []error
+	if o.Mode != "" && o.Mode != "fast" {
+		errs = append(errs, &fieldError{"mode", fmt.Sprintf("must be fast, got %q", o.Mode)})
+	}
+	if len(o.Token) < 32 {
+		errs = append(errs, &fieldError{"token", fmt.Sprintf("must be at least 32 characters, got %s", o.Token)})
+	}
+	return errors.Join(errs...)
+}
+
+// A Validate method's message does not repeat the value either.
+func TestValidateMethodMessagesDoNotEchoValues(t *testing.T) {
+	var got echoOptions
+	problems := options.Load(options.Source{File: "ply.yaml", Data: []byte("mode: slow-secret\ntoken: hunter2hunter2\n")}, &got)
+	want := []options.Problem{
+		{Path: "mode", Line: 1, Column: 7, Message: `must be fast, got "…"`},
+		{Path: "token", Line: 2, Column: 8, Message: "must be at least 32 characters, got …"},
+	}
+	if diff := cmp.Diff(want, problems); diff != "" {
+		t.Errorf("Load() problems (-want +got):\n%s", diff)
+	}
 }

@@ -70,6 +70,7 @@ func validate(v any, d *document) []Problem {
 		}
 		for _, p := range validateMethod(sv, len(problems) > 0) {
 			if !checked[p.Path] {
+				p.Message = redact(p.Message, p.Path, inst)
 				problems = append(problems, p)
 			}
 		}
@@ -93,6 +94,40 @@ func validateMethod(sv interface{ Validate() error }, schemaFailed bool) (proble
 		}
 	}()
 	return errorProblems(sv.Validate(), nil)
+}
+
+// redact takes out of a Validate method's message the string value at path,
+// which it may quote (`got "cookie"`): it may be a secret, and messages end
+// up in logs. Under a path that names a secret, the value goes even
+// unquoted.
+func redact(msg, path string, inst any) string {
+	segs, ok := parsePath(path)
+	if !ok || path == "" {
+		return msg
+	}
+	v := inst
+	for _, s := range segs {
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[s.key]
+		case []any:
+			if !s.isIndex() || s.index >= len(x) {
+				return msg
+			}
+			v = x[s.index]
+		default:
+			return msg
+		}
+	}
+	text, ok := v.(string)
+	if !ok || text == "" {
+		return msg
+	}
+	msg = strings.ReplaceAll(msg, strconv.Quote(text), `"…"`)
+	if secret(path) && len(text) >= 4 {
+		msg = strings.ReplaceAll(msg, text, "…")
+	}
+	return msg
 }
 
 // pointerTo returns a *T for v, a T or a pointer (to a pointer…) to T: v itself
