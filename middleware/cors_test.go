@@ -3,6 +3,7 @@ package middleware_test
 import (
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -99,4 +100,32 @@ func TestCORSOptionsValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Whatever origin Validate accepts with credentials, a site of the fuzzer's
+// choosing (other than that very origin) must not be allowed to read responses.
+func FuzzCORSCredentialedOrigin(f *testing.F) {
+	for _, s := range []string{"https://*", "https://*.example.com", "*", "null", "http://localhost:*", "*://a.b", "https://*.co", "https://a.example.com"} {
+		f.Add(s)
+	}
+	attackers := []string{"https://attacker.invalid", "http://attacker.invalid", "null"}
+	f.Fuzz(func(t *testing.T, origin string) {
+		mw, err := middleware.NewCORS(middleware.CORSOptions{AllowedOrigins: []string{origin}, AllowCredentials: true})
+		if err != nil {
+			return
+		}
+		h := mw(ok)
+		for _, attacker := range attackers {
+			if strings.EqualFold(origin, attacker) {
+				continue
+			}
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Header.Set("Origin", attacker)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if got := w.Header().Get("Access-Control-Allow-Origin"); got != "" {
+				t.Fatalf("allowed origin %q with credentials lets %s read responses (Access-Control-Allow-Origin %q)", origin, attacker, got)
+			}
+		}
+	})
 }
