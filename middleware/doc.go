@@ -69,8 +69,11 @@
 //
 // # Cache
 //
-// [NewCache] caches GET and HEAD responses (maypok86/otter/v2), collapses concurrent
-// misses (golang.org/x/sync/singleflight), honours Cache-Control and Vary, and
+// [NewCache] is a shared cache in the sense of RFC 9111 for GET and HEAD responses
+// (maypok86/otter/v2, bounded by bytes): freshness follows the origin (a TTL is an
+// opt-in), stale responses are revalidated, unsafe methods invalidate, and
+// concurrent misses collapse (golang.org/x/sync/singleflight) except for requests
+// with credentials, whose responses stay private unless they say public. It also
 // invalidates by tag.
 //
 // # Retry
