@@ -60,6 +60,9 @@ func TestRateLimitPrincipalKeyNeedsAuthOutside(t *testing.T) {
 		{name: "stock order", plugins: []ply.Plugin{stock.NewAuth(middleware.AuthOptions{APIKeys: opsKey}), stock.NewRateLimit(principal)},
 			problem: `ratelimit (priority 95) runs before auth (priority 100)`},
 		{name: "no auth", plugins: []ply.Plugin{stock.NewRateLimit(principal)}, problem: "no plugin named auth is registered"},
+		{name: "key from a file", plugins: []ply.Plugin{stock.NewAuth(middleware.AuthOptions{APIKeys: opsKey}), stock.NewRateLimit(middleware.RateLimitOptions{})},
+			opts:    []ply.Option{ply.WithOptions("ratelimit", ply.RawOptions{File: "ply.yaml", Data: []byte("key: principal\n")})},
+			problem: `ratelimit (priority 95) runs before auth (priority 100)`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := startHost(t, tt.plugins, []ply.Handler{route("GET /orders", hello)}, tt.opts...)
@@ -67,7 +70,7 @@ func TestRateLimitPrincipalKeyNeedsAuthOutside(t *testing.T) {
 			if !ok || ce.Plugin != "ratelimit" || ce.Field != "key" || !strings.Contains(ce.Problem, tt.problem) {
 				t.Fatalf("start error = %v, want a config error of ratelimit at key: …%s…", err, tt.problem)
 			}
-			if tt.name == "stock order" && !strings.Contains(ce.Problem, `ply.WithPriority("ratelimit", 110)`) {
+			if tt.name != "no auth" && !strings.Contains(ce.Problem, `ply.WithPriority("ratelimit", 110)`) {
 				t.Errorf("problem %q does not say how to move the rate limit", ce.Problem)
 			}
 		})
