@@ -264,9 +264,14 @@ func (l *loader) build(f File) *Host {
 			}
 			continue
 		}
-		h.Plugins = append(h.Plugins, newPlugin())
+		plugin := newPlugin()
+		h.Plugins = append(h.Plugins, plugin)
 		if p.Options != nil {
-			h.Options = append(h.Options, ply.WithOptions(p.Name, l.raw(fmt.Sprintf("$.plugins[%d].options", i))))
+			if c, ok := plugin.(ply.Configurable); !ok || c.Options() == nil {
+				l.add(fmt.Sprintf("plugins[%d].options", i), fmt.Sprintf("plugin %s takes no options; remove them", p.Name))
+			} else {
+				h.Options = append(h.Options, ply.WithOptions(p.Name, l.raw(fmt.Sprintf("$.plugins[%d].options", i))))
+			}
 		}
 		if p.Priority != nil {
 			h.Options = append(h.Options, ply.WithPriority(p.Name, *p.Priority))

@@ -33,6 +33,7 @@ func catalog(srv **httpserver.Server) config.Catalog {
 			return ply.Func{Meta: ply.Info{Name: "greet", Version: "1.0.0"}, Opts: &greetOptions{}, HandlerOpts: func() any { return &greetOptions{} }}
 		},
 		"httpserver": func() ply.Plugin { *srv = httpserver.New(httpserver.Options{}); return *srv },
+		"plain":      func() ply.Plugin { return ply.Func{Meta: ply.Info{Name: "plain", Version: "1.0.0"}} },
 	}
 }
 
@@ -107,11 +108,13 @@ func TestLoadErrors(t *testing.T) {
 		{name: "env var unquoted in a flow mapping", file: "plugins:\n  - name: greet\n    options: {greeting: ${GREETING}}\n",
 			want: []string{`ply.yaml:3:26: syntax error: ',' or '}' must be specified (in {...} or [...], put ${NAME} in quotes: "${NAME}")`}},
 		{name: "unknown key and unknown plugin", file: "listne: x\nplugins:\n  - name: nope\n",
-			want: []string{`ply.yaml:1:1: listne: unknown field (did you mean "listen"?)`, `ply.yaml:3:11: plugins[0].name: no plugin named "nope"; known: greet, httpserver`}},
+			want: []string{`ply.yaml:1:1: listne: unknown field (did you mean "listen"?)`, `ply.yaml:3:11: plugins[0].name: no plugin named "nope"; known: greet, httpserver, plain`}},
 		{name: "unknown plugin, with the closest name", file: "plugins:\n  - name: gret\n",
 			want: []string{`ply.yaml:2:11: plugins[0].name: no plugin named "gret"; did you mean "greet"? (ply plugins lists them all)`}},
 		{name: "plugin listed twice", file: "plugins:\n  - name: greet\n  - name: httpserver\n  - name: greet\n    options: {greeting: hello}\n",
 			want: []string{`ply.yaml:4:11: plugins[2].name: plugin "greet" is listed twice (first at line 2); keep one entry`}},
+		{name: "options for a plugin that takes none", file: "plugins:\n  - name: plain\n    options: {x: 1}\n",
+			want: []string{"ply.yaml:3:14: plugins[0].options: plugin plain takes no options; remove them"}},
 		{name: "listen and the server's options", file: "listen: 127.0.0.1:0\nplugins:\n  - name: httpserver\n    options: {addr: 127.0.0.1:1}\n",
 			want: []string{`ply.yaml:1:9: listen: the httpserver plugin has options at line 4: set addr there and remove listen`}},
 		{name: "empty file", file: "",
@@ -142,7 +145,7 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{
 				`ply.yaml:4:16: modules[0].routes[0].route: route "GET hi": write a method and a path that starts with "/", such as "GET /hello"`,
 				`ply.yaml:5:35: modules[0].routes[0].static.status: must be <= 599`,
-				`ply.yaml:7:11: plugins[0].name: no plugin named "nope"; known: greet, httpserver`,
+				`ply.yaml:7:11: plugins[0].name: no plugin named "nope"; known: greet, httpserver, plain`,
 				`ply.yaml:8:1: listne: unknown field (did you mean "listen"?)`,
 			}},
 	} {
