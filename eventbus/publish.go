@@ -47,10 +47,8 @@ func Publish[T any](ctx context.Context, b *Bus, topic Topic[T], v T) error {
 			return joined(errs)
 		}
 	}
-	for i := range r.async {
-		if err := r.async[i].push(ctx, v); err != nil {
-			errs = append(errs, err)
-		}
+	if len(r.async) > 0 {
+		errs = pushAll(ctx, r.async, v, errs)
 	}
 	if b.nc != nil {
 		if err := send(ctx, b, topic.st, v, false); err != nil {
@@ -72,10 +70,8 @@ func PublishAsync[T any](ctx context.Context, b *Bus, topic Topic[T], v T) error
 		return err
 	}
 	var errs []error
-	for i := range r.async {
-		if err := r.async[i].push(ctx, v); err != nil {
-			errs = append(errs, err)
-		}
+	if len(r.async) > 0 {
+		errs = pushAll(ctx, r.async, v, errs)
 	}
 	if b.nc != nil {
 		if err := send(ctx, b, topic.st, v, true); err != nil {

@@ -91,12 +91,21 @@ type pusher[T any] struct {
 	convert func(context.Context, T) error
 }
 
-// push queues v, published with ctx.
-func (p *pusher[T]) push(ctx context.Context, v T) error {
-	if p.q != nil {
-		return p.q.push(ctx, v)
+// pushAll queues v, published with ctx, for every pusher in ps, and
+// returns their errors.
+func pushAll[T any](ctx context.Context, ps []pusher[T], v T, errs []error) []error {
+	for i := range ps {
+		var err error
+		if q := ps[i].q; q != nil {
+			err = q.push(ctx, v) // inlined: a buffer with room costs one call
+		} else {
+			err = ps[i].convert(ctx, v)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
 	}
-	return p.convert(ctx, v)
+	return errs
 }
 
 // cached returns the route resolved against tab, or nil.
