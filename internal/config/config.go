@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"regexp"
@@ -296,7 +297,7 @@ func (l *loader) build(f File) *Host {
 	}
 	l.checkRoutes(f, listed)
 	for i, m := range f.Modules {
-		mod := ply.Module{Name: m.Name, Prefix: m.Prefix, Options: l.raws(fmt.Sprintf("$.modules[%d].options", i), m.Options)}
+		mod := ply.Module{Name: m.Name, Prefix: m.Prefix, Options: l.raws(h, fmt.Sprintf("modules[%d].options", i), m.Options)}
 		for j, r := range m.Routes {
 			if countHandlers(r) != 1 {
 				continue // reported by Validate, with its position
@@ -307,7 +308,7 @@ func (l *loader) build(f File) *Host {
 				continue
 			}
 			mod.Handlers = append(mod.Handlers, ply.Handler{Kind: ply.KindHTTP, Name: r.Route, Tags: r.Tags, Func: fn,
-				Options: l.raws(fmt.Sprintf("$.modules[%d].routes[%d].options", i, j), r.Options)})
+				Options: l.raws(h, fmt.Sprintf("modules[%d].routes[%d].options", i, j), r.Options)})
 		}
 		h.Options = append(h.Options, ply.WithModules(mod))
 	}
@@ -398,17 +399,51 @@ func lineOf(data []byte, n int) string {
 	return string(data)
 }
 
-// raws turns a map of per-plugin options into RawOptions pointing into the
-// file.
-func (l *loader) raws(path string, m map[string]any) map[string]any {
+// raws turns a map of per-plugin options, at path in the file, into
+// RawOptions pointing into the file. Options for a plugin that the host
+// does not have are reported here, with their position, and left out.
+func (l *loader) raws(h *Host, path string, m map[string]any) map[string]any {
 	if len(m) == 0 {
 		return nil
 	}
 	out := make(map[string]any, len(m))
-	for plugin := range m {
-		out[plugin] = l.raw(path + "." + quoteKey(plugin))
+	for _, plugin := range slices.Sorted(maps.Keys(m)) {
+		key := path + "[" + strconv.Quote(plugin) + "]"
+		if plainKey.MatchString(plugin) {
+			key = path + "." + plugin
+		}
+		if !hasPlugin(h, plugin) {
+			l.add(key, noPluginInHost(plugin, h))
+			continue
+		}
+		out[plugin] = l.raw("$." + path + "." + quoteKey(plugin))
 	}
 	return out
+}
+
+// hasPlugin reports whether the host has a plugin named name.
+func hasPlugin(h *Host, name string) bool {
+	for _, p := range h.Plugins {
+		if p.Info().Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// noPluginInHost says that options name a plugin the host does not have,
+// with the closest one it has.
+func noPluginInHost(name string, h *Host) string {
+	best, bestDist := "", 3
+	for _, p := range h.Plugins {
+		if d := distance(strings.ToLower(name), strings.ToLower(p.Info().Name)); d < bestDist {
+			best, bestDist = p.Info().Name, d
+		}
+	}
+	if best != "" {
+		return fmt.Sprintf("options for plugin %q, which this host does not have; did you mean %q?", name, best)
+	}
+	return fmt.Sprintf("options for plugin %q, which this host does not have; add it to plugins, or remove these options", name)
 }
 
 var plainKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)

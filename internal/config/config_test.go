@@ -113,6 +113,11 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{`ply.yaml:2:11: plugins[0].name: no plugin named "gret"; did you mean "greet"? (ply plugins lists them all)`}},
 		{name: "plugin listed twice", file: "plugins:\n  - name: greet\n  - name: httpserver\n  - name: greet\n    options: {greeting: hello}\n",
 			want: []string{`ply.yaml:4:11: plugins[2].name: plugin "greet" is listed twice (first at line 2); keep one entry`}},
+		{name: "module and route options for plugins the host does not have", file: "plugins:\n  - name: greet\nmodules:\n  - name: m\n    options:\n      gret: {times: 1}\n    routes:\n      - route: GET /x\n        static: {text: a}\n        options:\n          cache: {ttl: 1s}\n",
+			want: []string{
+				`ply.yaml:6:13: modules[0].options.gret: options for plugin "gret", which this host does not have; did you mean "greet"?`,
+				`ply.yaml:11:18: modules[0].routes[0].options.cache: options for plugin "cache", which this host does not have; add it to plugins, or remove these options`,
+			}},
 		{name: "options for a plugin that takes none", file: "plugins:\n  - name: plain\n    options: {x: 1}\n",
 			want: []string{"ply.yaml:3:14: plugins[0].options: plugin plain takes no options; remove them"}},
 		{name: "listen and the server's options", file: "listen: 127.0.0.1:0\nplugins:\n  - name: httpserver\n    options: {addr: 127.0.0.1:1}\n",
