@@ -530,7 +530,11 @@ func (c *Cache) fill(next http.Handler, w http.ResponseWriter, r *http.Request, 
 			return c.fill(next, w, r, key, uri, base, nil) // validates another response: fetch it whole
 		}
 		res.resp = stale.resp.updated(h)
-		tags = append(tags, stale.tags...)
+		for _, t := range stale.tags {
+			if !strings.HasPrefix(t, "\x00") { // the URL's own tag is added below
+				tags = append(tags, t)
+			}
+		}
 		h = res.resp.header
 	}
 	if h.Get("Date") == "" { // RFC 9110 §6.6.1: a cache adds the Date it lacks
@@ -547,7 +551,8 @@ func (c *Cache) fill(next http.Handler, w http.ResponseWriter, r *http.Request, 
 		}
 		return res
 	}
-	tags = append(slices.Compact(tags), uriTag(uri))
+	slices.Sort(tags)
+	tags = append(slices.Compact(tags), uriTag(uri)) // the URL's tag last, for the Vary marker
 	if len(vary) > 0 {
 		baseKey := key[:base]
 		c.put(&cacheEntry{key: baseKey, vary: vary, tags: tags[len(tags)-1:],

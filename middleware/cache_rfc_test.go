@@ -547,3 +547,28 @@ func TestCacheServesRangesFromStoredResponses(t *testing.T) {
 		})
 	}
 }
+
+// A response refreshed by a 304 keeps the tags it was stored with.
+func TestCacheRevalidationKeepsTags(t *testing.T) {
+	o := newOrigin()
+	o.on("/r", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"v1"`)
+		if r.Header.Get("If-None-Match") == `"v1"` {
+			w.Header().Set("Cache-Control", "max-age=600")
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("Cache-Control", "max-age=0")
+		w.Header().Set("Cache-Tag", "product-1")
+	})
+	c, srv := cachedProxy(t, middleware.CacheOptions{}, o)
+	get(t, srv.Client(), srv.URL+"/r")
+	get(t, srv.Client(), srv.URL+"/r") // revalidated: fresh for 600 s
+	if res := get(t, srv.Client(), srv.URL+"/r"); res.header.Get("X-Cache") != "HIT" {
+		t.Fatalf("after the 304: X-Cache %q, want HIT", res.header.Get("X-Cache"))
+	}
+	c.InvalidateTag("product-1")
+	if res := get(t, srv.Client(), srv.URL+"/r"); res.header.Get("X-Cache") != "MISS" || o.lastHeader().Get("If-None-Match") != "" {
+		t.Errorf("after InvalidateTag: X-Cache %q, If-None-Match %q; want a full fetch", res.header.Get("X-Cache"), o.lastHeader().Get("If-None-Match"))
+	}
+}
