@@ -30,7 +30,7 @@ func handler(ch *ply.Chain, logger *slog.Logger) http.Handler {
 		rw.reset(w)
 		rw.logger = logger
 		_, err := ch.Serve(r.Context(), r, rw)
-		if err != nil && !rw.answered {
+		if err != nil && rw.answered == nil {
 			rw.answer(w, r, ch.Module().Name, ch.Handler().Name, err)
 		}
 		began := rw.status != 0
@@ -59,7 +59,7 @@ type ResponseWriter struct {
 	status   int
 	written  int64
 	frame    frame // of the innermost adapted middleware running
-	answered bool  // the error coming back through the chain was answered
+	answered error // the error coming back through the chain, once answered
 	logger   *slog.Logger
 }
 
@@ -99,6 +99,12 @@ func (w *ResponseWriter) Status() int { return w.status }
 
 // Written returns how many body bytes were written.
 func (w *ResponseWriter) Written() int64 { return w.written }
+
+// Answered returns the error the host answered the response with (see
+// [Handler]), or nil: for net/http middleware around the chain that
+// reports failures, such as the stock error reports, which find it under
+// their writer following Unwrap.
+func (w *ResponseWriter) Answered() error { return w.answered }
 
 // Unwrap returns the underlying writer, for [http.ResponseController].
 func (w *ResponseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
@@ -156,7 +162,7 @@ func layer(mw func(http.Handler) http.Handler, viaContext bool) ply.Layer {
 		req, res := c.Request(), c.Response()
 		c.SetRequest(r)
 		c.SetResponse(w)
-		rw.answered = false // a new pass through the inner chain (a retry's)
+		rw.answered = nil // a new pass through the inner chain (a retry's)
 		// Deferred so that a panic unwinding through the middleware leaves
 		// the layers outside it, which may catch it and answer, with their
 		// own request and writer rather than the middleware's.
@@ -165,7 +171,7 @@ func layer(mw func(http.Handler) http.Handler, viaContext bool) ply.Layer {
 			c.SetResponse(res)
 		}()
 		err := next.Run(r.Context())
-		if err != nil && !rw.answered {
+		if err != nil && rw.answered == nil {
 			// The error leaves the ply chain here: answer it, so that the
 			// middleware around sees the status it stands for.
 			rw.answer(w, r, c.Module().Name, c.Handler().Name, err)

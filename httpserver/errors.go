@@ -61,7 +61,7 @@ func Status(err error) int {
 // the caller aborts a panicking one. A panic with [http.ErrAbortHandler]
 // is neither logged nor answered: the caller aborts the response.
 func (rw *ResponseWriter) answer(w http.ResponseWriter, r *http.Request, module, handler string, err error) {
-	rw.answered = true
+	rw.answered = err
 	if errors.Is(err, http.ErrAbortHandler) {
 		return // a deliberate abort: the host aborts the response, unlogged
 	}

@@ -23,6 +23,11 @@ type ReportedError struct {
 	Status    int    // the response status; 500 for a panic
 	Panic     any    // the panic value, or nil
 	Stack     []byte // the stack of the panic, or nil
+	// Err is the error a ply chain returned and the HTTP host answered
+	// the response with (and logged), when it did; nil otherwise. It is
+	// found under the layer's writer, following Unwrap, as a writer with
+	// an Answered() error method.
+	Err error
 }
 
 // Reporter receives failed requests, for example to send them to an error tracker.
@@ -33,7 +38,8 @@ type Reporter interface {
 }
 
 // LogReporter is the default [Reporter]: it adds an "error" event to the span in
-// ctx (if any) and logs the error with slog at error level.
+// ctx (if any) and logs the error with slog at error level, unless the HTTP host
+// logged it already (ReportedError.Err is set): an error is logged once.
 type LogReporter struct {
 	Logger *slog.Logger // nil means slog.Default
 }
@@ -44,12 +50,20 @@ func (lr LogReporter) Report(ctx context.Context, e ReportedError) {
 	if e.Panic != nil {
 		panicText = fmt.Sprint(e.Panic)
 	}
+	errText := ""
+	if e.Err != nil {
+		errText = e.Err.Error()
+	}
 	trace.SpanFromContext(ctx).AddEvent("error", trace.WithAttributes(
 		attribute.String("ply.plugin", e.Plugin),
 		attribute.String("ply.plugin.version", e.Version),
 		attribute.Int("http.response.status_code", e.Status),
 		attribute.String("panic", panicText),
+		attribute.String("error", errText),
 	))
+	if e.Err != nil {
+		return // the host logged it
+	}
 	logger := lr.Logger
 	if logger == nil {
 		logger = slog.Default()
@@ -88,26 +102,42 @@ func NewErrorReport(opts ErrorReportOptions, rep Reporter) (func(http.Handler) h
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			sw := &statusWriter{ResponseWriter: w}
-			report := func(status int, p any, stack []byte) {
+			report := func(status int, p any, stack []byte, err error) {
 				ctx := r.Context()
 				rep.Report(ctx, ReportedError{
 					Plugin: opts.Plugin, Version: opts.Version,
 					Method: Clip(r.Method), Path: Clip(r.URL.Path), Pattern: r.Pattern,
-					RequestID: RequestIDFrom(ctx), Status: status, Panic: p, Stack: stack,
+					RequestID: RequestIDFrom(ctx), Status: status, Panic: p, Stack: stack, Err: err,
 				})
 			}
 			defer func() {
 				if v := recover(); v != nil {
 					if err, ok := v.(error); !ok || !errors.Is(err, http.ErrAbortHandler) {
-						report(http.StatusInternalServerError, v, debug.Stack())
+						report(http.StatusInternalServerError, v, debug.Stack(), nil)
 					}
 					panic(v)
 				}
 			}()
 			next.ServeHTTP(sw, r)
 			if s := sw.Status(); s >= 500 {
-				report(s, nil, nil)
+				report(s, nil, nil, answered(w))
 			}
 		})
 	}, nil
+}
+
+// answered returns the error the HTTP host answered w's response with: the
+// Answered() of the first writer under w, following Unwrap, that has one.
+func answered(w http.ResponseWriter) error {
+	for w != nil {
+		if a, ok := w.(interface{ Answered() error }); ok {
+			return a.Answered()
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return nil
+		}
+		w = u.Unwrap()
+	}
+	return nil
 }

@@ -183,3 +183,24 @@ func TestLatePanicLoggedOnce(t *testing.T) {
 		t.Errorf("the panic was logged %d times as a panic and %d as a failed request, want once:\n%s", len(panics), len(failed), logs.String())
 	}
 }
+
+// With error reports on, a returned error is still logged once, and the
+// report carries it.
+func TestErrorReportLogsOnce(t *testing.T) {
+	var logs logBuffer
+	h := serve(t, []ply.Plugin{stock.NewErrorReport(middleware.ErrorReportOptions{}), stock.NewAccessLog(middleware.AccessLogOptions{})},
+		[]ply.Handler{
+			{Kind: ply.KindHTTP, Name: "GET /fail", Func: func(context.Context, *ply.Call) error { return errors.New("database down") }},
+			route("GET /written", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusBadGateway) }),
+		}, logs.logger())
+	for _, path := range []string{"/fail", "/written"} {
+		h.get(t, path)
+	}
+	var failed []string
+	for _, rec := range logLines(t, &logs, "request failed") {
+		failed = append(failed, fmt.Sprintf("%v %v", rec["path"], rec["status"]))
+	}
+	if got := strings.Join(failed, ", "); got != "/fail 500, /written 502" {
+		t.Errorf("failed requests logged: %s; want /fail 500 (by the host) and /written 502 (by the report), once each", got)
+	}
+}

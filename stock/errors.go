@@ -8,6 +8,8 @@ import (
 )
 
 // ErrorReport is the "errorreport" plugin: it reports every 5xx response and every panic of the inner chain to a [middleware.LogReporter] on the host's logger (see [middleware.NewErrorReport]), just inside the access log, at System+35, outside the Security band.
+// A response the HTTP host answered for a returned error was logged by the host: the report carries the error and
+// logs nothing more, so every failure is logged once.
 // Its options are [middleware.ErrorReportOptions]: Plugin and Version default to "errorreport" and [Version]. Route options:
 // [Route] (`skip: true`).
 type ErrorReport struct {
