@@ -35,9 +35,9 @@ type Static struct {
 // Proxy forwards to an upstream URL with [httputil.ReverseProxy]. The
 // upstream gets the client's request with its Host set to the upstream's,
 // and X-Forwarded-For, X-Forwarded-Host and X-Forwarded-Proto set from the
-// connection: what the client sent in them and in Forwarded is dropped (a client could
-// otherwise make the upstream build links to any host, and poison a cache),
-// unless the connection comes from a trusted proxy.
+// connection: what the client sent in them and in Forwarded is dropped (a
+// client could otherwise make the upstream build links to any host, and
+// poison a cache), unless the connection comes from a trusted proxy.
 type Proxy struct {
 	URL string `json:"url" jsonschema:"required,pattern=^https?://"`
 	// TrustedProxies are the addresses (CIDRs, such as "10.0.0.0/8", or
