@@ -143,6 +143,7 @@ func gateway() (*httpserver.Server, *Visits, []ply.Plugin, ply.Module) {
 		{Kind: ply.KindHTTP, Name: "GET /hello", Func: func(_ context.Context, c *ply.Call) error {
 			w := c.Response().(http.ResponseWriter)
 			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Cache-Control", "public") // authenticated: shared by the cache only when public
 			_, err := io.WriteString(w, `{"message":"hello from ply"}`+"\n")
 			return err
 		}},
