@@ -714,16 +714,31 @@ func varyKey(r *http.Request, names []string) string {
 	return string(b)
 }
 
-// appendVary appends |Name="value","value" for the request's values of a header.
+// appendVary appends |Name="item","item" for the request's values of a header,
+// as one comma-separated list with the space around items removed, so that
+// "a, b" and the two lines "a" and "b" select the same response (RFC 9111 §4.1).
 func appendVary(b []byte, r *http.Request, name string) []byte {
 	b = append(b, '|')
 	b = append(b, name...)
 	b = append(b, '=')
-	for i, v := range r.Header[name] {
-		if i > 0 {
-			b = append(b, ',')
+	first := true
+	for _, v := range r.Header[name] {
+		for v != "" {
+			item := v
+			if i := strings.IndexByte(v, ','); i >= 0 {
+				item, v = v[:i], v[i+1:]
+			} else {
+				v = ""
+			}
+			if item = strings.TrimSpace(item); item == "" {
+				continue
+			}
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = strconv.AppendQuote(b, item)
 		}
-		b = strconv.AppendQuote(b, v)
 	}
 	return b
 }

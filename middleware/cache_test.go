@@ -273,3 +273,25 @@ func TestCacheCancelledLeaderIsNotShared(t *testing.T) {
 		t.Error("the cancelled run's response was stored")
 	}
 }
+
+// Values of a varying header select the same response however they are split
+// into lines and spaced.
+func TestCacheVaryNormalisesLists(t *testing.T) {
+	_, h, url, client := newCache(t, middleware.CacheOptions{TTL: time.Minute})
+	get(t, client, url+"/?vary=Accept-Encoding", "Accept-Encoding", "gzip, br")
+	for _, headers := range [][]string{
+		{"Accept-Encoding", "gzip,br"},
+		{"Accept-Encoding", " gzip ,  br "},
+		{"Accept-Encoding", "gzip", "Accept-Encoding", "br"},
+	} {
+		if res := get(t, client, url+"/?vary=Accept-Encoding", headers...); res.header.Get("X-Cache") != "HIT" {
+			t.Errorf("%q: X-Cache %q, want HIT", headers, res.header.Get("X-Cache"))
+		}
+	}
+	if res := get(t, client, url+"/?vary=Accept-Encoding", "Accept-Encoding", "br, gzip"); res.header.Get("X-Cache") != "MISS" {
+		t.Errorf("another order: X-Cache %q, want MISS", res.header.Get("X-Cache"))
+	}
+	if got := h.runs.Load(); got != 2 {
+		t.Errorf("handler ran %d times, want 2", got)
+	}
+}
