@@ -23,8 +23,9 @@ import (
 // early, and those pulled ahead of it, are negatively acknowledged, to be
 // redelivered at once.
 //
-// The stream ends with an error pair when ctx is done, when c fails, or when
-// a message cannot be decoded (that message is terminated so it is not
+// The stream ends with an error pair when ctx is done, when c fails (missed
+// heartbeats are not a failure: the pull is renewed), or when a message
+// cannot be decoded (that message is terminated so it is not
 // redelivered; the error matches [ErrDecode] and wraps encoding/json's
 // error, such as a *json.SyntaxError).
 func FromNATS[T any](ctx context.Context, c jetstream.Consumer, buffer int) iter.Seq2[T, error] {
@@ -34,7 +35,8 @@ func FromNATS[T any](ctx context.Context, c jetstream.Consumer, buffer int) iter
 			yield(zero, fmt.Errorf("stream: FromNATS with buffer %d: must be >= 1", buffer))
 			return
 		}
-		it, err := c.Messages(jetstream.PullMaxMessages(buffer))
+		it, err := c.Messages(jetstream.PullMaxMessages(buffer), jetstream.PullExpiry(pullExpiry),
+			jetstream.WithMessagesErrOnMissingHeartbeat(false))
 		if err != nil {
 			yield(zero, fmt.Errorf("stream: consume: %w", err))
 			return
@@ -66,6 +68,14 @@ func FromNATS[T any](ctx context.Context, c jetstream.Consumer, buffer int) iter
 		}
 	}
 }
+
+// pullExpiry bounds each pull request FromNATS keeps open, and so how long
+// a stalled pull lasts: the server's idle heartbeats come every half of it,
+// and two missed ones make the iterator pull again. A pull can stall when
+// the client's count of what it awaits drifts from the server's (seen under
+// load; nats-io/nats.go#1622), and a missed heartbeat is not an error of the
+// stream: with the default 30s expiry, one stall failed it after 30s.
+const pullExpiry = 5 * time.Second
 
 // release stops it and hands back, with a negative acknowledgement, the
 // messages it had pulled ahead of the loop: they are redelivered at once,
