@@ -113,14 +113,17 @@ type CacheStats struct {
 //
 // A stale response with an ETag or Last-Modified is revalidated with If-None-Match or
 // If-Modified-Since; a 304 updates its stored header fields. Request directives
-// no-store, no-cache, max-age, min-fresh, max-stale and only-if-cached are honoured;
-// must-revalidate, proxy-revalidate, s-maxage and no-cache keep a stale response
-// from being served. A fresh stored response answers If-None-Match and
-// If-Modified-Since with 304 itself.
+// no-store, no-cache, max-age, min-fresh, max-stale and only-if-cached are honoured.
+// A stale response is kept for an hour past its freshness: it stands in (X-Cache:
+// STALE) when the origin answers 502 or 504, or another 5xx within stale-if-error;
+// must-revalidate, proxy-revalidate, s-maxage and no-cache forbid any stale use. A
+// fresh stored response answers If-None-Match and If-Modified-Since with 304, and a
+// single byte Range with 206, itself.
 //
 // A successful request of any other method than GET, HEAD, OPTIONS and TRACE removes
 // the stored responses of its URL and of its Location and Content-Location on the
-// same host (RFC 9111 §4.4). Every GET and HEAD response gets X-Cache: HIT or MISS.
+// same host (RFC 9111 §4.4), before its response goes out. Every GET and HEAD
+// response gets X-Cache: HIT, MISS or STALE.
 //
 // # Memory
 //
