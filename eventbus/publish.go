@@ -81,12 +81,13 @@ func PublishAsync[T any](ctx context.Context, b *Bus, topic Topic[T], v T) error
 	return joined(errs)
 }
 
-// lookup returns the route of topic on b. The common case, a route cached
-// for b's current table, is small enough to be inlined; a wildcard topic
-// never has a route, so it takes the slow path.
+// lookup returns the route of topic on b. The common case, the first
+// cached route being the one for b's current table, is small enough to be
+// inlined; the others take resolve, and so does a wildcard topic, which
+// never has a route.
 func lookup[T any](b *Bus, topic Topic[T]) (*route[T], error) {
 	if st := topic.st; st != nil {
-		if r := st.cached(b.table.Load()); r != nil {
+		if r := st.routes.Load(); r != nil && r.table == b.table.Load() {
 			return r, nil
 		}
 	}
@@ -102,6 +103,9 @@ func resolve[T any](b *Bus, topic Topic[T]) (*route[T], error) {
 		return nil, fmt.Errorf("eventbus: publish %s: %w", st.subject, ErrWildcard)
 	}
 	tab := b.table.Load()
+	if r := st.cached(tab); r != nil { // the topic is used with several buses
+		return r, nil
+	}
 	if tab.closed {
 		return nil, ErrClosed
 	}
