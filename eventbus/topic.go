@@ -9,7 +9,9 @@ import (
 
 // Topic names a stream of events of type T by a NATS subject. Create topics
 // with [NewTopic], once, as package variables; a Topic is a small value,
-// cheap to copy, and safe for concurrent use.
+// cheap to copy, and safe for concurrent use. A Topic may be published on
+// several buses: it keeps the subscribers it resolved on each, so a
+// publish allocates nothing in steady state whichever bus it is on.
 //
 // The subject is the topic's stable name on the wire (never a Go type name):
 // publishers and subscribers in different processes agree on it. Events are
