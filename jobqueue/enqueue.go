@@ -87,7 +87,7 @@ func Enqueue[T any](ctx context.Context, q *Queue, queue string, payload T, opts
 	default:
 		b, err := json.Marshal(payload)
 		if err != nil {
-			return "", fmt.Errorf("jobqueue: encode %T: %v", payload, err)
+			return "", fmt.Errorf("jobqueue: encode %T: %w", payload, err)
 		}
 		data = b
 	}

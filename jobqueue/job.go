@@ -53,7 +53,7 @@ type Handler func(ctx context.Context, j *Job) error
 func Decode[T any](j *Job) (T, error) {
 	var v T
 	if err := json.Unmarshal(j.Payload, &v); err != nil {
-		return v, fmt.Errorf("jobqueue: job %s payload: %w: %v", j.ID, ErrPermanent, err)
+		return v, fmt.Errorf("jobqueue: job %s payload: %w: %w", j.ID, ErrPermanent, err)
 	}
 	return v, nil
 }

@@ -2,6 +2,7 @@ package jobqueue_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -439,5 +440,15 @@ func TestHeartbeat(t *testing.T) {
 	}
 	if n := runs.Load(); n != 1 {
 		t.Errorf("job ran %d times, want 1 (heartbeats should hold it)", n)
+	}
+}
+
+// An encoding failure keeps its cause: a caller can tell what it could not
+// encode with errors.As.
+func TestEnqueueEncodeErrorKeepsItsCause(t *testing.T) {
+	q := newQueue(t, embedded(t))
+	_, err := jobqueue.Enqueue(context.Background(), q, "mail", func() {})
+	if _, ok := errors.AsType[*json.UnsupportedTypeError](err); !ok {
+		t.Fatalf("Enqueue(func) error = %v, want a *json.UnsupportedTypeError inside", err)
 	}
 }

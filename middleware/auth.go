@@ -650,7 +650,7 @@ func (j *jwks) keyfunc(ctx context.Context) jwt.Keyfunc {
 		var ferr error
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%w (waiting for the JWKS: %v)", err, ctx.Err())
+			return nil, fmt.Errorf("%w (waiting for the JWKS: %w)", err, ctx.Err())
 		case res := <-j.fetch(false):
 			ferr = res.Err
 		}
@@ -663,7 +663,7 @@ func (j *jwks) keyfunc(ctx context.Context) jwt.Keyfunc {
 			return key, nil
 		}
 		if ferr != nil {
-			err = fmt.Errorf("%w (JWKS not fetched again: %v)", err, ferr)
+			err = fmt.Errorf("%w (JWKS not fetched again: %w)", err, ferr)
 		}
 		return nil, err
 	}
@@ -682,7 +682,7 @@ func (j *jwks) health() error {
 	case j.fetched.IsZero() && j.err == nil:
 		return fmt.Errorf("JWKS %s not fetched yet; every JWT is rejected: %w", j.url, ply.ErrDegraded)
 	case j.fetched.IsZero():
-		return fmt.Errorf("JWKS %s not fetched yet; every JWT is rejected: %v: %w", j.url, j.err, ply.ErrDegraded)
+		return fmt.Errorf("JWKS %s not fetched yet; every JWT is rejected: %w: %w", j.url, j.err, ply.ErrDegraded)
 	case j.err != nil:
 		return fmt.Errorf("JWKS %s: latest fetch failed, serving the keys of %s: %v: %w",
 			j.url, j.fetched.UTC().Format(time.RFC3339), j.err, ply.ErrDegraded)

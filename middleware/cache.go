@@ -188,7 +188,7 @@ func NewCache(opts CacheOptions) (*Cache, error) {
 		OnAtomicDeletion: c.unindex,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("cache: %v", err)
+		return nil, fmt.Errorf("cache: %w", err)
 	}
 	c.store = store
 	return c, nil

@@ -56,7 +56,7 @@ func NewMetrics(opts MetricsOptions, mp metric.MeterProvider) (func(http.Handler
 	active, err4 := meter.Int64UpDownCounter("http.server.active_requests", metric.WithUnit("{request}"), metric.WithDescription("HTTP requests in flight."))
 	for _, err := range []error{err1, err2, err3, err4} {
 		if err != nil {
-			return nil, fmt.Errorf("metrics: create instrument: %v", err)
+			return nil, fmt.Errorf("metrics: create instrument: %w", err)
 		}
 	}
 	attrs := &attrCache{m: make(map[attrKey]metric.MeasurementOption)}

@@ -126,7 +126,7 @@ func NewRateLimit(opts RateLimitOptions, now func() time.Time) (*RateLimit, erro
 	}
 	c, err := otter.New(o)
 	if err != nil {
-		return nil, fmt.Errorf("ratelimit: %v", err)
+		return nil, fmt.Errorf("ratelimit: %w", err)
 	}
 	rl.limiters = c
 	return rl, nil

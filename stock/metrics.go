@@ -98,7 +98,7 @@ func (p *Metrics) Provision(_ context.Context, setup *ply.Setup) error {
 	reg := prometheus.NewRegistry()
 	exporter, err := otelprom.New(otelprom.WithRegisterer(reg))
 	if err != nil {
-		return fmt.Errorf("prometheus exporter: %v", err)
+		return fmt.Errorf("prometheus exporter: %w", err)
 	}
 	p.mp = sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter)) // shut down in Cleanup, even if Provision fails
 	mw, err := middleware.NewMetrics(p.opts.MetricsOptions, p.mp)

@@ -62,7 +62,7 @@ func (p *Tracing) Provision(context.Context, *ply.Setup) error {
 	if p.opts.Stdout {
 		exp, err := stdouttrace.New(stdouttrace.WithWriter(os.Stdout))
 		if err != nil {
-			return fmt.Errorf("stdout exporter: %v", err)
+			return fmt.Errorf("stdout exporter: %w", err)
 		}
 		tpo = append(tpo, sdktrace.WithSyncer(exp))
 	}

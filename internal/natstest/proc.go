@@ -264,11 +264,11 @@ func poll(p *Proc, try func() error) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("nats-server %s not ready within %v: %v\n%s", p.url, ReadyTimeout, err, p.output())
+			return fmt.Errorf("nats-server %s not ready within %v: %w\n%s", p.url, ReadyTimeout, err, p.output())
 		}
 		select {
 		case <-exited:
-			return fmt.Errorf("nats-server %s exited: %v\n%s", p.url, err, p.output())
+			return fmt.Errorf("nats-server %s exited: %w\n%s", p.url, err, p.output())
 		case <-tick.C:
 		}
 	}

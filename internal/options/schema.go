@@ -84,13 +84,13 @@ func compile(t reflect.Type) (c *compiled) {
 	}
 	b, err := json.MarshalIndent(r.ReflectFromType(t), "", "  ")
 	if err != nil {
-		c.err = fmt.Errorf("generate schema for %s: %v", t, err)
+		c.err = fmt.Errorf("generate schema for %s: %w", t, err)
 		return c
 	}
 	c.json = b
 	doc, err := validator.UnmarshalJSON(bytes.NewReader(b))
 	if err != nil {
-		c.err = fmt.Errorf("generate schema for %s: %v", t, err)
+		c.err = fmt.Errorf("generate schema for %s: %w", t, err)
 		return c
 	}
 	const url = "mem:///options.schema.json" // one compiler per type: no clashes
@@ -98,11 +98,11 @@ func compile(t reflect.Type) (c *compiled) {
 	comp.DefaultDraft(validator.Draft2020)
 	comp.AssertFormat()
 	if err := comp.AddResource(url, doc); err != nil {
-		c.err = fmt.Errorf("compile schema for %s: %v", t, err)
+		c.err = fmt.Errorf("compile schema for %s: %w", t, err)
 		return c
 	}
 	if c.schema, err = comp.Compile(url); err != nil {
-		c.err = fmt.Errorf("compile schema for %s: %v", t, err)
+		c.err = fmt.Errorf("compile schema for %s: %w", t, err)
 	}
 	return c
 }

@@ -153,13 +153,13 @@ func pointerTo(v any, t reflect.Type) any {
 func instance(v any) (any, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return nil, fmt.Errorf("cannot encode the options as JSON: %v", err)
+		return nil, fmt.Errorf("cannot encode the options as JSON: %w", err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var inst any
 	if err := dec.Decode(&inst); err != nil {
-		return nil, fmt.Errorf("cannot encode the options as JSON: %v", err)
+		return nil, fmt.Errorf("cannot encode the options as JSON: %w", err)
 	}
 	return dropNulls(inst), nil
 }
