@@ -83,6 +83,13 @@ func (s *Setup) Logger() *slog.Logger { return s.logger }
 // report on it (readiness, admin pages).
 func (s *Setup) Host() *Host { return s.h }
 
+// Preview reports whether the plugin is provisioned for [Host.Preview]: to
+// explain the host, not to serve. A plugin that holds something exclusive
+// or durable (a data directory, a port) provisions a throwaway stand-in
+// instead, so that a preview (ply explain, ply graph) runs beside the host
+// it describes and leaves no trace.
+func (s *Setup) Preview() bool { return s.h.previewing.Load() }
+
 // Info returns the plugin's Info as the host resolved it (with any operator
 // priority override applied).
 func (s *Setup) Info() Info { return s.e.info }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -34,6 +35,8 @@ type Host struct {
 	chains   []*Chain // one per handler, in mount order, from the Wrap phase on
 
 	wrapMu sync.Mutex // serializes Rewrap
+
+	previewing atomic.Bool // set by Preview before any hook runs
 }
 
 func (h *Host) resolvedPlan() *resolved {
@@ -124,11 +127,12 @@ func (h *Host) Start(ctx context.Context) error {
 // and Wrap — then cleans up, starting nothing and binding nothing. It
 // returns every handler's chain, to explain (see [Chain.Explain]), not to
 // serve: the plugins behind it were cleaned up. The host cannot be started
-// afterwards.
+// afterwards. Plugins can tell a preview from a start with [Setup.Preview].
 func (h *Host) Preview(ctx context.Context) ([]*Chain, error) {
 	if err := h.claim(); err != nil {
 		return nil, err
 	}
+	h.previewing.Store(true)
 	err := h.begin(ctx, true)
 	h.mu.Lock()
 	defer h.mu.Unlock()

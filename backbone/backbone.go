@@ -48,6 +48,7 @@ type Plugin struct {
 	mu      sync.Mutex
 	srv     *server.Server // nil when external
 	lock    *os.File       // the data directory's lock, with srv
+	scratch string         // a preview's throwaway data directory, removed by Cleanup
 	nc      *nats.Conn
 	closed  chan struct{} // closed by the client when nc is closed
 	startup time.Duration
@@ -100,20 +101,26 @@ func (p *Plugin) Provision(ctx context.Context, s *ply.Setup) error {
 		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("backbone reconnected", "url", redact(nc.ConnectedUrl())) }),
 	}
 	var (
-		srv  *server.Server
-		lock *os.File
-		nc   *nats.Conn
-		err  error
+		srv     *server.Server
+		lock    *os.File
+		scratch string // a preview's data directory
+		nc      *nats.Conn
+		err     error
 	)
 	start := time.Now()
 	if len(p.opts.URLs) == 0 {
-		srv, lock, err = p.startServer(ctx, log)
+		if s.Preview() {
+			srv, scratch, err = p.previewServer(ctx, log)
+		} else {
+			srv, lock, err = p.startServer(ctx, log)
+		}
 		if err != nil {
 			return err
 		}
 		nc, err = nats.Connect("", append(copts, append(p.authOptions(), nats.InProcessServer(srv))...)...)
 		if err != nil {
 			shutdown(srv, lock)
+			_ = os.RemoveAll(scratch)
 			return fmt.Errorf("connect in-process: %w", err)
 		}
 	} else {
@@ -126,12 +133,13 @@ func (p *Plugin) Provision(ctx context.Context, s *ply.Setup) error {
 	p.mu.Lock()
 	down := p.down
 	if !down {
-		p.srv, p.lock, p.nc, p.closed, p.startup = srv, lock, nc, closed, startup
+		p.srv, p.lock, p.scratch, p.nc, p.closed, p.startup = srv, lock, scratch, nc, closed, startup
 	}
 	p.mu.Unlock()
 	if down { // the host gave up on this Provision and already cleaned up
 		nc.Close()
 		shutdown(srv, lock)
+		_ = os.RemoveAll(scratch) // best effort: the host is no longer waiting for an answer
 		return errors.New("backbone: cleaned up while provisioning")
 	}
 	if srv != nil {
@@ -163,12 +171,29 @@ func (p *Plugin) startServer(ctx context.Context, log *slog.Logger) (*server.Ser
 	if err != nil {
 		return nil, nil, err
 	}
-	srv, err := p.newServer(ctx, log, dir)
+	srv, err := p.newServer(ctx, log, dir, p.opts.Listen)
 	if err != nil {
 		_ = lock.Close() // releases the lock; nothing was written since it was taken
 		return nil, nil, err
 	}
 	return srv, lock, nil
+}
+
+// previewServer starts the embedded server for a preview (ply explain, ply
+// graph) in a throwaway directory with no listener: a preview must run
+// beside the host it describes, whose data directory is locked and whose
+// port is taken, and must leave nothing behind.
+func (p *Plugin) previewServer(ctx context.Context, log *slog.Logger) (*server.Server, string, error) {
+	dir, err := os.MkdirTemp("", "ply-preview-backbone-")
+	if err != nil {
+		return nil, "", fmt.Errorf("preview data directory: %w", err)
+	}
+	srv, err := p.newServer(ctx, log, dir, "")
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, "", err
+	}
+	return srv, dir, nil
 }
 
 // warnOldDataDir warns when the data directory of earlier versions holds
@@ -201,7 +226,7 @@ func shutdown(srv *server.Server, lock *os.File) {
 	}
 }
 
-func (p *Plugin) newServer(ctx context.Context, log *slog.Logger, dir string) (*server.Server, error) {
+func (p *Plugin) newServer(ctx context.Context, log *slog.Logger, dir, listen string) (*server.Server, error) {
 	o := p.opts
 	sopts := &server.Options{
 		ServerName:         "ply",
@@ -210,7 +235,7 @@ func (p *Plugin) newServer(ctx context.Context, log *slog.Logger, dir string) (*
 		JetStreamMaxMemory: o.MaxMemory,
 		JetStreamMaxStore:  o.MaxStore,
 		SyncAlways:         o.Sync == "always",
-		DontListen:         o.Listen == "",
+		DontListen:         listen == "",
 		NoSigs:             true,
 		NoLog:              true,
 		// Required of every client, the in-process one included.
@@ -218,14 +243,14 @@ func (p *Plugin) newServer(ctx context.Context, log *slog.Logger, dir string) (*
 		Password:      o.Password,
 		Authorization: o.Token,
 	}
-	if o.Listen != "" {
-		host, port, err := net.SplitHostPort(o.Listen)
+	if listen != "" {
+		host, port, err := net.SplitHostPort(listen)
 		if err != nil {
-			return nil, fmt.Errorf("listen %q: %w", o.Listen, err)
+			return nil, fmt.Errorf("listen %q: %w", listen, err)
 		}
 		n, err := strconv.Atoi(port)
 		if err != nil {
-			return nil, fmt.Errorf("listen %q: bad port", o.Listen)
+			return nil, fmt.Errorf("listen %q: bad port", listen)
 		}
 		if n == 0 {
 			n = server.RANDOM_PORT // to the server, 0 means its default port
@@ -349,8 +374,9 @@ func permanent(err error) bool {
 // not Stop.
 func (p *Plugin) Cleanup(ctx context.Context) error {
 	p.mu.Lock()
-	nc, srv, lock, closed, down := p.nc, p.srv, p.lock, p.closed, p.down
+	nc, srv, lock, closed, down, scratch := p.nc, p.srv, p.lock, p.closed, p.down, p.scratch
 	p.down = true
+	p.scratch = ""
 	p.mu.Unlock()
 	if down || nc == nil {
 		return nil
@@ -367,6 +393,11 @@ func (p *Plugin) Cleanup(ctx context.Context) error {
 		err = errors.Join(err, fmt.Errorf("drain: %w", ctx.Err()))
 	}
 	shutdown(srv, lock)
+	if scratch != "" {
+		if rerr := os.RemoveAll(scratch); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("remove the preview's data directory: %w", rerr))
+		}
+	}
 	return err
 }
 

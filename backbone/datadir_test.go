@@ -313,3 +313,28 @@ func TestOldDefaultDataDirWarned(t *testing.T) {
 		t.Errorf("no warning naming the old directory %s:\n%s", old, logs.String())
 	}
 }
+
+// A preview (ply explain, ply graph) runs beside the host it describes: it
+// neither takes the host's data directory nor binds its port, and it
+// leaves no directory behind.
+func TestPreviewBesideTheRunningHost(t *testing.T) {
+	dir := t.TempDir()
+	opts := backbone.Options{DataDir: dir, Listen: "127.0.0.1:0", User: "u", Password: "p"}
+	start(t, opts)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp) // where the preview's throwaway directory goes
+	h, err := ply.New([]ply.Plugin{backbone.New(opts)}, ply.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Preview(t.Context()); err != nil {
+		t.Fatalf("Preview beside a running host = %v, want nil", err)
+	}
+	left, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 0 {
+		t.Errorf("the preview left %d entries in %s, want none", len(left), tmp)
+	}
+}
