@@ -276,7 +276,7 @@ func (r *remote[T]) handle(m *nats.Msg) {
 		ctx := r.b.propagator().Extract(r.ctx, headerCarrier{m})
 		err = call(ctx, r.fn, v)
 	} else {
-		err = fmt.Errorf("decode: %v", err)
+		err = fmt.Errorf("decode: %w", err)
 	}
 	if err != nil {
 		r.b.logger.Error("eventbus: remote subscriber", "subject", m.Subject, "pattern", r.pattern, "err", err)

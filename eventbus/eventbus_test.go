@@ -2,6 +2,7 @@ package eventbus_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -423,5 +424,17 @@ func TestAsyncPanicLogged(t *testing.T) {
 	<-handled // the goroutine survived the panic
 	if err := s.Drain(t.Context()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// An event that a subscriber of another type cannot receive keeps the
+// encoding error as its cause, for errors.As.
+func TestConversionErrorKeepsItsCause(t *testing.T) {
+	b := newBus(t)
+	type raw map[string]any
+	mustSubscribe(t, b, eventbus.NewTopic[raw]("jobs.*"), func(context.Context, raw) error { return nil })
+	err := eventbus.Publish(t.Context(), b, eventbus.NewTopic[chan int]("jobs.created"), make(chan int))
+	if _, ok := errors.AsType[*json.UnsupportedTypeError](err); !ok {
+		t.Fatalf("Publish(chan) to a subscriber of another type = %v, want a *json.UnsupportedTypeError inside", err)
 	}
 }

@@ -147,7 +147,7 @@ func joined(errs []error) error {
 func send[T any](ctx context.Context, b *Bus, st *topicState[T], v T, async bool) error {
 	data, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("eventbus: encode %s: %v", st.subject, err)
+		return fmt.Errorf("eventbus: encode %s: %w", st.subject, err)
 	}
 	m := &nats.Msg{Subject: st.subject, Data: data}
 	b.propagator().Inject(ctx, headerCarrier{m})

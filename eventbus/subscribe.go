@@ -278,7 +278,7 @@ func subscribe[T any](b *Bus, topic Topic[T], fn func(context.Context, T) error,
 		sub.deliverRaw = func(ctx context.Context, data []byte) error {
 			var v T
 			if err := json.Unmarshal(data, &v); err != nil {
-				return fmt.Errorf("eventbus: decode event for subscriber of %s: %v", pattern, err)
+				return fmt.Errorf("eventbus: decode event for subscriber of %s: %w", pattern, err)
 			}
 			return q.push(ctx, v)
 		}
@@ -288,7 +288,7 @@ func subscribe[T any](b *Bus, topic Topic[T], fn func(context.Context, T) error,
 		sub.deliverRaw = func(ctx context.Context, data []byte) error {
 			var v T
 			if err := json.Unmarshal(data, &v); err != nil {
-				return fmt.Errorf("eventbus: decode event for subscriber of %s: %v", pattern, err)
+				return fmt.Errorf("eventbus: decode event for subscriber of %s: %w", pattern, err)
 			}
 			return fn(ctx, v)
 		}

@@ -160,7 +160,7 @@ func syncFunc[T any](s *subscriber) func(context.Context, T) error {
 	return func(ctx context.Context, v T) error {
 		data, err := json.Marshal(v)
 		if err != nil {
-			return fmt.Errorf("eventbus: encode %T for subscriber of %s: %v", v, s.pattern, err)
+			return fmt.Errorf("eventbus: encode %T for subscriber of %s: %w", v, s.pattern, err)
 		}
 		return s.deliverRaw(ctx, data)
 	}
@@ -174,7 +174,7 @@ func asyncPusher[T any](s *subscriber) pusher[T] {
 	return pusher[T]{convert: func(ctx context.Context, v T) error {
 		data, err := json.Marshal(v)
 		if err != nil {
-			return fmt.Errorf("eventbus: encode %T for subscriber of %s: %v", v, s.pattern, err)
+			return fmt.Errorf("eventbus: encode %T for subscriber of %s: %w", v, s.pattern, err)
 		}
 		return s.deliverRaw(ctx, data)
 	}}
