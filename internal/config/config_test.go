@@ -126,6 +126,8 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{`ply.yaml: nothing to run: list plugins, or modules with routes, such as "modules: [{name: site, routes: [{route: GET /hello, static: {text: hello}}]}]"`}},
 		{name: "only comments and listen", file: "# a host\nlisten: 127.0.0.1:0\n",
 			want: []string{`ply.yaml:2:1: nothing to run: list plugins, or modules with routes, such as "modules: [{name: site, routes: [{route: GET /hello, static: {text: hello}}]}]"`}},
+		{name: "proxy url without a host is not echoed (it may hold a password)", file: "modules:\n  - name: m\n    routes:\n      - route: GET /x\n        proxy: {url: \"http://alice:s3cret@\"}\n",
+			want: []string{`ply.yaml:4:9: modules[0].routes[0]: proxy url: want an absolute http(s) URL with a host, such as http://127.0.0.1:9000`}},
 		{name: "route with two handlers", file: "modules:\n  - name: m\n    routes:\n      - route: GET /x\n        static: {text: a}\n        files: {dir: /}\n",
 			want: []string{`ply.yaml:4:9: modules[0].routes[0]: route "GET /x": give exactly one of static, proxy and files (got 2)`}},
 		{name: "unknown key at its own path", file: "modules:\n  - name: m\n    routes:\n      - route: GET /x\n        static: {txt: a}\n",

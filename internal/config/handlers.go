@@ -105,7 +105,8 @@ func static(s Static) (ply.HandlerFunc, error) {
 func proxy(p Proxy) (ply.HandlerFunc, error) {
 	u, err := url.Parse(p.URL)
 	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("proxy url %q: want an absolute http(s) URL", p.URL)
+		// The URL is not echoed: it may hold a password (http://user:pass@…).
+		return nil, errors.New("proxy url: want an absolute http(s) URL with a host, such as http://127.0.0.1:9000")
 	}
 	var trusted []netip.Prefix
 	for i, s := range p.TrustedProxies {
