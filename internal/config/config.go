@@ -29,6 +29,7 @@ import (
 	"strings"
 
 	"github.com/plykit/ply"
+	"github.com/plykit/ply/httpserver"
 	"github.com/plykit/ply/internal/options"
 )
 
@@ -512,7 +513,7 @@ func (l *loader) checkRoutes(f File, server int) {
 				l.add(path, fmt.Sprintf("route %q: write a method and a path that starts with \"/\", such as \"GET /hello\"", r.Route))
 				continue
 			}
-			pattern := Pattern(m.Prefix, r.Route)
+			pattern := httpserver.Pattern(m.Prefix, r.Route) // as the server will register it
 			err := register(mux, pattern)
 			if err == nil {
 				seen[pattern] = routeAt{path: path, what: fmt.Sprintf("route %q of module %s", r.Route, m.Name)}
@@ -535,20 +536,6 @@ func (l *loader) checkRoutes(f File, server int) {
 			}
 		}
 	}
-}
-
-// Pattern joins a module prefix and a route, as the httpserver plugin
-// does: ("/api", "GET /users/{id}") is "GET /api/users/{id}".
-func Pattern(prefix, route string) string {
-	method, path, ok := strings.Cut(route, " ")
-	if !ok {
-		method, path = "", route
-	}
-	path = strings.TrimSuffix(prefix, "/") + path
-	if method == "" {
-		return path
-	}
-	return method + " " + path
 }
 
 // register adds pattern to mux, turning its panic into an error.

@@ -255,14 +255,3 @@ func TestReadFileRefusesLargeFiles(t *testing.T) {
 		t.Errorf("ReadFile() = %q, %v", data, err)
 	}
 }
-
-// The routes are checked as the server will register them.
-func TestPatternIsTheServers(t *testing.T) {
-	for _, tt := range []struct{ prefix, route string }{
-		{"", "GET /x"}, {"/api", "GET /x"}, {"/api/", "POST /x/{id}"}, {"/p", "/any"}, {"", "/"}, {"/p", "GET hi"},
-	} {
-		if got, want := config.Pattern(tt.prefix, tt.route), httpserver.Pattern(tt.prefix, tt.route); got != want {
-			t.Errorf("Pattern(%q, %q) = %q, the server's %q", tt.prefix, tt.route, got, want)
-		}
-	}
-}
