@@ -1,6 +1,7 @@
 package backbone
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -90,7 +91,7 @@ func (p *Plugin) Provision(ctx context.Context, s *ply.Setup) error {
 	log := s.Logger()
 	closed := make(chan struct{})
 	copts := []nats.Option{
-		nats.Name(cmpOr(p.opts.Name, "ply")),
+		nats.Name(cmp.Or(p.opts.Name, "ply")),
 		nats.MaxReconnects(-1),
 		nats.ClosedHandler(func(*nats.Conn) { close(closed) }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
@@ -438,13 +439,6 @@ func (p *Plugin) StartupDuration() time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.startup
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // serverLog forwards the embedded server's warnings and errors to the

@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
@@ -50,7 +51,7 @@ func NewObjects(ctx context.Context, js jetstream.JetStream, namespace string, o
 			Bucket:      name,
 			Description: "ply namespace " + namespace,
 			TTL:         c.ttl,
-			MaxBytes:    cmpOr(c.maxBytes, -1),
+			MaxBytes:    cmp.Or(c.maxBytes, -1),
 			Replicas:    c.replicas,
 			Metadata:    map[string]string{"ply.namespace": namespace},
 		})

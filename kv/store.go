@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -116,7 +117,7 @@ func New(ctx context.Context, js jetstream.JetStream, namespace string, opts ...
 			Description:    "ply namespace " + namespace,
 			History:        uint8(c.history), //nolint:gosec // 1 to 64, checked by WithHistory
 			TTL:            c.ttl,
-			MaxBytes:       cmpOr(c.maxBytes, -1),
+			MaxBytes:       cmp.Or(c.maxBytes, -1),
 			Replicas:       c.replicas,
 			LimitMarkerTTL: limitMarkerTTL,
 			Metadata:       map[string]string{"ply.namespace": namespace},
@@ -126,13 +127,6 @@ func New(ctx context.Context, js jetstream.JetStream, namespace string, opts ...
 		return nil, fmt.Errorf("kv %s: bucket %s: %w", namespace, name, err)
 	}
 	return &Store{ns: namespace, bucket: name, kv: b}, nil
-}
-
-func cmpOr(n, def int64) int64 {
-	if n == 0 {
-		return def
-	}
-	return n
 }
 
 // Namespace returns the store's namespace.

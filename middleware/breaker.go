@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"cmp"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -64,9 +65,9 @@ func NewBreaker(opts BreakerOptions, logger *slog.Logger) (*Breaker, error) {
 	if err := checked("breaker", opts); err != nil {
 		return nil, err
 	}
-	opts.Failures = cmpOr(opts.Failures, 5)
-	opts.Timeout = cmpOr(opts.Timeout, 30*time.Second)
-	opts.HalfOpenRequests = cmpOr(opts.HalfOpenRequests, 1)
+	opts.Failures = cmp.Or(opts.Failures, 5)
+	opts.Timeout = cmp.Or(opts.Timeout, 30*time.Second)
+	opts.HalfOpenRequests = cmp.Or(opts.HalfOpenRequests, 1)
 	if logger == nil {
 		logger = slog.Default()
 	}

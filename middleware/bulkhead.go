@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"time"
@@ -39,7 +40,7 @@ func NewBulkhead(opts BulkheadOptions) (func(http.Handler) http.Handler, error) 
 	if err := checked("bulkhead", opts); err != nil {
 		return nil, err
 	}
-	sem := semaphore.NewWeighted(cmpOr(opts.MaxConcurrent, 100))
+	sem := semaphore.NewWeighted(cmp.Or(opts.MaxConcurrent, 100))
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if !sem.TryAcquire(1) && !acquire(r.Context(), sem, opts.MaxWait) {

@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"hash/maphash"
@@ -61,7 +62,7 @@ func (o CacheOptions) Validate() error {
 	if o.TTL < 0 {
 		p.add("ttl", "must be > 0, got %v", o.TTL)
 	}
-	switch maxBytes := cmpOr(o.MaxBytes, defaultMaxBytes); {
+	switch maxBytes := cmp.Or(o.MaxBytes, defaultMaxBytes); {
 	case o.MaxBodyBytes < 0:
 		p.add("maxBodyBytes", "must be >= 1, got %d", o.MaxBodyBytes)
 	case o.MaxBodyBytes > maxBodyLimit:
@@ -168,11 +169,11 @@ func NewCache(opts CacheOptions) (*Cache, error) {
 	if err := checked("cache", opts); err != nil {
 		return nil, err
 	}
-	maxBytes := cmpOr(opts.MaxBytes, defaultMaxBytes)
+	maxBytes := cmp.Or(opts.MaxBytes, defaultMaxBytes)
 	c := &Cache{
 		ttl:       opts.TTL,
-		maxBody:   cmpOr(opts.MaxBodyBytes, min(defaultMaxBody, maxBytes)),
-		tagHeader: textproto.CanonicalMIMEHeaderKey(cmpOr(opts.TagHeader, "Cache-Tag")),
+		maxBody:   cmp.Or(opts.MaxBodyBytes, min(defaultMaxBody, maxBytes)),
+		tagHeader: textproto.CanonicalMIMEHeaderKey(cmp.Or(opts.TagHeader, "Cache-Tag")),
 		seed:      maphash.MakeSeed(),
 		tags:      make(map[string]map[uint64]struct{}),
 	}
@@ -192,14 +193,6 @@ func NewCache(opts CacheOptions) (*Cache, error) {
 	}
 	c.store = store
 	return c, nil
-}
-
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // Close stops the store's background clean-up. The cache keeps working.

@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"strings"
@@ -48,7 +49,7 @@ func NewMetrics(opts MetricsOptions, mp metric.MeterProvider) (func(http.Handler
 	if mp == nil {
 		mp = otel.GetMeterProvider()
 	}
-	meter := mp.Meter(cmpOr(opts.Scope, instrumentationName))
+	meter := mp.Meter(cmp.Or(opts.Scope, instrumentationName))
 	requests, err1 := meter.Int64Counter("http.server.requests", metric.WithUnit("{request}"), metric.WithDescription("HTTP requests served."))
 	errs, err2 := meter.Int64Counter("http.server.errors", metric.WithUnit("{request}"), metric.WithDescription("HTTP requests answered with a 5xx status."))
 	duration, err3 := meter.Float64Histogram("http.server.request.duration", metric.WithUnit("s"), metric.WithDescription("Duration of HTTP requests."),
@@ -161,7 +162,7 @@ func NewTracing(opts TracingOptions, tp trace.TracerProvider, prop propagation.T
 	if prop == nil {
 		prop = otel.GetTextMapPropagator()
 	}
-	tracer := tp.Tracer(cmpOr(opts.Scope, instrumentationName))
+	tracer := tp.Tracer(cmp.Or(opts.Scope, instrumentationName))
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ctx := prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))

@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -77,11 +78,11 @@ func NewRetry(opts RetryOptions) (func(http.Handler) http.Handler, error) {
 	if err := checked("retry", opts); err != nil {
 		return nil, err
 	}
-	attempts := cmpOr(opts.MaxAttempts, 3)
-	initial := cmpOr(opts.InitialInterval, 100*time.Millisecond)
-	maxInterval := cmpOr(opts.MaxInterval, 2*time.Second)
-	multiplier := cmpOr(opts.Multiplier, 2)
-	maxBody := cmpOr(opts.MaxBodyBytes, 1<<20)
+	attempts := cmp.Or(opts.MaxAttempts, 3)
+	initial := cmp.Or(opts.InitialInterval, 100*time.Millisecond)
+	maxInterval := cmp.Or(opts.MaxInterval, 2*time.Second)
+	multiplier := cmp.Or(opts.Multiplier, 2)
+	maxBody := cmp.Or(opts.MaxBodyBytes, 1<<20)
 	statuses := opts.Statuses
 	if len(statuses) == 0 {
 		statuses = []int{http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout}
