@@ -235,3 +235,26 @@ func TestPluginsSchemaIsOneJSONDocument(t *testing.T) {
 		t.Errorf("test.log = %+v, want version 1.0.0 and a null schema", s)
 	}
 }
+
+// The README shows the example gateway's plugin graph: docs/gateway.svg is
+// what `ply graph -f svg examples/gateway/ply.yaml` draws (go test ./cli
+// -update redraws it).
+func TestReadmeGraph(t *testing.T) {
+	out, err := run(t, "graph", "--format", "svg", filepath.Join("..", "examples", "gateway", "ply.yaml"))
+	if err != nil {
+		t.Fatalf("ply graph: %v\n%s", err, out)
+	}
+	path := filepath.Join("..", "docs", "gateway.svg")
+	if *update {
+		if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./cli -update to draw it)", err)
+	}
+	if diff := cmp.Diff(string(want), out); diff != "" {
+		t.Errorf("docs/gateway.svg is not what ply graph draws (go test ./cli -update redraws it) (-want +got):\n%s", diff)
+	}
+}
