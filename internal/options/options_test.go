@@ -553,7 +553,7 @@ func TestSchema(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want, err := os.ReadFile(golden)
+	want, err := os.ReadFile(golden) //nolint:gosec // a fixed golden file under testdata
 	if err != nil {
 		t.Fatal(err)
 	}

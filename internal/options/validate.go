@@ -207,9 +207,9 @@ func errorProblems(err error, problems []Problem) []Problem {
 		return problems
 	}
 	// The error itself first: a joined error is split, not searched.
-	f, ok := err.(fielder) //nolint:errorlint // errors.As below handles wrapped errors
+	f, ok := err.(fielder) // errors.As below handles wrapped errors
 	if !ok {
-		if multi, isMulti := err.(interface{ Unwrap() []error }); isMulti { //nolint:errorlint // only a join's own parts become problems
+		if multi, isMulti := err.(interface{ Unwrap() []error }); isMulti { // only a join's own parts become problems
 			for _, e := range multi.Unwrap() {
 				problems = errorProblems(e, problems)
 			}
