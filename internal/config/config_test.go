@@ -42,7 +42,9 @@ func TestLoadServes(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "a.txt"), []byte("file a"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "upstream "+r.URL.Path) }))
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "upstream "+r.URL.Path) //nolint:gosec // a test upstream echoing the path to plain text
+	}))
 	defer upstream.Close()
 	t.Setenv("GREETING", "howdy")
 	file := `listen: 127.0.0.1:0
@@ -78,7 +80,7 @@ modules:
 	if err := host.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	defer host.Stop(context.Background())
+	defer func() { _ = host.Stop(context.Background()) }()
 	base := "http://" + srv.Addr().String()
 	for _, tt := range []struct{ path, want string }{
 		{"/site/hello", "200 static hi there"},
@@ -86,12 +88,16 @@ modules:
 		{"/site/files/a.txt", "200  file a"},
 		{"/site/up/x", "200  upstream /site/up/x"},
 	} {
-		resp, err := http.Get(base + tt.path)
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+tt.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if got := resp.Status[:3] + " " + resp.Header.Get("X-Kind") + " " + string(b); got != tt.want {
 			t.Errorf("GET %s = %q, want %q", tt.path, got, tt.want)
 		}

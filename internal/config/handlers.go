@@ -87,7 +87,8 @@ func static(s Static) (ply.HandlerFunc, error) {
 		if err != nil {
 			return nil, fmt.Errorf("static json: %w", err)
 		}
-		body, ctype = append(b, '\n'), "application/json"
+		b = append(b, '\n')
+		body, ctype = b, "application/json"
 	}
 	return serve(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		for k, v := range s.Headers {

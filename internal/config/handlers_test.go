@@ -68,7 +68,7 @@ func send(t *testing.T, req *http.Request) (int, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	b, _ := io.ReadAll(res.Body)
 	return res.StatusCode, string(b)
 }
@@ -77,7 +77,7 @@ func send(t *testing.T, req *http.Request) (int, string) {
 // unless the connection comes from a trusted proxy.
 func TestProxyForwardedHeaders(t *testing.T) {
 	seen := make(chan http.Header, 1)
-	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		h := r.Header.Clone()
 		h.Set("Host", r.Host)
 		seen <- h
