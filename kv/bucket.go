@@ -83,7 +83,7 @@ func decode(enc string) (string, error) {
 		if hi < 0 || lo < 0 {
 			return "", errors.New("bad escape")
 		}
-		b.WriteByte(byte(hi<<4 | lo))
+		b.WriteByte(byte(hi<<4 | lo)) //nolint:gosec // hi and lo index the 16 hex digits, so hi<<4|lo is at most 0xff
 		i += 2
 	}
 	return b.String(), nil

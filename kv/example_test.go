@@ -41,7 +41,7 @@ func jetStream() (jetstream.JetStream, func()) {
 		nc.Close()
 		s.Shutdown()
 		s.WaitForShutdown()
-		os.RemoveAll(dir)
+		_ = os.RemoveAll(dir) // best-effort cleanup of a temporary directory
 	}
 }
 

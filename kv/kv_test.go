@@ -323,7 +323,9 @@ func TestObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	data, err := io.ReadAll(r)
-	r.Close()
+	if cerr := r.Close(); cerr != nil {
+		t.Errorf("Close: %v", cerr)
+	}
 	if err != nil || !bytes.Equal(data, content) {
 		t.Errorf("Get read %d bytes, %v; want the %d bytes put", len(data), err, len(content))
 	}

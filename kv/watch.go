@@ -10,6 +10,7 @@ import (
 // Op says what an [Event] did to its key.
 type Op int
 
+// The operations an [Event] reports.
 const (
 	OpPut    Op = iota // the key was set
 	OpDelete           // the key was deleted
