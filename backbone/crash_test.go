@@ -34,7 +34,9 @@ func TestCrashChild(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	os.Stdout.WriteString("acked " + strconv.Itoa(crashMessages) + "\n")
+	if _, err := os.Stdout.WriteString("acked " + strconv.Itoa(crashMessages) + "\n"); err != nil {
+		t.Fatal(err)
+	}
 	select {} // wait for SIGKILL
 }
 
@@ -45,7 +47,7 @@ func TestKill9KeepsAckedMessages(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1") //nolint:gosec // re-runs this test binary itself, with fixed arguments
 	cmd.Env = append(os.Environ(), "BACKBONE_CRASH_DIR="+dir)
 	out, err := cmd.StdoutPipe()
 	if err != nil {

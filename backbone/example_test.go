@@ -19,7 +19,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }() // best-effort cleanup of a temporary directory
 
 	bb := backbone.New(backbone.Options{DataDir: dir})
 	orders := ply.Func{
