@@ -67,7 +67,7 @@ func build() (string, error) {
 	if fi, err := os.Stat(exe); err == nil && fi.Mode().IsRegular() {
 		return exe, nil
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return "", err
 	}
 	tmp, err := os.CreateTemp(dir, "build-*")
@@ -75,8 +75,8 @@ func build() (string, error) {
 		return "", err
 	}
 	tmpName := tmp.Name()
-	tmp.Close()
-	defer os.Remove(tmpName) // gone after the rename; cleans up on failure
+	_ = tmp.Close()                           // only its name is wanted: go build writes the file
+	defer func() { _ = os.Remove(tmpName) }() // gone after the rename; cleans up on failure
 	gobin, err := exec.LookPath("go")
 	if err != nil {
 		return "", err
@@ -84,7 +84,8 @@ func build() (string, error) {
 	// Built in the module of the test (its go.mod pins the server version),
 	// so the binary has the embedded server's exact dependencies.
 	var out bytes.Buffer
-	cmd := exec.Command(gobin, "build", "-o", tmpName, serverModule) //nolint:gosec // fixed package path
+	// The build is shared by every test (binOnce): no test's context bounds it.
+	cmd := exec.CommandContext(context.Background(), gobin, "build", "-o", tmpName, serverModule) //nolint:gosec // fixed package path
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if err := cmd.Run(); err != nil {
@@ -150,13 +151,14 @@ func (p *Proc) Restart(t testing.TB) {
 }
 
 func (p *Proc) startLocked() error {
-	f, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
 	// The child gets its own descriptor for the log; ours closes on return.
-	defer f.Close()
-	cmd := exec.Command(p.bin, p.args...) //nolint:gosec // test helper: binary and args are ours
+	defer func() { _ = f.Close() }()
+	// The process outlives this call: Kill and t.Cleanup end it, not a context.
+	cmd := exec.CommandContext(context.Background(), p.bin, p.args...) //nolint:gosec // test helper: binary and args are ours
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		return err
@@ -195,11 +197,12 @@ func (p *Proc) output() string {
 func (p *Proc) waitConnect() error {
 	addr := strings.TrimPrefix(p.url, "nats://")
 	return poll(p, func() error {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
+		d := net.Dialer{Timeout: time.Second}
+		c, err := d.DialContext(context.Background(), "tcp", addr)
 		if err != nil {
 			return err
 		}
-		defer c.Close()
+		defer func() { _ = c.Close() }()
 		if err := c.SetReadDeadline(time.Now().Add(time.Second)); err != nil {
 			return err
 		}
@@ -281,7 +284,8 @@ func freePorts(t testing.TB, n int) []int {
 	ports := make([]int, n)
 	ls := make([]net.Listener, n)
 	for i := range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		var lc net.ListenConfig
+		l, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatalf("natstest: free port: %v", err)
 		}
@@ -289,7 +293,7 @@ func freePorts(t testing.TB, n int) []int {
 		ports[i] = l.Addr().(*net.TCPAddr).Port
 	}
 	for _, l := range ls {
-		l.Close()
+		_ = l.Close() // only its port was wanted
 	}
 	return ports
 }
