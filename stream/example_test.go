@@ -8,7 +8,7 @@ import (
 )
 
 func ExampleNew() {
-	squares := stream.New(context.Background(), 4, func(ctx context.Context, emit func(int) error) error {
+	squares := stream.New(context.Background(), 4, func(_ context.Context, emit func(int) error) error {
 		for i := 1; ; i++ {
 			if err := emit(i * i); err != nil {
 				return err // the consumer broke out of its loop

@@ -156,5 +156,5 @@ func ToNATS[T any](ctx context.Context, js jetstream.JetStream, subject string, 
 	return acked, nil
 }
 
-// ErrDecode: a message's data is not the JSON of the stream's type.
+// ErrDecode means a message's data is not the JSON of the stream's type.
 var ErrDecode = errors.New("stream: cannot decode message")

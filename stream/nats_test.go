@@ -52,8 +52,9 @@ func points(n int) []point {
 // Values go out through ToNATS and come back through FromNATS, in order.
 func TestNATSRoundTrip(t *testing.T) {
 	js, c := setup(t)
-	want := points(100)
-	src := stream.New(t.Context(), 8, func(ctx context.Context, emit func(point) error) error {
+	const total = 100
+	want := points(total)
+	src := stream.New(t.Context(), 8, func(_ context.Context, emit func(point) error) error {
 		for _, p := range want {
 			if err := emit(p); err != nil {
 				return err
@@ -86,12 +87,12 @@ func TestNATSRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if floor = info.AckFloor.Stream; floor >= uint64(len(want)-1) {
+		if floor = info.AckFloor.Stream; floor >= total-1 {
 			break
 		}
 	}
-	if floor != uint64(len(want)-1) {
-		t.Errorf("ack floor = %d, want %d", floor, len(want)-1)
+	if floor != total-1 {
+		t.Errorf("ack floor = %d, want %d", floor, total-1)
 	}
 }
 
@@ -100,7 +101,7 @@ func TestNATSRoundTrip(t *testing.T) {
 // gets both, in either order.
 func TestFromNATSBreakRedelivers(t *testing.T) {
 	js, c := setup(t)
-	if _, err := stream.ToNATS(t.Context(), js, "points", stream.New(t.Context(), 0, func(ctx context.Context, emit func(point) error) error {
+	if _, err := stream.ToNATS(t.Context(), js, "points", stream.New(t.Context(), 0, func(_ context.Context, emit func(point) error) error {
 		return errors.Join(emit(point{1, 1}), emit(point{2, 2}))
 	}), 1); err != nil {
 		t.Fatal(err)
@@ -160,7 +161,7 @@ func TestFromNATSErrors(t *testing.T) {
 func TestToNATSSourceError(t *testing.T) {
 	js, _ := setup(t)
 	errSrc := errors.New("source broke")
-	n, err := stream.ToNATS(t.Context(), js, "points", stream.New(t.Context(), 0, func(ctx context.Context, emit func(point) error) error {
+	n, err := stream.ToNATS(t.Context(), js, "points", stream.New(t.Context(), 0, func(_ context.Context, emit func(point) error) error {
 		if err := emit(point{}); err != nil {
 			return err
 		}
@@ -169,13 +170,13 @@ func TestToNATSSourceError(t *testing.T) {
 	if !errors.Is(err, errSrc) {
 		t.Errorf("ToNATS = %d, %v; want the source's error", n, err)
 	}
-	_, err = stream.ToNATS(t.Context(), js, "points", stream.New(t.Context(), 0, func(ctx context.Context, emit func(chan int) error) error {
+	_, err = stream.ToNATS(t.Context(), js, "points", stream.New(t.Context(), 0, func(_ context.Context, emit func(chan int) error) error {
 		return emit(make(chan int))
 	}), 1)
 	if _, ok := errors.AsType[*json.UnsupportedTypeError](err); !ok {
 		t.Errorf("ToNATS of a chan = %v, want it to wrap the encoder's *json.UnsupportedTypeError", err)
 	}
-	if _, err := stream.ToNATS(t.Context(), js, "nostream", stream.New(t.Context(), 0, func(ctx context.Context, emit func(point) error) error {
+	if _, err := stream.ToNATS(t.Context(), js, "nostream", stream.New(t.Context(), 0, func(_ context.Context, emit func(point) error) error {
 		return emit(point{})
 	}), 1); err == nil {
 		t.Error("ToNATS to a subject no stream holds: no error")

@@ -14,7 +14,7 @@ import (
 
 // count emits 0..n-1, recording how many emits returned.
 func count(n int, emitted *atomic.Int64) func(context.Context, func(int) error) error {
-	return func(ctx context.Context, emit func(int) error) error {
+	return func(_ context.Context, emit func(int) error) error {
 		for i := range n {
 			if err := emit(i); err != nil {
 				return err
@@ -66,7 +66,7 @@ func TestRangeTwice(t *testing.T) {
 
 func TestProducerError(t *testing.T) {
 	errBoom := errors.New("boom")
-	s := stream.New(t.Context(), 4, func(ctx context.Context, emit func(string) error) error {
+	s := stream.New(t.Context(), 4, func(_ context.Context, emit func(string) error) error {
 		if err := emit("a"); err != nil {
 			return err
 		}
@@ -90,7 +90,7 @@ func TestProducerError(t *testing.T) {
 }
 
 func TestProducerPanic(t *testing.T) {
-	s := stream.New(t.Context(), 0, func(ctx context.Context, emit func(int) error) error {
+	s := stream.New(t.Context(), 0, func(_ context.Context, _ func(int) error) error {
 		panic("bad producer")
 	})
 	_, err := collect(s)
@@ -104,7 +104,7 @@ func TestProducerPanic(t *testing.T) {
 func TestEarlyBreak(t *testing.T) {
 	var producerErr error
 	stopped := make(chan struct{})
-	s := stream.New(t.Context(), 1, func(ctx context.Context, emit func(int) error) error {
+	s := stream.New(t.Context(), 1, func(_ context.Context, emit func(int) error) error {
 		defer close(stopped)
 		for i := 0; ; i++ {
 			if err := emit(i); err != nil {
@@ -134,7 +134,7 @@ func TestEarlyBreak(t *testing.T) {
 func TestContextCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	s := stream.New(ctx, 0, func(ctx context.Context, emit func(int) error) error {
+	s := stream.New(ctx, 0, func(_ context.Context, emit func(int) error) error {
 		for i := 0; ; i++ {
 			if err := emit(i); err != nil {
 				return err
