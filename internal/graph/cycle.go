@@ -63,10 +63,10 @@ func (g *Graph) cycle(pos []int32) []int {
 	seen := next
 	clear(seen)
 	var walk []int32
-	v := int32(slices.Index(pos, -1))
+	v := int32(slices.Index(pos, -1)) //nolint:gosec // a node, < n <= MaxInt32 (New)
 	for seen[v] == 0 {
 		walk = append(walk, v)
-		seen[v] = int32(len(walk))
+		seen[v] = int32(len(walk)) //nolint:gosec // a walk visits each of the n <= MaxInt32 nodes at most once
 		v = slices.Min(adj[off[v]:off[v+1]])
 	}
 	walk = walk[seen[v]-1:]

@@ -58,7 +58,7 @@ func (g *Graph) AddEdge(from, to int) {
 		g.grow()
 		last++
 	}
-	g.edges[last] = append(g.edges[last], edge{int32(from), int32(to)})
+	g.edges[last] = append(g.edges[last], edge{int32(from), int32(to)}) //nolint:gosec // both < len(g.prio) <= MaxInt32 (New)
 	g.m++
 }
 
@@ -176,7 +176,7 @@ func kahn(adj []int32, state []placeState, order []int32) []int32 {
 	}
 	for !q.empty() {
 		p := q.popMin()
-		step := int32(len(order))
+		step := int32(len(order)) //nolint:gosec // at most n <= MaxInt32 nodes (New)
 		order = append(order, p)
 		st := &state[p]
 		st.pos = step
@@ -199,11 +199,11 @@ func ranks(prio []int) []uint32 {
 			distinct := slices.Compact(slices.Sorted(slices.Values(prio)))
 			for v, p := range prio {
 				i, _ := slices.BinarySearch(distinct, p)
-				r[v] = uint32(i)
+				r[v] = uint32(i) //nolint:gosec // an index below len(prio) <= MaxInt32 (New)
 			}
 			return r
 		}
-		r[v] = uint32(p) ^ 1<<31 // flip the sign bit: int32 order becomes uint32 order
+		r[v] = uint32(p) ^ 1<<31 //nolint:gosec // p fits in an int32 (checked above); flip the sign bit: int32 order becomes uint32 order
 	}
 	return r
 }

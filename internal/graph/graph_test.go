@@ -274,7 +274,7 @@ func permutations(s []string) func(yield func([]string) bool) {
 // TestSortMatchesReference compares Sort with the naive algorithm on random DAGs,
 // with few distinct priorities (many ties) and with priorities from all of int.
 func TestSortMatchesReference(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
+	r := rand.New(rand.NewPCG(1, 2)) //nolint:gosec // seeded, reproducible test inputs, not secrets
 	for i := range 1000 {
 		n := r.IntN(40)
 		prio, edges := randomDAG(r, n, r.IntN(3*n+1), 1+r.IntN(4))
@@ -296,7 +296,7 @@ func TestSortMatchesReference(t *testing.T) {
 // TestSortLarge compares Sort with a heap-based Kahn's algorithm on graphs large
 // enough for the ready queue to have 2 and 3 levels.
 func TestSortLarge(t *testing.T) {
-	r := rand.New(rand.NewPCG(7, 8))
+	r := rand.New(rand.NewPCG(7, 8)) //nolint:gosec // seeded, reproducible test inputs, not secrets
 	for _, n := range []int{5000, 70000} {
 		for _, prios := range []int{1, 6, 1000} {
 			prio, edges := randomDAG(r, n, 3*n, prios)
@@ -435,7 +435,7 @@ func TestPanics(t *testing.T) {
 func BenchmarkSort(b *testing.B) {
 	for _, n := range []int{100, 1000, 10000} {
 		b.Run(fmt.Sprintf("nodes=%d", n), func(b *testing.B) {
-			r := rand.New(rand.NewPCG(uint64(n), 0))
+			r := rand.New(rand.NewPCG(uint64(n), 0)) //nolint:gosec // seeded, reproducible test inputs, not secrets
 			bands := []int{50, 100, 200, 300, 400, 1000}
 			prio, edges := randomDAG(r, n, 3*n, len(bands))
 			for v := range prio {

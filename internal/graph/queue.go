@@ -23,7 +23,7 @@ func sortByKey(rank []uint32) (byPlace, place []int32) {
 	for d := range count {
 		shift := 32 + 8*d
 		c := &count[d]
-		if n == 0 || c[keys[0]>>shift&0xff] == int32(n) {
+		if n == 0 || c[keys[0]>>shift&0xff] == int32(n) { //nolint:gosec // n nodes <= MaxInt32 (New)
 			continue // every rank has the same byte here
 		}
 		if tmp == nil {
@@ -44,7 +44,7 @@ func sortByKey(rank []uint32) (byPlace, place []int32) {
 	buf := make([]int32, 2*n)
 	byPlace, place = buf[:n:n], buf[n:]
 	for p, k := range keys {
-		v := int32(uint32(k))
+		v := int32(uint32(k)) //nolint:gosec // the low half of k is a node index v < n <= MaxInt32
 		byPlace[p] = v
 		place[v] = int32(p)
 	}
@@ -101,11 +101,11 @@ func (s *readySet) addIfZero(x, d int32) {
 func (s *readySet) popMin() int32 {
 	var x int32
 	for i := len(s.up) - 1; i >= 0; i-- {
-		x = x<<6 | int32(bits.TrailingZeros64(s.up[i][x]))
+		x = x<<6 | int32(bits.TrailingZeros64(s.up[i][x])) //nolint:gosec // TrailingZeros64 is 0..64
 	}
-	x = x<<6 | int32(bits.TrailingZeros64(s.l2[x]))
-	x = x<<6 | int32(bits.TrailingZeros64(s.l1[x]))
-	x = x<<6 | int32(bits.TrailingZeros64(s.l0[x]))
+	x = x<<6 | int32(bits.TrailingZeros64(s.l2[x])) //nolint:gosec // TrailingZeros64 is 0..64
+	x = x<<6 | int32(bits.TrailingZeros64(s.l1[x])) //nolint:gosec // TrailingZeros64 is 0..64
+	x = x<<6 | int32(bits.TrailingZeros64(s.l0[x])) //nolint:gosec // TrailingZeros64 is 0..64
 
 	// Clear its bit in l0, and in each next level if the word below became zero.
 	w := s.l0[x>>6] &^ (1 << (x & 63))

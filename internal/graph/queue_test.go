@@ -11,7 +11,7 @@ import (
 // TestReadySet checks the set against a sorted slice, at sizes around the word and
 // level boundaries.
 func TestReadySet(t *testing.T) {
-	r := rand.New(rand.NewPCG(5, 6))
+	r := rand.New(rand.NewPCG(5, 6)) //nolint:gosec // seeded, reproducible test inputs, not secrets
 	for _, n := range []int{1, 2, 63, 64, 65, 4095, 4096, 4097, 262144, 262145} {
 		s := newReadySet(n)
 		var want []int32 // sorted
@@ -23,11 +23,11 @@ func TestReadySet(t *testing.T) {
 				}
 				want = want[1:]
 			} else {
-				x := int32(r.IntN(n))
+				x := int32(r.IntN(n)) //nolint:gosec // n <= 262145
 				if len(want) < 8 && r.IntN(2) == 0 {
-					x = int32(n - 1 - r.IntN(min(n, 3))) // the high end too
+					x = int32(n - 1 - r.IntN(min(n, 3))) //nolint:gosec // n <= 262145; the high end too
 				}
-				d := int32(r.IntN(2))
+				d := int32(r.IntN(2)) //nolint:gosec // 0 or 1
 				s.addIfZero(x, d)
 				if i, found := slices.BinarySearch(want, x); d == 0 && !found {
 					want = slices.Insert(want, i, x)
