@@ -48,7 +48,8 @@ func TestAuthJWTNeedsIssuerAndAudience(t *testing.T) {
 	}
 	var fields []string
 	for _, e := range flatten(err) {
-		if ce, ok := e.(*ply.ConfigError); ok && ce.Plugin == "auth" && strings.Contains(ce.Problem, "jwt.any") {
+		ce, ok := e.(*ply.ConfigError) //nolint:errorlint // flatten walked the tree: each error is checked itself, not what it wraps
+		if ok && ce.Plugin == "auth" && strings.Contains(ce.Problem, "jwt.any") {
 			fields = append(fields, ce.Field)
 		}
 	}
@@ -80,7 +81,7 @@ func flatten(err error) []error {
 // itself degraded, with the reason, until the first fetch succeeds; the host
 // stays ready, as API keys still work.
 func TestAuthJWKSDownIsDegraded(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := new(net.ListenConfig).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func TestAuthJWKSDownIsDegraded(t *testing.T) {
 // unless forwardCredentials is set.
 func TestAuthDoesNotForwardCredentialsUpstream(t *testing.T) {
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, r.Header.Get("X-API-Key")+"|"+r.Header.Get("Authorization"))
+		_, _ = io.WriteString(w, r.Header.Get("X-API-Key")+"|"+r.Header.Get("Authorization")) //nolint:gosec // a test upstream echoing to the test's own client, not a browser
 	}))
 	t.Cleanup(upstream.Close)
 	target, err := url.Parse(upstream.URL)

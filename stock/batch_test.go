@@ -50,8 +50,11 @@ func TestBatching(t *testing.T) {
 				return err
 			}
 			_, err = stock.Loader(b, "users", func(context.Context, []int) ([]string, []error) { return nil, nil })
+			if err == nil {
+				return errors.New("second loader named users: no error, want ErrDuplicate")
+			}
 			if !errors.Is(err, ply.ErrDuplicate) {
-				return fmt.Errorf("second loader named users: %v, want ErrDuplicate", err)
+				return fmt.Errorf("second loader named users: %w, want ErrDuplicate", err)
 			}
 			return nil
 		},

@@ -171,7 +171,11 @@ func TestLatePanicLoggedOnce(t *testing.T) {
 			_, _ = io.WriteString(w, "partial")
 			panic("late")
 		})}, logs.logger())
-	if res, err := h.client.Get(h.base + "/late"); err == nil {
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, h.base+"/late", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := h.client.Do(req); err == nil {
 		_, err = io.ReadAll(res.Body)
 		_ = res.Body.Close()
 		if err == nil {
