@@ -53,7 +53,7 @@ var wakeCtx context.Context = new(wakeContext)
 type wakeContext struct{ context.Context }
 
 func newQueue[T any](b *Bus, pattern string, buffer int, policy Policy, fn func(context.Context, T) error) *queue[T] {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(context.Background()) //nolint:gosec // cancel is kept in the queue and called by stop
 	q := &queue[T]{
 		b: b, pattern: pattern, policy: policy, fn: fn,
 		ch:  make(chan item[T], buffer),
@@ -126,7 +126,11 @@ func (q *queue[T]) drop() {
 
 func (q *queue[T]) loop() {
 	defer close(q.done)
-	for !q.run() { // a handler panicked: go on with the next event
+	for {
+		if q.run() {
+			return
+		}
+		// a handler panicked: go on with the next event
 	}
 }
 

@@ -228,7 +228,7 @@ func TestStopSync(t *testing.T) {
 func TestAsyncSlowSubscriber(t *testing.T) {
 	b := newBus(t)
 	release := make(chan struct{})
-	slow, err := eventbus.SubscribeAsync(b, orderCreated, func(ctx context.Context, o order) error {
+	slow, err := eventbus.SubscribeAsync(b, orderCreated, func(_ context.Context, _ order) error {
 		<-release
 		return nil
 	}, eventbus.WithBuffer(10))
@@ -367,7 +367,7 @@ func TestAsyncDrainAndStop(t *testing.T) {
 		var rec recorder
 		gate := make(chan struct{})
 		mk := func(label string) *eventbus.Subscription {
-			s, err := eventbus.SubscribeAsync(b, orderCreated, func(ctx context.Context, o order) error {
+			s, err := eventbus.SubscribeAsync(b, orderCreated, func(_ context.Context, o order) error {
 				<-gate
 				rec.add(label + o.ID)
 				return nil

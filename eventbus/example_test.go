@@ -20,22 +20,28 @@ func ExamplePublish() {
 	if err != nil {
 		panic(err)
 	}
-	defer bus.Close(context.Background())
+	defer func() { _ = bus.Close(context.Background()) }()
 
-	eventbus.Subscribe(bus, OrderPlaced, func(_ context.Context, o Order) error {
+	if _, err := eventbus.Subscribe(bus, OrderPlaced, func(_ context.Context, o Order) error {
 		fmt.Println("audit", o.ID)
 		return nil
-	}, eventbus.WithPriority(10))
-	eventbus.Subscribe(bus, OrderPlaced, func(_ context.Context, o Order) error {
+	}, eventbus.WithPriority(10)); err != nil {
+		panic(err)
+	}
+	if _, err := eventbus.Subscribe(bus, OrderPlaced, func(_ context.Context, o Order) error {
 		if o.Total > 100 {
 			return fmt.Errorf("order %s over the limit: %w", o.ID, eventbus.ErrVeto)
 		}
 		return nil
-	}, eventbus.WithPriority(20))
-	eventbus.Subscribe(bus, eventbus.NewTopic[Order]("orders.*"), func(_ context.Context, o Order) error {
+	}, eventbus.WithPriority(20)); err != nil {
+		panic(err)
+	}
+	if _, err := eventbus.Subscribe(bus, eventbus.NewTopic[Order]("orders.*"), func(_ context.Context, o Order) error {
 		fmt.Println("ship", o.ID)
 		return nil
-	}, eventbus.WithPriority(30))
+	}, eventbus.WithPriority(30)); err != nil {
+		panic(err)
+	}
 
 	fmt.Println(eventbus.Publish(context.Background(), bus, OrderPlaced, Order{ID: "a1", Total: 20}))
 	fmt.Println(eventbus.Publish(context.Background(), bus, OrderPlaced, Order{ID: "a2", Total: 500}))
@@ -54,7 +60,7 @@ func ExampleSubscribeAsync() {
 	if err != nil {
 		panic(err)
 	}
-	defer bus.Close(context.Background())
+	defer func() { _ = bus.Close(context.Background()) }()
 
 	sub, err := eventbus.SubscribeAsync(bus, OrderPlaced, func(_ context.Context, o Order) error {
 		fmt.Println("mail for", o.ID)

@@ -26,6 +26,7 @@ func connect(t *testing.T, url string, opts ...nats.Option) *nats.Conn {
 
 // testRemote checks delivery between two buses, each on its own connection.
 func testRemote(t *testing.T, ncA, ncB *nats.Conn) {
+	t.Helper()
 	a := newBus(t, eventbus.WithConn(ncA))
 	b := newBus(t, eventbus.WithConn(ncB))
 	got := make(chan string, 10)
@@ -131,7 +132,7 @@ func TestRemoteSlowConsumer(t *testing.T) {
 	nc := connect(t, "", nats.InProcessServer(s), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
 	b := newBus(t, eventbus.WithConn(nc))
 	release := make(chan struct{})
-	sub, err := eventbus.Subscribe(b, orderCreated, func(ctx context.Context, o order) error {
+	sub, err := eventbus.Subscribe(b, orderCreated, func(ctx context.Context, _ order) error {
 		select {
 		case <-release:
 		case <-ctx.Done():

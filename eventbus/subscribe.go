@@ -318,7 +318,7 @@ func newRemote[T any](b *Bus, pattern string, buffer int, fn func(context.Contex
 	if err != nil {
 		return nil, fmt.Errorf("eventbus: remote subscription to %s: %w", pattern, err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(context.Background()) //nolint:gosec // cancel is kept in the remote subscription and called by stop
 	r := &remote[T]{
 		b: b, pattern: pattern, fn: fn, ns: ns, msgs: msgs,
 		closed: ns.StatusChanged(nats.SubscriptionClosed),

@@ -41,12 +41,13 @@ func (f topicOptionFunc) applyTopic(c *topicConfig) { f(c) }
 
 type topicConfig struct{ durable bool }
 
-// Durable(true) sends the topic's events to NATS through JetStream, on a bus
-// created [WithConn]: [Publish] returns once a stream holding the subject
-// has stored the event, and fails if no stream holds it. Creating that
-// stream is the wiring's job. Remote subscribers receive durable events
-// like the others (the stream keeps them for replay by JetStream
-// consumers). Default: false, core NATS (at most once, no stream needed).
+// Durable sets whether the topic is durable. Durable(true) sends the
+// topic's events to NATS through JetStream, on a bus created [WithConn]:
+// [Publish] returns once a stream holding the subject has stored the
+// event, and fails if no stream holds it. Creating that stream is the
+// wiring's job. Remote subscribers receive durable events like the others
+// (the stream keeps them for replay by JetStream consumers). Default:
+// false, core NATS (at most once, no stream needed).
 func Durable(on bool) TopicOption {
 	return topicOptionFunc(func(c *topicConfig) { c.durable = on })
 }

@@ -213,7 +213,7 @@ func TestRemoteCarriesTraceContext(t *testing.T) {
 			pub := newBus(t, append(tt.opts, eventbus.WithConn(connect(t, "", nats.InProcessServer(s))))...)
 			sub := newBus(t, append(tt.opts, eventbus.WithConn(connect(t, "", nats.InProcessServer(s))))...)
 			got := make(chan any, 1)
-			rs, err := eventbus.Subscribe(sub, tt.topic, func(ctx context.Context, o order) error {
+			rs, err := eventbus.Subscribe(sub, tt.topic, func(ctx context.Context, _ order) error {
 				_, sp := tr.Start(ctx, "handle")
 				sp.End()
 				got <- ctx.Value(ctxKey{})
