@@ -40,7 +40,7 @@ func BenchmarkAdapter(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		r := httptest.NewRequest(http.MethodGet, "/x", nil)
+		r := httptest.NewRequestWithContext(b.Context(), http.MethodGet, "/x", nil)
 		w := nopWriter{h: http.Header{}}
 		for _, impl := range []struct {
 			name string

@@ -103,7 +103,8 @@ func checkAddr(addr string) error {
 // isServiceName reports whether port could name a service ("http").
 func isServiceName(port string) bool {
 	for _, c := range []byte(port) {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-'
+		if !ok {
 			return false
 		}
 	}
