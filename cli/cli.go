@@ -140,7 +140,7 @@ func Main(opts ...Option) int {
 	cmd := New(opts...)
 	err := cmd.ExecuteContext(ctx)
 	if err != nil {
-		fmt.Fprintln(cmd.ErrOrStderr(), "ply:", err)
+		_, _ = fmt.Fprintln(cmd.ErrOrStderr(), "ply:", err) // nowhere left to report a failed write
 	}
 	return ExitCode(err)
 }
@@ -165,7 +165,7 @@ func versionCmd() *cobra.Command {
 		Short: "Print the ply version (also ply --version)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintln(cmd.OutOrStdout(), "ply", version())
+			_, _ = fmt.Fprintln(cmd.OutOrStdout(), "ply", version())
 			return nil
 		},
 	}
@@ -229,7 +229,7 @@ func inFileOrder(err error, file string, cfg *config.Host) error {
 	var all []error
 	var flatten func(error)
 	flatten = func(err error) {
-		if j, ok := err.(interface{ Unwrap() []error }); ok { //nolint:errorlint // only joins are flattened
+		if j, ok := err.(interface{ Unwrap() []error }); ok { // only joins are flattened
 			for _, e := range j.Unwrap() {
 				flatten(e)
 			}

@@ -60,11 +60,11 @@ func golden(t *testing.T, name, got string) {
 	t.Helper()
 	path := filepath.Join("testdata", name)
 	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+		if err := os.WriteFile(path, []byte(got), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	want, err := os.ReadFile(path)
+	want, err := os.ReadFile(path) //nolint:gosec // a golden file under testdata, named by the test
 	if err != nil {
 		t.Fatalf("%v (run go test ./cli -update to create it)", err)
 	}
@@ -246,11 +246,11 @@ func TestReadmeGraph(t *testing.T) {
 	}
 	path := filepath.Join("..", "docs", "gateway.svg")
 	if *update {
-		if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+		if err := os.WriteFile(path, []byte(out), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	want, err := os.ReadFile(path)
+	want, err := os.ReadFile(path) //nolint:gosec // the fixed path docs/gateway.svg
 	if err != nil {
 		t.Fatalf("%v (run go test ./cli -update to draw it)", err)
 	}

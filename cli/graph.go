@@ -22,7 +22,7 @@ func (a *app) graphCmd() *cobra.Command {
 			"child to its parent; before, from the plugin that runs first to the one after it. " +
 			"Like explain, it provisions the plugins and runs their Wrap phase, then cleans up.",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			draw := map[string]func(*graph, io.Writer){"dot": (*graph).dot, "mermaid": (*graph).mermaid, "svg": (*graph).svg}[format]
+			draw := map[string]func(*graph, *strings.Builder){"dot": (*graph).dot, "mermaid": (*graph).mermaid, "svg": (*graph).svg}[format]
 			if draw == nil {
 				return usageError(fmt.Errorf("--format %q: want dot, mermaid or svg", format))
 			}
@@ -30,7 +30,11 @@ func (a *app) graphCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			draw(newGraph(plan, chains), cmd.OutOrStdout())
+			// Drawn in memory, then written at once; as with the other commands, a
+			// failed write to the output is not an error of the command.
+			var out strings.Builder
+			draw(newGraph(plan, chains), &out)
+			_, _ = io.WriteString(cmd.OutOrStdout(), out.String())
 			return nil
 		},
 	}
@@ -95,7 +99,7 @@ func newGraph(plan *ply.Plan, chains []*ply.Chain) *graph {
 
 func label(in ply.Info) string { return in.ID() + "\n" + band(in.Priority) }
 
-func (g *graph) dot(w io.Writer) {
+func (g *graph) dot(w *strings.Builder) {
 	fmt.Fprintln(w, "digraph ply {")
 	fmt.Fprintln(w, "  rankdir=LR;")
 	fmt.Fprintln(w, `  node [shape=box, fontname="Helvetica"];`)
@@ -126,7 +130,7 @@ func (g *graph) dot(w io.Writer) {
 	fmt.Fprintln(w, "}")
 }
 
-func (g *graph) mermaid(w io.Writer) {
+func (g *graph) mermaid(w *strings.Builder) {
 	fmt.Fprintln(w, "flowchart LR")
 	for i, n := range g.nodes {
 		fmt.Fprintf(w, "  p%d[\"%s<br/>%s\"]\n", i, n.ID(), band(n.Priority))
@@ -155,7 +159,7 @@ func (g *graph) mermaid(w io.Writer) {
 // svg draws the plugins in columns by dependency depth (a plugin sits one
 // column right of its deepest dependency), edges as arrows, then one row
 // per route with its chain.
-func (g *graph) svg(w io.Writer) {
+func (g *graph) svg(w *strings.Builder) {
 	const boxH, gapX, gapY, pad, charW = 36, 60, 16, 20, 7
 	depth := make([]int, len(g.nodes))
 	for i := range g.nodes { // lifecycle order: dependencies come first

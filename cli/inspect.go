@@ -31,7 +31,7 @@ func (a *app) validateCmd() *cobra.Command {
 			for _, m := range cfg.File.Modules {
 				routes += len(m.Routes)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%s, %s, %s)\n", args[0],
+			_, _ = fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%s, %s, %s)\n", args[0],
 				count(len(cfg.Plugins), "plugin"), count(len(cfg.File.Modules), "module"), count(routes, "route"))
 			return nil
 		},
@@ -72,7 +72,7 @@ func (a *app) pluginsCmd() *cobra.Command {
 				p := a.catalog[name]()
 				in := p.Info()
 				if !schema {
-					fmt.Fprintf(w, "%-14s %-8s %-12s %s\n", name, in.Version, band(in.Priority), in.Description)
+					_, _ = fmt.Fprintf(w, "%-14s %-8s %-12s %s\n", name, in.Version, band(in.Priority), in.Description)
 					continue
 				}
 				s, err := ply.Schema(p)
@@ -139,12 +139,12 @@ func (a *app) explainCmd() *cobra.Command {
 					continue
 				}
 				if shown > 0 {
-					fmt.Fprintln(w)
+					_, _ = fmt.Fprintln(w)
 				}
 				x := ch.Explain()
-				fmt.Fprint(w, x.String())
+				_, _ = fmt.Fprint(w, x.String())
 				if len(x.Steps) == 0 {
-					fmt.Fprintln(w, "  (no layers)")
+					_, _ = fmt.Fprintln(w, "  (no layers)")
 				}
 				shown++
 			}
@@ -152,8 +152,8 @@ func (a *app) explainCmd() *cobra.Command {
 				return usageError(fmt.Errorf("no route %q in %s; ply explain %s lists them", args[1], args[0], args[0]))
 			}
 			if len(args) == 1 {
-				fmt.Fprintln(w)
-				fmt.Fprint(w, plan.Explain(ply.LifecycleOrder).String())
+				_, _ = fmt.Fprintln(w)
+				_, _ = fmt.Fprint(w, plan.Explain(ply.LifecycleOrder).String())
 			}
 			return nil
 		},

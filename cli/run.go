@@ -47,7 +47,7 @@ func (a *app) runCmd() *cobra.Command {
 			_ = bar.Finish()
 			summary(cmd.OutOrStdout(), plan, h)
 			<-ctx.Done()
-			fmt.Fprintln(cmd.OutOrStdout(), "stopping")
+			_, _ = fmt.Fprintln(cmd.OutOrStdout(), "stopping")
 			return h.Stop(context.WithoutCancel(ctx))
 		},
 	}
@@ -56,28 +56,29 @@ func (a *app) runCmd() *cobra.Command {
 }
 
 // summary prints the plugins in chain order, the routes, the URL and a few
-// curl lines to try.
+// curl lines to try. It is best effort: a failed write is not an error of
+// the command.
 func summary(w io.Writer, plan *ply.Plan, h *ply.Host) {
-	fmt.Fprintln(w, "plugins (chain order, outermost first):")
+	_, _ = fmt.Fprintln(w, "plugins (chain order, outermost first):")
 	for _, in := range plan.Order(ply.ChainOrder) {
-		fmt.Fprintf(w, "  %-24s %s\n", in.ID(), in.Description)
+		_, _ = fmt.Fprintf(w, "  %-24s %s\n", in.ID(), in.Description)
 	}
 	srv, err := ply.Lookup(h, httpserver.Key)
 	if err != nil || srv.Addr() == nil {
 		return
 	}
 	url := "http://" + srv.Addr().String()
-	fmt.Fprintln(w, "routes:")
+	_, _ = fmt.Fprintln(w, "routes:")
 	for _, r := range srv.Routes() {
-		fmt.Fprintln(w, "  "+r)
+		_, _ = fmt.Fprintln(w, "  "+r)
 	}
-	fmt.Fprintf(w, "serving on %s\n", url)
-	fmt.Fprintln(w, "try:")
-	fmt.Fprintf(w, "  curl -i %s/healthz\n", url)
+	_, _ = fmt.Fprintf(w, "serving on %s\n", url)
+	_, _ = fmt.Fprintln(w, "try:")
+	_, _ = fmt.Fprintf(w, "  curl -i %s/healthz\n", url)
 	for _, r := range srv.Routes() {
 		method, path, _ := strings.Cut(r, " ")
 		if method == "GET" && !strings.Contains(path, "{") {
-			fmt.Fprintf(w, "  curl -i %s%s\n", url, path)
+			_, _ = fmt.Fprintf(w, "  curl -i %s%s\n", url, path)
 		}
 	}
 }
