@@ -15,7 +15,7 @@ func TestAccessLogFields(t *testing.T) {
 	logger, logs := newLogger()
 	rid := must(middleware.NewRequestID(middleware.RequestIDOptions{}))(t)
 	al := must(middleware.NewAccessLog(middleware.AccessLogOptions{}, logger))(t)
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusCreated)
 		_, _ = io.WriteString(w, "hello")
 		if err := http.NewResponseController(w).Flush(); err != nil {
@@ -68,23 +68,23 @@ func TestAccessLogPassesHijack(t *testing.T) {
 			t.Errorf("Hijack through the access log: %v", err)
 			return
 		}
-		defer conn.Close()
+		defer func() { _ = conn.Close() }()
 		_, _ = buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 8\r\nConnection: close\r\n\r\nhijacked")
 		_ = buf.Flush()
 	})))
 
-	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	conn, err := new(net.Dialer).DialContext(t.Context(), "tcp", srv.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	_, _ = io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
+	_ = res.Body.Close()
 	if string(body) != "hijacked" {
 		t.Errorf("body = %q, want \"hijacked\"", body)
 	}

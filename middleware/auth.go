@@ -684,7 +684,7 @@ func (j *jwks) health() error {
 	case j.fetched.IsZero():
 		return fmt.Errorf("JWKS %s not fetched yet; every JWT is rejected: %w: %w", j.url, j.err, ply.ErrDegraded)
 	case j.err != nil:
-		return fmt.Errorf("JWKS %s: latest fetch failed, serving the keys of %s: %v: %w",
+		return fmt.Errorf("JWKS %s: latest fetch failed, serving the keys of %s: %w: %w",
 			j.url, j.fetched.UTC().Format(time.RFC3339), j.err, ply.ErrDegraded)
 	}
 	return nil

@@ -49,7 +49,7 @@ func TestAuthAPIKey(t *testing.T) {
 		},
 		RequiredScopes: []string{"orders:read"},
 	}, nil, discardLogger()))(t)
-	defer a.Close()
+	defer closeOK(t, a)
 	srv := serve(t, a.Middleware()(whoami))
 
 	for _, tt := range []struct {
@@ -159,7 +159,7 @@ func TestAuthJWTFromJWKSURL(t *testing.T) {
 		},
 		RequiredScopes: []string{"orders:read"},
 	}, keys.Client(), discardLogger()))(t)
-	defer a.Close()
+	defer closeOK(t, a)
 	srv := serve(t, a.Middleware()(whoami))
 
 	es := signer{kid: "ec-1", method: jwt.SigningMethodES256, key: ecKey}
@@ -259,7 +259,7 @@ func TestAuthOptionsValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			a, err := middleware.NewAuth(tt.opts, nil, discardLogger())
 			if err == nil {
-				a.Close()
+				closeOK(t, a)
 				t.Fatalf("NewAuth(%+v) succeeded, want an error", tt.opts)
 			}
 			t.Log(err)
@@ -345,7 +345,7 @@ func TestAuthFailureLogIsThrottled(t *testing.T) {
 		a := must(middleware.NewAuth(middleware.AuthOptions{APIKeys: []middleware.APIKey{{Name: "a", Key: "k-a-0123456789abcd"}}}, nil, logger))(t)
 		h := a.Middleware()(whoami)
 		fail := func() {
-			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/", nil)
 			r.Header.Set("X-API-Key", "k-guess-0123456789")
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, r)
@@ -374,7 +374,7 @@ func TestAuthFailureLogIsThrottled(t *testing.T) {
 // other headers pass.
 func TestAuthStripsTheCredentialItConsumed(t *testing.T) {
 	upstream := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, "x-api-key="+r.Header.Get("X-API-Key")+" authorization="+r.Header.Get("Authorization"))
+		_, _ = io.WriteString(w, "x-api-key="+r.Header.Get("X-API-Key")+" authorization="+r.Header.Get("Authorization")) //nolint:gosec // G705: a test upstream echoes the headers it got to the test's own client
 	}))
 	target, err := url.Parse(upstream.URL)
 	if err != nil {
@@ -425,7 +425,7 @@ type jwksServer struct {
 
 func newJWKSServer(t *testing.T) *jwksServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := new(net.ListenConfig).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -439,6 +439,7 @@ func newJWKSServer(t *testing.T) *jwksServer {
 }
 
 func (s *jwksServer) run(t *testing.T) {
+	t.Helper()
 	defer close(s.done)
 	var srv *http.Server
 	var served chan struct{}
@@ -453,7 +454,7 @@ func (s *jwksServer) run(t *testing.T) {
 	for start := range s.cmds {
 		stop()
 		if start {
-			ln, err := net.Listen("tcp", s.addr)
+			ln, err := new(net.ListenConfig).Listen(t.Context(), "tcp", s.addr)
 			if err != nil {
 				t.Errorf("restart the JWKS server on %s: %v", s.addr, err)
 				s.cmds <- false // unblocks the test's start call with a failure
@@ -473,6 +474,7 @@ func (s *jwksServer) run(t *testing.T) {
 
 // start starts the server (again); it accepts connections when start returns.
 func (s *jwksServer) start(t *testing.T) {
+	t.Helper()
 	s.cmds <- true
 	if !<-s.cmds {
 		t.FailNow()
@@ -510,10 +512,10 @@ func TestAuthJWKSRecoversWithinSeconds(t *testing.T) {
 		a := must(middleware.NewAuth(middleware.AuthOptions{JWT: middleware.JWTOptions{
 			JWKSURL: "http://" + keys.addr + "/jwks.json", Issuer: "https://issuer.test", Audience: "shop",
 		}}, client, discardLogger()))(t)
-		defer a.Close()
+		defer closeOK(t, a)
 		h := a.Middleware()(whoami)
 		status := func(tok string) int {
-			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/", nil)
 			r.Header.Set("Authorization", "Bearer "+tok)
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, r)
@@ -603,7 +605,7 @@ func TestAuthJWKSResponseIsBounded(t *testing.T) {
 	a := must(middleware.NewAuth(middleware.AuthOptions{JWT: middleware.JWTOptions{
 		JWKSURL: keys.URL, AnyIssuer: true, AnyAudience: true,
 	}}, keys.Client(), discardLogger()))(t)
-	defer a.Close()
+	defer closeOK(t, a)
 	srv := serve(t, a.Middleware()(whoami))
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

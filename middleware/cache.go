@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"net/http"
 	"net/textproto"
 	"net/url"
@@ -181,7 +182,7 @@ func NewCache(opts CacheOptions) (*Cache, error) {
 		c.vary = append(c.vary, textproto.CanonicalMIMEHeaderKey(v))
 	}
 	store, err := otter.New(&otter.Options[uint64, *cacheEntry]{
-		MaximumWeight: uint64(maxBytes),
+		MaximumWeight: uint64(max(maxBytes, 1)), // already >= 1: checked rejects a negative MaxBytes
 		Weigher:       func(_ uint64, e *cacheEntry) uint32 { return e.weight },
 		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[uint64, *cacheEntry]) time.Duration {
 			return e.Value.keep
@@ -205,8 +206,8 @@ func (c *Cache) Close() error {
 // running the store's pending evictions.
 func (c *Cache) Stats() CacheStats {
 	c.store.CleanUp()
-	return CacheStats{Hits: c.hits.Load(), Misses: c.misses.Load(),
-		Entries: c.store.EstimatedSize(), Bytes: int64(c.store.WeightedSize())}
+	return CacheStats{Hits: c.hits.Load(), Misses: c.misses.Load(), Entries: c.store.EstimatedSize(),
+		Bytes: int64(min(c.store.WeightedSize(), math.MaxInt64))} // at most MaximumWeight, an int64
 }
 
 // InvalidateTag removes every stored response tagged with tag, through the tag
@@ -563,10 +564,11 @@ func (c *Cache) fill(next http.Handler, w http.ResponseWriter, r *http.Request, 
 
 // put stores e and indexes its tags.
 func (c *Cache) put(e *cacheEntry) {
-	e.weight = uint32(min(int64(entryOverhead+len(e.key))+e.resp.size(), 1<<32-1))
+	weight := int64(entryOverhead+len(e.key)) + e.resp.size()
 	for _, v := range e.vary {
-		e.weight += uint32(len(v))
+		weight += int64(len(v))
 	}
+	e.weight = uint32(min(max(weight, 0), math.MaxUint32)) // the store weighs entries in uint32
 	hash := maphash.String(c.seed, e.key)
 	c.store.Set(hash, e)
 	c.mu.Lock()
@@ -614,7 +616,7 @@ func (iw *invalidatingWriter) status(code int) {
 		return
 	}
 	iw.c.invalidateURL(iw.r.Host, iw.r.URL)
-	h := iw.ResponseWriter.Header()
+	h := iw.Header()
 	for _, name := range []string{"Location", "Content-Location"} {
 		if v := h.Get(name); v != "" {
 			if u, err := iw.r.URL.Parse(v); err == nil && (u.Host == "" || strings.EqualFold(u.Host, iw.r.Host)) {
@@ -661,7 +663,8 @@ var keyPool = sync.Pool{New: func() any { return &cacheKey{buf: make([]byte, 0, 
 
 // buildKey writes r's key into k, without the response's Vary headers.
 func (c *Cache) buildKey(k *cacheKey, r *http.Request) {
-	b := append(k.buf[:0], r.Method...)
+	b := k.buf[:0]
+	b = append(b, r.Method...)
 	b = append(b, '|')
 	k.uri = len(b)
 	b = appendURI(b, r.Host, r.URL)

@@ -19,8 +19,9 @@ func BenchmarkCacheHit(b *testing.B) {
 		h.Set("Etag", `"v1"`)
 		_, _ = io.WriteString(w, "hello")
 	})
-	req := httptest.NewRequest(http.MethodGet, "/items/1?a=1&b=2", nil)
+	req := httptest.NewRequestWithContext(b.Context(), http.MethodGet, "/items/1?a=1&b=2", nil)
 	run := func(b *testing.B, h http.Handler) {
+		b.Helper()
 		h.ServeHTTP(httptest.NewRecorder(), req) // fills the cache
 		b.ReportAllocs()
 		for b.Loop() {
@@ -34,7 +35,7 @@ func BenchmarkCacheHit(b *testing.B) {
 	b.Run("handler", func(b *testing.B) { run(b, app) }) // the baseline
 	b.Run("cache-hit", func(b *testing.B) {
 		c := must(middleware.NewCache(middleware.CacheOptions{}))(b)
-		b.Cleanup(func() { c.Close() })
+		b.Cleanup(func() { closeOK(b, c) })
 		run(b, c.Middleware()(app))
 		if c.Stats().Hits == 0 {
 			b.Fatal("no hit")

@@ -76,7 +76,7 @@ func TestCacheMemoryOptions(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := middleware.NewCache(tt.opts)
 			if err == nil {
-				c.Close()
+				closeOK(t, c)
 			}
 			if tt.wantField == "" {
 				if err != nil {

@@ -84,15 +84,21 @@ func targeted(values []string) (cc cacheControl, ok bool) {
 
 // sfKey reports whether k is a Structured Field key (RFC 8941 §3.2).
 func sfKey(k string) bool {
-	if k == "" || !(k[0] >= 'a' && k[0] <= 'z' || k[0] == '*') {
+	if k == "" || k[0] != '*' && (k[0] < 'a' || k[0] > 'z') {
 		return false
 	}
 	for _, c := range []byte(k) {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' || c == '*') {
+		if !sfKeyByte(c) {
 			return false
 		}
 	}
 	return true
+}
+
+// sfKeyByte reports whether c may be in a Structured Field key: a lowercase
+// letter, a digit, '_', '-', '.' or '*'.
+func sfKeyByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' || c == '*'
 }
 
 // credentialed reports whether r carries credentials or was authenticated: such

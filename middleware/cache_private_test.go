@@ -20,7 +20,7 @@ import (
 func cachedProxy(t *testing.T, opts middleware.CacheOptions, upstream http.Handler, outer ...func(http.Handler) http.Handler) (*middleware.Cache, *httptest.Server) {
 	t.Helper()
 	c := must(middleware.NewCache(opts))(t)
-	t.Cleanup(func() { c.Close() })
+	t.Cleanup(func() { closeOK(t, c) })
 	up := serve(t, upstream)
 	target, err := url.Parse(up.URL)
 	if err != nil {
@@ -43,7 +43,7 @@ func aliceAndBob(t *testing.T) *middleware.Auth {
 	auth := must(middleware.NewAuth(middleware.AuthOptions{APIKeys: []middleware.APIKey{
 		{Name: "alice", Key: "alice-key-0123456789"}, {Name: "bob", Key: "bob-key-00123456789"},
 	}, ForwardCredentials: true}, nil, discardLogger()))(t) // the upstreams tell callers apart by their credential
-	t.Cleanup(func() { auth.Close() })
+	t.Cleanup(func() { closeOK(t, auth) })
 	return auth
 }
 
@@ -93,7 +93,7 @@ func TestCacheCoalescedPrivateResponsesStayPrivate(t *testing.T) {
 				}
 				w.Header().Set("Cache-Control", "private")
 				w.Header().Set("Set-Cookie", "sid="+who)
-				fmt.Fprintf(w, "page of %s", who)
+				_, _ = fmt.Fprintf(w, "page of %s", who)
 			})
 			_, srv := cachedProxy(t, middleware.CacheOptions{TTL: time.Minute}, upstream, tt.outer...)
 			first := make(chan response, 1)
@@ -118,7 +118,7 @@ func TestCacheCoalescedUnstorableResponseIsNotShared(t *testing.T) {
 		t.Run(cc, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				c := must(middleware.NewCache(middleware.CacheOptions{TTL: time.Minute}))(t)
-				defer c.Close()
+				defer closeOK(t, c)
 				release := make(chan struct{})
 				var runs atomic.Int64
 				h := c.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -127,7 +127,7 @@ func TestCacheCoalescedUnstorableResponseIsNotShared(t *testing.T) {
 						<-release
 					}
 					w.Header().Set("Cache-Control", cc)
-					fmt.Fprintf(w, "run %d", n)
+					_, _ = fmt.Fprintf(w, "run %d", n)
 				}))
 				client, shutdown := servePipe(h)
 				defer shutdown()
@@ -175,7 +175,7 @@ func TestCacheAuthenticatedResponsesArePrivate(t *testing.T) {
 					who = map[string]string{"Bearer alice-key-0123456789": "alice", "Bearer bob-key-00123456789": "bob"}[r.Header.Get("Authorization")]
 				}
 				w.Header().Set("Cache-Control", tt.cacheControl)
-				fmt.Fprintf(w, "data of %s", who)
+				_, _ = fmt.Fprintf(w, "data of %s", who)
 			})
 			_, srv := cachedProxy(t, middleware.CacheOptions{TTL: time.Minute}, upstream, auth.Middleware())
 			if res := get(t, srv.Client(), srv.URL+"/api/orders", tt.alice...); res.body != "data of alice" {
@@ -195,7 +195,7 @@ func TestCacheCookieRequestsArePrivate(t *testing.T) {
 	upstream := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sid, _ := r.Cookie("sid")
 		w.Header().Set("Cache-Control", "max-age=60")
-		fmt.Fprintf(w, "cart of %s", sid.Value)
+		_, _ = fmt.Fprintf(w, "cart of %s", sid.Value)
 	})
 	_, srv := cachedProxy(t, middleware.CacheOptions{}, upstream)
 	get(t, srv.Client(), srv.URL+"/cart", "Cookie", "sid=ALICE")

@@ -54,7 +54,7 @@ func (o *origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f(w, r)
 	}
 	if r.Method == http.MethodGet {
-		fmt.Fprintf(w, "run %d", n)
+		_, _ = fmt.Fprintf(w, "run %d", n)
 	}
 }
 
@@ -161,7 +161,7 @@ func TestCacheAgeFromUpstream(t *testing.T) {
 func TestCacheAgeAdvances(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := must(middleware.NewCache(middleware.CacheOptions{}))(t)
-		defer c.Close()
+		defer closeOK(t, c)
 		o := newOrigin()
 		o.on("/", headers("Cache-Control", "max-age=100", "Age", "10"))
 		client, shutdown := servePipe(c.Middleware()(o))
@@ -480,7 +480,7 @@ func TestCacheServesStaleWhenOriginFails(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				c := must(middleware.NewCache(middleware.CacheOptions{}))(t)
-				defer c.Close()
+				defer closeOK(t, c)
 				var runs atomic.Int64
 				h := c.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 					if runs.Add(1) > 1 {

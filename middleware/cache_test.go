@@ -43,13 +43,13 @@ func (c *counting) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Vary", v)
 		w.Header().Set("Content-Language", r.Header.Get(v))
 	}
-	fmt.Fprintf(w, "run %d", n)
+	_, _ = fmt.Fprintf(w, "run %d", n)
 }
 
 func newCache(t *testing.T, opts middleware.CacheOptions) (*middleware.Cache, *counting, string, *http.Client) {
 	t.Helper()
 	c := must(middleware.NewCache(opts))(t)
-	t.Cleanup(func() { c.Close() })
+	t.Cleanup(func() { closeOK(t, c) })
 	h := &counting{}
 	srv := serve(t, c.Middleware()(h))
 	return c, h, srv.URL, srv.Client()
@@ -118,7 +118,7 @@ func TestCacheControl(t *testing.T) {
 
 func TestCacheStampede(t *testing.T) {
 	c := must(middleware.NewCache(middleware.CacheOptions{TTL: time.Minute}))(t)
-	defer c.Close()
+	defer closeOK(t, c)
 	release := make(chan struct{})
 	arrived := make(chan struct{})
 	var runs atomic.Int64
@@ -209,7 +209,7 @@ func TestCacheVary(t *testing.T) {
 
 func TestCachePanicReachesEveryWaiter(t *testing.T) {
 	c := must(middleware.NewCache(middleware.CacheOptions{}))(t)
-	defer c.Close()
+	defer closeOK(t, c)
 	rec := must(middleware.NewRecover(middleware.RecoverOptions{}, discardLogger()))(t)
 	srv := serve(t, rec(c.Middleware()(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("broken") }))))
 	if res := get(t, srv.Client(), srv.URL); res.status != 500 {
@@ -225,7 +225,7 @@ func TestCacheOptionsValidate(t *testing.T) {
 
 func TestCacheCancelledLeaderIsNotShared(t *testing.T) {
 	c := must(middleware.NewCache(middleware.CacheOptions{TTL: time.Minute}))(t)
-	defer c.Close()
+	defer closeOK(t, c)
 	entered := make(chan struct{}, 1)
 	arrived := make(chan struct{}, 2)
 	var runs atomic.Int64
@@ -252,7 +252,7 @@ func TestCacheCancelledLeaderIsNotShared(t *testing.T) {
 		req := newRequest(t, http.MethodGet, srv.URL+"/slow", nil).WithContext(ctx)
 		res, err := srv.Client().Do(req)
 		if err == nil {
-			res.Body.Close()
+			_ = res.Body.Close()
 		}
 		leaderDone <- err
 	}()

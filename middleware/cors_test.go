@@ -119,7 +119,7 @@ func FuzzCORSCredentialedOrigin(f *testing.F) {
 			if strings.EqualFold(origin, attacker) {
 				continue
 			}
-			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/", nil)
 			r.Header.Set("Origin", attacker)
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, r)

@@ -56,7 +56,11 @@ func TestErrorReport(t *testing.T) {
 func TestLogReporterAddsSpanEvent(t *testing.T) {
 	sr := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
-	defer tp.Shutdown(t.Context())
+	defer func() {
+		if err := tp.Shutdown(t.Context()); err != nil {
+			t.Errorf("shut down the provider: %v", err)
+		}
+	}()
 	logger, logs := newLogger()
 	ctx, span := tp.Tracer("test").Start(t.Context(), "req")
 	middleware.LogReporter{Logger: logger}.Report(ctx, middleware.ReportedError{Plugin: "p", Version: "v1", Status: 503})

@@ -1,6 +1,7 @@
 package middleware_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,7 +25,7 @@ func ExampleNewRecover() {
 	app := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("bug") })
 	h := requestID(recoverer(app))
 
-	req := httptest.NewRequest(http.MethodGet, "/orders", nil)
+	req := httptest.NewRequestWithContext(context.Background(), http.MethodGet, "/orders", nil)
 	req.Header.Set("X-Request-Id", "req-42")
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
@@ -41,17 +42,17 @@ func ExampleCache() {
 	if err != nil {
 		panic(err)
 	}
-	defer cache.Close()
+	defer func() { _ = cache.Close() }()
 	runs := 0
 	h := cache.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		runs++
 		w.Header().Set("Cache-Control", "max-age=60")
 		w.Header().Set("Cache-Tag", "product-7")
-		fmt.Fprintf(w, "product 7, run %d", runs)
+		_, _ = fmt.Fprintf(w, "product 7, run %d", runs)
 	}))
 	get := func() {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/products/7", nil))
+		h.ServeHTTP(rec, httptest.NewRequestWithContext(context.Background(), http.MethodGet, "/products/7", nil))
 		body, _ := io.ReadAll(rec.Body)
 		fmt.Println(rec.Header().Get("X-Cache"), string(body))
 	}
@@ -73,11 +74,11 @@ func ExampleRateLimit() {
 	if err != nil {
 		panic(err)
 	}
-	defer rl.Close()
+	defer func() { _ = rl.Close() }()
 	h := rl.Middleware()(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	for range 2 {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+		h.ServeHTTP(rec, httptest.NewRequestWithContext(context.Background(), http.MethodGet, "/", nil))
 		fmt.Printf("%d Retry-After: %q\n", rec.Code, rec.Header().Get("Retry-After"))
 	}
 	// Output:

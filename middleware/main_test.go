@@ -31,6 +31,14 @@ func must[T any](v T, err error) func(testing.TB) T {
 	}
 }
 
+// closeOK closes c and fails the test if that fails: defer closeOK(t, c).
+func closeOK(t testing.TB, c io.Closer) {
+	t.Helper()
+	if err := c.Close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
+}
+
 // serve starts a real HTTP server for h; it is closed when the test ends.
 func serve(t testing.TB, h http.Handler) *httptest.Server {
 	t.Helper()
@@ -63,7 +71,7 @@ func do(t testing.TB, client *http.Client, req *http.Request) response {
 	if err != nil {
 		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	body, err := io.ReadAll(res.Body)
 	if err != nil {
 		t.Fatalf("read body of %s %s: %v", req.Method, req.URL, err)
@@ -178,7 +186,7 @@ func (pipeAddr) String() string  { return "pipe" }
 // synctest bubble and call the shutdown function before the bubble ends.
 func servePipe(h http.Handler) (*http.Client, func()) {
 	pn := newPipeNet()
-	srv := &http.Server{Handler: h}
+	srv := &http.Server{Handler: h} //nolint:gosec // G112: an in-memory server for the test's own client; a header timeout would run on the bubble's fake clock
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -42,7 +42,7 @@ func points(t *testing.T, rm metricdata.ResourceMetrics, name string) []string {
 				}
 			case metricdata.Histogram[float64]:
 				for _, p := range d.DataPoints {
-					out = append(out, label(p.Attributes)+"="+itoa(int64(p.Count)))
+					out = append(out, label(p.Attributes)+"="+strconv.FormatUint(p.Count, 10))
 				}
 			default:
 				t.Fatalf("metric %s has data %T", name, m.Data)
@@ -58,7 +58,11 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 func TestMetrics(t *testing.T) {
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	defer mp.Shutdown(t.Context())
+	defer func() {
+		if err := mp.Shutdown(t.Context()); err != nil {
+			t.Errorf("shut down the provider: %v", err)
+		}
+	}()
 	mw := must(middleware.NewMetrics(middleware.MetricsOptions{}, mp))(t)
 	mux := http.NewServeMux()
 	mux.Handle("GET /items/{id}", mw(ok))
@@ -93,7 +97,11 @@ func TestMetrics(t *testing.T) {
 func TestTracing(t *testing.T) {
 	sr := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
-	defer tp.Shutdown(t.Context())
+	defer func() {
+		if err := tp.Shutdown(t.Context()); err != nil {
+			t.Errorf("shut down the provider: %v", err)
+		}
+	}()
 	mw := must(middleware.NewTracing(middleware.TracingOptions{}, tp, propagation.TraceContext{}))(t)
 	var inner trace.SpanContext
 	mux := http.NewServeMux()

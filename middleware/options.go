@@ -34,7 +34,7 @@ func (e *OptionsError) Error() string {
 	b.WriteString(e.Layer)
 	b.WriteString(": ")
 	errs := []error{e.Err}
-	if j, ok := e.Err.(interface{ Unwrap() []error }); ok { //nolint:errorlint // only the join's own parts
+	if j, ok := e.Err.(interface{ Unwrap() []error }); ok { // only the join's own parts
 		errs = j.Unwrap()
 	}
 	for i, err := range errs {

@@ -81,7 +81,8 @@ func (o RateLimitOptions) Validate() error {
 		p.add("idleTTL", "must be >= 0, got %v", o.IdleTTL)
 	}
 	name, isHeader := strings.CutPrefix(o.Key, "header:")
-	if !(o.Key == "" || o.Key == "ip" || o.Key == "principal" || isHeader && name != "" && validHeaderName(name)) {
+	known := o.Key == "" || o.Key == "ip" || o.Key == "principal" || isHeader && name != "" && validHeaderName(name)
+	if !known {
 		p.add("key", `must be "ip", "principal" or "header:<name>", got %q`, o.Key)
 	}
 	if len(p) > 0 {

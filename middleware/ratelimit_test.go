@@ -13,7 +13,7 @@ import (
 func TestRateLimitUnderSynctest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rl := must(middleware.NewRateLimit(middleware.RateLimitOptions{Rate: 0.5, Burst: 2, Key: "header:X-Tenant"}, nil))(t)
-		defer rl.Close()
+		defer closeOK(t, rl)
 		client, shutdown := servePipe(rl.Middleware()(ok))
 		defer shutdown()
 
@@ -66,7 +66,7 @@ func (c *clock) Advance(d time.Duration) {
 func TestRateLimitInjectedClockPerIP(t *testing.T) {
 	clk := &clock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
 	rl := must(middleware.NewRateLimit(middleware.RateLimitOptions{Rate: 0.1, Burst: 1}, clk.Now))(t)
-	defer rl.Close()
+	defer closeOK(t, rl)
 	srv := serve(t, rl.Middleware()(ok))
 
 	if res := get(t, srv.Client(), srv.URL); res.status != 200 {
@@ -94,7 +94,7 @@ func TestRateLimitPrincipalKey(t *testing.T) {
 		{Name: "a", Key: "key-a-0123456789ab"}, {Name: "b", Key: "key-b-0123456789ab"},
 	}}, nil, discardLogger()))(t)
 	rl := must(middleware.NewRateLimit(middleware.RateLimitOptions{Rate: 0.001, Burst: 1, Key: "principal"}, nil))(t)
-	defer rl.Close()
+	defer closeOK(t, rl)
 	srv := serve(t, a.Middleware()(rl.Middleware()(ok)))
 
 	for _, tt := range []struct {
@@ -120,7 +120,7 @@ func TestRateLimitOptionsValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			rl, err := middleware.NewRateLimit(tt.opts, nil)
 			if err == nil {
-				rl.Close()
+				closeOK(t, rl)
 				t.Fatalf("NewRateLimit(%+v) succeeded, want an error", tt.opts)
 			}
 			t.Log(err)
@@ -142,7 +142,7 @@ func behindProxy(h http.Handler) http.Handler {
 // /64; IPv4 clients, and IPv4-mapped IPv6 ones, by their address.
 func TestRateLimitKeysIPv6ByPrefix(t *testing.T) {
 	rl := must(middleware.NewRateLimit(middleware.RateLimitOptions{Rate: 0.001, Burst: 1}, nil))(t)
-	defer rl.Close()
+	defer closeOK(t, rl)
 	srv := serve(t, behindProxy(rl.Middleware()(ok)))
 	for _, tt := range []struct {
 		client string

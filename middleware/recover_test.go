@@ -57,7 +57,7 @@ func TestRecoverRepanicsErrAbortHandler(t *testing.T) {
 	res, err := srv.Client().Do(newRequest(t, http.MethodGet, srv.URL, nil))
 	if err == nil {
 		_, err = io.ReadAll(res.Body)
-		res.Body.Close()
+		_ = res.Body.Close()
 	}
 	if err == nil {
 		t.Fatal("the response was complete, want it aborted")
@@ -80,7 +80,7 @@ func TestRecoverAfterStatusAbortsResponse(t *testing.T) {
 	res, err := srv.Client().Do(newRequest(t, http.MethodGet, srv.URL, nil))
 	if err == nil {
 		_, err = io.ReadAll(res.Body)
-		res.Body.Close()
+		_ = res.Body.Close()
 	}
 	if err == nil {
 		t.Error("the response was complete, want it cut short: its status was already sent")

@@ -32,11 +32,16 @@ func (o RequestIDOptions) Validate() error {
 // digits and '-'.
 func validHeaderName(name string) bool {
 	for _, c := range []byte(name) {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+		if !headerNameByte(c) {
 			return false
 		}
 	}
 	return true
+}
+
+// headerNameByte reports whether c is a letter, a digit or '-'.
+func headerNameByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-'
 }
 
 type requestIDKey struct{}

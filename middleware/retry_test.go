@@ -3,6 +3,7 @@ package middleware_test
 import (
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -31,7 +32,7 @@ func (f *flaky) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 	w.Header().Set("Attempt-Status", http.StatusText(status))
 	w.WriteHeader(status)
-	_, _ = io.WriteString(w, "attempt "+string(rune('0'+len(f.bodies))))
+	_, _ = io.WriteString(w, "attempt "+strconv.Itoa(len(f.bodies)))
 }
 
 func (f *flaky) attempts() []string {
