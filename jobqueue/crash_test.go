@@ -57,7 +57,7 @@ func crashWorker(url string) {
 		fail(err)
 	}
 	if err := q.Handle(ctx, "crash", func(ctx context.Context, j *jobqueue.Job) error {
-		time.Sleep(time.Duration(rand.IntN(20)) * time.Millisecond) // the job's work
+		time.Sleep(time.Duration(rand.IntN(20)) * time.Millisecond) //nolint:gosec // the job's work: a random duration, not a secret
 		_, err := kv.Put(ctx, j.ID, []byte(fmt.Sprint(j.Attempt)))
 		return err
 	}, jobqueue.WithConcurrency(4)); err != nil {
@@ -99,19 +99,19 @@ func TestCrashRecovery(t *testing.T) {
 		}
 		want[id] = true
 	}
-	done := func() int {
+	done := func() uint64 {
 		st, err := kv.Status(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
-		return int(st.Values())
+		return st.Values()
 	}
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	start := func() *exec.Cmd {
-		cmd := exec.Command(exe, "-test.run=^$")
+		cmd := exec.CommandContext(t.Context(), exe, "-test.run=^$")
 		cmd.Env = append(os.Environ(), crashWorkerEnv+"="+url)
 		var stderr strings.Builder
 		cmd.Stderr = &stderr

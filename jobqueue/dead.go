@@ -40,7 +40,7 @@ func (q *Queue) Dead(ctx context.Context, queue string, limit int) ([]*Job, erro
 			if err != nil {
 				return jobs, err
 			}
-			j.Attempt -= 1 // parse numbers the attempt after the recorded ones
+			j.Attempt-- // parse numbers the attempt after the recorded ones
 			j.msg = nil
 			jobs = append(jobs, j)
 		}

@@ -191,8 +191,8 @@ func TestRetriesThenDead(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	for i := 1; i < len(times); i++ {
-		if gap, min := times[i].Sub(times[i-1]), backoff.Delay(i, 0.5); gap < min {
-			t.Errorf("attempt %d ran %v after attempt %d, want >= %v", i+1, gap, i, min)
+		if gap, least := times[i].Sub(times[i-1]), backoff.Delay(i, 0.5); gap < least {
+			t.Errorf("attempt %d ran %v after attempt %d, want >= %v", i+1, gap, i, least)
 		}
 		if len(seen[i]) != i {
 			t.Errorf("attempt %d saw %d earlier attempts in its history, want %d", i+1, len(seen[i]), i)
@@ -255,7 +255,7 @@ func TestIdempotencyKey(t *testing.T) {
 func TestTimeout(t *testing.T) {
 	q := newQueue(t, embedded(t))
 	errc := make(chan error, 1)
-	if err := q.Handle(t.Context(), "slow", func(ctx context.Context, j *jobqueue.Job) error {
+	if err := q.Handle(t.Context(), "slow", func(ctx context.Context, _ *jobqueue.Job) error {
 		<-ctx.Done()
 		errc <- ctx.Err()
 		return ctx.Err()
@@ -281,9 +281,12 @@ func TestConcurrencyLimit(t *testing.T) {
 	const limit, jobs = 3, 30
 	var running, peak, done atomic.Int32
 	release := make(chan struct{})
-	if err := q.Handle(t.Context(), "par", func(ctx context.Context, j *jobqueue.Job) error {
+	if err := q.Handle(t.Context(), "par", func(_ context.Context, _ *jobqueue.Job) error {
 		n := running.Add(1)
-		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		for p := peak.Load(); n > p; p = peak.Load() {
+			if peak.CompareAndSwap(p, n) {
+				break
+			}
 		}
 		<-release
 		running.Add(-1)
@@ -310,7 +313,7 @@ func TestStopDrains(t *testing.T) {
 	started := make(chan struct{})
 	release := make(chan struct{})
 	var finished atomic.Int32
-	if err := q.Handle(t.Context(), "drain", func(ctx context.Context, j *jobqueue.Job) error {
+	if err := q.Handle(t.Context(), "drain", func(_ context.Context, _ *jobqueue.Job) error {
 		close(started)
 		<-release
 		finished.Add(1)
@@ -424,7 +427,7 @@ func TestHeartbeat(t *testing.T) {
 	q := newQueue(t, embedded(t), jobqueue.WithAckWait(300*time.Millisecond))
 	var runs atomic.Int32
 	done := make(chan struct{})
-	if err := q.Handle(t.Context(), "long", func(ctx context.Context, j *jobqueue.Job) error {
+	if err := q.Handle(t.Context(), "long", func(_ context.Context, _ *jobqueue.Job) error {
 		if runs.Add(1) == 1 {
 			time.Sleep(time.Second) // the job's work: over three ack waits
 			close(done)

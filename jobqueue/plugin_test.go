@@ -16,6 +16,7 @@ import (
 // fakeBackbone provides JetStream under the backbone's key, as the real
 // backbone plugin does, from an embedded test server.
 func fakeBackbone(t *testing.T) ply.Plugin {
+	t.Helper()
 	js := embedded(t)
 	return ply.Func{Meta: ply.Info{Name: "backbone", Version: "0.1.0"}, OnProvision: func(_ context.Context, s *ply.Setup) error {
 		return ply.Provide(s, ply.NewKey[jetstream.JetStream]("backbone.jetstream"), js)

@@ -121,8 +121,9 @@ func WithReplicas(n int) Option {
 	})
 }
 
-// WithMemoryStorage(true) keeps the streams in memory instead of files:
-// faster, and lost when the server stops. Default: false.
+// WithMemoryStorage sets where the streams are kept. WithMemoryStorage(true)
+// keeps them in memory instead of files: faster, and lost when the server
+// stops. Default: false.
 func WithMemoryStorage(on bool) Option {
 	return optionFunc(func(c *config) { c.memory = on })
 }

@@ -355,11 +355,12 @@ func (w *worker) run(hj *held) {
 	case w.runCtx.Err() != nil: // stopped hard: not the job's fault
 		_ = m.Nak()
 	default:
-		history := append(j.History, Attempt{Attempt: j.Attempt, Time: time.Now().UTC(), Error: truncate(err.Error())})
+		history := j.History
+		history = append(history, Attempt{Attempt: j.Attempt, Time: time.Now().UTC(), Error: truncate(err.Error())})
 		if errors.Is(err, ErrPermanent) || j.Attempt >= j.MaxAttempts {
 			w.dead(j, history)
 		} else {
-			w.retry(j, history, w.q.cfg.backoff.Delay(j.Attempt, rand.Float64()))
+			w.retry(j, history, w.q.cfg.backoff.Delay(j.Attempt, rand.Float64())) //nolint:gosec // jitter for the retry backoff, not a secret
 		}
 	}
 }
