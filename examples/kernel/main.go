@@ -72,7 +72,7 @@ func main() {
 		sessions,
 		traced(ply.Info{Name: "router", Version: "1.0.0", Priority: ply.Route}),
 	}
-	rand.Shuffle(len(plugins), func(i, j int) { plugins[i], plugins[j] = plugins[j], plugins[i] })
+	rand.Shuffle(len(plugins), func(i, j int) { plugins[i], plugins[j] = plugins[j], plugins[i] }) //nolint:gosec // a demo's registration order, not a secret
 
 	var registered []string
 	for _, p := range plugins {
