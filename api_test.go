@@ -3,6 +3,7 @@ package ply_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/plykit/ply"
@@ -67,7 +68,7 @@ func TestLookup(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var got string
 			var gotErr error
-			ps := append(tt.providers, consumer(tt.dep, tt.key, &got, &gotErr))
+			ps := append(slices.Clone(tt.providers), consumer(tt.dep, tt.key, &got, &gotErr))
 			if _, startErr, _ := run(t, ps); startErr != nil {
 				t.Fatal(startErr)
 			}
@@ -86,7 +87,11 @@ func TestLookupFromHost(t *testing.T) {
 	if err := h.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	defer h.Stop(t.Context())
+	defer func() {
+		if err := h.Stop(t.Context()); err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+	}()
 	st, err := ply.Lookup(h, storeKey)
 	if err != nil || st.Get("v") != "1.0.0" {
 		t.Errorf("Lookup = %v, %v", st, err)

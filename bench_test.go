@@ -14,6 +14,7 @@ import (
 // random earlier rank, so the graphs stay acyclic and the order is not the
 // registration order.
 func scalePlugins(n int) []ply.Plugin {
+	//nolint:gosec // seeded on purpose: reproducible graphs, not a secret
 	r := rand.New(rand.NewPCG(uint64(n), 7))
 	perm := r.Perm(n) // rank -> plugin index
 	name := func(i int) string { return fmt.Sprintf("p%05d", i) }

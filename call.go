@@ -64,7 +64,7 @@ type callLevel struct {
 }
 
 // ran reports whether level lvl was entered during this call.
-func (c *Call) ran(lvl int32) bool { return lvl >= 0 && int32(c.lv[lvl].last-c.base) > 0 }
+func (c *Call) ran(lvl int32) bool { return lvl >= 0 && int32(c.lv[lvl].last-c.base) > 0 } //nolint:gosec // serial-number arithmetic: the wrapped difference, as int32, is the signed distance
 
 // Handler returns the handler being called.
 func (c *Call) Handler() *Handler { return c.s.chain.handler }
@@ -111,7 +111,7 @@ type Next struct {
 
 // member packs a Compose member's position: 1 + the frame's index, and the
 // member's index in the frame.
-func member(fi, gi int) uint32 { return uint32(fi)<<16 | uint32(gi) }
+func member(fi, gi int) uint32 { return uint32(fi)<<16 | uint32(gi) } //nolint:gosec // fi and gi are non-negative indexes of a call's frames and a group's members, far below 2^32
 
 func (n Next) frame() (fi, gi int) { return int(n.grp >> 16), int(n.grp & 0xffff) }
 
@@ -162,7 +162,7 @@ func (c *Call) caught(lvl int32, v any) error {
 // innermost returns the level of the innermost running invocation (c.top),
 // or from when none is found inside it.
 func (c *Call) innermost(from int32) int32 {
-	at := int32(len(c.lv)) - 1
+	at := int32(len(c.lv)) - 1 //nolint:gosec // a chain has a level per layer, far fewer than 2^31
 	for at > from && c.lv[at].last != c.top {
 		at--
 	}
@@ -186,10 +186,10 @@ func (n Next) slow(ctx context.Context) error {
 // the innermost running one (c.top) or encloses it. c.top is 0 when no
 // level runs: between calls and while the after-hooks run.
 func (c *Call) running(lvl int32, seq uint32) bool {
-	if c.top == 0 || c.lv[lvl].last != seq || int32(seq-c.base) <= 0 {
+	if c.top == 0 || c.lv[lvl].last != seq || int32(seq-c.base) <= 0 { //nolint:gosec // serial-number arithmetic: the wrapped difference, as int32, is the signed distance
 		return false
 	}
-	for at := int32(len(c.lv)) - 1; at >= lvl; at-- {
+	for at := int32(len(c.lv)) - 1; at >= lvl; at-- { //nolint:gosec // a chain has a level per layer, far fewer than 2^31
 		if c.lv[at].last == c.top {
 			return true
 		}
@@ -285,7 +285,7 @@ var ErrUnwound = errors.New("ply: unwound by a panic")
 // this call, and the call is never reused, so a goroutine still inside
 // meets the error above instead of a call it does not own.
 func (c *Call) leave(lvl int32, prev, seq uint32, err error) error {
-	if c.poisoned && lvl > c.left && int32(seq-c.leftAt) < 0 {
+	if c.poisoned && lvl > c.left && int32(seq-c.leftAt) < 0 { //nolint:gosec // serial-number arithmetic: the wrapped difference, as int32, is the signed distance
 		if !errors.Is(err, ErrNextMisused) {
 			err = errors.Join(err, c.s.levels[c.left].fail(ErrNextStillRunning))
 		}

@@ -293,7 +293,7 @@ func (h *Host) wrapAll(ctx context.Context, r *resolved, chains []*Chain) ([]*Ch
 			}
 			lvl := int32(-1)
 			if w.Layer != nil {
-				lvl = int32(len(levels))
+				lvl = int32(len(levels)) //nolint:gosec // a chain has a level per layer, far fewer than 2^31
 				levels = append(levels, level{fn: w.Layer, e: e, ch: ch})
 			}
 			if w.After != nil {

@@ -132,18 +132,23 @@ func BenchmarkChain(b *testing.B) {
 			mount func(b *testing.B) *ply.Chain
 		}{
 			{"ply", func(b *testing.B) *ply.Chain {
+				b.Helper()
 				return mount(b, plyLayers(depth), benchHandler, ply.WithLogger(discard))
 			}},
 			{"closure", func(b *testing.B) *ply.Chain {
+				b.Helper()
 				return mount(b, nil, ply.HandlerFunc(closureChain(depth)), ply.WithLogger(discard))
 			}},
 			{"closure+recover", func(b *testing.B) *ply.Chain {
+				b.Helper()
 				return mount(b, nil, ply.HandlerFunc(recoveringChain(depth)), ply.WithLogger(discard))
 			}},
 			{"trampoline", func(b *testing.B) *ply.Chain {
+				b.Helper()
 				return mount(b, nil, ply.HandlerFunc(trampolineChain(depth)), ply.WithLogger(discard))
 			}},
 			{"naive", func(b *testing.B) *ply.Chain {
+				b.Helper()
 				return mount(b, nil, ply.HandlerFunc(naiveChain(depth)), ply.WithLogger(discard))
 			}},
 		}

@@ -206,7 +206,7 @@ func TestOnion(t *testing.T) {
 		{
 			name: "after-hooks replace the response and error; a panicking hook becomes the error later hooks see",
 			layers: func(rec *plytest.Recorder) []ply.Plugin {
-				replace := func(_ context.Context, c *ply.Call, err error, _ bool) error {
+				replace := func(_ context.Context, c *ply.Call, _ error, _ bool) error {
 					c.SetResponse("replaced")
 					return nil
 				}
@@ -476,7 +476,8 @@ func TestStream(t *testing.T) {
 		})
 		got := func() (v any) {
 			defer func() { v = recover() }()
-			for range ply.Stream[int](t.Context(), ch, nil) {
+			for _, err := range ply.Stream[int](t.Context(), ch, nil) {
+				_ = err // the body panics at the first value, whatever it holds
 				panic("consumer")
 			}
 			return nil
@@ -567,7 +568,11 @@ func TestWrapPhase(t *testing.T) {
 	if err := h.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	defer h.Stop(t.Context())
+	defer func() {
+		if err := h.Stop(t.Context()); err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+	}()
 	if err := h.Mount(ply.Module{Name: "late"}); !errors.Is(err, ply.ErrStarted) {
 		t.Errorf("Mount after Start = %v, want ErrStarted", err)
 	}

@@ -94,7 +94,11 @@ plugins:
 			if err := h.Start(t.Context()); err != nil {
 				t.Fatal(err)
 			}
-			defer h.Stop(t.Context())
+			defer func() {
+				if err := h.Stop(t.Context()); err != nil {
+					t.Errorf("Stop: %v", err)
+				}
+			}()
 			if opts != tt.got {
 				t.Errorf("options after Start = %+v, want %+v", opts, tt.got)
 			}
@@ -143,7 +147,11 @@ func TestPlanLeavesOptionsAlone(t *testing.T) {
 			if err := h.Start(t.Context()); err != nil {
 				t.Fatal(err)
 			}
-			defer h.Stop(t.Context())
+			defer func() {
+				if err := h.Stop(t.Context()); err != nil {
+					t.Errorf("Stop: %v", err)
+				}
+			}()
 			if diff := cmp.Diff([]cacheOptions{tt.wantStart}, provisioned); diff != "" {
 				t.Errorf("options seen by Provision (-want +got):\n%s", diff)
 			}
@@ -204,7 +212,11 @@ func TestNewOptionsReachRegisteredPlugins(t *testing.T) {
 	if err := h.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	defer h.Stop(t.Context())
+	defer func() {
+		if err := h.Stop(t.Context()); err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+	}()
 	if provisioned != (cacheOptions{TTL: 5 * time.Second}) || defaultRan {
 		t.Errorf("cache provisioned with %+v (default ran: %v), want the file's options and no default", provisioned, defaultRan)
 	}

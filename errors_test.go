@@ -24,8 +24,8 @@ func checkMisuse(t *testing.T, err error, plugin string, want error) {
 		t.Errorf("error = %v, want it to match ErrNextMisused", err)
 	}
 	for _, kind := range nextMisuses {
-		if got := errors.Is(err, kind); got != (kind == want) {
-			t.Errorf("errors.Is(%v, %v) = %v, want %v", err, kind, got, kind == want)
+		if got, isWant := errors.Is(err, kind), errors.Is(kind, want); got != isWant {
+			t.Errorf("errors.Is(%v, %v) = %v, want %v", err, kind, got, isWant)
 		}
 	}
 }
@@ -42,6 +42,7 @@ func TestNextMisuseKinds(t *testing.T) {
 	}{
 		{name: "outermost layer's next, after the call", plugin: "keeper", want: ply.ErrNextAfterReturn,
 			call: func(t *testing.T) error {
+				t.Helper()
 				var kept ply.Next
 				keep := func(ctx context.Context, _ *ply.Call, next ply.Next) error { kept = next; return next.Run(ctx) }
 				ch := mount(t, []ply.Plugin{layerPlugin("keeper", 100, keep, nil)}, ok)
@@ -52,6 +53,7 @@ func TestNextMisuseKinds(t *testing.T) {
 			}},
 		{name: "inner layer's next, after the call", plugin: "keeper", want: ply.ErrNextAfterReturn,
 			call: func(t *testing.T) error {
+				t.Helper()
 				var kept ply.Next
 				keep := func(ctx context.Context, _ *ply.Call, next ply.Next) error { kept = next; return next.Run(ctx) }
 				pass := func(ctx context.Context, _ *ply.Call, next ply.Next) error { return next.Run(ctx) }
@@ -63,6 +65,7 @@ func TestNextMisuseKinds(t *testing.T) {
 			}},
 		{name: "short-circuiting layer's next, after the call", plugin: "keeper", want: ply.ErrNextAfterReturn,
 			call: func(t *testing.T) error {
+				t.Helper()
 				var kept ply.Next
 				keep := func(_ context.Context, _ *ply.Call, next ply.Next) error { kept = next; return nil }
 				ch := mount(t, []ply.Plugin{layerPlugin("keeper", 100, keep, nil)}, ok)
@@ -73,6 +76,7 @@ func TestNextMisuseKinds(t *testing.T) {
 			}},
 		{name: "inner short-circuiting layer's next, after the call", plugin: "keeper", want: ply.ErrNextAfterReturn,
 			call: func(t *testing.T) error {
+				t.Helper()
 				var kept ply.Next
 				keep := func(_ context.Context, _ *ply.Call, next ply.Next) error { kept = next; return nil }
 				pass := func(ctx context.Context, _ *ply.Call, next ply.Next) error { return next.Run(ctx) }
@@ -84,6 +88,7 @@ func TestNextMisuseKinds(t *testing.T) {
 			}},
 		{name: "outermost layer's next, from an after-hook", plugin: "keeper", want: ply.ErrNextAfterReturn,
 			call: func(t *testing.T) error {
+				t.Helper()
 				var kept ply.Next
 				var late error
 				keep := func(ctx context.Context, _ *ply.Call, next ply.Next) error { kept = next; return next.Run(ctx) }
@@ -96,6 +101,7 @@ func TestNextMisuseKinds(t *testing.T) {
 			}},
 		{name: "inner layer's next, from the outer layer after it returned", plugin: "keeper", want: ply.ErrNextAfterReturn,
 			call: func(t *testing.T) error {
+				t.Helper()
 				var kept ply.Next
 				var late error
 				keep := func(ctx context.Context, _ *ply.Call, next ply.Next) error { kept = next; return next.Run(ctx) }
@@ -112,6 +118,7 @@ func TestNextMisuseKinds(t *testing.T) {
 			}},
 		{name: "an earlier invocation's next, during a retry", plugin: "keeper", want: ply.ErrNextAfterReturn,
 			call: func(t *testing.T) error {
+				t.Helper()
 				var kept ply.Next
 				var late error
 				first := true
@@ -135,6 +142,7 @@ func TestNextMisuseKinds(t *testing.T) {
 			}},
 		{name: "composed member's next, after the call", plugin: "group", want: ply.ErrNextAfterReturn,
 			call: func(t *testing.T) error {
+				t.Helper()
 				var kept ply.Next
 				keep := func(ctx context.Context, _ *ply.Call, next ply.Next) error { kept = next; return next.Run(ctx) }
 				pass := func(ctx context.Context, _ *ply.Call, next ply.Next) error { return next.Run(ctx) }
@@ -146,6 +154,7 @@ func TestNextMisuseKinds(t *testing.T) {
 			}},
 		{name: "next called concurrently", plugin: "twice", want: ply.ErrNextConcurrent,
 			call: func(t *testing.T) error {
+				t.Helper()
 				entered, done := make(chan struct{}), make(chan error)
 				twice := func(ctx context.Context, _ *ply.Call, next ply.Next) error {
 					go func() { <-entered; done <- next.Run(ctx) }()
@@ -161,6 +170,7 @@ func TestNextMisuseKinds(t *testing.T) {
 			}},
 		{name: "layer returned while its next ran", plugin: "leaver", want: ply.ErrNextStillRunning,
 			call: func(t *testing.T) error {
+				t.Helper()
 				entered, release, finished := make(chan struct{}), make(chan struct{}), make(chan error)
 				leaver := func(ctx context.Context, _ *ply.Call, next ply.Next) error {
 					go func() { finished <- next.Run(ctx) }()

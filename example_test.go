@@ -189,7 +189,7 @@ func ExampleChain() {
 		fmt.Println(err)
 		return
 	}
-	defer h.Stop(ctx)
+	defer func() { _ = h.Stop(ctx) }()
 	ch, _ := h.Chain("users", "get")
 	user, err := ply.Invoke[string](ctx, ch, nil)
 	fmt.Println(user, err)
@@ -225,7 +225,7 @@ func ExampleSet() {
 		}}}})
 	ctx := context.Background()
 	_ = h.Start(ctx)
-	defer h.Stop(ctx)
+	defer func() { _ = h.Stop(ctx) }()
 	ch, _ := h.Chain("m", "h")
 	_, _ = ch.Serve(ctx, nil, nil)
 	// Output:

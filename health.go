@@ -11,6 +11,7 @@ import (
 // State is a plugin's health state.
 type State int32
 
+// The health states, in the order a plugin goes through them.
 const (
 	Starting State = iota // registered, in the start phases
 	OK                    // started and healthy

@@ -257,9 +257,9 @@ func (h *Host) phase(ctx context.Context, r *resolved, op string, pick func(*ent
 // gate fails e when one of its required dependencies failed (an optional
 // plugin that was left out). It returns nil for an optional e, which is
 // left out too.
-func (h *Host) gate(e *entry, r *resolved) error {
+func (h *Host) gate(e *entry, _ *resolved) error {
 	if e.failed != nil {
-		return nil
+		return nil //nolint:nilerr // e already failed as an optional plugin and was logged: gate reports only new failures
 	}
 	for _, d := range e.deps {
 		if d.failed == nil {

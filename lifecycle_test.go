@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -62,7 +63,7 @@ func TestShuffledRegistration(t *testing.T) {
 	}
 	wantLife := []string{"recover", "ratelimit", "log", "keys", "auth", "cache", "router"}
 	wantChain := []string{"recover", "auth", "ratelimit", "log", "keys", "cache", "router"}
-	r := rand.New(rand.NewPCG(1, 2))
+	r := rand.New(rand.NewPCG(1, 2)) //nolint:gosec // seeded on purpose: reproducible shuffles, not a secret
 	for range 30 {
 		r.Shuffle(len(specs), func(i, j int) { specs[i], specs[j] = specs[j], specs[i] })
 		h, err := ply.New(plugins(specs...))
@@ -205,7 +206,11 @@ func TestOptionalPolicy(t *testing.T) {
 		if err := h.Start(t.Context()); err != nil {
 			t.Fatalf("Start() = %v, want nil", err)
 		}
-		defer h.Stop(t.Context())
+		defer func() {
+			if err := h.Stop(t.Context()); err != nil {
+				t.Errorf("Stop: %v", err)
+			}
+		}()
 		want := trace(all("provision", "extra", "app"), all("validate", "extra", "app"), all("beforestart", "extra", "app"), []string{"start", "extra: start extra@1.0.0: boom"}, all("start", "app"), all("afterstart", "app"))
 		if diff := cmp.Diff(want, rec.Lines()); diff != "" {
 			t.Errorf("trace (-want +got):\n%s", diff)
@@ -248,7 +253,7 @@ func TestDefaults(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []string
-			opts := append(tt.opts, ply.WithObserver(func(s ply.Step) {
+			opts := append(slices.Clone(tt.opts), ply.WithObserver(func(s ply.Step) {
 				if s.Op == ply.OpProvision {
 					got = append(got, s.Plugin+"@"+s.Version)
 				}
@@ -278,7 +283,11 @@ func TestRegisterAfterStart(t *testing.T) {
 	if err := h.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	defer h.Stop(t.Context())
+	defer func() {
+		if err := h.Stop(t.Context()); err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+	}()
 	if err := h.Register(p{name: "c"}.plugin()); !errors.Is(err, ply.ErrStarted) {
 		t.Errorf("Register after Start = %v, want ErrStarted", err)
 	}
