@@ -16,7 +16,7 @@ func ExampleGroup() {
 	g := task.NewGroup(slog.New(slog.DiscardHandler))
 	done := make(chan struct{})
 	runs := 0
-	_ = g.Go("connect", func(ctx context.Context) error {
+	_ = g.Go("connect", func(_ context.Context) error {
 		runs++
 		fmt.Println("run", runs)
 		if runs < 3 {

@@ -16,7 +16,7 @@ func TestPluginOwnsTasks(t *testing.T) {
 	stopped := make(chan error, 1)
 	worker := ply.Func{
 		Meta: ply.Info{Name: "worker", Version: "1.0.0", Requires: []ply.Dependency{{Name: "tasks"}}},
-		OnProvision: func(ctx context.Context, s *ply.Setup) error {
+		OnProvision: func(_ context.Context, s *ply.Setup) error {
 			g, err := ply.Lookup(s, task.Tasks)
 			if err != nil {
 				return err

@@ -53,16 +53,16 @@ func WithMaxRestarts(n int) Option {
 }
 
 // WithBackoff sets the delay before the first restart (initial) and the
-// limit of the delay, which doubles at each failure in a row. Both must be
-// > 0, and max >= initial. Default: [DefaultInitialBackoff],
-// [DefaultMaxBackoff].
-func WithBackoff(initial, max time.Duration) Option {
+// limit of the delay (maxDelay), which doubles at each failure in a row.
+// Both must be > 0, and maxDelay >= initial. Default:
+// [DefaultInitialBackoff], [DefaultMaxBackoff].
+func WithBackoff(initial, maxDelay time.Duration) Option {
 	return optionFunc(func(c *config) {
-		if initial <= 0 || max < initial {
-			c.errs = append(c.errs, fmt.Errorf("task: WithBackoff(%v, %v): want 0 < initial <= max", initial, max))
+		if initial <= 0 || maxDelay < initial {
+			c.errs = append(c.errs, fmt.Errorf("task: WithBackoff(%v, %v): want 0 < initial <= max", initial, maxDelay))
 			return
 		}
-		c.initial, c.max = initial, max
+		c.initial, c.max = initial, maxDelay
 	})
 }
 

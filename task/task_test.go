@@ -90,7 +90,7 @@ func TestBackoffDoublesUpToMax(t *testing.T) {
 func TestLongRunResetsBackoff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		g := task.NewGroup(quiet())
-		r := &recorder{run: func(ctx context.Context, n int) error {
+		r := &recorder{run: func(_ context.Context, n int) error {
 			if n == 4 {
 				time.Sleep(10 * time.Second) // longer than the max backoff: healthy for a while
 			}
@@ -121,7 +121,7 @@ func TestPanicIsRecoveredLoggedAndRestarted(t *testing.T) {
 		var mu sync.Mutex
 		log := slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, nil))
 		g := task.NewGroup(log)
-		r := &recorder{run: func(ctx context.Context, n int) error {
+		r := &recorder{run: func(_ context.Context, n int) error {
 			if n == 1 {
 				panic("kaboom")
 			}
