@@ -92,7 +92,7 @@ func plyChain(b *testing.B, depth int) *ply.Chain {
 // of every ratio only.
 func BenchmarkChain(b *testing.B) {
 	ctx := context.Background()
-	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r := httptest.NewRequestWithContext(ctx, http.MethodGet, "/", nil)
 	w := httptest.NewRecorder()
 	for _, depth := range depths {
 		b.Run(fmt.Sprintf("impl=closure/depth=%d", depth), func(b *testing.B) {

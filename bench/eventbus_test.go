@@ -163,6 +163,7 @@ func checkCounts(b *testing.B, counts []int) {
 }
 
 func publishWatermill(b *testing.B, pubsub *gochannel.GoChannel, id int, o order) {
+	b.Helper()
 	payload, err := json.Marshal(o)
 	if err != nil {
 		b.Fatal(err)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, vet, staticcheck, race tests, a short
+# The whole test suite: formatting, vet, golangci-lint, race tests, a short
 # fuzz pass over every fuzz target, and one iteration of every benchmark.
 # README.md and .ci/run both call exactly this.
 set -euo pipefail
@@ -17,8 +17,8 @@ go mod tidy -diff
 step "go vet"
 go vet ./...
 
-step staticcheck
-go tool -modfile=tools/go.mod staticcheck ./...
+step "golangci-lint (staticcheck and the linters in .golangci.yml)"
+go tool -modfile=tools/go.mod golangci-lint run ./...
 
 step "nats-server binary for the external and cluster tests"
 # Built once from the module version in go.mod, where internal/natstest
@@ -53,7 +53,7 @@ step "bench module: ply beside its peers (one iteration each)"
 	cd bench
 	go mod tidy -diff
 	go vet ./...
-	go tool -modfile=../tools/go.mod staticcheck ./...
+	go tool -modfile=../tools/go.mod golangci-lint run ./...
 	go test -run='^$' -bench=. -benchtime=1x ./... >/dev/null
 )
 

@@ -120,7 +120,7 @@ func TestAuthJWKSDownIsDegraded(t *testing.T) {
 // unless forwardCredentials is set.
 func TestAuthDoesNotForwardCredentialsUpstream(t *testing.T) {
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, r.Header.Get("X-API-Key")+"|"+r.Header.Get("Authorization")) //nolint:gosec // a test upstream echoing to the test's own client, not a browser
+		_, _ = io.WriteString(w, r.Header.Get("X-API-Key")+"|"+r.Header.Get("Authorization"))
 	}))
 	t.Cleanup(upstream.Close)
 	target, err := url.Parse(upstream.URL)

@@ -43,7 +43,7 @@ func TestLoadServes(t *testing.T) {
 		t.Fatal(err)
 	}
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, "upstream "+r.URL.Path) //nolint:gosec // a test upstream echoing the path to plain text
+		_, _ = io.WriteString(w, "upstream "+r.URL.Path)
 	}))
 	defer upstream.Close()
 	t.Setenv("GREETING", "howdy")
