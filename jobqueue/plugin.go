@@ -38,6 +38,15 @@ type PluginOptions struct {
 	// Concurrency is the default number of jobs each queue runs at once.
 	// Default 1.
 	Concurrency int `json:"concurrency,omitempty" jsonschema:"minimum=0"`
+	// Storage is where the streams are kept: "file", or "memory" (faster,
+	// and lost when the server stops). Default "file".
+	Storage string `json:"storage,omitempty" jsonschema:"enum=file,enum=memory"`
+	// Replicas is the streams' replication factor in a cluster: 1, 3 or 5.
+	// Default 1.
+	Replicas int `json:"replicas,omitempty" jsonschema:"enum=1,enum=3,enum=5"`
+	// Prefix is the subject prefix of the queues (see [WithPrefix]): dot
+	// separated tokens of letters, digits, '-' and '_'. Default "ply.jobs".
+	Prefix string `json:"prefix,omitempty" jsonschema:"pattern=^[A-Za-z0-9_-]+([.][A-Za-z0-9_-]+)*$"`
 }
 
 // HandlerOptions are a job handler's own options.
@@ -104,6 +113,15 @@ func (p *Plugin) Provision(ctx context.Context, s *ply.Setup) error {
 	}
 	if p.opts.AckWait > 0 {
 		opts = append(opts, WithAckWait(p.opts.AckWait))
+	}
+	if p.opts.Storage == "memory" {
+		opts = append(opts, WithMemoryStorage(true))
+	}
+	if p.opts.Replicas > 0 {
+		opts = append(opts, WithReplicas(p.opts.Replicas))
+	}
+	if p.opts.Prefix != "" {
+		opts = append(opts, WithPrefix(p.opts.Prefix))
 	}
 	if p.q, err = New(ctx, js, opts...); err != nil {
 		return err
