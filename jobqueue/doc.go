@@ -7,8 +7,9 @@
 // [New] creates (or updates) the stream that holds every queue's jobs, the
 // stream of dead jobs and a small stream of run markers (see below), on a
 // [jetstream.JetStream] the caller passes in.
-// [Enqueue] adds a job and returns once the stream has stored it; the
-// payload is raw bytes or any value as JSON:
+// [Enqueue] adds a job and returns once the stream has stored it; a []byte
+// or json.RawMessage payload goes as it is, any other value (a string
+// included) as JSON, and [Decode] reverses either:
 //
 //	q, err := jobqueue.New(ctx, js)
 //	id, err := jobqueue.Enqueue(ctx, q, "email", Email{To: "a@example.com"},
@@ -20,7 +21,7 @@
 // run at once, each [Handler] call under the job's [Timeout]. A job is
 // acknowledged only after its handler returned nil; while it runs, and while
 // it waits for a worker, heartbeats keep the server from handing it to
-// another worker. [Typed] decodes JSON payloads for the handler.
+// another worker. [Typed] decodes payloads for the handler.
 // [Queue.Stop] stops fetching and waits for the held jobs to finish.
 //
 // # Retries and dead letters

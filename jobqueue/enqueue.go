@@ -64,8 +64,11 @@ func MaxAttempts(n int) EnqueueOption {
 }
 
 // Enqueue adds a job with payload to queue and returns its ID once the
-// stream has stored it. A []byte payload is sent as is; any other is
-// encoded as JSON (decode it with [Decode] or [Typed]).
+// stream has stored it. A []byte or [json.RawMessage] payload is sent as
+// is, byte for byte; any other, a string included, is encoded as JSON: a
+// string "ada" is sent as "\"ada\"". [Decode] and [Typed] reverse both:
+// decoding into []byte or json.RawMessage gives the bytes as sent, into
+// any other type decodes the JSON.
 //
 // Durability: when Enqueue returns nil, the job is in the stream. The
 // server writes it to its store at once and syncs the store to disk on its
@@ -83,6 +86,8 @@ func Enqueue[T any](ctx context.Context, q *Queue, queue string, payload T, opts
 	var data []byte
 	switch p := any(payload).(type) {
 	case []byte:
+		data = p
+	case json.RawMessage:
 		data = p
 	default:
 		b, err := json.Marshal(payload)

@@ -48,10 +48,21 @@ type Attempt struct {
 // as an attempt; see [WithMaxInterruptions].
 type Handler func(ctx context.Context, j *Job) error
 
-// Decode decodes j's payload, enqueued as JSON by [Enqueue], into a T. A
-// decode error wraps [ErrPermanent]: retrying cannot fix the payload.
+// Decode decodes j's payload into a T, as [Enqueue] encoded it: a T of
+// type []byte or [json.RawMessage] is the payload itself, as sent (not a
+// copy); any other T is decoded from JSON, so a string enqueued as a
+// string decodes as one. A decode error wraps [ErrPermanent]: retrying
+// cannot fix the payload.
 func Decode[T any](j *Job) (T, error) {
 	var v T
+	switch p := any(&v).(type) {
+	case *[]byte:
+		*p = j.Payload
+		return v, nil
+	case *json.RawMessage:
+		*p = j.Payload
+		return v, nil
+	}
 	if err := json.Unmarshal(j.Payload, &v); err != nil {
 		return v, fmt.Errorf("jobqueue: job %s payload: %w: %w", j.ID, ErrPermanent, err)
 	}

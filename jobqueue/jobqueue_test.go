@@ -117,6 +117,62 @@ func TestRawPayload(t *testing.T) {
 	}
 }
 
+// A []byte or json.RawMessage payload goes as it is and decodes as it
+// went; a string, like any other value, goes as JSON and decodes back.
+func TestPayloadRoundTrip(t *testing.T) {
+	q := newQueue(t, embedded(t))
+	type got struct {
+		payload, decoded []byte
+		err              error
+	}
+	bytesCh, rawCh, strCh := make(chan got, 1), make(chan got, 1), make(chan got, 1)
+	handle := func(queue string, fn jobqueue.Handler) {
+		if err := q.Handle(t.Context(), queue, fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	handle("bytes", func(ctx context.Context, j *jobqueue.Job) error {
+		err := jobqueue.Typed(func(_ context.Context, v []byte, j *jobqueue.Job) error {
+			bytesCh <- got{payload: j.Payload, decoded: v}
+			return nil
+		})(ctx, j)
+		if err != nil {
+			bytesCh <- got{payload: j.Payload, err: err}
+		}
+		return nil
+	})
+	handle("raw", func(_ context.Context, j *jobqueue.Job) error {
+		v, err := jobqueue.Decode[json.RawMessage](j)
+		rawCh <- got{payload: j.Payload, decoded: v, err: err}
+		return nil
+	})
+	handle("str", func(_ context.Context, j *jobqueue.Job) error {
+		v, err := jobqueue.Decode[string](j)
+		strCh <- got{payload: j.Payload, decoded: []byte(v), err: err}
+		return nil
+	})
+	enqueue(t, q, "bytes", []byte("\x00not json"))
+	enqueue(t, q, "raw", json.RawMessage(`{ "to": "ada" }`))
+	enqueue(t, q, "str", "ada")
+	for _, tt := range []struct {
+		name                     string
+		ch                       chan got
+		wantPayload, wantDecoded string
+	}{
+		{name: "[]byte with Typed", ch: bytesCh, wantPayload: "\x00not json", wantDecoded: "\x00not json"},
+		{name: "json.RawMessage with Decode", ch: rawCh, wantPayload: `{ "to": "ada" }`, wantDecoded: `{ "to": "ada" }`},
+		{name: "string with Decode", ch: strCh, wantPayload: `"ada"`, wantDecoded: "ada"},
+	} {
+		g := <-tt.ch
+		if g.err != nil {
+			t.Errorf("%s: Decode error %v", tt.name, g.err)
+		}
+		if string(g.payload) != tt.wantPayload || string(g.decoded) != tt.wantDecoded {
+			t.Errorf("%s: payload %q decoded %q, want %q and %q", tt.name, g.payload, g.decoded, tt.wantPayload, tt.wantDecoded)
+		}
+	}
+}
+
 func TestBackoffDelay(t *testing.T) {
 	b := jobqueue.Backoff{Initial: 100 * time.Millisecond, Max: time.Second, Multiplier: 2, Jitter: 0.5}
 	for _, tt := range []struct {
