@@ -19,6 +19,19 @@
 // that does not start), 2 for a usage error (an unknown command or flag, a
 // missing or extra argument).
 //
+// # Telemetry
+//
+// The library uses only the OpenTelemetry API; ply run wires the SDK, as
+// OpenTelemetry advises for programs. It sets the global MeterProvider (an
+// SDK provider read by a Prometheus exporter on a registry of its own), the
+// global TracerProvider (an SDK provider that writes every ended span to
+// standard output as JSON) and the global propagator (W3C TraceContext and
+// Baggage, so trace context also crosses NATS through the event bus). The
+// stock metrics plugin serves the exporter's registry on its path
+// ("/metrics"), and the stock tracing plugin starts its spans with that
+// provider. A plugin passed with [WithPlugin] under the name "metrics" or
+// "tracing" replaces them and gets nothing wired but the globals.
+//
 // # Environment variables
 //
 // In a config file, ${NAME} in a value is replaced with the environment
@@ -57,7 +70,10 @@ func (f optionFunc) apply(a *app) { f(a) }
 // WithPlugin makes a plugin available to config files under name.
 // Repeated, the last one for a name wins.
 func WithPlugin(name string, newPlugin func() ply.Plugin) Option {
-	return optionFunc(func(a *app) { a.catalog[name] = newPlugin })
+	return optionFunc(func(a *app) {
+		a.catalog[name] = newPlugin
+		a.replaced[name] = true
+	})
 }
 
 // WithHostOptions adds options to every host the command builds.
@@ -67,6 +83,7 @@ func WithHostOptions(opts ...ply.Option) Option {
 
 type app struct {
 	catalog  config.Catalog
+	replaced map[string]bool // catalog entries that WithPlugin set
 	hostOpts []ply.Option
 	server   string
 	stdout   io.Writer
@@ -75,7 +92,7 @@ type app struct {
 
 // New returns the root command with the stock plugins and opts.
 func New(opts ...Option) *cobra.Command {
-	a := &app{catalog: stockCatalog(), server: "httpserver", stdout: os.Stdout, stderr: os.Stderr}
+	a := &app{catalog: stockCatalog(), replaced: map[string]bool{}, server: "httpserver", stdout: os.Stdout, stderr: os.Stderr}
 	for _, o := range opts {
 		o.apply(a)
 	}

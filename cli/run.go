@@ -2,9 +2,11 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"strings"
 
@@ -21,9 +23,11 @@ func (a *app) runCmd() *cobra.Command {
 		Use:   "run FILE",
 		Short: "Start the host FILE describes; stop it on SIGINT or SIGTERM",
 		Long: "run checks FILE as validate does, then starts the host it describes and serves until " +
-			"SIGINT or SIGTERM, when it stops the plugins gracefully." + envHelp,
+			"SIGINT or SIGTERM, when it stops the plugins gracefully. It wires OpenTelemetry: the metrics " +
+			"plugin serves Prometheus metrics on its path, and the spans of the tracing plugin are written " +
+			"to standard output as JSON." + envHelp,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			level := slog.LevelInfo
 			if quietFlag {
 				level = slog.LevelWarn
@@ -32,14 +36,27 @@ func (a *app) runCmd() *cobra.Command {
 			bar := progressbar.NewOptions(-1, progressbar.OptionSetWriter(cmd.ErrOrStderr()),
 				progressbar.OptionSetDescription("starting"), progressbar.OptionClearOnFinish(), progressbar.OptionSpinnerType(14),
 				progressbar.OptionSetVisibility(terminal(cmd.ErrOrStderr()))) // no spinner frames in logs
-			h, plan, _, err := a.load(args[0], ply.WithLogger(logger), ply.WithObserver(func(s ply.Step) {
+			tel, err := newTelemetry(cmd.OutOrStdout())
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			defer func() { err = errors.Join(err, tel.shutdown(context.WithoutCancel(ctx))) }()
+			tel.install()
+			ra := *a // this run's catalog: the stock metrics and tracing plugins get the SDK
+			ra.catalog = maps.Clone(a.catalog)
+			for name, newPlugin := range map[string]func() ply.Plugin{"metrics": tel.newMetrics, "tracing": tel.newTracing} {
+				if !a.replaced[name] {
+					ra.catalog[name] = newPlugin
+				}
+			}
+			h, plan, _, err := ra.load(args[0], ply.WithLogger(logger), ply.WithObserver(func(s ply.Step) {
 				_ = bar.Add(1)
 				bar.Describe(s.Op + " " + s.Plugin)
 			}))
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
 			if err := h.Start(ctx); err != nil {
 				_ = bar.Finish()
 				return err

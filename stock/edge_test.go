@@ -81,7 +81,7 @@ func TestEveryRequestSeenWithItsStatus(t *testing.T) {
 		stock.NewAccessLog(middleware.AccessLogOptions{}),
 		stock.NewAuth(middleware.AuthOptions{APIKeys: []middleware.APIKey{{Name: "ci", Key: apiKey}}}),
 		stock.NewRateLimit(middleware.RateLimitOptions{Rate: 0.001, Burst: 1}),
-		stock.NewMetrics(stock.MetricsOptions{}),
+		stock.NewMetrics(withPrometheus(t, stock.MetricsOptions{})),
 	}, []ply.Handler{
 		ok, limited,
 		fail("GET /fail", errors.New("database down")),

@@ -2,25 +2,22 @@ package stock
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
-	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/metric"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/plykit/ply"
 	"github.com/plykit/ply/httpserver"
 	"github.com/plykit/ply/middleware"
 )
 
-// MetricsKey is the typed API under which the metrics plugin provides its
-// Prometheus handler ([Metrics.Handler]), for the plugin that serves it.
+// MetricsKey is the typed API under which the metrics plugin provides the
+// endpoint it was given ([MetricsOptions.Handler]), for the plugin that
+// serves it.
 var MetricsKey = ply.NewKey[http.Handler]("metrics.handler")
 
 // MetricsOptions configure the [Metrics] plugin: the middleware's options
@@ -33,19 +30,35 @@ type MetricsOptions struct {
 	// Layers records calls, errors, short-circuits and self-time of every
 	// plugin's layer per handler. Default true.
 	Layers *bool `json:"layers,omitempty"`
+
+	// MeterProvider records the metrics: an OpenTelemetry API provider that
+	// the program wires (an SDK MeterProvider with its readers and
+	// exporters). Default: [otel.GetMeterProvider] at Provision, which
+	// records nothing until the program sets a global provider. Set in Go
+	// only, never from a config file.
+	MeterProvider metric.MeterProvider `json:"-"`
+	// Handler is the endpoint that exposes what MeterProvider records, for
+	// example promhttp.HandlerFor on the registry of the Prometheus
+	// exporter. The plugin serves it on Path and provides it under
+	// [MetricsKey]. Default nil: no endpoint. Set in Go only; the ply
+	// command sets it (see package cli).
+	Handler http.Handler `json:"-"`
 }
 
 // Metrics is the "metrics" plugin: it records request counts, errors,
-// durations and requests in flight (see [middleware.NewMetrics]) with an
-// OpenTelemetry SDK MeterProvider of its own, exported in the Prometheus
-// format from a registry of its own (never the global one, so two hosts in
-// one process do not collide). It sits at System+20, inside the request id
+// durations and requests in flight (see [middleware.NewMetrics]) with the
+// OpenTelemetry API MeterProvider of [MetricsOptions.MeterProvider], the
+// global one by default. It builds no SDK and no exporter: the program
+// does, as OpenTelemetry advises for libraries (the ply command wires an
+// SDK with a Prometheus exporter; see the example of [NewMetrics] to do it
+// in Go). It sits at System+20, inside the request id
 // and outside tracing, the access log and the Security band, so it counts
 // every request with the status its client got, the 401s and 429s too.
 //
-// It serves the Prometheus endpoint on [Metrics.Path] of the HTTP server
-// when there is one (it optionally requires "httpserver", so the server is
-// provisioned first), and provides it under [MetricsKey] either way. The
+// Given an endpoint ([MetricsOptions.Handler]), it serves it on
+// [Metrics.Path] of the HTTP server when there is one (it optionally
+// requires "httpserver", so the server is provisioned first), and provides
+// it under [MetricsKey] either way. The
 // server mounts it on its main address by default, readable by anyone who
 // reaches it; set the server's adminAddr to serve it on a loopback
 // listener of its own instead (see [httpserver.Options]).
@@ -61,10 +74,10 @@ type MetricsOptions struct {
 // scope and the path "/metrics". Route options: [Route] (`skip: true`).
 type Metrics struct {
 	layered
-	opts    MetricsOptions
-	mp      *sdkmetric.MeterProvider
-	handler http.Handler
+	opts MetricsOptions
+	mp   metric.MeterProvider
 
+	reg    metric.Registration // of the layer instruments' callback
 	mu     sync.Mutex
 	layers map[string]*layerStats // by plugin and handler
 }
@@ -92,28 +105,28 @@ func (p *Metrics) Info() ply.Info {
 // Options returns the plugin's options for the host to fill and check.
 func (p *Metrics) Options() any { return &p.opts }
 
-// Provision builds the registry, the MeterProvider and the layer, and
-// provides the Prometheus handler under [MetricsKey].
+// Provision builds the instruments and the layer, and serves and provides
+// the endpoint, if it was given one.
 func (p *Metrics) Provision(_ context.Context, setup *ply.Setup) error {
-	reg := prometheus.NewRegistry()
-	exporter, err := otelprom.New(otelprom.WithRegisterer(reg))
-	if err != nil {
-		return fmt.Errorf("prometheus exporter: %w", err)
+	p.mp = p.opts.MeterProvider
+	if p.mp == nil {
+		p.mp = otel.GetMeterProvider()
 	}
-	p.mp = sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter)) // shut down in Cleanup, even if Provision fails
 	mw, err := middleware.NewMetrics(p.opts.MetricsOptions, p.mp)
 	if err != nil {
 		return err
 	}
-	p.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	p.use(mw)
 	if err := p.layerInstruments(); err != nil {
 		return err
 	}
-	if srv, err := ply.Lookup(setup, httpserver.Key); err == nil && srv != nil {
-		srv.Handle("GET "+p.Path(), p.handler)
+	if p.opts.Handler == nil {
+		return nil
 	}
-	return ply.Provide(setup, MetricsKey, p.handler)
+	if srv, err := ply.Lookup(setup, httpserver.Key); err == nil && srv != nil {
+		srv.Handle("GET "+p.Path(), p.opts.Handler)
+	}
+	return ply.Provide(setup, MetricsKey, p.opts.Handler)
 }
 
 // layerInstruments registers the per-plugin, per-handler instruments.
@@ -139,7 +152,7 @@ func (p *Metrics) layerInstruments() error {
 		return err
 	}
 	p.layers = make(map[string]*layerStats)
-	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+	p.reg, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		for _, l := range p.layers {
@@ -195,8 +208,8 @@ func (p *Metrics) ObserveLayer(s ply.LayerSample) {
 	l.selfNanos.Add(int64(s.Self))
 }
 
-// Handler returns the Prometheus endpoint, or nil before Provision.
-func (p *Metrics) Handler() http.Handler { return p.handler }
+// Handler returns the endpoint of [MetricsOptions.Handler], or nil.
+func (p *Metrics) Handler() http.Handler { return p.opts.Handler }
 
 // Path returns the path the endpoint is meant to be served on.
 func (p *Metrics) Path() string {
@@ -206,10 +219,11 @@ func (p *Metrics) Path() string {
 	return p.opts.Path
 }
 
-// Cleanup shuts the MeterProvider down.
-func (p *Metrics) Cleanup(ctx context.Context) error {
-	if p.mp == nil {
+// Cleanup unregisters the callback of the layer instruments, so a
+// provider that outlives the host does not keep observing it.
+func (p *Metrics) Cleanup(context.Context) error {
+	if p.reg == nil {
 		return nil
 	}
-	return p.mp.Shutdown(ctx)
+	return p.reg.Unregister()
 }

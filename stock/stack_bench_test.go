@@ -54,7 +54,7 @@ func BenchmarkStack(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			srv := httpserver.New(httpserver.Options{Addr: "127.0.0.1:0"})
 			plytest.New(b, []ply.Plugin{srv, stock.NewRecover(middleware.RecoverOptions{}), stock.NewRequestID(middleware.RequestIDOptions{}),
-				stock.NewAuth(auth), stock.NewRateLimit(rl), stock.NewMetrics(stock.MetricsOptions{Layers: &layers}),
+				stock.NewAuth(auth), stock.NewRateLimit(rl), stock.NewMetrics(withPrometheus(b, stock.MetricsOptions{Layers: &layers})),
 				stock.NewAccessLog(middleware.AccessLogOptions{}), stock.NewCache(middleware.CacheOptions{})},
 				ply.WithLogger(logger), ply.WithModules(ply.Module{Name: "api", Prefix: "/api", Handlers: []ply.Handler{route("GET /hello", hello)}}))
 			run(b, srv.Handler())

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+
 	"github.com/plykit/ply"
 	"github.com/plykit/ply/httpserver"
 	"github.com/plykit/ply/middleware"
@@ -377,7 +379,7 @@ func TestRetry(t *testing.T) {
 }
 
 func TestMetrics(t *testing.T) {
-	h := serve(t, []ply.Plugin{stock.NewMetrics(stock.MetricsOptions{})}, []ply.Handler{route("GET /hello", hello)})
+	h := serve(t, []ply.Plugin{stock.NewMetrics(withPrometheus(t, stock.MetricsOptions{}))}, []ply.Handler{route("GET /hello", hello)})
 	h.get(t, "/hello")
 	handler, err := ply.Lookup(h, stock.MetricsKey)
 	if err != nil {
@@ -399,7 +401,7 @@ func TestMetrics(t *testing.T) {
 
 func TestTracing(t *testing.T) {
 	const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-	h := serve(t, []ply.Plugin{stock.NewTracing(stock.TracingOptions{})},
+	h := serve(t, []ply.Plugin{stock.NewTracing(stock.TracingOptions{Propagator: propagation.TraceContext{}})},
 		[]ply.Handler{route("GET /traced", func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.WriteString(w, traceID(r.Context()))
 		})})
@@ -513,7 +515,7 @@ func TestStack(t *testing.T) {
 // every route: calls, errors, short-circuits and self-time.
 func TestLayerMetricsOnTheServer(t *testing.T) {
 	auth := stock.NewAuth(middleware.AuthOptions{APIKeys: []middleware.APIKey{{Name: "k", Key: "key-0123456789abcdef"}}})
-	h := serve(t, []ply.Plugin{stock.NewMetrics(stock.MetricsOptions{}), auth}, []ply.Handler{route("GET /hello", hello)})
+	h := serve(t, []ply.Plugin{stock.NewMetrics(withPrometheus(t, stock.MetricsOptions{})), auth}, []ply.Handler{route("GET /hello", hello)})
 	h.get(t, "/hello") // no key: auth short-circuits with 401
 	h.do(t, http.MethodGet, "/hello", http.Header{"X-Api-Key": {"key-0123456789abcdef"}})
 	res, body := h.get(t, "/metrics")

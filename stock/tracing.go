@@ -2,39 +2,49 @@ package stock
 
 import (
 	"context"
-	"fmt"
-	"os"
 
-	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/plykit/ply"
 	"github.com/plykit/ply/middleware"
 )
 
 // TracingOptions configure the [Tracing] plugin: the middleware's options
-// and where spans go.
+// and the OpenTelemetry API providers it uses.
 type TracingOptions struct {
 	middleware.TracingOptions
-	// Stdout writes every ended span to standard output, as JSON. Default
-	// false: spans are recorded and dropped.
-	Stdout bool `json:"stdout,omitempty"`
+
+	// TracerProvider starts the spans: an OpenTelemetry API provider that
+	// the program wires (an SDK TracerProvider with its exporters).
+	// Default: [otel.GetTracerProvider] at Provision, which records nothing
+	// until the program sets a global provider. Set in Go only, never from
+	// a config file.
+	TracerProvider trace.TracerProvider `json:"-"`
+	// Propagator reads the trace context of a request from its headers.
+	// Default: [otel.GetTextMapPropagator] at Provision, which reads
+	// nothing until the program sets a global propagator (the ply command
+	// sets W3C TraceContext and Baggage). Set in Go only.
+	Propagator propagation.TextMapPropagator `json:"-"`
 }
 
 // Tracing is the "tracing" plugin: it runs each request in a server span
-// (see [middleware.NewTracing]), a child of the W3C trace context in the
-// request headers, with an OpenTelemetry SDK TracerProvider of its own. It
-// sits at System+25, inside metrics and outside the access log, the error
-// reports (which see its span) and the Security band, so rejected requests
-// are traced too.
+// (see [middleware.NewTracing]), a child of the trace context in the
+// request headers, with the OpenTelemetry API TracerProvider and
+// propagator of [TracingOptions], the global ones by default. It builds no
+// SDK and no exporter: the program does, as OpenTelemetry advises for
+// libraries (the ply command wires an SDK that writes spans to standard
+// output; see the example of [NewTracing] to do it in Go). It sits at
+// System+25, inside metrics and outside the access log, the error reports
+// (which see its span) and the Security band, so rejected requests are
+// traced too.
 //
-// Its options are [TracingOptions]: the zero value records spans and drops
-// them, as it has no exporter. Route options: [Route] (`skip: true`).
+// Its options are [TracingOptions]: the zero value uses the global
+// providers. Route options: [Route] (`skip: true`).
 type Tracing struct {
 	layered
 	opts TracingOptions
-	tp   *sdktrace.TracerProvider
 }
 
 var (
@@ -42,7 +52,6 @@ var (
 	_ ply.Provisioner         = (*Tracing)(nil)
 	_ ply.Wrapper             = (*Tracing)(nil)
 	_ ply.HandlerConfigurable = (*Tracing)(nil)
-	_ ply.Cleaner             = (*Tracing)(nil)
 )
 
 // NewTracing returns the plugin with opts (the zero value is the default).
@@ -56,30 +65,20 @@ func (p *Tracing) Info() ply.Info {
 // Options returns the plugin's options for the host to fill and check.
 func (p *Tracing) Options() any { return &p.opts }
 
-// Provision builds the TracerProvider and the layer.
+// Provision builds the layer with the providers of the options, or the
+// global ones.
 func (p *Tracing) Provision(context.Context, *ply.Setup) error {
-	var tpo []sdktrace.TracerProviderOption
-	if p.opts.Stdout {
-		exp, err := stdouttrace.New(stdouttrace.WithWriter(os.Stdout))
-		if err != nil {
-			return fmt.Errorf("stdout exporter: %w", err)
-		}
-		tpo = append(tpo, sdktrace.WithSyncer(exp))
+	tp, prop := p.opts.TracerProvider, p.opts.Propagator
+	if tp == nil {
+		tp = otel.GetTracerProvider()
 	}
-	p.tp = sdktrace.NewTracerProvider(tpo...) // shut down in Cleanup, even if Provision fails
-	prop := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
-	mw, err := middleware.NewTracing(p.opts.TracingOptions, p.tp, prop)
+	if prop == nil {
+		prop = otel.GetTextMapPropagator()
+	}
+	mw, err := middleware.NewTracing(p.opts.TracingOptions, tp, prop)
 	if err != nil {
 		return err
 	}
 	p.use(mw)
 	return nil
-}
-
-// Cleanup shuts the TracerProvider down, flushing its exporter.
-func (p *Tracing) Cleanup(ctx context.Context) error {
-	if p.tp == nil {
-		return nil
-	}
-	return p.tp.Shutdown(ctx)
 }

@@ -21,6 +21,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	"go.opentelemetry.io/otel/propagation"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
 	"github.com/plykit/ply"
 	"github.com/plykit/ply/backbone"
 	"github.com/plykit/ply/httpserver"
@@ -122,8 +129,9 @@ func main() {
 // gateway returns the host of ply.yaml — the same plugins with the same
 // options, the same module and routes at the same address — plus the
 // visits plugin and its GET /api/visits route. TestSameAsYAML keeps the two
-// the same.
-func gateway() (*httpserver.Server, *Visits, []ply.Plugin, ply.Module) {
+// the same. metrics has the OpenTelemetry providers and the Prometheus
+// endpoint that the program wires (see [telemetry]), as ply run does.
+func gateway(metrics stock.MetricsOptions) (*httpserver.Server, *Visits, []ply.Plugin, ply.Module) {
 	server := httpserver.New(httpserver.Options{Addr: "127.0.0.1:8080", AdminAddr: "127.0.0.1:9090"})
 	visits := &Visits{}
 	plugins := []ply.Plugin{
@@ -135,7 +143,7 @@ func gateway() (*httpserver.Server, *Visits, []ply.Plugin, ply.Module) {
 		stock.NewAuth(middleware.AuthOptions{Realm: "gateway", APIKeys: []middleware.APIKey{{Name: "demo", Key: "demo-key-0123456789"}}}),
 		stock.NewRateLimit(middleware.RateLimitOptions{Rate: 5, Burst: 10}),
 		stock.NewCache(middleware.CacheOptions{TTL: 30 * time.Second}),
-		stock.NewMetrics(stock.MetricsOptions{}),
+		stock.NewMetrics(metrics),
 		visits,
 	}
 	public := map[string]any{"auth": &stock.Route{Skip: true}}
@@ -170,7 +178,12 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	server, _, plugins, api := gateway()
+	metrics, shutdown, err := telemetry()
+	if err != nil {
+		return err
+	}
+	defer shutdown() // after the host stopped
+	server, _, plugins, api := gateway(metrics)
 	h, err := ply.New(plugins, ply.WithModules(api))
 	if err != nil {
 		return err
@@ -182,4 +195,22 @@ func run() error {
 	fmt.Printf("serving on %s\ntry:\n  curl -H 'X-API-Key: demo-key-0123456789' %s/api/hello\n  curl %s/api/visits\n  curl %s/metrics\n", url, url, url, admin)
 	<-ctx.Done()
 	return h.Stop(context.WithoutCancel(ctx))
+}
+
+// telemetry wires the OpenTelemetry SDK, as the library leaves to the
+// program: a MeterProvider read by a Prometheus exporter on a registry of
+// its own, served by the metrics plugin on /metrics, and the W3C trace
+// context propagator, global, for the event bus. shutdown flushes and stops
+// the provider.
+func telemetry() (_ stock.MetricsOptions, shutdown func(), _ error) {
+	reg := prometheus.NewRegistry()
+	exporter, err := otelprom.New(otelprom.WithRegisterer(reg))
+	if err != nil {
+		return stock.MetricsOptions{}, nil, err
+	}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter))
+	otel.SetMeterProvider(mp)
+	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
+	opts := stock.MetricsOptions{MeterProvider: mp, Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{})}
+	return opts, func() { _ = mp.Shutdown(context.Background()) }, nil
 }

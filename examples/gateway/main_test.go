@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"reflect"
 	"slices"
@@ -13,8 +16,10 @@ import (
 
 	"github.com/plykit/ply"
 	"github.com/plykit/ply/backbone"
+	"github.com/plykit/ply/httpserver"
 	"github.com/plykit/ply/internal/config"
 	"github.com/plykit/ply/internal/options"
+	"github.com/plykit/ply/plytest"
 	"github.com/plykit/ply/stock"
 )
 
@@ -42,7 +47,7 @@ func TestSameAsYAML(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, plugins, api := gateway()
+	_, _, plugins, api := gateway(stock.MetricsOptions{})
 	inGo, err := ply.New(plugins, ply.WithModules(api))
 	if err != nil {
 		t.Fatal(err)
@@ -125,4 +130,40 @@ func route(name string, opts map[string]any) string {
 	}
 	slices.Sort(plugins)
 	return name + " {" + strings.Join(plugins, ", ") + "}"
+}
+
+// The program's telemetry is what the metrics plugin serves on /metrics:
+// the request series of the SDK's Prometheus exporter.
+func TestTelemetryServesMetrics(t *testing.T) {
+	metrics, shutdown, err := telemetry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(shutdown) // after the host stops
+	srv := httpserver.New(httpserver.Options{Addr: "127.0.0.1:0"})
+	plytest.New(t, []ply.Plugin{srv, stock.NewMetrics(metrics)}, ply.WithModules(ply.Module{Name: "api", Handlers: []ply.Handler{
+		{Kind: ply.KindHTTP, Name: "GET /hello", Func: func(context.Context, *ply.Call) error { return nil }},
+	}}))
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	get := func(path string) string {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+srv.Addr().String()+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = res.Body.Close() }()
+		body, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(body)
+	}
+	get("/hello")
+	if scrape := get("/metrics"); !strings.Contains(scrape, `http_server_requests_total{`) {
+		t.Errorf("no http_server_requests_total in the scrape:\n%s", scrape)
+	}
 }

@@ -76,13 +76,10 @@ func handWired(logger *slog.Logger) (http.Handler, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	// The same metrics pipeline as the stock plugin: an SDK MeterProvider
-	// aggregating for a Prometheus exporter on a registry of its own.
-	exporter, err := otelprom.New(otelprom.WithRegisterer(prometheus.NewRegistry()))
+	mp, err := meterProvider()
 	if err != nil {
 		return nil, nil, err
 	}
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter))
 	metrics, err := middleware.NewMetrics(middleware.MetricsOptions{}, mp)
 	if err != nil {
 		return nil, nil, err
@@ -97,10 +94,26 @@ func handWired(logger *slog.Logger) (http.Handler, func(), error) {
 	return mux, closeAll, nil
 }
 
+// meterProvider is the metrics pipeline of both sides, as the ply command
+// wires it: an SDK MeterProvider aggregating for a Prometheus exporter on
+// a registry of its own.
+func meterProvider() (*sdkmetric.MeterProvider, error) {
+	exporter, err := otelprom.New(otelprom.WithRegisterer(prometheus.NewRegistry()))
+	if err != nil {
+		return nil, err
+	}
+	return sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter)), nil
+}
+
 // plyHost builds the same chain as a ply host with the stock plugins;
-// layers says whether the metrics plugin also records every layer.
-func plyHost(ctx context.Context, logger *slog.Logger, layers bool) (*ply.Host, *httpserver.Server, error) {
+// layers says whether the metrics plugin also records every layer. stop
+// stops the host, then its MeterProvider.
+func plyHost(ctx context.Context, logger *slog.Logger, layers bool) (stop func(), _ *httpserver.Server, _ error) {
 	authOpts, rlOpts, cacheOpts := options()
+	mp, err := meterProvider()
+	if err != nil {
+		return nil, nil, err
+	}
 	srv := httpserver.New(httpserver.Options{Addr: "127.0.0.1:0"})
 	h, err := ply.New([]ply.Plugin{
 		srv,
@@ -110,7 +123,7 @@ func plyHost(ctx context.Context, logger *slog.Logger, layers bool) (*ply.Host, 
 		stock.NewAuth(authOpts),
 		stock.NewRateLimit(rlOpts),
 		stock.NewCache(cacheOpts),
-		stock.NewMetrics(stock.MetricsOptions{Layers: &layers}),
+		stock.NewMetrics(stock.MetricsOptions{Layers: &layers, MeterProvider: mp}),
 	}, ply.WithLogger(logger), ply.WithModules(ply.Module{Name: "api", Prefix: "/api", Handlers: []ply.Handler{{
 		Kind: ply.KindHTTP, Name: "GET /hello",
 		Func: func(_ context.Context, c *ply.Call) error {
@@ -119,9 +132,18 @@ func plyHost(ctx context.Context, logger *slog.Logger, layers bool) (*ply.Host, 
 		},
 	}}}))
 	if err != nil {
+		_ = mp.Shutdown(ctx)
 		return nil, nil, err
 	}
-	return h, srv, h.Start(ctx)
+	stop = func() {
+		_ = h.Stop(context.WithoutCancel(ctx)) // at exit: nothing left to report to
+		_ = mp.Shutdown(context.WithoutCancel(ctx))
+	}
+	if err := h.Start(ctx); err != nil {
+		_ = mp.Shutdown(ctx)
+		return nil, nil, err
+	}
+	return stop, srv, nil
 }
 
 type result struct {
@@ -207,16 +229,16 @@ func run(ctx context.Context, rounds int, d time.Duration, workers int) error {
 	go func() { _ = plain.Serve(ln) }()
 	defer func() { _ = plain.Close() }() // at exit, after the results
 
-	h, srv, err := plyHost(ctx, logger, true)
+	stopPly, srv, err := plyHost(ctx, logger, true)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = h.Stop(context.WithoutCancel(ctx)) }() // at exit, after the results
-	bare, bareSrv, err := plyHost(ctx, logger, false)
+	defer stopPly() // at exit, after the results
+	stopBare, bareSrv, err := plyHost(ctx, logger, false)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = bare.Stop(context.WithoutCancel(ctx)) }() // at exit, after the results
+	defer stopBare() // at exit, after the results
 
 	urls := map[string]string{
 		"net/http": "http://" + ln.Addr().String() + "/api/hello",
