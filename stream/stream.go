@@ -25,9 +25,13 @@ import (
 // returns.
 //
 // The values come in the order emitted, each with a nil error. Then, if
-// produce returned an error (or panicked: a *ply.PanicError), or ctx was
-// done before produce finished, the last pair carries that error and a
-// zero value. A stream that ended normally has no error pair.
+// produce returned an error (or panicked: a [*ply.PanicError] with the
+// panic value and stack), or ctx was done before produce finished, the last
+// pair carries that error and a zero value. A stream that ended normally
+// has no error pair. The panic is the kernel's type, not one of this
+// package, so that a handler returning it is reported as the panic it is
+// (value and stack) by the host, the HTTP server and the recover plugin,
+// which match *ply.PanicError.
 func New[T any](ctx context.Context, buffer int, produce func(ctx context.Context, emit func(T) error) error) iter.Seq2[T, error] {
 	if buffer < 0 {
 		panic(fmt.Sprintf("stream: New with buffer %d: must be >= 0", buffer))
