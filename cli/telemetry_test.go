@@ -45,25 +45,13 @@ func (l *lines) String() string {
 	return l.all.String()
 }
 
-// ply run wires the OpenTelemetry SDK the stock plugins use: the metrics
-// plugin serves the request and layer series on /metrics, and the spans
-// of the tracing plugin are written to standard output, children of the
-// request's trace context.
-func TestRunWiresTelemetry(t *testing.T) {
+// startRun runs ply run on config, a YAML text, and returns the URL the
+// host serves on and a function that stops it and returns its standard
+// output.
+func startRun(t *testing.T, config string) (base string, stop func() string) {
+	t.Helper()
 	file := filepath.Join(t.TempDir(), "ply.yaml")
-	config := `plugins:
-  - name: httpserver
-    options: {addr: "127.0.0.1:0"}
-  - name: metrics
-  - name: tracing
-modules:
-  - name: api
-    prefix: /api
-    routes:
-      - route: GET /hello
-        static: {text: "hello\n"}
-`
-	if err := os.WriteFile(file, []byte(config), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte(config), 0o600); err != nil { //nolint:gosec // a file in the test's temporary directory
 		t.Fatal(err)
 	}
 	cmd := cli.New()
@@ -80,44 +68,71 @@ modules:
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- cmd.ExecuteContext(ctx) }()
-
-	var base string
+	stop = func() string {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("ply run: %v", err)
+		}
+		_ = pw.Close()
+		<-read
+		return out.String()
+	}
 	select {
 	case base = <-out.seen:
+		return base, stop
 	case err := <-done:
+		cancel()
+		_ = pw.Close()
+		<-read
 		t.Fatalf("ply run returned before serving: %v; output:\n%s", err, out)
+		return "", nil
 	}
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	get := func(path string, header http.Header) string {
-		t.Helper()
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+path, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header = header
-		res, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer func() { _ = res.Body.Close() }()
-		body, err := io.ReadAll(res.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res.StatusCode != http.StatusOK {
-			t.Fatalf("GET %s = %d", path, res.StatusCode)
-		}
-		return string(body)
-	}
-	get("/api/hello", http.Header{"Traceparent": {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}})
-	scrape := get("/metrics", nil)
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("ply run: %v", err)
-	}
-	_ = pw.Close()
-	<-read
+}
 
+// get returns the body of a 200 response to GET url.
+func get(t *testing.T, url string, header http.Header) string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = header
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}} // no connection outlives the test
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = res.Body.Close() }()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s = %d", url, res.StatusCode)
+	}
+	return string(body)
+}
+
+// ply run wires the OpenTelemetry SDK the stock plugins use: the metrics
+// plugin serves the request and layer series on /metrics, and the spans
+// of the tracing plugin are written to standard output, children of the
+// request's trace context.
+func TestRunWiresTelemetry(t *testing.T) {
+	base, stop := startRun(t, `plugins:
+  - name: httpserver
+    options: {addr: "127.0.0.1:0"}
+  - name: metrics
+  - name: tracing
+modules:
+  - name: api
+    prefix: /api
+    routes:
+      - route: GET /hello
+        static: {text: "hello\n"}
+`)
+	get(t, base+"/api/hello", http.Header{"Traceparent": {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}})
+	scrape := get(t, base+"/metrics", nil)
+	out := stop()
 	for _, series := range []string{
 		`http_server_requests_total{`,
 		`ply_layer_calls_total{handler="api GET /hello",`,
@@ -126,7 +141,34 @@ modules:
 			t.Errorf("no %s… in the scrape:\n%s", series, scrape)
 		}
 	}
-	if !strings.Contains(out.String(), `"TraceID":"4bf92f3577b34da6a3ce929d0e0e4736"`) {
+	if !strings.Contains(out, `"TraceID":"4bf92f3577b34da6a3ce929d0e0e4736"`) {
 		t.Errorf("no span of the request's trace on standard output:\n%s", out)
+	}
+}
+
+// The example gateway, run by ply run on a free port with /metrics on its
+// main address, serves the request series and every plugin's layer series.
+func TestRunGatewayServesMetrics(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "examples", "gateway", "ply.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := strings.Replace(string(data), "addr: 127.0.0.1:8080", `addr: "127.0.0.1:0"`, 1)
+	config = strings.Replace(config, "adminAddr: 127.0.0.1:9090", "", 1)
+	base, stop := startRun(t, config)
+	get(t, base+"/api/hello", http.Header{"X-Api-Key": {"demo-key-0123456789"}})
+	scrape := get(t, base+"/metrics", nil)
+	stop()
+	for _, series := range []string{
+		`http_server_requests_total{`,
+		`http_server_request_duration_seconds_bucket{`,
+		`ply_layer_calls_total{handler="api GET /hello",`,
+		`plugin="auth"}`,
+		`plugin="cache"}`,
+		`ply_layer_self_seconds_total{`,
+	} {
+		if !strings.Contains(scrape, series) {
+			t.Errorf("no %s… in the scrape:\n%s", series, scrape)
+		}
 	}
 }
