@@ -53,8 +53,17 @@
 // # APIs
 //
 // The cache plugin provides its cache under [CacheKey], for invalidation by
-// tag; the metrics plugin provides its Prometheus endpoint under
+// tag; the metrics plugin provides the endpoint it was given
+// ([MetricsOptions].Handler, such as a Prometheus exporter's) under
 // [MetricsKey], for the plugin that serves it.
+//
+// # Telemetry
+//
+// The metrics and tracing plugins use the OpenTelemetry API only: they take
+// a MeterProvider and a TracerProvider in their options, else the global
+// ones. The application wires the SDK and its exporters (the ply command
+// does: Prometheus on the metrics plugin's path, spans to stdout); see
+// [NewMetrics]'s example.
 //
 // # Typed APIs for other plugins
 //
