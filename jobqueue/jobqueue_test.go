@@ -362,6 +362,50 @@ func TestConcurrencyLimit(t *testing.T) {
 	}
 }
 
+// Cancelling Handle's ctx drains its workers: the running job finishes
+// and is acknowledged, no job is fetched after, and a later Handle of the
+// queue takes over once they have drained.
+func TestHandleContextDrains(t *testing.T) {
+	q := newQueue(t, embedded(t))
+	ctx, cancel := context.WithCancel(t.Context())
+	started := make(chan struct{}, 1)
+	release := make(chan struct{})
+	handled := make(chan string, 4)
+	if err := q.Handle(ctx, "ctxstop", func(_ context.Context, j *jobqueue.Job) error {
+		started <- struct{}{}
+		<-release
+		handled <- "first " + string(j.Payload)
+		return nil
+	}, jobqueue.WithPrefetch(0)); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, q, "ctxstop", []byte("a"))
+	<-started
+	cancel()
+	enqueue(t, q, "ctxstop", []byte("b")) // after the cancel: for the next Handle
+	close(release)
+	if got := <-handled; got != "first a" {
+		t.Fatalf("running job: handled %q, want first a", got)
+	}
+	if err := q.Handle(t.Context(), "ctxstop", func(_ context.Context, j *jobqueue.Job) error {
+		handled <- "second " + string(j.Payload)
+		return nil
+	}); err != nil {
+		t.Fatalf("Handle after the first's ctx was cancelled: %v", err)
+	}
+	if got := <-handled; got != "second b" {
+		t.Errorf("job enqueued after the cancel: handled %q, want second b", got)
+	}
+	if err := q.Stop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-handled:
+		t.Errorf("after Stop: also handled %q", got)
+	default:
+	}
+}
+
 // Stop lets running jobs finish and acknowledges them: none runs again.
 func TestStopDrains(t *testing.T) {
 	js := embedded(t)

@@ -174,7 +174,8 @@ func (p *Plugin) Start(ctx context.Context) error {
 			_, err := ch.Serve(ctx, j, nil)
 			return err
 		}
-		if err := p.q.Handle(ctx, ch.Handler().Name, run, WithConcurrency(n)); err != nil {
+		// The workers outlive Start: Stop ends them.
+		if err := p.q.Handle(context.WithoutCancel(ctx), ch.Handler().Name, run, WithConcurrency(n)); err != nil {
 			return errors.Join(err, p.q.Stop(ctx))
 		}
 	}

@@ -355,6 +355,11 @@ func (q *Queue) Stop(ctx context.Context) error {
 		if err := w.wait(ctx); err != nil && first == nil {
 			first = err
 		}
+		if w.drainStarted() {
+			// Its Handle's ctx is done: its drain, whose wait ends with
+			// the one above, has only to give up the queue.
+			<-w.drained
+		}
 	}
 	return first
 }

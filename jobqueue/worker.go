@@ -54,12 +54,18 @@ func WithIdleWait(d time.Duration) HandleOption {
 // some, run at most [WithConcurrency] at once, acknowledge a job only
 // after h returned nil, and heartbeat running jobs so that the ack wait
 // does not expire under a long job. See [Handler] for what h's result does.
-// Workers stop with [Queue.Stop].
+//
+// The workers stop with [Queue.Stop], or when ctx is done: then they drain
+// as in Stop, fetching no more jobs while the running ones (and those
+// fetched and waiting) finish; a job they did not finish stays in the
+// stream, to be handed out again. A later Handle of the same queue waits,
+// within its own ctx, for the workers of a done ctx to drain. Pass
+// [context.WithoutCancel] for workers that only Stop ends.
 //
 // Handle returns [ErrInvalidQueue], [ErrHandled] for a second handler of the
-// same queue, [ErrStopped], an option error or JetStream's error creating
-// the queue's consumers (durable, named "<queue>_<level>", shared by every
-// process handling the queue).
+// same queue, [ErrStopped], an option error, ctx's error, or JetStream's
+// error creating the queue's consumers (durable, named "<queue>_<level>",
+// shared by every process handling the queue).
 func (q *Queue) Handle(ctx context.Context, queue string, h Handler, opts ...HandleOption) error {
 	if !validQueue(queue) {
 		return fmt.Errorf("jobqueue: queue %q: %w", queue, ErrInvalidQueue)
@@ -82,16 +88,30 @@ func (q *Queue) Handle(ctx context.Context, queue string, h Handler, opts ...Han
 		return fmt.Errorf("jobqueue: WithIdleWait(%v): must be >= 10ms", c.idle)
 	}
 	q.mu.Lock()
-	switch {
-	case q.stopped:
-		q.mu.Unlock()
-		return ErrStopped
-	case q.workers[queue] != nil:
-		q.mu.Unlock()
-		return fmt.Errorf("jobqueue: queue %s: %w", queue, ErrHandled)
+	for {
+		prev := q.workers[queue]
+		switch {
+		case q.stopped:
+			q.mu.Unlock()
+			return ErrStopped
+		case prev == nil:
+		case prev.draining():
+			q.mu.Unlock() // wait for the workers of a done ctx to drain
+			select {
+			case <-prev.drained:
+			case <-ctx.Done():
+				return fmt.Errorf("jobqueue: queue %s: %w", queue, context.Cause(ctx))
+			}
+			q.mu.Lock()
+			continue
+		default:
+			q.mu.Unlock()
+			return fmt.Errorf("jobqueue: queue %s: %w", queue, ErrHandled)
+		}
+		break
 	}
 	c.idle = min(c.idle, q.cfg.ackWait/3) // the fetch loop heartbeats between fetches
-	w := &worker{q: q, queue: queue, h: h, cfg: c}
+	w := &worker{q: q, queue: queue, h: h, cfg: c, handleDone: ctx.Done(), drained: make(chan struct{})}
 	q.workers[queue] = w // reserved; removed below on failure
 	q.mu.Unlock()
 
@@ -108,12 +128,44 @@ func (q *Queue) Handle(ctx context.Context, queue string, h Handler, opts ...Han
 			q.mu.Lock()
 			delete(q.workers, queue)
 			q.mu.Unlock()
+			close(w.drained) // for a Handle waiting for this reservation
 			return fmt.Errorf("jobqueue: consumer for %s %v: %w", queue, l, err)
 		}
 		w.cons[i] = cons
 	}
-	w.start()
+	w.start(ctx)
+	w.unwatch = context.AfterFunc(ctx, w.drain)
 	return nil
+}
+
+// drain stops the workers when their Handle's ctx is done: they finish
+// what they hold, and then give up the queue for a later Handle.
+func (w *worker) drain() {
+	w.stopFetching()                 // done already, as fetchCtx is ctx's child
+	_ = w.wait(context.Background()) // without a deadline, it only returns nil
+	w.q.mu.Lock()
+	if w.q.workers[w.queue] == w {
+		delete(w.q.workers, w.queue)
+	}
+	w.q.mu.Unlock()
+	close(w.drained)
+}
+
+// drainStarted stops the drain on Handle's ctx unless it started, and
+// reports whether it did; every call answers as the first.
+func (w *worker) drainStarted() bool {
+	w.watchOnce.Do(func() { w.drainRan = !w.unwatch() })
+	return w.drainRan
+}
+
+// draining reports whether the workers' Handle ctx is done.
+func (w *worker) draining() bool {
+	select {
+	case <-w.handleDone:
+		return true
+	default:
+		return false
+	}
 }
 
 // worker fetches the jobs of one queue and runs them.
@@ -124,7 +176,7 @@ type worker struct {
 	cfg   handleConfig
 	cons  [len(levels)]jetstream.Consumer
 
-	fetchCtx    context.Context // cancelled by stopFetching
+	fetchCtx    context.Context // Handle's ctx's child, cancelled by stopFetching
 	stopFetch   context.CancelFunc
 	runCtx      context.Context // handlers' parent, cancelled when Stop's ctx is done
 	cancelRuns  context.CancelFunc
@@ -132,6 +184,12 @@ type worker struct {
 	freed       chan struct{} // 1: a held job finished
 	fetcherDone chan struct{}
 	runners     sync.WaitGroup // WithConcurrency goroutines running jobs from ready
+
+	unwatch    func() bool     // stops the drain on Handle's ctx; false once it started
+	watchOnce  sync.Once       // for drainStarted
+	drainRan   bool            // set once by drainStarted
+	handleDone <-chan struct{} // Handle's ctx.Done()
+	drained    chan struct{}   // closed when drain has finished
 
 	mu   sync.Mutex
 	held map[*held]struct{}
@@ -145,8 +203,10 @@ type held struct {
 	since time.Time // fetched, or last heartbeat
 }
 
-func (w *worker) start() {
-	w.fetchCtx, w.stopFetch = context.WithCancel(context.Background())
+// start runs the workers; they stop fetching as soon as ctx is done.
+func (w *worker) start(ctx context.Context) {
+	w.fetchCtx, w.stopFetch = context.WithCancel(ctx)
+
 	w.runCtx, w.cancelRuns = context.WithCancel(context.Background())
 	w.ready = make(chan *held, w.capacity())
 	w.freed = make(chan struct{}, 1)
