@@ -16,8 +16,9 @@ import (
 // plugins that publish events.
 var Key = ply.NewKey[*Bus]("events.bus")
 
-// connKey is the backbone plugin's connection, looked up by name so this
-// package does not import the backbone's.
+// connKey is the backbone plugin's connection (backbone.Conn), redeclared
+// by name: importing the backbone would link its embedded NATS server into
+// every program that uses the bus. A test keeps the two alike.
 var connKey = ply.NewKey[*nats.Conn]("backbone.conn")
 
 // HandlerOptions are an event handler's options.

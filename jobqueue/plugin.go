@@ -16,8 +16,9 @@ import (
 // plugins that enqueue jobs.
 var Key = ply.NewKey[*Queue]("jobs.queue")
 
-// jetStreamKey is the backbone plugin's JetStream API, looked up by name so
-// this package does not import the backbone's.
+// jetStreamKey is the backbone plugin's JetStream API (backbone.JetStream),
+// redeclared by name: importing the backbone would link its embedded NATS
+// server into every program that uses the queue. A test keeps the two alike.
 var jetStreamKey = ply.NewKey[jetstream.JetStream]("backbone.jetstream")
 
 // PluginOptions configure the [Plugin]. The zero value uses the queue's
