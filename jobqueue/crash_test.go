@@ -32,22 +32,28 @@ func crashOpts() []jobqueue.Option {
 	}
 }
 
-// crashWorker handles the "crash" queue until the process is killed,
-// recording each completed job as a key of the KV bucket crash_done.
-func crashWorker(url string) {
-	fail := func(err error) {
-		fmt.Fprintln(os.Stderr, "crash worker:", err)
+// childJetStream connects a worker process to the test's server at url;
+// fail reports an error as who's and exits, since a child has no *testing.T.
+func childJetStream(url, who string) (js jetstream.JetStream, fail func(error)) {
+	fail = func(err error) {
+		fmt.Fprintln(os.Stderr, who+":", err)
 		os.Exit(2)
 	}
-	ctx := context.Background()
 	nc, err := nats.Connect(url)
 	if err != nil {
 		fail(err)
 	}
-	js, err := jetstream.New(nc)
-	if err != nil {
+	if js, err = jetstream.New(nc); err != nil {
 		fail(err)
 	}
+	return js, fail
+}
+
+// crashWorker handles the "crash" queue until the process is killed,
+// recording each completed job as a key of the KV bucket crash_done.
+func crashWorker(url string) {
+	js, fail := childJetStream(url, "crash worker")
+	ctx := context.Background()
 	kv, err := js.KeyValue(ctx, "crash_done")
 	if err != nil {
 		fail(err)

@@ -42,19 +42,8 @@ func interruptOpts() []jobqueue.Option {
 }
 
 func interruptWorker(url, mode string) {
-	fail := func(err error) {
-		fmt.Fprintln(os.Stderr, "interrupt worker:", err)
-		os.Exit(2)
-	}
+	js, fail := childJetStream(url, "interrupt worker")
 	ctx := context.Background()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		fail(err)
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		fail(err)
-	}
 	q, err := jobqueue.New(ctx, js, interruptOpts()...)
 	if err != nil {
 		fail(err)
