@@ -1,6 +1,7 @@
 package ply
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -62,18 +63,19 @@ func (k Key[T]) String() string {
 // [*Host] once it has started, or a [*Call] during a call (a map lookup per
 // call: prefer looking APIs up once, in Provision or Wrap).
 type Registry interface {
-	registry() (*Host, *entry)
+	registry() (*Host, *resolved, *entry)
 }
 
 // Setup is what a plugin receives in Provision: its logger and the host's
 // API registry. It is valid only during the Provision call.
 type Setup struct {
 	h      *Host
+	r      *resolved // the plan being brought up
 	e      *entry
 	logger *slog.Logger
 }
 
-func (s *Setup) registry() (*Host, *entry) { return s.h, s.e }
+func (s *Setup) registry() (*Host, *resolved, *entry) { return s.h, s.r, s.e }
 
 // Logger returns the host's logger with the plugin's name and version as
 // attributes.
@@ -125,8 +127,8 @@ func Provide[T any](s *Setup, key Key[T], impl T) error {
 //     another type.
 func Lookup[T any](r Registry, key Key[T]) (T, error) {
 	var zero T
-	h, caller := r.registry()
-	v, err := h.lookup(caller, key.name, key.plugin, key.constraint, key.cons)
+	h, plan, caller := r.registry()
+	v, err := h.lookup(plan, caller, key.name, key.plugin, key.constraint, key.cons)
 	if err != nil {
 		return zero, err
 	}
@@ -137,13 +139,11 @@ func Lookup[T any](r Registry, key Key[T]) (T, error) {
 	return t, nil
 }
 
-func (h *Host) lookup(caller *entry, name, plugin, constraint string, cons *semver.Constraints) (any, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.resolved == nil {
+func (h *Host) lookup(r *resolved, caller *entry, name, plugin, constraint string, cons *semver.Constraints) (any, error) {
+	if r == nil {
 		return nil, fmt.Errorf("lookup %s: host not built: %w", name, ErrNotRegistered)
 	}
-	candidates := h.resolved.byName[plugin]
+	candidates := r.byName[plugin]
 	if len(candidates) == 0 {
 		return nil, fmt.Errorf("lookup %s: plugin %s: %w", name, plugin, ErrNotRegistered)
 	}
@@ -166,7 +166,15 @@ func (h *Host) lookup(caller *entry, name, plugin, constraint string, cons *semv
 			name, plugin, constraint, strings.Join(versionsOf(candidates), ", "), ErrVersionMismatch)
 	}
 	for _, e := range satisfying {
-		if v, ok := e.apis[name]; ok {
+		if e.lazy != nil { // the first lookup of a lazy plugin's API loads it
+			if err := e.lazy.load(context.Background()); err != nil {
+				return nil, fmt.Errorf("lookup %s: %w", name, err)
+			}
+		}
+		h.mu.Lock()
+		v, ok := e.apis[name]
+		h.mu.Unlock()
+		if ok {
 			return v, nil
 		}
 	}

@@ -14,26 +14,44 @@ import (
 	"github.com/plykit/ply/internal/graph"
 )
 
-// entry is one registered plugin as the host holds it.
+// entry is one registered plugin as a plan places it. Its instance is the
+// plugin object with its lifecycle state: a reload that leaves the plugin
+// unchanged gives the new plan's entry the old entry's instance.
 type entry struct {
-	p         Plugin
+	*instance
 	info      Info // Priority is the effective one
 	index     int  // registration slot
 	version   *semver.Version
 	isDefault bool
 	parent    *entry
 	children  []*entry
-	deps      []*entry // present dependencies, in Requires order
-	hooks     hooks
-	fileOpts  fileOptions    // options from a file, put in place by Start
-	apis      map[string]any // guarded by Host.mu
+	deps      []*entry    // present dependencies, in Requires order
+	fileOpts  fileOptions // options from a file, put in place by Start
+}
 
-	// Lifecycle bookkeeping, touched only by the goroutine running it.
-	provisioned bool
-	started     bool
-	failed      error // set when an Optional plugin failed
+// instance is a plugin object and its lifecycle: what a generation holds
+// and a reload carries over.
+type instance struct {
+	p     Plugin
+	hooks hooks
+	apis  map[string]any // guarded by Host.mu
+
+	// Lifecycle bookkeeping, written by the goroutine running the lifecycle
+	// (start, reload, a lazy load, stop) under Host.life.
+	provisioned atomic.Bool
+	started     atomic.Bool
+	failure     atomic.Pointer[error] // set when an Optional plugin failed
 	state       atomic.Int32
-	probe       probe // its health checks
+	probe       probe     // its health checks
+	lazy        *lazyLoad // nil unless the plugin is lazy
+}
+
+// failed returns why the optional plugin failed and was left out, or nil.
+func (i *instance) failed() error {
+	if p := i.failure.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 func (e *entry) requires(name string) bool {
@@ -69,8 +87,14 @@ type resolved struct {
 // finds every problem it can and returns them joined.
 func (h *Host) build() (*resolved, error) {
 	h.mu.Lock()
-	cfg, regs, modules := h.cfg, slices.Clone(h.regs), slices.Clone(h.modules)
+	cfg, regs, mounted := h.cfg, slices.Clone(h.regs), slices.Clone(h.modules)
 	h.mu.Unlock()
+	return buildPlan(cfg, regs, mounted)
+}
+
+// buildPlan resolves plugins regs and the modules of cfg and mounted.
+func buildPlan(cfg config, regs []Plugin, mounted []*Module) (*resolved, error) {
+	modules := append(slices.Clone(cfg.modules), mounted...)
 
 	var errs []error
 	entries := flatten(cfg.defaults, regs, &errs)
@@ -195,7 +219,7 @@ func flatten(defaults, regs []Plugin, errs *[]error) []*entry {
 			*errs = append(*errs, fmt.Errorf("register #%d: nil plugin: %w", len(entries)+1, ErrInvalidInfo))
 			return
 		}
-		e := &entry{p: p, info: p.Info(), index: len(entries), isDefault: def, parent: parent, hooks: hooksOf(p)}
+		e := &entry{instance: &instance{p: p, hooks: hooksOf(p)}, info: p.Info(), index: len(entries), isDefault: def, parent: parent}
 		e.info.Requires = slices.Clone(e.info.Requires)
 		if e.info.Priority == 0 {
 			e.info.Priority = Business

@@ -41,6 +41,8 @@ var ErrStreamClosed = errors.New("ply: stream closed by its consumer")
 // concurrent use.
 type Call struct {
 	s        *compiled
+	g        *generation // the call's, for API lookups
+	stripe   uint32      // which of a generation's stripes counts it
 	req, res any
 	shared   bool
 	sink     any         // a stream's func(T) bool
@@ -67,10 +69,10 @@ type callLevel struct {
 func (c *Call) ran(lvl int32) bool { return lvl >= 0 && int32(c.lv[lvl].last-c.base) > 0 } //nolint:gosec // serial-number arithmetic: the wrapped difference, as int32, is the signed distance
 
 // Handler returns the handler being called.
-func (c *Call) Handler() *Handler { return c.s.chain.handler }
+func (c *Call) Handler() *Handler { return c.s.handler }
 
 // Module returns the module of the handler being called.
-func (c *Call) Module() *Module { return c.s.chain.module }
+func (c *Call) Module() *Module { return c.s.module }
 
 // Request returns the call's request: an *http.Request for [KindHTTP], the
 // job or event for those kinds, what the caller passed otherwise.
@@ -94,7 +96,7 @@ func (c *Call) Shared() bool { return c.shared }
 // deduplicated or coalesced result).
 func (c *Call) MarkShared() { c.shared = true }
 
-func (c *Call) registry() (*Host, *entry) { return c.s.chain.h, nil }
+func (c *Call) registry() (*Host, *resolved, *entry) { return c.s.chain.h, c.g.r, nil }
 
 // Next continues a chain from a layer. It is a small value, passed and
 // copied freely; it is valid only until the layer that received it returns.

@@ -5,33 +5,37 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"reflect"
 	"runtime/debug"
+	"slices"
 	"sync"
-	"sync/atomic"
 )
 
-// Chain is one handler's compiled chain. Its layers are an immutable
-// snapshot behind an atomic pointer: [Host.Rewrap] swaps in a new one, and
-// a call in flight finishes on the snapshot it started with. A Chain is
-// safe for concurrent use.
+// Chain is one handler's compiled chain. What it calls is the host's
+// current generation of it: [Host.Reload] swaps every chain at once, and a
+// call in flight finishes on the generation it started on. A Chain is the
+// same object across reloads, and safe for concurrent use.
 type Chain struct {
-	h       *Host
-	handler *Handler
-	module  *Module
-	snap    atomic.Pointer[compiled]
+	h      *Host
+	idx    int // in the generations' snaps
+	module string
+	name   string
 }
 
-// Handler returns the chain's handler.
-func (ch *Chain) Handler() *Handler { return ch.handler }
+// Handler returns the chain's handler, as the current generation has it.
+func (ch *Chain) Handler() *Handler { return ch.current().handler }
 
-// Module returns the module of the chain's handler.
-func (ch *Chain) Module() *Module { return ch.module }
+// Module returns the module of the chain's handler, as the current
+// generation has it.
+func (ch *Chain) Module() *Module { return ch.current().module }
+
+func (ch *Chain) current() *compiled { return ch.h.gen.Load().snaps[ch.idx] }
 
 // Serve calls the handler through its chain with request req and initial
 // response res (nil, or for instance the http.ResponseWriter), and returns
 // the final response and error, after the after-hooks ran.
 func (ch *Chain) Serve(ctx context.Context, req, res any) (any, error) {
-	return ch.snap.Load().serve(ctx, req, res, nil)
+	return ch.h.serve(ctx, ch, req, res, nil)
 }
 
 // Invoke calls the chain with req and returns its response as a Res. A
@@ -40,7 +44,7 @@ func Invoke[Res any](ctx context.Context, ch *Chain, req any) (Res, error) {
 	out, err := ch.Serve(ctx, req, nil)
 	res, ok := out.(Res)
 	if !ok && out != nil && err == nil {
-		err = fmt.Errorf("ply: handler %s/%s responded with %T, want %T", ch.module.Name, ch.handler.Name, out, res)
+		err = fmt.Errorf("ply: handler %s/%s responded with %T, want %T", ch.module, ch.name, out, res)
 	}
 	return res, err
 }
@@ -108,7 +112,7 @@ func ServeStream[T any](ctx context.Context, ch *Chain, req any, each func(T) bo
 		returned = true
 		return open
 	}
-	res, err := ch.snap.Load().serve(ctx, req, nil, sink)
+	res, err := ch.h.serve(ctx, ch, req, nil, sink)
 	if panicked {
 		// The layers and after-hooks saw the panic end the stream; it is
 		// the caller's again, whatever a layer made of it.
@@ -136,26 +140,39 @@ func Emit[T any](c *Call, v T) error {
 	return nil
 }
 
-// compiled is one immutable snapshot of a chain.
+// compiled is one immutable snapshot of a chain. A reload that changes
+// nothing in a chain gives the new generation the same snapshot.
 type compiled struct {
 	chain     *Chain
-	levels    []level // the layers in chain order, then the handler
+	module    *Module
+	handler   *Handler
+	contrib   []contribution // what each plugin's Wrap gave, in chain order
+	levels    []level        // the layers in chain order, then the handler
 	hooks     []afterEntry
 	observers []LayerObserver // nil unless a plugin measures layers
 	prepared  [][]any         // per observer, per level: what PrepareLayer returned
+	stats     *chainStats     // nil unless the host bakes reloads
 	pool      sync.Pool
+}
+
+// contribution is one plugin's Wrap of a chain, kept so that a reload
+// reuses it when neither the plugin nor its handler options changed.
+type contribution struct {
+	e    *entry
+	opts any // the handler options Wrap was given
+	w    Wrap
 }
 
 type level struct {
 	fn Layer
 	e  *entry // nil for the handler
-	ch *Chain
+	s  *compiled
 }
 
 // fail attributes err to the level's plugin, or to the handler.
 func (l *level) fail(err error) error {
 	if l.e == nil {
-		return &HandlerError{Module: l.ch.module.Name, Handler: l.ch.handler.Name, Err: err}
+		return &HandlerError{Module: l.s.module.Name, Handler: l.s.handler.Name, Err: err}
 	}
 	return &PluginError{Op: OpLayer, Plugin: l.e.info.Name, Version: l.e.info.Version, Err: err}
 }
@@ -166,28 +183,25 @@ type afterEntry struct {
 	lvl int32 // the plugin's level, or -1 when it has no layer
 }
 
-func newCompiled(ch *Chain, levels []level, hooks []afterEntry) *compiled {
-	s := &compiled{chain: ch, levels: levels, hooks: hooks}
-	n := len(levels)
+func (s *compiled) init() {
+	n := len(s.levels)
 	s.pool.New = func() any {
-		c := &Call{s: s, lv: make([]callLevel, n)}
+		c := &Call{s: s, lv: make([]callLevel, n), stripe: callStripes.Add(1)}
 		for i := range c.lv {
-			c.lv[i].fn = levels[i].fn
+			c.lv[i].fn = s.levels[i].fn
 		}
 		return c
 	}
-	return s
 }
 
-func (s *compiled) serve(ctx context.Context, req, res, sink any) (any, error) {
-	c := s.pool.Get().(*Call)
+func (s *compiled) serve(ctx context.Context, c *Call, g *generation, req, res, sink any) (any, error) {
 	if c.seq >= 1<<31 { // renumber long before int32(last-base) could wrap
 		for i := range c.lv {
 			c.lv[i].last = 0
 		}
 		c.seq = 0
 	}
-	c.req, c.res, c.sink, c.base = req, res, sink, c.seq
+	c.req, c.res, c.sink, c.base, c.g = req, res, sink, c.seq, g
 	err := s.run(ctx, c)
 	res = c.res
 	s.release(c)
@@ -245,7 +259,7 @@ func (s *compiled) release(c *Call) {
 	if c.poisoned { // a goroutine may still use it: leave it to the GC
 		return
 	}
-	c.req, c.res, c.sink, c.shared = nil, nil, nil, false
+	c.req, c.res, c.sink, c.shared, c.g = nil, nil, nil, false, nil
 	c.frames = c.frames[:0]
 	c.clearBag()
 	s.pool.Put(c)
@@ -260,26 +274,37 @@ type handlerRef struct {
 	opts    map[string]any // plugin name -> decoded options (handler's, else module's)
 }
 
-// wrapAll runs the Wrap phase for every handler and compiles one snapshot
-// per handler, for the chains given (created when nil).
-func (h *Host) wrapAll(ctx context.Context, r *resolved, chains []*Chain) ([]*Chain, []*compiled, error) {
-	if chains == nil {
-		chains = make([]*Chain, len(r.handlers))
-		for i, hr := range r.handlers {
-			chains[i] = &Chain{h: h, handler: hr.handler, module: hr.module}
-		}
-	}
+// compile runs the Wrap phase and compiles one snapshot per handler of r,
+// for the chains given. With prev (a reload), a plugin instance carried
+// over whose handler options did not change keeps its Wrap from prev, and
+// a chain whose every part is unchanged keeps prev's snapshot: the Wrap
+// hooks that run are those of new instances and changed options.
+func (h *Host) compile(ctx context.Context, r *resolved, chains []*Chain, prev *generation, counted bool) ([]*compiled, error) {
+	observers, observedBy := observersOf(r)
+	sameObservers := prev != nil && slices.Equal(observedBy, prev.observers)
 	snaps := make([]*compiled, len(chains))
 	for i, ch := range chains {
 		hr := r.handlers[i]
-		var levels []level
-		var hooks []afterEntry
+		var old *compiled
+		if prev != nil {
+			old = prev.snaps[i]
+		}
+		var contrib []contribution
 		for _, e := range r.chain {
-			if e.hooks.wrap == nil || e.failed != nil || !e.wraps(hr.handler.Kind) {
+			if e.hooks.wrap == nil || e.failed() != nil || !e.wraps(hr.handler.Kind) {
+				continue
+			}
+			opts := hr.opts[e.info.Name]
+			if w, ok := old.reuse(e, hr.handler, opts); ok {
+				contrib = append(contrib, contribution{e: e, opts: opts, w: w})
+				continue
+			}
+			if e.lazy != nil && !e.lazy.loaded.Load() {
+				contrib = append(contrib, contribution{e: e, opts: opts, w: e.lazy.wrap(hr, opts)})
 				continue
 			}
 			var w Wrap
-			t := Target{Handler: hr.handler, Module: hr.module, Options: hr.opts[e.info.Name]}
+			t := Target{Handler: hr.handler, Module: hr.module, Options: opts}
 			err := h.run(ctx, e, OpWrap, hr.module.Name+"/"+hr.handler.Name, func(ctx context.Context) error {
 				var err error
 				w, err = e.hooks.wrap(ctx, t)
@@ -287,48 +312,116 @@ func (h *Host) wrapAll(ctx context.Context, r *resolved, chains []*Chain) ([]*Ch
 			})
 			if err != nil {
 				if err := h.failed(e, err); err != nil {
-					return nil, nil, err
+					return nil, err
 				}
 				continue
 			}
-			lvl := int32(-1)
-			if w.Layer != nil {
-				lvl = int32(len(levels)) //nolint:gosec // a chain has a level per layer, far fewer than 2^31
-				levels = append(levels, level{fn: w.Layer, e: e, ch: ch})
-			}
-			if w.After != nil {
-				hooks = append(hooks, afterEntry{fn: w.After, e: e, lvl: lvl})
-			}
+			contrib = append(contrib, contribution{e: e, opts: opts, w: w})
 		}
-		fn := hr.handler.Func
-		levels = append(levels, level{fn: func(ctx context.Context, c *Call, _ Next) error { return fn(ctx, c) }, ch: ch})
-		snaps[i] = newCompiled(ch, levels, hooks)
-		for _, e := range r.lifecycle {
-			if o, ok := e.p.(LayerObserver); ok && e.failed == nil {
-				s := snaps[i]
-				prep := make([]any, len(levels))
-				wanted := false
-				for lv, l := range levels {
-					if l.e != nil {
-						prep[lv] = o.PrepareLayer(s.sample(int32(lv)))
-						wanted = wanted || prep[lv] != nil
-					}
-				}
-				if wanted { // an observer that prepares nothing declines this chain: it costs nothing
-					s.observers = append(s.observers, o)
-					s.prepared = append(s.prepared, prep)
-				}
-			}
+		if sameObservers && old.handler == hr.handler && old.same(contrib) {
+			snaps[i] = old
+			continue
+		}
+		snaps[i] = assemble(ch, hr, contrib, observers, counted)
+	}
+	return snaps, nil
+}
+
+// assemble compiles one chain from its contributions.
+func assemble(ch *Chain, hr *handlerRef, contrib []contribution, observers []LayerObserver, counted bool) *compiled {
+	s := &compiled{chain: ch, module: hr.module, handler: hr.handler, contrib: contrib}
+	for _, c := range contrib {
+		lvl := int32(-1)
+		if c.w.Layer != nil {
+			lvl = int32(len(s.levels)) //nolint:gosec // a chain has a level per layer, far fewer than 2^31
+			s.levels = append(s.levels, level{fn: c.w.Layer, e: c.e, s: s})
+		}
+		if c.w.After != nil {
+			s.hooks = append(s.hooks, afterEntry{fn: c.w.After, e: c.e, lvl: lvl})
 		}
 	}
-	return chains, snaps, nil
+	fn := hr.handler.Func
+	s.levels = append(s.levels, level{fn: func(ctx context.Context, c *Call, _ Next) error { return fn(ctx, c) }, s: s})
+	for _, o := range observers {
+		prep := make([]any, len(s.levels))
+		wanted := false
+		for lv, l := range s.levels {
+			if l.e != nil {
+				prep[lv] = o.PrepareLayer(s.sample(int32(lv)))
+				wanted = wanted || prep[lv] != nil
+			}
+		}
+		if wanted { // an observer that prepares nothing declines this chain: it costs nothing
+			s.observers = append(s.observers, o)
+			s.prepared = append(s.prepared, prep)
+		}
+	}
+	if counted {
+		s.stats = newChainStats()
+	}
+	s.init()
+	return s
+}
+
+// reuse returns what e's Wrap gave this snapshot when e is the same
+// instance, wrapping the same handler with equal options.
+func (s *compiled) reuse(e *entry, hd *Handler, opts any) (Wrap, bool) {
+	if s == nil || s.handler != hd {
+		return Wrap{}, false
+	}
+	for _, c := range s.contrib {
+		if c.e.instance == e.instance {
+			return c.w, reflect.DeepEqual(c.opts, opts)
+		}
+	}
+	return Wrap{}, false
+}
+
+// same reports whether contrib is s's, part for part: the same instances in
+// the same order, each with the Wrap s has.
+func (s *compiled) same(contrib []contribution) bool {
+	if len(contrib) != len(s.contrib) {
+		return false
+	}
+	for i, c := range contrib {
+		o := s.contrib[i]
+		if c.e.instance != o.e.instance || c.e.info.Priority != o.e.info.Priority ||
+			!sameFunc(c.w.Layer, o.w.Layer) || !sameFunc(c.w.After, o.w.After) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameFunc reports whether a and b are the same func value — as a reused
+// Wrap's are — by the closure they point to. Funcs are not comparable in
+// Go; reflect gives the closure's address.
+func sameFunc[F any](a, b F) bool {
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	if va.IsNil() || vb.IsNil() {
+		return va.IsNil() == vb.IsNil()
+	}
+	return va.UnsafePointer() == vb.UnsafePointer()
+}
+
+// observersOf returns the plan's layer observers, and their instances.
+func observersOf(r *resolved) ([]LayerObserver, []*instance) {
+	var observers []LayerObserver
+	var by []*instance
+	for _, e := range r.lifecycle {
+		if o, ok := e.p.(LayerObserver); ok && e.failed() == nil && e.lazy == nil {
+			observers = append(observers, o)
+			by = append(by, e.instance)
+		}
+	}
+	return observers, by
 }
 
 // sample returns the identity of level lvl's samples.
 func (s *compiled) sample(lvl int32) LayerSample {
 	e := s.levels[lvl].e
-	return LayerSample{Plugin: e.info.Name, Version: e.info.Version, Module: s.chain.module.Name,
-		Handler: s.chain.handler.Name, Kind: s.chain.handler.Kind}
+	return LayerSample{Plugin: e.info.Name, Version: e.info.Version, Module: s.module.Name,
+		Handler: s.handler.Name, Kind: s.handler.Kind}
 }
 
 func (e *entry) wraps(k Kind) bool {
@@ -343,32 +436,9 @@ func (e *entry) wraps(k Kind) bool {
 	return false
 }
 
-// Rewrap runs the Wrap phase again for every handler and swaps every chain
-// to its new snapshot; calls in flight finish on the old ones. Either all
-// chains are swapped or, when a Wrap fails, none is. It is the entry point
-// for reloads; the host must be started, else it returns an error matching
-// [ErrNotStarted].
-func (h *Host) Rewrap(ctx context.Context) error {
-	h.wrapMu.Lock()
-	defer h.wrapMu.Unlock()
-	h.mu.Lock()
-	r, chains, state := h.resolved, h.chains, h.state
-	h.mu.Unlock()
-	if state != stateStarted {
-		return fmt.Errorf("ply: Rewrap: %w", ErrNotStarted)
-	}
-	_, snaps, err := h.wrapAll(ctx, r, chains)
-	if err != nil {
-		return err
-	}
-	for i, ch := range chains {
-		ch.snap.Store(snaps[i])
-	}
-	return nil
-}
-
 // Chains returns every handler's chain, in mount order. It returns nil
-// before the Wrap phase.
+// before the Wrap phase. A reload keeps the chains: they are the same
+// objects for the life of the host.
 func (h *Host) Chains() []*Chain {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -381,7 +451,7 @@ func (h *Host) Chains() []*Chain {
 func (h *Host) Chain(module, handler string) (*Chain, error) {
 	chains := h.Chains()
 	for _, ch := range chains {
-		if ch.module.Name == module && ch.handler.Name == handler {
+		if ch.module == module && ch.name == handler {
 			return ch, nil
 		}
 	}
@@ -413,27 +483,33 @@ func (h *Host) Mount(modules ...Module) error {
 // reason each plugin follows the previous one. It lists every plugin that
 // contributes a layer or an after-hook.
 func (ch *Chain) Explain() Explanation {
-	s := ch.snap.Load()
-	r := ch.h.resolvedPlan()
+	g := ch.h.gen.Load()
+	s, r := g.snaps[ch.idx], g.r
+	current := make(map[*instance]*entry, len(r.entries)) // a snapshot carried over holds an earlier plan's entries
+	for _, e := range r.entries {
+		current[e.instance] = e
+	}
 	seen := make(map[*entry]*Placement)
 	var es []*entry
 	for _, l := range s.levels {
 		if l.e != nil {
-			es = append(es, l.e)
-			seen[l.e] = &Placement{Plugin: l.e.info, Layer: true}
+			e := current[l.e.instance]
+			es = append(es, e)
+			seen[e] = &Placement{Plugin: e.info, Layer: true}
 		}
 	}
 	for _, a := range s.hooks {
-		if p, ok := seen[a.e]; ok {
+		e := current[a.e.instance]
+		if p, ok := seen[e]; ok {
 			p.After = true
 			continue
 		}
-		es = append(es, a.e)
-		seen[a.e] = &Placement{Plugin: a.e.info, After: true}
+		es = append(es, e)
+		seen[e] = &Placement{Plugin: e.info, After: true}
 	}
 	pos := func(e *entry) int { return r.chainOrd.Position(e.index) }
 	sortEntries(es, pos)
-	x := Explanation{Kind: ChainOrder, Handler: ch.module.Name + "/" + ch.handler.Name}
+	x := Explanation{Kind: ChainOrder, Handler: ch.module + "/" + ch.name}
 	p := &Plan{r: r}
 	for i, e := range es {
 		pl := *seen[e]

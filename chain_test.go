@@ -50,7 +50,6 @@ func mount(t testing.TB, ps []ply.Plugin, fn ply.HandlerFunc, opts ...ply.Option
 	if err != nil {
 		t.Fatal(err)
 	}
-	hosts.Store(ch, h)
 	return ch
 }
 

@@ -67,8 +67,21 @@
 // once the outermost layer returned — after success, short-circuit, error,
 // panic or cancellation — in priority order, and may replace the response
 // and the error. Layers share request-scoped values with [Get] and [Set]
-// under typed keys, without allocating. A chain is an immutable snapshot
-// behind an atomic pointer: [Host.Rewrap] swaps it while calls run.
+// under typed keys, without allocating.
+//
+// # Reloading a running host
+//
+// The plugin instances and every handler's compiled chain form a
+// generation. [Host.Reload] moves a running host to a new configuration:
+// it brings up only the plugins that changed (and those depending on
+// them), hands each replaced instance's state to its successor
+// ([StateExporter], [StateImporter]), swaps every chain to the new
+// generation at once, lets the calls in flight finish on the old one, and
+// then stops what was replaced; a failure before the swap leaves the old
+// generation serving. A call runs wholly on the generation it started on.
+// [WithBake] swaps back a generation that fails more than the one it
+// replaced; [WithDrainGrace] bounds the drain. Plugins marked [Info.Lazy]
+// are loaded at their first use, once.
 //
 // A stream handler emits items with [Emit], each handed to the caller in
 // its own goroutine: [Stream] ranges over them, and [ServeStream] also

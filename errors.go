@@ -32,7 +32,7 @@ var (
 	// a plugin that works with reduced service.
 	ErrDegraded = errors.New("ply: degraded")
 	// ErrNotStarted: the host has not started, or has stopped ([Host.Ready],
-	// [Host.Rewrap]).
+	// [Host.Reload]).
 	ErrNotStarted = errors.New("ply: host not started")
 	// ErrNoChain: no handler of that module and name is mounted, or the
 	// host has not compiled its chains yet ([Host.Chain]).

@@ -294,8 +294,8 @@ func TestHostStateErrors(t *testing.T) {
 	if err := h.Ready(t.Context()); !errors.Is(err, ply.ErrNotStarted) {
 		t.Errorf("Ready before Start = %v, want ErrNotStarted", err)
 	}
-	if err := h.Rewrap(t.Context()); !errors.Is(err, ply.ErrNotStarted) {
-		t.Errorf("Rewrap before Start = %v, want ErrNotStarted", err)
+	if _, err := h.Reload(t.Context(), ply.Change{}); !errors.Is(err, ply.ErrNotStarted) {
+		t.Errorf("Reload before Start = %v, want ErrNotStarted", err)
 	}
 	if err := h.Start(t.Context()); err != nil {
 		t.Fatal(err)

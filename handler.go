@@ -93,9 +93,9 @@ type Binder interface {
 // chains measure nothing.
 //
 // PrepareLayer is called once per layer when a chain is compiled (at the
-// Wrap phase and at every Rewrap), with the sample's identity fields set;
-// what it returns comes back as every sample's Prepared, so an observer
-// builds its labels once, not per call. An observer that returns nil for
+// Wrap phase and whenever a reload recompiles a chain), with the sample's
+// identity fields set; what it returns comes back as every sample's
+// Prepared, so an observer builds its labels once, not per call. An observer that returns nil for
 // every layer of a chain declines it, and that chain is not measured.
 type LayerObserver interface {
 	PrepareLayer(s LayerSample) any

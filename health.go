@@ -19,9 +19,11 @@ const (
 	Failed                // failed a hook or its health check
 	Stopping              // in the stop phases
 	Stopped               // stopped and cleaned up
+	Lazy                  // lazy and not loaded yet: its first use loads it (Info.Lazy)
+	Loading               // lazy and loading, for its first use
 )
 
-var stateNames = [...]string{"starting", "ok", "degraded", "failed", "stopping", "stopped"}
+var stateNames = [...]string{"starting", "ok", "degraded", "failed", "stopping", "stopped", "lazy", "loading"}
 
 func (s State) String() string {
 	if s >= 0 && int(s) < len(stateNames) {
@@ -63,8 +65,8 @@ func (h *Host) Health(ctx context.Context) []Status {
 	steps := make([]*Step, len(r.lifecycle))
 	var wg sync.WaitGroup
 	for i, e := range r.lifecycle {
-		out[i] = Status{Name: e.info.Name, Version: e.info.Version, Policy: e.info.Policy, State: State(e.state.Load()), Err: e.failed}
-		if hc, ok := e.p.(HealthChecker); ok && running && e.failed == nil && e.started { // re-checked: health recovers
+		out[i] = Status{Name: e.info.Name, Version: e.info.Version, Policy: e.info.Policy, State: State(e.state.Load()), Err: e.failed()}
+		if hc, ok := e.p.(HealthChecker); ok && running && out[i].Err == nil && e.started.Load() { // re-checked: health recovers
 			wg.Go(func() {
 				var err error
 				steps[i], err = h.check(ctx, e, hc)

@@ -2,6 +2,7 @@ package ply
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/signal"
 	"sync"
@@ -28,13 +29,15 @@ type Host struct {
 
 	mu       sync.Mutex
 	regs     []Plugin
-	modules  []*Module
+	modules  []*Module // mounted with Mount; the options' modules are in cfg
 	state    hostState
-	resolved *resolved
-	started  []*entry // whose Start phase succeeded, in start order
-	chains   []*Chain // one per handler, in mount order, from the Wrap phase on
+	resolved *resolved // the current generation's plan, from the build on
+	chains   []*Chain  // one per handler, in mount order, from the Wrap phase on
 
-	wrapMu sync.Mutex // serializes Rewrap
+	life   sync.Mutex // serializes start, reloads and stop
+	gen    atomic.Pointer[generation]
+	genIDs uint64         // under life
+	drains sync.WaitGroup // replaced generations still draining in the background
 
 	previewing atomic.Bool // set by Preview before any hook runs
 }
@@ -54,9 +57,7 @@ func New(plugins []Plugin, opts ...Option) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Host{cfg: cfg, regs: append([]Plugin(nil), plugins...)}
-	_ = h.Mount(cfg.modules...) // cannot fail before Start
-	return h, nil
+	return &Host{cfg: cfg, regs: append([]Plugin(nil), plugins...)}, nil
 }
 
 // Register adds plugins after those already registered. The options given
@@ -74,7 +75,12 @@ func (h *Host) Register(plugins ...Plugin) error {
 	return nil
 }
 
-func (h *Host) registry() (*Host, *entry) { return h, nil }
+func (h *Host) registry() (*Host, *resolved, *entry) {
+	if g := h.gen.Load(); g != nil {
+		return h, g.r, nil
+	}
+	return h, h.resolvedPlan(), nil
+}
 
 // Plan resolves the registered plugins without running any hook and
 // without writing into them: names, versions, duplicates, dependencies and
@@ -157,6 +163,8 @@ func (h *Host) claim() error {
 // begin builds a claimed host and runs its start phases (up to Wrap for a
 // preview). The caller sets the final state.
 func (h *Host) begin(ctx context.Context, preview bool) error {
+	h.life.Lock()
+	defer h.life.Unlock()
 	r, err := h.build()
 	if err != nil {
 		return err
@@ -179,10 +187,12 @@ func (h *Host) Stop(ctx context.Context) error {
 		return nil
 	}
 	h.state = stateStopping
-	r := h.resolved
 	h.mu.Unlock()
 
-	err := h.stopAll(ctx, r)
+	h.life.Lock() // a reload in progress finishes first
+	err := h.stopAll(ctx)
+	h.life.Unlock()
+	err = errors.Join(err, h.awaitDrains(ctx))
 
 	h.mu.Lock()
 	h.state = stateStopped

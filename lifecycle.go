@@ -132,110 +132,113 @@ func (h *Host) invoke(ctx context.Context, e *entry, op, handler string, fn hook
 	return step
 }
 
-// startAll runs the start phases. On a required failure it rolls back and
-// returns the failure joined with the rollback errors. With preview set it
-// stops after the Wrap phase and cleans up, starting nothing.
-func (h *Host) startAll(ctx context.Context, r *resolved, preview bool) error {
-	for _, e := range r.entries {
-		e.state.Store(int32(Starting))
-	}
-	for _, e := range r.lifecycle { // before any hook reads them; Plan leaves the plugins alone
-		e.fileOpts.apply()
-	}
-	fail := func(err error) error {
-		rb := h.stopAll(context.WithoutCancel(ctx), r)
-		return errors.Join(err, rb)
-	}
+// bringUp brings a set of instances up: the whole plan at Start, the new
+// instances of a reload, a lazy plugin at its first use. On a required
+// failure, rollback takes back what it did.
+type bringUp struct {
+	h       *Host
+	r       *resolved
+	set     []*entry          // in lifecycle order
+	from    map[*entry]*entry // a reload: the entry each new one replaces, for the state hand-off
+	started []*entry          // whose Start succeeded, in start order
+}
 
-	for _, e := range r.lifecycle {
-		if err := h.gate(e, r); err != nil {
-			return fail(err)
+// provision runs Provision for the set, hands the replaced instances'
+// state over (a reload), then runs Validate for the set; Validate failures
+// are all reported, joined.
+func (b *bringUp) provision(ctx context.Context) error {
+	h := b.h
+	for _, e := range b.set {
+		e.state.Store(int32(Starting))
+		e.fileOpts.apply() // before any hook reads them; Plan leaves the plugins alone
+	}
+	for _, e := range b.set {
+		if err := h.gate(e); err != nil {
+			return err
 		}
-		if e.failed != nil || e.hooks.provision == nil {
-			e.provisioned = e.failed == nil
+		if e.failed() != nil {
 			continue
 		}
-		e.provisioned = true // cleaned up even if Provision fails
-		s := &Setup{h: h, e: e, logger: h.cfg.logger.With("plugin", e.info.Name, "version", e.info.Version)}
+		e.provisioned.Store(true) // cleaned up even if Provision fails
+		if e.hooks.provision == nil {
+			continue
+		}
+		s := &Setup{h: h, r: b.r, e: e, logger: h.cfg.logger.With("plugin", e.info.Name, "version", e.info.Version)}
 		if err := h.run(ctx, e, OpProvision, "", func(ctx context.Context) error { return e.hooks.provision(ctx, s) }); err != nil {
 			if err := h.failed(e, err); err != nil {
-				return fail(err)
+				return err
 			}
 		}
 	}
-
-	var verrs []error
-	for _, e := range r.lifecycle {
-		if err := h.gate(e, r); err != nil {
-			verrs = append(verrs, err)
+	for _, e := range b.set {
+		if old := b.from[e]; old != nil && e.failed() == nil {
+			if err := h.handOff(ctx, old, e); err != nil {
+				if err := h.failed(e, err); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	var errs []error
+	for _, e := range b.set {
+		if err := h.gate(e); err != nil {
+			errs = append(errs, err)
 			continue
 		}
-		if e.failed != nil || e.hooks.validate == nil {
+		if e.failed() != nil || e.hooks.validate == nil {
 			continue
 		}
 		if err := h.run(ctx, e, OpValidate, "", e.hooks.validate); err != nil {
 			if err := h.failed(e, err); err != nil {
-				verrs = append(verrs, err)
+				errs = append(errs, err)
 			}
 		}
 	}
-	if len(verrs) > 0 {
-		return fail(errors.Join(verrs...))
-	}
+	return errors.Join(errs...)
+}
 
-	chains, snaps, err := h.wrapAll(ctx, r, nil)
-	if err != nil {
-		return fail(err)
-	}
-	for i, ch := range chains {
-		ch.snap.Store(snaps[i])
-	}
-	h.mu.Lock()
-	h.chains = chains
-	h.mu.Unlock()
-	if preview {
-		return h.stopAll(context.WithoutCancel(ctx), r)
-	}
+// start runs Bind for the set's binders, then BeforeStart, Start and
+// AfterStart for the set, each phase for every instance before the next.
+func (b *bringUp) start(ctx context.Context, chains []*Chain) error {
 	bind := func(e *entry) hook {
 		if e.hooks.bind == nil {
 			return nil
 		}
 		return func(ctx context.Context) error { return e.hooks.bind(ctx, chains) }
 	}
-	if err := h.phase(ctx, r, OpBind, bind, nil); err != nil {
-		return fail(err)
+	if err := b.phase(ctx, OpBind, bind, nil); err != nil {
+		return err
 	}
-
-	if err := h.phase(ctx, r, OpBeforeStart, func(e *entry) hook { return e.hooks.beforeStart }, nil); err != nil {
-		return fail(err)
+	if err := b.phase(ctx, OpBeforeStart, func(e *entry) hook { return e.hooks.beforeStart }, nil); err != nil {
+		return err
 	}
 	markStarted := func(e *entry) {
-		h.mu.Lock()
-		h.started = append(h.started, e)
-		h.mu.Unlock()
+		e.started.Store(true)
+		b.started = append(b.started, e)
 	}
-	if err := h.phase(ctx, r, OpStart, func(e *entry) hook { return e.hooks.start }, markStarted); err != nil {
-		return fail(err)
+	if err := b.phase(ctx, OpStart, func(e *entry) hook { return e.hooks.start }, markStarted); err != nil {
+		return err
 	}
-	if err := h.phase(ctx, r, OpAfterStart, func(e *entry) hook { return e.hooks.afterStart }, nil); err != nil {
-		return fail(err)
+	if err := b.phase(ctx, OpAfterStart, func(e *entry) hook { return e.hooks.afterStart }, nil); err != nil {
+		return err
 	}
-	for _, e := range r.lifecycle {
-		if e.failed == nil {
+	for _, e := range b.set {
+		if e.failed() == nil {
 			e.state.Store(int32(OK))
 		}
 	}
 	return nil
 }
 
-// phase runs one hook for every plugin in lifecycle order, stopping at the
-// first required failure. ok is called for each plugin that passed.
-func (h *Host) phase(ctx context.Context, r *resolved, op string, pick func(*entry) hook, ok func(*entry)) error {
-	for _, e := range r.lifecycle {
-		if err := h.gate(e, r); err != nil {
+// phase runs one hook for every instance of the set, stopping at the first
+// required failure. ok is called for each instance that passed.
+func (b *bringUp) phase(ctx context.Context, op string, pick func(*entry) hook, ok func(*entry)) error {
+	h := b.h
+	for _, e := range b.set {
+		if err := h.gate(e); err != nil {
 			return err
 		}
-		if e.failed != nil {
+		if e.failed() != nil {
 			continue
 		}
 		if fn := pick(e); fn != nil {
@@ -247,22 +250,124 @@ func (h *Host) phase(ctx context.Context, r *resolved, op string, pick func(*ent
 			}
 		}
 		if ok != nil {
-			e.started = true
 			ok(e)
 		}
 	}
 	return nil
 }
 
+// rollback stops the instances whose Start succeeded, in reverse, then
+// cleans up every instance of the set whose Provision was called, in
+// reverse lifecycle order.
+func (b *bringUp) rollback(ctx context.Context) error {
+	started := b.started
+	b.started = nil
+	return b.h.bringDown(ctx, started, b.set)
+}
+
+// bringDown stops the started instances, in reverse, then cleans up the
+// provisioned ones of set, in reverse. Every hook runs even when others
+// fail; the errors are joined in the order the hooks ran.
+func (h *Host) bringDown(ctx context.Context, started, set []*entry) error {
+	var errs []error
+	for _, e := range set {
+		e.state.Store(int32(Stopping))
+	}
+	for i := len(started) - 1; i >= 0; i-- {
+		e := started[i]
+		e.started.Store(false)
+		if e.hooks.stop != nil {
+			if err := h.run(ctx, e, OpStop, "", e.hooks.stop); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	for i := len(set) - 1; i >= 0; i-- {
+		e := set[i]
+		if e.provisioned.Swap(false) && e.hooks.cleanup != nil {
+			if err := h.run(ctx, e, OpCleanup, "", e.hooks.cleanup); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		e.state.Store(int32(Stopped))
+	}
+	return errors.Join(errs...)
+}
+
+// startAll brings the whole plan up and publishes its first generation. On
+// a required failure it rolls back and returns the failure joined with the
+// rollback errors. With preview set it stops after the Wrap phase and
+// cleans up, starting nothing.
+func (h *Host) startAll(ctx context.Context, r *resolved, preview bool) error {
+	b := &bringUp{h: h, r: r}
+	for _, e := range r.lifecycle {
+		if e.info.Lazy && !preview {
+			e.lazy = newLazyLoad(h, e)
+			e.state.Store(int32(Lazy))
+			continue
+		}
+		b.set = append(b.set, e)
+	}
+	fail := func(err error) error {
+		return errors.Join(err, b.rollback(context.WithoutCancel(ctx)))
+	}
+	if err := b.provision(ctx); err != nil {
+		return fail(err)
+	}
+	chains := make([]*Chain, len(r.handlers))
+	for i, hr := range r.handlers {
+		chains[i] = &Chain{h: h, idx: i, module: hr.module.Name, name: hr.handler.Name}
+	}
+	snaps, err := h.compile(ctx, r, chains, nil, h.cfg.bake.period > 0)
+	if err != nil {
+		return fail(err)
+	}
+	h.genIDs++
+	g := newGeneration(h.genIDs, r, snaps, h.cfg.drainGrace)
+	_, g.observers = observersOf(r)
+	h.gen.Store(g)
+	h.mu.Lock()
+	h.chains = chains
+	h.mu.Unlock()
+	if preview {
+		return b.rollback(context.WithoutCancel(ctx))
+	}
+	if err := b.start(ctx, chains); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// stopAll brings every instance of the current generation down: Stop for
+// the started ones in reverse lifecycle order, then Cleanup for the
+// provisioned ones, in reverse.
+func (h *Host) stopAll(ctx context.Context) error {
+	g := h.gen.Load()
+	if g == nil {
+		return nil
+	}
+	var started []*entry
+	for _, e := range g.r.lifecycle {
+		if e.lazy != nil {
+			e.lazy.settle() // a load in progress finishes first: it is stopped with the rest
+		}
+		if e.started.Load() {
+			started = append(started, e)
+		}
+	}
+	return h.bringDown(ctx, started, g.r.lifecycle)
+}
+
 // gate fails e when one of its required dependencies failed (an optional
 // plugin that was left out). It returns nil for an optional e, which is
 // left out too.
-func (h *Host) gate(e *entry, _ *resolved) error {
-	if e.failed != nil {
+func (h *Host) gate(e *entry) error {
+	if e.failed() != nil {
 		return nil //nolint:nilerr // e already failed as an optional plugin and was logged: gate reports only new failures
 	}
 	for _, d := range e.deps {
-		if d.failed == nil {
+		derr := d.failed()
+		if derr == nil {
 			continue
 		}
 		required := false
@@ -273,7 +378,7 @@ func (h *Host) gate(e *entry, _ *resolved) error {
 			continue
 		}
 		err := &DependencyError{Plugin: e.info.Name, Version: e.info.Version, Dependency: d.info.Name,
-			Found: []string{d.info.Version}, Err: d.failed}
+			Found: []string{d.info.Version}, Err: derr}
 		return h.failed(e, err)
 	}
 	return nil
@@ -286,40 +391,8 @@ func (h *Host) failed(e *entry, err error) error {
 	if e.info.Policy != Optional {
 		return err
 	}
-	e.failed = err
+	e.failure.Store(&err)
 	h.cfg.logger.Error("optional plugin failed; the host runs without it",
 		"plugin", e.info.Name, "version", e.info.Version, "err", err)
 	return nil
-}
-
-// stopAll runs Stop for every started plugin in reverse start order, then
-// Cleanup for every provisioned plugin in reverse lifecycle order.
-func (h *Host) stopAll(ctx context.Context, r *resolved) error {
-	h.mu.Lock()
-	started := h.started
-	h.started = nil
-	h.mu.Unlock()
-
-	var errs []error
-	for _, e := range r.lifecycle {
-		e.state.Store(int32(Stopping))
-	}
-	for i := len(started) - 1; i >= 0; i-- {
-		e := started[i]
-		if e.hooks.stop != nil {
-			if err := h.run(ctx, e, OpStop, "", e.hooks.stop); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	for i := len(r.lifecycle) - 1; i >= 0; i-- {
-		e := r.lifecycle[i]
-		if e.provisioned && e.hooks.cleanup != nil {
-			if err := h.run(ctx, e, OpCleanup, "", e.hooks.cleanup); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		e.state.Store(int32(Stopped))
-	}
-	return errors.Join(errs...)
 }

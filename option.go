@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -27,6 +28,10 @@ const (
 	OpHealth      = "health"
 	OpWrap        = "wrap"
 	OpBind        = "bind"
+	// OpExport and OpImport name the state hand-off of a reload
+	// ([StateExporter], [StateImporter]).
+	OpExport = "export"
+	OpImport = "import"
 	// OpLayer and OpAfter name the step of a [*PluginError] returned by a
 	// call: a layer that panicked or misused next, an after-hook that
 	// panicked.
@@ -34,7 +39,7 @@ const (
 	OpAfter = "after"
 )
 
-var ops = []string{OpProvision, OpValidate, OpWrap, OpBind, OpBeforeStart, OpStart, OpAfterStart, OpStop, OpCleanup, OpHealth}
+var ops = []string{OpProvision, OpValidate, OpWrap, OpBind, OpBeforeStart, OpStart, OpAfterStart, OpStop, OpCleanup, OpHealth, OpExport, OpImport}
 
 // DefaultTimeout bounds each lifecycle hook unless [WithTimeout] says
 // otherwise.
@@ -47,9 +52,11 @@ type config struct {
 	priorities  map[string]int
 	options     map[string]RawOptions
 	observers   []func(Step)
-	modules     []Module
+	modules     []*Module
 	stopTimeout time.Duration
 	healthCache time.Duration
+	drainGrace  time.Duration
+	bake        bakeConfig
 	errs        []error
 }
 
@@ -154,7 +161,12 @@ func WithOptions(name string, raw RawOptions) Option {
 // WithModules mounts modules of handlers, as [Host.Mount] does. Repeated,
 // the modules add up.
 func WithModules(modules ...Module) Option {
-	return optionFunc(func(c *config) { c.modules = append(c.modules, modules...) })
+	return optionFunc(func(c *config) {
+		for _, m := range modules {
+			m.Handlers = slices.Clone(m.Handlers)
+			c.modules = append(c.modules, &m)
+		}
+	})
 }
 
 // Step is one lifecycle hook that ran, as reported to observers.

@@ -41,6 +41,14 @@ type Info struct {
 	Kinds []Kind
 	// Policy says what a failure of this plugin does to the host.
 	Policy Policy
+	// Lazy plugins are not provisioned or started with the host: the first
+	// call of a chain they wrap, or the first [Lookup] of their API, loads
+	// them (Provision, Validate, Bind, BeforeStart, Start, AfterStart),
+	// once, however many calls arrive together; the others wait within
+	// their context. A failed load fails every waiting call and is tried
+	// again by a later one, after a backoff. Health reports them [Lazy],
+	// then [Loading], then [OK].
+	Lazy bool
 	// Description is one line for listings and explanations.
 	Description string
 }

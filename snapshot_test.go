@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -13,104 +12,6 @@ import (
 	"github.com/plykit/ply"
 	"github.com/plykit/ply/plytest"
 )
-
-var genKey = ply.NewKey[int64]("gen.seen")
-
-// Rewrap swaps every chain's snapshot while calls run: each call sees the
-// layers of exactly one generation, and no call fails.
-func TestRewrapUnderLoad(t *testing.T) {
-	var gen atomic.Int64
-	stamp := func(name string) ply.Plugin {
-		return ply.Func{
-			Meta: ply.Info{Name: name, Version: "1.0.0"},
-			OnWrap: func(context.Context, ply.Target) (ply.Wrap, error) {
-				g := gen.Load() // captured at wrap time: the layer belongs to one generation
-				return ply.Wrap{Layer: func(ctx context.Context, c *ply.Call, next ply.Next) error {
-					if seen, ok := ply.Get(c, genKey); ok && seen != g {
-						return fmt.Errorf("%s: layer of generation %d in a call of generation %d", name, g, seen)
-					}
-					ply.Set(c, genKey, g)
-					return next.Run(ctx)
-				}}, nil
-			},
-		}
-	}
-	ch := mount(t, []ply.Plugin{stamp("a"), stamp("b"), stamp("c")}, func(_ context.Context, c *ply.Call) error {
-		g, _ := ply.Get(c, genKey)
-		c.SetResponse(g)
-		return nil
-	})
-
-	stop := make(chan struct{})
-	var calls atomic.Int64
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if _, err := ch.Serve(t.Context(), nil, nil); err != nil {
-					t.Error(err)
-					return
-				}
-				calls.Add(1)
-			}
-		})
-	}
-	host := hostOf(t, ch)
-	for i := range 200 {
-		gen.Store(int64(i + 1))
-		if err := host.Rewrap(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	close(stop)
-	wg.Wait()
-	if res, _ := ch.Serve(t.Context(), nil, nil); res != int64(200) {
-		t.Errorf("after the last swap the chain is of generation %v, want 200", res)
-	}
-	t.Logf("%d calls across 200 swaps", calls.Load())
-}
-
-// hostOf finds the host of a chain mounted by mount, through a plugin.
-func hostOf(t *testing.T, ch *ply.Chain) *ply.Host {
-	t.Helper()
-	v, ok := hosts.Load(ch)
-	if !ok {
-		t.Fatal("chain was not mounted by mount")
-	}
-	return v.(*ply.Host)
-}
-
-var hosts sync.Map // *ply.Chain -> *ply.Host, filled by mount
-
-func TestRewrapKeepsOldSnapshotOnError(t *testing.T) {
-	fail := false
-	rec := plytest.NewRecorder()
-	p := ply.Func{
-		Meta: ply.Info{Name: "p", Version: "1.0.0"},
-		OnWrap: func(context.Context, ply.Target) (ply.Wrap, error) {
-			if fail {
-				return ply.Wrap{}, errBoom
-			}
-			return ply.Wrap{Layer: rec.Layer("p")}, nil
-		},
-	}
-	ch := mount(t, []ply.Plugin{p}, rec.Handler("h"))
-	fail = true
-	if err := hostOf(t, ch).Rewrap(t.Context()); !errors.Is(err, errBoom) {
-		t.Fatalf("Rewrap() = %v, want boom", err)
-	}
-	if _, err := ch.Serve(t.Context(), nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff([]string{"p before", "handler h", "p after"}, rec.Lines()); diff != "" {
-		t.Errorf("the old snapshot should still serve (-want +got):\n%s", diff)
-	}
-}
 
 // Two hosts built from the same plugin values share no wrapped state.
 func TestTwoHostsSideBySide(t *testing.T) {

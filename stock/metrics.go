@@ -167,7 +167,7 @@ func (p *Metrics) layerInstruments() error {
 }
 
 // layerStats are one plugin's figures on one handler. They outlive chain
-// snapshots: a Rewrap prepares the same stats again.
+// snapshots: a reload that recompiles a chain prepares the same stats again.
 type layerStats struct {
 	attrs               metric.ObserveOption
 	calls, errs, shorts atomic.Int64

@@ -1,0 +1,183 @@
+package ply
+
+import (
+	"context"
+	"runtime"
+	"sync/atomic"
+	"time"
+)
+
+// A generation is an immutable set of plugin instances with every
+// handler's compiled chain. Calls load the host's current generation once
+// and run wholly on it; a reload builds the next generation beside it and
+// swaps them in one store, so a call never sees an old layer around a new
+// one. Each generation counts the calls running on it, to know when a
+// replaced one is drained.
+type generation struct {
+	id    uint64
+	r     *resolved
+	snaps []*compiled // by Chain.idx
+	live  []stripe    // in-flight counting, by Call.stripe & mask
+	mask  uint32
+
+	observers []*instance // the LayerObservers its chains were compiled with
+
+	// retired is set once another generation took this one's place: a call
+	// that loaded it too late backs off and takes the current one, and every
+	// call that ends wakes the drainer.
+	retired atomic.Bool
+	wake    chan struct{} // buffered: a call ending on a retired generation
+
+	// cancel ends the contexts of the calls still running when the drain's
+	// grace period runs out; nil unless the host set one ([WithDrainGrace]).
+	cancel context.CancelCauseFunc
+	ctx    context.Context
+}
+
+// stripe counts the calls that started and finished on a generation, for
+// the calls whose Call object maps to it. A call adds to its own stripe, so
+// calls on different processors seldom share a cache line.
+type stripe struct {
+	started, finished atomic.Uint64
+	_                 [48]byte // pad to a cache line
+}
+
+// stripeCount is how many stripes a generation counts on: a power of two
+// near the processor count, so concurrent calls seldom share one.
+var stripeCount = func() int {
+	n := 1
+	for n < runtime.GOMAXPROCS(0) && n < 64 {
+		n <<= 1
+	}
+	return n
+}()
+
+var callStripes atomic.Uint32 // hands Call objects their stripes in turn
+
+func newGeneration(id uint64, r *resolved, snaps []*compiled, grace time.Duration) *generation {
+	g := &generation{id: id, r: r, snaps: snaps, live: make([]stripe, stripeCount),
+		mask: uint32(stripeCount - 1), wake: make(chan struct{}, 1)} //nolint:gosec // stripeCount is at most 64
+	if grace > 0 {
+		g.ctx, g.cancel = context.WithCancelCause(context.Background())
+	}
+	return g
+}
+
+// inFlight returns how many calls run on g. It reads every finished count
+// before any started count, so a call that ends in between is never missed:
+// the result may be high for a moment, never low.
+func (g *generation) inFlight() uint64 {
+	var started, finished uint64
+	for i := range g.live {
+		finished += g.live[i].finished.Load()
+	}
+	for i := range g.live {
+		started += g.live[i].started.Load()
+	}
+	return started - finished
+}
+
+// ended is called as a call on g ends (or backs off).
+func (g *generation) ended(st *stripe) {
+	st.finished.Add(1)
+	if g.retired.Load() {
+		select {
+		case g.wake <- struct{}{}:
+		default: // the drainer has a wake-up pending already
+		}
+	}
+}
+
+// drain retires g and waits until no call runs on it. When grace is over
+// (and the host cancels contexts, see [WithDrainGrace]) the calls still
+// running have their contexts cancelled with [ErrDrained] and are waited
+// for until ctx is done. It returns how many calls still ran when ctx
+// ended, or 0.
+func (g *generation) drain(ctx context.Context, grace time.Duration) uint64 {
+	g.retired.Store(true)
+	var expired <-chan time.Time
+	if g.cancel != nil {
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		expired = t.C
+	}
+	for {
+		n := g.inFlight()
+		if n == 0 {
+			return 0
+		}
+		select {
+		case <-g.wake:
+		case <-expired:
+			g.cancel(ErrDrained)
+			expired = nil
+		case <-ctx.Done():
+			return n
+		}
+	}
+}
+
+// serve runs one call of chain idx on the current generation.
+func (h *Host) serve(ctx context.Context, ch *Chain, req, res, sink any) (any, error) {
+	for {
+		g := h.gen.Load()
+		s := g.snaps[ch.idx]
+		c := s.pool.Get().(*Call)
+		st := &g.live[c.stripe&g.mask]
+		st.started.Add(1)
+		if g.retired.Load() { // swapped out since the load: take the new one
+			g.ended(st)
+			s.pool.Put(c)
+			continue
+		}
+		return s.serveOn(ctx, g, st, c, req, res, sink)
+	}
+}
+
+// serveOn runs call c on generation g, counted on stripe st.
+func (s *compiled) serveOn(ctx context.Context, g *generation, st *stripe, c *Call, req, res, sink any) (any, error) {
+	defer g.ended(st) // also if the handler ends its goroutine (runtime.Goexit)
+	if g.cancel != nil {
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		stop := context.AfterFunc(g.ctx, func() { cancel(context.Cause(g.ctx)) })
+		defer stop()
+	}
+	out, err := s.serve(ctx, c, g, req, res, sink)
+	if s.stats != nil {
+		s.stats.record(c.stripe, err)
+	}
+	return out, err
+}
+
+// chainStats counts one compiled chain's calls and failures, for the bake
+// after a reload to compare generations ([WithBake]). Chains count only
+// when the host bakes.
+type chainStats struct {
+	by []statStripe
+}
+
+type statStripe struct {
+	calls, failed atomic.Uint64
+	_             [48]byte
+}
+
+func newChainStats() *chainStats { return &chainStats{by: make([]statStripe, stripeCount)} }
+
+func (cs *chainStats) record(stripe uint32, err error) {
+	st := &cs.by[stripe&uint32(len(cs.by)-1)] //nolint:gosec // len is at most 64
+	st.calls.Add(1)
+	if err != nil {
+		st.failed.Add(1)
+	}
+}
+
+// totals returns the calls and failures counted so far.
+func (cs *chainStats) totals() (calls, failed uint64) {
+	for i := range cs.by {
+		failed += cs.by[i].failed.Load()
+		calls += cs.by[i].calls.Load()
+	}
+	return calls, failed
+}

@@ -1,0 +1,193 @@
+package ply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Backoff between failed loads of a lazy plugin: doubling from the first
+// to the last.
+const (
+	lazyFirstRetry = 100 * time.Millisecond
+	lazyLastRetry  = 30 * time.Second
+)
+
+// lazyLoad loads a lazy plugin's instance at its first use, once.
+type lazyLoad struct {
+	h      *Host
+	e      *entry // the entry of the plan the instance was made for
+	loaded atomic.Bool
+
+	mu      sync.Mutex
+	running chan struct{} // closed when the load in progress ends; nil when none runs
+	err     error         // the last load's failure
+	retry   time.Time     // no new load before then, after a failure
+	wait    time.Duration // the next backoff
+}
+
+func newLazyLoad(h *Host, e *entry) *lazyLoad { return &lazyLoad{h: h, e: e, wait: lazyFirstRetry} }
+
+// load loads the plugin unless it is loaded, waiting within ctx for a load
+// that another caller runs. A failed load is returned to every caller that
+// waited for it, and to every caller until the backoff lets the next try.
+func (l *lazyLoad) load(ctx context.Context) error {
+	if l.loaded.Load() {
+		return nil
+	}
+	l.mu.Lock()
+	if l.loaded.Load() {
+		l.mu.Unlock()
+		return nil
+	}
+	if running := l.running; running != nil {
+		l.mu.Unlock()
+		select {
+		case <-running:
+		case <-ctx.Done():
+			return fmt.Errorf("plugin %s: waiting for its lazy load: %w", l.e.info.Name, context.Cause(ctx))
+		}
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.loaded.Load() {
+			return nil
+		}
+		return l.err
+	}
+	if l.err != nil && time.Now().Before(l.retry) {
+		defer l.mu.Unlock()
+		return l.err
+	}
+	running := make(chan struct{})
+	l.running = running
+	l.mu.Unlock()
+
+	// The load outlives the caller that happens to run it: the others wait
+	// for it within their own contexts.
+	err := l.bringUp(context.WithoutCancel(ctx))
+
+	l.mu.Lock()
+	if err != nil {
+		l.err, l.retry = err, time.Now().Add(l.wait)
+		l.wait = min(2*l.wait, lazyLastRetry)
+	} else {
+		l.loaded.Store(true)
+	}
+	l.running = nil
+	l.mu.Unlock()
+	close(running)
+	return err
+}
+
+// settle waits for a load in progress to end.
+func (l *lazyLoad) settle() {
+	l.mu.Lock()
+	running := l.running
+	l.mu.Unlock()
+	if running != nil {
+		<-running
+	}
+}
+
+// bringUp loads the plugin's lazy dependencies, then runs the plugin's
+// start phases against the current generation's plan. A failure takes back
+// what ran and leaves the plugin lazy, to be tried again.
+func (l *lazyLoad) bringUp(ctx context.Context) error {
+	e := l.e
+	for _, d := range e.deps {
+		if d.lazy != nil {
+			if err := d.lazy.load(ctx); err != nil {
+				return &DependencyError{Plugin: e.info.Name, Version: e.info.Version, Dependency: d.info.Name,
+					Found: []string{d.info.Version}, Err: err}
+			}
+		}
+	}
+	h := l.h
+	h.mu.Lock()
+	state := h.state
+	h.mu.Unlock()
+	if state != stateStarted && state != stateStarting {
+		return fmt.Errorf("plugin %s: lazy load: %w", e.info.Name, ErrNotStarted)
+	}
+	r := h.gen.Load().r
+	e.state.Store(int32(Loading))
+	e.failure.Store(nil)
+	b := &bringUp{h: h, r: r, set: []*entry{e}}
+	err := b.provision(ctx)
+	if err == nil {
+		err = b.start(ctx, h.Chains())
+	}
+	if err == nil && e.failed() != nil { // an optional plugin fails its callers too, this time
+		err = e.failed()
+	}
+	if err != nil {
+		err = errors.Join(err, b.rollback(ctx))
+		e.state.Store(int32(Lazy))
+		return err
+	}
+	return nil
+}
+
+// wrap returns what a lazy plugin contributes to a chain before it is
+// loaded: a layer that loads it at the chain's first call, runs its Wrap
+// for the chain once, and from then on calls what Wrap gave.
+func (l *lazyLoad) wrap(hr *handlerRef, opts any) Wrap {
+	w := &lazyWrap{l: l, t: Target{Handler: hr.handler, Module: hr.module, Options: opts}}
+	return Wrap{Layer: w.layer, After: w.after}
+}
+
+// lazyWrap is a lazy plugin's part in one chain.
+type lazyWrap struct {
+	l     *lazyLoad
+	t     Target
+	ready atomic.Pointer[Wrap]
+	mu    sync.Mutex
+}
+
+func (w *lazyWrap) get(ctx context.Context) (*Wrap, error) {
+	if got := w.ready.Load(); got != nil {
+		return got, nil
+	}
+	if err := w.l.load(ctx); err != nil {
+		return nil, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if got := w.ready.Load(); got != nil {
+		return got, nil
+	}
+	e := w.l.e
+	var got Wrap
+	err := w.l.h.run(ctx, e, OpWrap, w.t.Module.Name+"/"+w.t.Handler.Name, func(ctx context.Context) error {
+		var err error
+		got, err = e.hooks.wrap(ctx, w.t)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	w.ready.Store(&got)
+	return &got, nil
+}
+
+func (w *lazyWrap) layer(ctx context.Context, c *Call, next Next) error {
+	got, err := w.get(ctx)
+	if err != nil {
+		return err
+	}
+	if got.Layer == nil {
+		return next.Run(ctx)
+	}
+	return got.Layer(ctx, c, next)
+}
+
+func (w *lazyWrap) after(ctx context.Context, c *Call, err error, ran bool) error {
+	got := w.ready.Load()
+	if got == nil || got.After == nil {
+		return err
+	}
+	return got.After(ctx, c, err, ran)
+}
