@@ -124,6 +124,14 @@ func buildPlan(cfg config, regs []Plugin, mounted []*Module) (*resolved, error) 
 			e.info.Priority = p
 		}
 	}
+	for _, name := range sortedKeys(cfg.lazy) {
+		if len(r.byName[name]) == 0 {
+			errs = append(errs, fmt.Errorf("ply: WithLazy(%q): %w", name, ErrNotRegistered))
+		}
+		for _, e := range r.byName[name] {
+			e.info.Lazy = true
+		}
+	}
 	for _, name := range sortedKeys(cfg.options) {
 		if len(r.byName[name]) == 0 {
 			errs = append(errs, fmt.Errorf("ply: WithOptions(%q): %w", name, ErrNotRegistered))

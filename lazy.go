@@ -19,7 +19,8 @@ const (
 // lazyLoad loads a lazy plugin's instance at its first use, once.
 type lazyLoad struct {
 	h      *Host
-	e      *entry // the entry of the plan the instance was made for
+	r      *resolved // the plan the instance was made for
+	e      *entry    // its entry there
 	loaded atomic.Bool
 
 	mu      sync.Mutex
@@ -29,7 +30,9 @@ type lazyLoad struct {
 	wait    time.Duration // the next backoff
 }
 
-func newLazyLoad(h *Host, e *entry) *lazyLoad { return &lazyLoad{h: h, e: e, wait: lazyFirstRetry} }
+func newLazyLoad(h *Host, r *resolved, e *entry) *lazyLoad {
+	return &lazyLoad{h: h, r: r, e: e, wait: lazyFirstRetry}
+}
 
 // load loads the plugin unless it is loaded, waiting within ctx for a load
 // that another caller runs. A failed load is returned to every caller that
@@ -96,7 +99,21 @@ func (l *lazyLoad) settle() {
 // start phases against the current generation's plan. A failure takes back
 // what ran and leaves the plugin lazy, to be tried again.
 func (l *lazyLoad) bringUp(ctx context.Context) error {
-	e := l.e
+	h, r, e := l.h, l.r, l.e
+	h.mu.Lock()
+	state := h.state
+	h.mu.Unlock()
+	if state != stateStarted && state != stateStarting {
+		return fmt.Errorf("plugin %s: lazy load: %w", e.info.Name, ErrNotStarted)
+	}
+	if g := h.gen.Load(); g != nil { // once the instance serves, its current plan has the providers to look up
+		for _, cur := range g.r.entries {
+			if cur.instance == e.instance {
+				r, e = g.r, cur
+				break
+			}
+		}
+	}
 	for _, d := range e.deps {
 		if d.lazy != nil {
 			if err := d.lazy.load(ctx); err != nil {
@@ -105,14 +122,6 @@ func (l *lazyLoad) bringUp(ctx context.Context) error {
 			}
 		}
 	}
-	h := l.h
-	h.mu.Lock()
-	state := h.state
-	h.mu.Unlock()
-	if state != stateStarted && state != stateStarting {
-		return fmt.Errorf("plugin %s: lazy load: %w", e.info.Name, ErrNotStarted)
-	}
-	r := h.gen.Load().r
 	e.state.Store(int32(Loading))
 	e.failure.Store(nil)
 	b := &bringUp{h: h, r: r, set: []*entry{e}}

@@ -302,7 +302,7 @@ func (h *Host) startAll(ctx context.Context, r *resolved, preview bool) error {
 	b := &bringUp{h: h, r: r}
 	for _, e := range r.lifecycle {
 		if e.info.Lazy && !preview {
-			e.lazy = newLazyLoad(h, e)
+			e.lazy = newLazyLoad(h, r, e)
 			e.state.Store(int32(Lazy))
 			continue
 		}

@@ -50,6 +50,7 @@ type config struct {
 	timeouts    map[string]time.Duration
 	defaults    []Plugin
 	priorities  map[string]int
+	lazy        map[string]bool
 	options     map[string]RawOptions
 	observers   []func(Step)
 	modules     []*Module
@@ -137,6 +138,17 @@ func WithPriority(name string, priority int) Option {
 	return optionFunc(func(c *config) { c.priorities[name] = priority })
 }
 
+// WithLazy marks the plugins named names lazy (see [Info.Lazy]), as an
+// operator's choice: no code changes. Naming no registered plugin is a
+// build error.
+func WithLazy(names ...string) Option {
+	return optionFunc(func(c *config) {
+		for _, name := range names {
+			c.lazy[name] = true
+		}
+	})
+}
+
 // RawOptions are a plugin's options as written in a YAML or JSON document.
 type RawOptions struct {
 	File string // the name used in error positions, e.g. "ply.yaml"
@@ -190,6 +202,7 @@ func newConfig(opts []Option) (config, error) {
 		logger:      slog.Default(),
 		timeouts:    make(map[string]time.Duration),
 		priorities:  make(map[string]int),
+		lazy:        make(map[string]bool),
 		options:     make(map[string]RawOptions),
 		stopTimeout: 30 * time.Second,
 		healthCache: time.Second,

@@ -209,7 +209,7 @@ func (h *Host) reload(ctx context.Context, cfg config, regs []Plugin, renew func
 				rl.Added = append(rl.Added, e.info.ID())
 			}
 			if e.info.Lazy {
-				e.lazy = newLazyLoad(h, e)
+				e.lazy = newLazyLoad(h, r, e)
 				e.state.Store(int32(Lazy))
 				continue
 			}
