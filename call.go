@@ -44,7 +44,6 @@ type Call struct {
 	g        *generation // the call's, for API lookups
 	stripe   uint32      // which of a generation's stripes counts it
 	req, res any
-	shared   bool
 	sink     any         // a stream's func(T) bool
 	seq      uint32      // numbers every invocation of a level; reset only before it could wrap
 	base     uint32      // seq when this call began
@@ -86,15 +85,6 @@ func (c *Call) Response() any { return c.res }
 
 // SetResponse replaces the response.
 func (c *Call) SetResponse(v any) { c.res = v }
-
-// Shared reports whether the response was shared with other calls by
-// deduplication (see [Call.MarkShared]); after-hooks use it to run side
-// effects once.
-func (c *Call) Shared() bool { return c.shared }
-
-// MarkShared records that this call's response came from another call (a
-// deduplicated or coalesced result).
-func (c *Call) MarkShared() { c.shared = true }
 
 func (c *Call) registry() (*Host, *resolved, *entry) { return c.s.chain.h, c.g.r, nil }
 

@@ -259,7 +259,7 @@ func (s *compiled) release(c *Call) {
 	if c.poisoned { // a goroutine may still use it: leave it to the GC
 		return
 	}
-	c.req, c.res, c.sink, c.shared, c.g = nil, nil, nil, false, nil
+	c.req, c.res, c.sink, c.g = nil, nil, nil, nil
 	c.frames = c.frames[:0]
 	c.clearBag()
 	s.pool.Put(c)
