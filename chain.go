@@ -29,6 +29,12 @@ func (ch *Chain) Handler() *Handler { return ch.current().handler }
 // generation has it.
 func (ch *Chain) Module() *Module { return ch.current().module }
 
+// Options returns the options the chain's handler has for the named
+// plugin — its handler options, else its module's, decoded into the
+// plugin's [HandlerConfigurable] type — or nil when it has none. A
+// [Binder] reads them here for the chains it binds.
+func (ch *Chain) Options(plugin string) any { return ch.current().opts[plugin] }
+
 func (ch *Chain) current() *compiled { return ch.h.gen.Load().snaps[ch.idx] }
 
 // Serve calls the handler through its chain with request req and initial
@@ -146,6 +152,7 @@ type compiled struct {
 	chain     *Chain
 	module    *Module
 	handler   *Handler
+	opts      map[string]any // plugin name -> the handler's decoded options for it
 	contrib   []contribution // what each plugin's Wrap gave, in chain order
 	levels    []level        // the layers in chain order, then the handler
 	hooks     []afterEntry
@@ -318,7 +325,7 @@ func (h *Host) compile(ctx context.Context, r *resolved, chains []*Chain, prev *
 			}
 			contrib = append(contrib, contribution{e: e, opts: opts, w: w})
 		}
-		if sameObservers && old.handler == hr.handler && old.same(contrib) {
+		if sameObservers && old.handler == hr.handler && old.same(contrib) && reflect.DeepEqual(old.opts, hr.opts) {
 			snaps[i] = old
 			continue
 		}
@@ -329,7 +336,7 @@ func (h *Host) compile(ctx context.Context, r *resolved, chains []*Chain, prev *
 
 // assemble compiles one chain from its contributions.
 func assemble(ch *Chain, hr *handlerRef, contrib []contribution, observers []LayerObserver, counted bool) *compiled {
-	s := &compiled{chain: ch, module: hr.module, handler: hr.handler, contrib: contrib}
+	s := &compiled{chain: ch, module: hr.module, handler: hr.handler, opts: hr.opts, contrib: contrib}
 	for _, c := range contrib {
 		lvl := int32(-1)
 		if c.w.Layer != nil {

@@ -448,3 +448,44 @@ func TestHealthDuringReloads(t *testing.T) {
 		t.Errorf("Ready after reloads = %v", err)
 	}
 }
+
+// A binder reads each chain's handler options from the chain, as the
+// current generation has them.
+func TestChainOptionsFollowReloads(t *testing.T) {
+	limiter := &optsPlugin{}
+	noop := func(context.Context, *ply.Call) error { return nil }
+	module := func(rate int) ply.Option {
+		return ply.WithModules(ply.Module{Name: "m", Options: map[string]any{"limit": &limitOptions{Rate: rate}},
+			Handlers: []ply.Handler{{Kind: ply.KindRPC, Name: "h", Func: noop}}})
+	}
+	quiet := ply.WithLogger(slog.New(slog.DiscardHandler))
+	h, err := ply.New([]ply.Plugin{limiter}, module(5), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Stop(context.Background()) })
+	ch, err := h.Chain("m", "h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ch.Options("limit"); !cmp.Equal(got, &limitOptions{Rate: 5}) {
+		t.Errorf("Options(limit) = %#v, want rate 5", got)
+	}
+	if got := ch.Options("other"); got != nil {
+		t.Errorf("Options(other) = %#v, want nil", got)
+	}
+	if _, err := h.Reload(t.Context(), ply.Change{Options: []ply.Option{module(7), quiet}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := ch.Options("limit"); !cmp.Equal(got, &limitOptions{Rate: 7}) {
+		t.Errorf("after the reload Options(limit) = %#v, want rate 7", got)
+	}
+}
+
+type optsPlugin struct{}
+
+func (*optsPlugin) Info() ply.Info      { return ply.Info{Name: "limit", Version: "1.0.0"} }
+func (*optsPlugin) HandlerOptions() any { return &limitOptions{} }
