@@ -13,14 +13,14 @@ type State int32
 
 // The health states, in the order a plugin goes through them.
 const (
-	Starting State = iota // registered, in the start phases
-	OK                    // started and healthy
-	Degraded              // started, serving with reduced service
-	Failed                // failed a hook or its health check
-	Stopping              // in the stop phases
-	Stopped               // stopped and cleaned up
-	Lazy                  // lazy and not loaded yet: its first use loads it (Info.Lazy)
-	Loading               // lazy and loading, for its first use
+	StateStarting State = iota // registered, in the start phases
+	StateOK                    // started and healthy
+	StateDegraded              // started, serving with reduced service
+	StateFailed                // failed a hook or its health check
+	StateStopping              // in the stop phases
+	StateStopped               // stopped and cleaned up
+	StateLazy                  // lazy and not loaded yet: its first use loads it (Info.Lazy)
+	StateLoading               // lazy and loading, for its first use
 )
 
 var stateNames = [...]string{"starting", "ok", "degraded", "failed", "stopping", "stopped", "lazy", "loading"}
@@ -42,7 +42,7 @@ type Status struct {
 
 // Health reports every plugin's state, in lifecycle order. For started
 // plugins that implement [HealthChecker] it calls Health (under the
-// [OpHealth] timeout and recover) and reports [OK], [Degraded] or [Failed].
+// [OpHealth] timeout and recover) and reports [StateOK], [StateDegraded] or [StateFailed].
 // Before the host was built it returns nil.
 //
 // The checks run concurrently, and each plugin's result is reused for the
@@ -50,7 +50,7 @@ type Status struct {
 // plugin runs at a time: a probe that arrives while another probe's check
 // runs waits for that check's result (or for its own ctx); a probe that
 // finds a check still running past its deadline — one that ignores its
-// context — reports the plugin [Failed] with an error matching
+// context — reports the plugin [StateFailed] with an error matching
 // [ErrHookTimeout] and starts no other. The checks that ran are reported
 // to the observers ([WithObserver]) from the calling goroutine, in
 // lifecycle order, once all are done.
@@ -89,17 +89,17 @@ func (e *entry) judge(err error) (State, error) {
 	if pe, ok := errors.AsType[*PluginError](err); ok {
 		err = pe.Err
 	}
-	st := OK
+	st := StateOK
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrDegraded):
-		st = Degraded
+		st = StateDegraded
 	default:
-		st = Failed
+		st = StateFailed
 	}
 	for { // only a running state is replaced: a concurrent Stop wins
 		cur := e.state.Load()
-		if (cur != int32(OK) && cur != int32(Degraded) && cur != int32(Failed)) || e.state.CompareAndSwap(cur, int32(st)) {
+		if (cur != int32(StateOK) && cur != int32(StateDegraded) && cur != int32(StateFailed)) || e.state.CompareAndSwap(cur, int32(st)) {
 			break
 		}
 	}
@@ -177,7 +177,7 @@ func (h *Host) Ready(ctx context.Context) error {
 	}
 	var errs []error
 	for _, st := range h.Health(ctx) {
-		if st.Policy != Required || st.State == OK || st.State == Degraded {
+		if st.Policy != PolicyRequired || st.State == StateOK || st.State == StateDegraded {
 			continue
 		}
 		if st.Err == nil {

@@ -78,7 +78,7 @@ func TestHealthChecksRunConcurrently(t *testing.T) {
 			ply.WithTimeout(ply.OpHealth, time.Second))
 		sts := h.Health(t.Context())
 		for _, name := range []string{"a", "b"} {
-			if st := stateOf(sts, name); st.State != ply.OK {
+			if st := stateOf(sts, name); st.State != ply.StateOK {
 				t.Errorf("%s = %v (%v), want ok: the checks ran one after the other", name, st.State, st.Err)
 			}
 		}
@@ -101,7 +101,7 @@ func TestHealthCache(t *testing.T) {
 				var got []int32
 				for _, wait := range []time.Duration{0, 0, 999 * time.Millisecond, time.Millisecond, 0} {
 					time.Sleep(wait)
-					if st := stateOf(h.Health(t.Context()), "db"); st.State != ply.OK {
+					if st := stateOf(h.Health(t.Context()), "db"); st.State != ply.StateOK {
 						t.Fatalf("db = %v, want ok", st.State)
 					}
 					got = append(got, calls.Load())
@@ -127,7 +127,7 @@ func TestHealthHungCheck(t *testing.T) {
 			ply.WithTimeout(ply.OpHealth, time.Second), ply.WithHealthCache(0))
 		for probe := range 3 {
 			st := stateOf(h.Health(t.Context()), "db")
-			if st.State != ply.Failed || !errors.Is(st.Err, ply.ErrHookTimeout) {
+			if st.State != ply.StateFailed || !errors.Is(st.Err, ply.ErrHookTimeout) {
 				t.Errorf("probe %d: db = %v (%v), want failed with ErrHookTimeout", probe, st.State, st.Err)
 			}
 			if err := h.Ready(t.Context()); !errors.Is(err, ply.ErrHookTimeout) {
@@ -139,7 +139,7 @@ func TestHealthHungCheck(t *testing.T) {
 		}
 		unblock()
 		synctest.Wait() // the hung check returns
-		if st := stateOf(h.Health(t.Context()), "db"); st.State != ply.OK || calls.Load() != 2 {
+		if st := stateOf(h.Health(t.Context()), "db"); st.State != ply.StateOK || calls.Load() != 2 {
 			t.Errorf("after the check returned: db = %v (%v) after %d checks, want ok after 2", st.State, st.Err, calls.Load())
 		}
 	})
@@ -167,7 +167,7 @@ func TestHealthConcurrentProbesShareACheck(t *testing.T) {
 		close(gate)
 		wg.Wait()
 		for i, st := range states {
-			if st != ply.OK {
+			if st != ply.StateOK {
 				t.Errorf("probe %d: db = %v, want ok", i, st)
 			}
 		}

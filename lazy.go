@@ -122,7 +122,7 @@ func (l *lazyLoad) bringUp(ctx context.Context) error {
 			}
 		}
 	}
-	e.state.Store(int32(Loading))
+	e.state.Store(int32(StateLoading))
 	e.failure.Store(nil)
 	b := &bringUp{h: h, r: r, set: []*entry{e}}
 	err := b.provision(ctx)
@@ -134,7 +134,7 @@ func (l *lazyLoad) bringUp(ctx context.Context) error {
 	}
 	if err != nil {
 		err = errors.Join(err, b.rollback(ctx))
-		e.state.Store(int32(Lazy))
+		e.state.Store(int32(StateLazy))
 		return err
 	}
 	return nil

@@ -149,7 +149,7 @@ type bringUp struct {
 func (b *bringUp) provision(ctx context.Context) error {
 	h := b.h
 	for _, e := range b.set {
-		e.state.Store(int32(Starting))
+		e.state.Store(int32(StateStarting))
 		e.fileOpts.apply() // before any hook reads them; Plan leaves the plugins alone
 	}
 	for _, e := range b.set {
@@ -224,7 +224,7 @@ func (b *bringUp) start(ctx context.Context, chains []*Chain) error {
 	}
 	for _, e := range b.set {
 		if e.failed() == nil {
-			e.state.Store(int32(OK))
+			e.state.Store(int32(StateOK))
 		}
 	}
 	return nil
@@ -271,7 +271,7 @@ func (b *bringUp) rollback(ctx context.Context) error {
 func (h *Host) bringDown(ctx context.Context, started, set []*entry) error {
 	var errs []error
 	for _, e := range set {
-		e.state.Store(int32(Stopping))
+		e.state.Store(int32(StateStopping))
 	}
 	for i := len(started) - 1; i >= 0; i-- {
 		e := started[i]
@@ -289,7 +289,7 @@ func (h *Host) bringDown(ctx context.Context, started, set []*entry) error {
 				errs = append(errs, err)
 			}
 		}
-		e.state.Store(int32(Stopped))
+		e.state.Store(int32(StateStopped))
 	}
 	return errors.Join(errs...)
 }
@@ -303,7 +303,7 @@ func (h *Host) startAll(ctx context.Context, r *resolved, preview bool) error {
 	for _, e := range r.lifecycle {
 		if e.info.Lazy && !preview {
 			e.lazy = newLazyLoad(h, r, e)
-			e.state.Store(int32(Lazy))
+			e.state.Store(int32(StateLazy))
 			continue
 		}
 		b.set = append(b.set, e)
@@ -387,8 +387,8 @@ func (h *Host) gate(e *entry) error {
 // failed records a failure of e. It returns err when e is required (the
 // host must fail), and nil when e is optional (the host goes on without it).
 func (h *Host) failed(e *entry, err error) error {
-	e.state.Store(int32(Failed))
-	if e.info.Policy != Optional {
+	e.state.Store(int32(StateFailed))
+	if e.info.Policy != PolicyOptional {
 		return err
 	}
 	e.failure.Store(&err)

@@ -201,7 +201,7 @@ func TestStopRunsEveryHookAndJoins(t *testing.T) {
 
 func TestOptionalPolicy(t *testing.T) {
 	t.Run("host runs without a failed optional plugin", func(t *testing.T) {
-		specs := []p{{name: "extra", policy: ply.Optional, fail: map[string]error{ply.OpStart: errBoom}}, {name: "app"}}
+		specs := []p{{name: "extra", policy: ply.PolicyOptional, fail: map[string]error{ply.OpStart: errBoom}}, {name: "app"}}
 		rec, h := newHost(t, plugins(specs...))
 		if err := h.Start(t.Context()); err != nil {
 			t.Fatalf("Start() = %v, want nil", err)
@@ -219,7 +219,7 @@ func TestOptionalPolicy(t *testing.T) {
 		for _, st := range h.Health(t.Context()) {
 			got[st.Name] = st.State
 		}
-		if diff := cmp.Diff(map[string]ply.State{"extra": ply.Failed, "app": ply.OK}, got); diff != "" {
+		if diff := cmp.Diff(map[string]ply.State{"extra": ply.StateFailed, "app": ply.StateOK}, got); diff != "" {
 			t.Errorf("health (-want +got):\n%s", diff)
 		}
 		if err := h.Ready(t.Context()); err != nil {
@@ -227,7 +227,7 @@ func TestOptionalPolicy(t *testing.T) {
 		}
 	})
 	t.Run("a required dependent of a failed optional plugin fails the host", func(t *testing.T) {
-		specs := []p{{name: "extra", policy: ply.Optional, fail: map[string]error{ply.OpProvision: errBoom}}, {name: "app", requires: []ply.Dependency{{Name: "extra"}}}}
+		specs := []p{{name: "extra", policy: ply.PolicyOptional, fail: map[string]error{ply.OpProvision: errBoom}}, {name: "app", requires: []ply.Dependency{{Name: "extra"}}}}
 		_, startErr, _ := run(t, plugins(specs...))
 		de, ok := errors.AsType[*ply.DependencyError](startErr)
 		if !ok || de.Plugin != "app" || de.Dependency != "extra" || !errors.Is(startErr, errBoom) {
@@ -312,7 +312,7 @@ func TestHealth(t *testing.T) {
 	for _, tt := range []struct {
 		err  error
 		want ply.State
-	}{{nil, ply.OK}, {errors.Join(ply.ErrDegraded, errBoom), ply.Degraded}, {errBoom, ply.Failed}, {nil, ply.OK}, {errBoom, ply.Failed}} {
+	}{{nil, ply.StateOK}, {errors.Join(ply.ErrDegraded, errBoom), ply.StateDegraded}, {errBoom, ply.StateFailed}, {nil, ply.StateOK}, {errBoom, ply.StateFailed}} {
 		state = tt.err
 		if got := h.Health(t.Context())[0].State; got != tt.want {
 			t.Errorf("Health with %v = %v, want %v", tt.err, got, tt.want)
@@ -324,7 +324,7 @@ func TestHealth(t *testing.T) {
 	if err := h.Stop(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if got := h.Health(t.Context())[0].State; got != ply.Stopped {
+	if got := h.Health(t.Context())[0].State; got != ply.StateStopped {
 		t.Errorf("Health after stop = %v, want stopped", got)
 	}
 }

@@ -70,16 +70,16 @@ type Dependency struct {
 type Policy int
 
 const (
-	// Required plugins stop the host when they fail (the default).
-	Required Policy = iota
-	// Optional plugins are marked failed and left out; the host runs without
+	// PolicyRequired plugins stop the host when they fail (the default).
+	PolicyRequired Policy = iota
+	// PolicyOptional plugins are marked failed and left out; the host runs without
 	// them and logs it at error level. Plugins that require a failed optional
 	// plugin fail with it.
-	Optional
+	PolicyOptional
 )
 
 func (p Policy) String() string {
-	if p == Optional {
+	if p == PolicyOptional {
 		return "optional"
 	}
 	return "required"

@@ -210,7 +210,7 @@ func (h *Host) reload(ctx context.Context, cfg config, regs []Plugin, renew func
 			}
 			if e.info.Lazy {
 				e.lazy = newLazyLoad(h, r, e)
-				e.state.Store(int32(Lazy))
+				e.state.Store(int32(StateLazy))
 				continue
 			}
 			b.set = append(b.set, e)

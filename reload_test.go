@@ -202,7 +202,7 @@ func TestReloadFailureRollsBack(t *testing.T) {
 				t.Errorf("after the failed reload the chain answered %v, %v; want generation 0", res, err)
 			}
 			for _, st := range h.Health(t.Context()) {
-				if st.State != ply.OK {
+				if st.State != ply.StateOK {
 					t.Errorf("health after the failed reload: %s is %s", st.Name, st.State)
 				}
 			}

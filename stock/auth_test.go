@@ -101,7 +101,7 @@ func TestAuthJWKSDownIsDegraded(t *testing.T) {
 			auth = st
 		}
 	}
-	if auth.State != ply.Degraded || !errors.Is(auth.Err, ply.ErrDegraded) || !strings.Contains(auth.Err.Error(), "not fetched yet") {
+	if auth.State != ply.StateDegraded || !errors.Is(auth.Err, ply.ErrDegraded) || !strings.Contains(auth.Err.Error(), "not fetched yet") {
 		t.Errorf("auth health = %v %v, want degraded: JWKS not fetched yet", auth.State, auth.Err)
 	}
 	if err := h.Ready(t.Context()); err != nil {

@@ -108,7 +108,7 @@ func TestPools(t *testing.T) {
 		}
 		return -1
 	}
-	if got := health(); got != ply.Degraded {
+	if got := health(); got != ply.StateDegraded {
 		t.Errorf("health with the only resource in use = %v, want degraded", got)
 	}
 	res.Release()
@@ -117,7 +117,7 @@ func TestPools(t *testing.T) {
 		t.Errorf("second acquire got resource %d after %d creations, want the first one reused", again.Value(), created.Load())
 	}
 	again.Release()
-	if got := health(); got != ply.OK {
+	if got := health(); got != ply.StateOK {
 		t.Errorf("health with the resource released = %v, want ok", got)
 	}
 	if err := h.Stop(t.Context()); err != nil {

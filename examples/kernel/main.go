@@ -102,7 +102,7 @@ func main() {
 		fail(err)
 	}
 	for _, st := range h.Health(ctx) {
-		if st.State != ply.OK {
+		if st.State != ply.StateOK {
 			fail(fmt.Errorf("%s is %s", st.Name, st.State))
 		}
 	}
