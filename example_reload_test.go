@@ -19,7 +19,7 @@ type welcomer struct {
 func (g *welcomer) Info() ply.Info { return ply.Info{Name: "welcomer", Version: "1.0.0"} }
 
 func (g *welcomer) Wrap(context.Context, ply.Target) (ply.Wrap, error) {
-	return ply.Wrap{Layer: func(ctx context.Context, c *ply.Call, next ply.Next) error {
+	return ply.Wrap{Layer: func(_ context.Context, c *ply.Call, _ ply.Next) error {
 		g.calls++ // a plain int for the example's one caller; use atomics when calls run concurrently
 		c.SetResponse(fmt.Sprintf("%s (call %d)", g.greeting, g.calls))
 		return nil
