@@ -23,14 +23,16 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/plykit/ply"
+	"github.com/plykit/ply/backbone/keys"
 )
 
-// Typed APIs the backbone provides in Provision.
+// Typed APIs the backbone provides in Provision. Plugins that only look
+// them up import [keys], which spares their binaries the embedded server.
 var (
 	// Conn is the NATS connection. Dependents must not close or drain it.
-	Conn = ply.NewKey[*nats.Conn]("backbone.conn")
+	Conn = keys.Conn
 	// JetStream is the JetStream API on [Conn].
-	JetStream = ply.NewKey[jetstream.JetStream]("backbone.jetstream")
+	JetStream = keys.JetStream
 )
 
 // ErrClosed is returned (wrapped) by [Plugin.Health] when the connection is

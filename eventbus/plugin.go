@@ -7,19 +7,13 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/plykit/ply"
+	"github.com/plykit/ply/backbone/keys"
 )
 
 // Key is the typed API under which the plugin provides its [Bus], for
 // plugins that publish events.
 var Key = ply.NewKey[*Bus]("events.bus")
-
-// connKey is the backbone plugin's connection (backbone.Conn), redeclared
-// by name: importing the backbone would link its embedded NATS server into
-// every program that uses the bus. A test keeps the two alike.
-var connKey = ply.NewKey[*nats.Conn]("backbone.conn")
 
 // HandlerOptions are an event handler's options.
 type HandlerOptions struct {
@@ -76,7 +70,7 @@ func (p *Plugin) HandlerOptions() any { return &HandlerOptions{} }
 // one) and provides it under Key.
 func (p *Plugin) Provision(_ context.Context, s *ply.Setup) error {
 	opts := []Option{WithLogger(s.Logger())}
-	switch nc, err := ply.Lookup(s, connKey); {
+	switch nc, err := ply.Lookup(s, keys.Conn); {
 	case err == nil:
 		opts = append(opts, WithConn(nc))
 	case !errors.Is(err, ply.ErrNotRegistered):

@@ -7,19 +7,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/plykit/ply"
+	"github.com/plykit/ply/backbone/keys"
 )
 
 // Key is the typed API under which the plugin provides its [Queue], for
 // plugins that enqueue jobs.
 var Key = ply.NewKey[*Queue]("jobs.queue")
-
-// jetStreamKey is the backbone plugin's JetStream API (backbone.JetStream),
-// redeclared by name: importing the backbone would link its embedded NATS
-// server into every program that uses the queue. A test keeps the two alike.
-var jetStreamKey = ply.NewKey[jetstream.JetStream]("backbone.jetstream")
 
 // PluginOptions configure the [Plugin]. The zero value uses the queue's
 // defaults.
@@ -98,7 +92,7 @@ func (p *Plugin) HandlerOptions() any { return &HandlerOptions{} }
 
 // Provision creates the queue's streams and provides the queue under Key.
 func (p *Plugin) Provision(ctx context.Context, s *ply.Setup) error {
-	js, err := ply.Lookup(s, jetStreamKey)
+	js, err := ply.Lookup(s, keys.JetStream)
 	if err != nil {
 		return err
 	}
