@@ -36,16 +36,14 @@ type HandlerOptions struct {
 // JSON (a json.RawMessage). When a "backbone" plugin is registered, the bus
 // also carries events across hosts over NATS.
 type Plugin struct {
-	bus       *Bus
-	mu        sync.Mutex
-	chains    []*ply.Chain
-	byHandler map[*ply.Handler]HandlerOptions
-	subs      []*Subscription
+	bus    *Bus
+	mu     sync.Mutex
+	chains []*ply.Chain
+	subs   []*Subscription
 }
 
 var (
 	_ ply.Provisioner         = (*Plugin)(nil)
-	_ ply.Wrapper             = (*Plugin)(nil)
 	_ ply.Binder              = (*Plugin)(nil)
 	_ ply.Starter             = (*Plugin)(nil)
 	_ ply.Stopper             = (*Plugin)(nil)
@@ -84,19 +82,6 @@ func (p *Plugin) Provision(_ context.Context, s *ply.Setup) error {
 	return ply.Provide(s, Key, bus)
 }
 
-// Wrap reads each event handler's options; it adds no layer.
-func (p *Plugin) Wrap(_ context.Context, t ply.Target) (ply.Wrap, error) {
-	if o, ok := t.Options.(*HandlerOptions); ok {
-		p.mu.Lock()
-		if p.byHandler == nil {
-			p.byHandler = make(map[*ply.Handler]HandlerOptions)
-		}
-		p.byHandler[t.Handler] = *o
-		p.mu.Unlock()
-	}
-	return ply.Wrap{}, nil
-}
-
 // Bind keeps the event chains, checking their subjects; Start subscribes.
 func (p *Plugin) Bind(_ context.Context, chains []*ply.Chain) error {
 	p.mu.Lock()
@@ -122,7 +107,10 @@ func (p *Plugin) Start(context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, ch := range p.chains {
-		o := p.byHandler[ch.Handler()]
+		var o HandlerOptions
+		if ho, ok := ch.Options(p.Info().Name).(*HandlerOptions); ok {
+			o = *ho
+		}
 		topic := NewTopic[json.RawMessage](ch.Handler().Name)
 		fn := func(ctx context.Context, ev json.RawMessage) error {
 			_, err := ch.Serve(ctx, ev, nil)

@@ -56,17 +56,15 @@ type HandlerOptions struct {
 // requests (metrics, tracing, timeouts). The job is the call's request (a
 // *Job). It requires the "backbone" plugin, and drains its workers on Stop.
 type Plugin struct {
-	opts      PluginOptions
-	q         *Queue
-	mu        sync.Mutex
-	chains    []*ply.Chain
-	byHandler map[*ply.Handler]int // concurrency from handler options
+	opts   PluginOptions
+	q      *Queue
+	mu     sync.Mutex
+	chains []*ply.Chain
 }
 
 var (
 	_ ply.Configurable        = (*Plugin)(nil)
 	_ ply.Provisioner         = (*Plugin)(nil)
-	_ ply.Wrapper             = (*Plugin)(nil)
 	_ ply.Binder              = (*Plugin)(nil)
 	_ ply.Starter             = (*Plugin)(nil)
 	_ ply.Stopper             = (*Plugin)(nil)
@@ -124,19 +122,6 @@ func (p *Plugin) Provision(ctx context.Context, s *ply.Setup) error {
 	return ply.Provide(s, Key, p.q)
 }
 
-// Wrap reads each job handler's concurrency; it adds no layer.
-func (p *Plugin) Wrap(_ context.Context, t ply.Target) (ply.Wrap, error) {
-	if o, ok := t.Options.(*HandlerOptions); ok && o.Concurrency > 0 {
-		p.mu.Lock()
-		if p.byHandler == nil {
-			p.byHandler = make(map[*ply.Handler]int)
-		}
-		p.byHandler[t.Handler] = o.Concurrency
-		p.mu.Unlock()
-	}
-	return ply.Wrap{}, nil
-}
-
 // Bind keeps the job chains; Start runs their workers.
 func (p *Plugin) Bind(_ context.Context, chains []*ply.Chain) error {
 	p.mu.Lock()
@@ -158,12 +143,11 @@ func (p *Plugin) Bind(_ context.Context, chains []*ply.Chain) error {
 func (p *Plugin) Start(ctx context.Context) error {
 	p.mu.Lock()
 	chains := append([]*ply.Chain(nil), p.chains...)
-	conc := p.byHandler
 	p.mu.Unlock()
 	for _, ch := range chains {
 		n := max(p.opts.Concurrency, 1)
-		if c := conc[ch.Handler()]; c > 0 {
-			n = c
+		if o, ok := ch.Options(p.Info().Name).(*HandlerOptions); ok && o.Concurrency > 0 {
+			n = o.Concurrency
 		}
 		run := func(ctx context.Context, j *Job) error {
 			_, err := ch.Serve(ctx, j, nil)
