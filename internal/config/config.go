@@ -47,6 +47,7 @@ type Plugin struct {
 	Priority *int   `json:"priority,omitempty"` // operator override of the plugin's priority
 	Options  any    `json:"options,omitempty"`  // decoded by the plugin itself
 	Disabled bool   `json:"disabled,omitempty"`
+	Lazy     bool   `json:"lazy,omitempty"` // load at first use, not at start (ply.WithLazy)
 }
 
 // Module is a group of routes with a prefix and per-plugin options.
@@ -274,6 +275,9 @@ func (l *loader) build(f File) *Host {
 			} else {
 				h.Options = append(h.Options, ply.WithOptions(p.Name, l.raw(fmt.Sprintf("$.plugins[%d].options", i))))
 			}
+		}
+		if p.Lazy {
+			h.Options = append(h.Options, ply.WithLazy(p.Name))
 		}
 		if p.Priority != nil {
 			h.Options = append(h.Options, ply.WithPriority(p.Name, *p.Priority))

@@ -261,3 +261,26 @@ func TestReadFileRefusesLargeFiles(t *testing.T) {
 		t.Errorf("ReadFile() = %q, %v", data, err)
 	}
 }
+
+// lazy: true leaves a plugin out of the start: its first use loads it.
+func TestLoadLazy(t *testing.T) {
+	file := "listen: 127.0.0.1:0\nplugins:\n  - name: plain\n    lazy: true\n"
+	var srv *httpserver.Server
+	h, err := config.Load("ply.yaml", []byte(file), catalog(&srv), "httpserver")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, err := ply.New(h.Plugins, append(h.Options, ply.WithLogger(discard))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := host.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = host.Stop(context.Background()) }()
+	for _, st := range host.Health(t.Context()) {
+		if st.Name == "plain" && st.State != ply.StateLazy {
+			t.Errorf("plain is %s after the start, want lazy", st.State)
+		}
+	}
+}
