@@ -91,6 +91,6 @@
 // [Configurable.Options]; its JSON Schema ([Schema]) comes from its json and
 // jsonschema tags. Options given in code and options read from YAML or JSON
 // ([WithOptions]) are checked at build, strictly, and every problem is
-// reported at once as a [*ConfigError] with the field, the line:column in
+// reported at once as a [*option.Error] with the field, the line:column in
 // the file and the fix.
 package ply

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/plykit/ply"
+	"github.com/plykit/ply/option"
 )
 
 // Options configure the backbone. The zero value runs an embedded server
@@ -103,10 +103,10 @@ func oldDefaultDataDir() string {
 }
 
 // Validate checks what the schema cannot express; the host calls it before
-// Provision and reports each problem as a [ply.ConfigError].
+// Provision and reports each problem as a [*option.Error].
 func (o *Options) Validate() error {
 	var errs []error
-	bad := func(field, problem string) { errs = append(errs, &ply.FieldError{Path: field, Problem: problem}) }
+	bad := func(field, problem string) { errs = append(errs, &option.Error{Field: field, Problem: problem}) }
 	for i, u := range o.URLs {
 		if err := checkURL(u); err != nil {
 			bad("urls["+strconv.Itoa(i)+"]", err.Error())

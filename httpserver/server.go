@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/plykit/ply"
+	"github.com/plykit/ply/option"
 )
 
 // Options configure the [Server]. The zero value listens on 127.0.0.1:8080.
@@ -68,10 +69,10 @@ type Options struct {
 func (o *Options) Validate() error {
 	var errs []error
 	if err := checkAddr(o.Addr); err != nil {
-		errs = append(errs, &ply.FieldError{Path: "addr", Problem: err.Error()})
+		errs = append(errs, &option.Error{Field: "addr", Problem: err.Error()})
 	}
 	if err := checkAddr(o.AdminAddr); err != nil {
-		errs = append(errs, &ply.FieldError{Path: "adminAddr", Problem: err.Error()})
+		errs = append(errs, &option.Error{Field: "adminAddr", Problem: err.Error()})
 	}
 	return errors.Join(errs...)
 }

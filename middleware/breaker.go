@@ -32,18 +32,6 @@ type BreakerOptions struct {
 	Interval time.Duration `json:"interval,omitempty" jsonschema:"minimum=0"`
 }
 
-// Validate reports negative durations, as [ply.FieldError] values.
-func (o BreakerOptions) Validate() error {
-	var p problems
-	if o.Timeout < 0 {
-		p.add("timeout", "must be > 0, got %v", o.Timeout)
-	}
-	if o.Interval < 0 {
-		p.add("interval", "must be >= 0, got %v", o.Interval)
-	}
-	return p.err()
-}
-
 // Breaker is a circuit breaker (sony/gobreaker/v2) that fails fast while the inner
 // chain keeps failing. It is safe for concurrent use.
 type Breaker struct {

@@ -17,19 +17,6 @@ type TimeoutOptions struct {
 	Status int `json:"status,omitempty" jsonschema:"enum=503,enum=504"`
 }
 
-// Validate reports a negative timeout or a status other than 503 or 504, as
-// [ply.FieldError] values.
-func (o TimeoutOptions) Validate() error {
-	var p problems
-	if o.Timeout < 0 {
-		p.add("timeout", "must be > 0, got %v", o.Timeout)
-	}
-	if o.Status != 0 && o.Status != http.StatusServiceUnavailable && o.Status != http.StatusGatewayTimeout {
-		p.add("status", "must be 503 or 504, got %d", o.Status)
-	}
-	return p.err()
-}
-
 // NewTimeout returns a layer that runs the inner chain with a context deadline
 // Timeout after the request arrives.
 //

@@ -31,6 +31,7 @@ import (
 	"github.com/plykit/ply"
 	"github.com/plykit/ply/httpserver"
 	"github.com/plykit/ply/internal/options"
+	"github.com/plykit/ply/option"
 )
 
 // File is the shape of a ply.yaml file.
@@ -75,7 +76,7 @@ func (f *File) Validate() error {
 	for i, m := range f.Modules {
 		for j, r := range m.Routes {
 			if n := countHandlers(r); n != 1 {
-				errs = append(errs, &ply.FieldError{Path: fmt.Sprintf("modules[%d].routes[%d]", i, j),
+				errs = append(errs, &option.Error{Field: fmt.Sprintf("modules[%d].routes[%d]", i, j),
 					Problem: fmt.Sprintf("route %q: give exactly one of static, proxy and files (got %d)", r.Route, countHandlers(r))})
 			}
 		}
@@ -185,8 +186,8 @@ func Load(name string, data []byte, cat Catalog, server string) (*Host, error) {
 	doc, problems := options.Parse(options.Source{File: name, Data: data, Env: os.LookupEnv})
 	if doc == nil {
 		for i, p := range problems {
-			if strings.HasPrefix(p.Message, "syntax error") && p.Line > 0 && strings.Contains(lineOf(data, p.Line), "${") {
-				problems[i].Message += ` (in {...} or [...], put ${NAME} in quotes: "${NAME}")`
+			if strings.HasPrefix(p.Problem, "syntax error") && p.Line > 0 && strings.Contains(lineOf(data, p.Line), "${") {
+				problems[i].Problem += ` (in {...} or [...], put ${NAME} in quotes: "${NAME}")`
 			}
 		}
 		l.problems(problems)
@@ -224,9 +225,9 @@ func (l *loader) add(path, problem string) {
 	l.errs = append(l.errs, e)
 }
 
-func (l *loader) problems(ps []options.Problem) {
+func (l *loader) problems(ps []*option.Error) {
 	for _, p := range ps {
-		l.errs = append(l.errs, &Error{File: l.name, Line: p.Line, Column: p.Column, Path: p.Path, Problem: p.Message})
+		l.errs = append(l.errs, &Error{File: l.name, Line: p.Line, Column: p.Column, Path: p.Field, Problem: p.Problem})
 	}
 }
 

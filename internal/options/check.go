@@ -16,6 +16,8 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/token"
+
+	"github.com/plykit/ply/option"
 )
 
 // maxDepth bounds how deep the checker follows nested values (and recursive types).
@@ -29,7 +31,7 @@ const maxDepth = 1000
 // scalars: a string field takes only a string, a number field only a number.
 type checker struct {
 	d        *document
-	problems []Problem
+	problems []*option.Error
 	unknown  int                  // how many of problems are unknown keys (which decoding skips)
 	bad      map[ast.Node]bool    // values of the wrong type, which decoding leaves out
 	badPaths []string             // their paths
@@ -72,7 +74,7 @@ func (c *checker) addFatal(n ast.Node, path, msg string) {
 
 func (c *checker) report(n ast.Node, path, msg string) {
 	line, col := position(n)
-	c.problems = append(c.problems, Problem{Path: path, Line: line, Column: col, Message: msg})
+	c.problems = append(c.problems, &option.Error{Field: path, Line: line, Column: col, Problem: msg})
 }
 
 // check checks node n, found at path, against type t.

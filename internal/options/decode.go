@@ -10,6 +10,8 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/token"
+
+	"github.com/plykit/ply/option"
 )
 
 // Source is options as they appear in a YAML or JSON document.
@@ -49,7 +51,7 @@ type Source struct {
 // "$", ".key", ".'key.with.dots'" and "[index]". A document nested deeper than
 // [MaxDepth] or whose aliases expand to more than [MaxAliasNodes] values is
 // refused before it is decoded.
-func Decode(src Source, dst any) []Problem {
+func Decode(src Source, dst any) []*option.Error {
 	_, problems := decode(src, dst)
 	return problems
 }
@@ -61,7 +63,7 @@ func Decode(src Source, dst any) []Problem {
 // out value are not reported), so every problem is reported at once, in
 // file order. Only syntax errors, documents over the limits and keys that
 // cannot be read leave nothing to validate.
-func Load(src Source, dst any) []Problem {
+func Load(src Source, dst any) []*option.Error {
 	d, problems := parseSource(src)
 	if d == nil {
 		return problems
@@ -80,7 +82,7 @@ type Document struct {
 // Parse parses src and locates its options node. Its problems are those
 // that leave nothing to decode: syntax errors, a document over the limits,
 // a bad src.Path; the Document is nil when there are any.
-func Parse(src Source) (*Document, []Problem) {
+func Parse(src Source) (*Document, []*option.Error) {
 	d, problems := parseSource(src)
 	if d == nil {
 		return nil, problems
@@ -90,7 +92,7 @@ func Parse(src Source) (*Document, []Problem) {
 
 // Load is [Load] on the parsed document. Call it once: it leaves out of the
 // document the values it reports as of the wrong type.
-func (doc *Document) Load(dst any) []Problem { return doc.d.load(dst) }
+func (doc *Document) Load(dst any) []*option.Error { return doc.d.load(dst) }
 
 // Position returns the line and column of the value at path (a [Problem]
 // path, relative to the options node), or of the nearest node on the way to
@@ -109,14 +111,14 @@ func (doc *Document) Position(path string) (line, col int) {
 	return position(n)
 }
 
-func (d *document) load(dst any) []Problem {
+func (d *document) load(dst any) []*option.Error {
 	problems, bad, decoded := d.decodeAll(dst)
 	if !decoded {
 		sortProblems(problems)
 		return problems
 	}
 	for _, p := range validate(dst, d) {
-		if !under(p.Path, bad) {
+		if !under(p.Field, bad) {
 			problems = append(problems, p)
 		}
 	}
@@ -134,11 +136,11 @@ func under(path string, paths []string) bool {
 	return false
 }
 
-func decode(src Source, dst any) (*document, []Problem) {
+func decode(src Source, dst any) (*document, []*option.Error) {
 	d, problems := parseSource(src)
 	if d == nil {
 		if ok, p := destination(dst); !ok {
-			return nil, []Problem{p}
+			return nil, []*option.Error{p}
 		}
 		reflect.ValueOf(dst).Elem().SetZero()
 		return nil, problems
@@ -154,21 +156,21 @@ func decode(src Source, dst any) (*document, []Problem) {
 }
 
 // destination checks that dst is a non-nil pointer to a struct.
-func destination(dst any) (bool, Problem) {
+func destination(dst any) (bool, *option.Error) {
 	rv := reflect.ValueOf(dst)
 	if !rv.IsValid() || rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
-		return false, Problem{Message: fmt.Sprintf("options must be decoded into a non-nil pointer to a struct, got %T", dst)}
+		return false, &option.Error{Problem: fmt.Sprintf("options must be decoded into a non-nil pointer to a struct, got %T", dst)}
 	}
-	return true, Problem{}
+	return true, &option.Error{}
 }
 
 // decodeAll decodes the options node into dst. A value of the wrong type
 // is left out (and its path is in bad), so the rest is decoded; decoded
 // reports whether dst holds the document's values, which it does unless
 // the options could not be read at all.
-func (d *document) decodeAll(dst any) (problems []Problem, bad []string, decoded bool) {
+func (d *document) decodeAll(dst any) (problems []*option.Error, bad []string, decoded bool) {
 	if ok, p := destination(dst); !ok {
-		return []Problem{p}, nil, false
+		return []*option.Error{p}, nil, false
 	}
 	out := reflect.ValueOf(dst).Elem()
 	out.SetZero()
@@ -234,20 +236,20 @@ func (d *document) decodeInto(v any, strict bool) (err error) {
 }
 
 // decodeProblem converts an error of the decoder into a Problem.
-func (d *document) decodeProblem(err error) Problem {
+func (d *document) decodeProblem(err error) *option.Error {
 	var ye yaml.Error
 	if !errors.As(err, &ye) || ye.GetToken() == nil {
-		return Problem{Message: lowerFirst(err.Error())}
+		return &option.Error{Problem: lowerFirst(err.Error())}
 	}
 	tk := ye.GetToken()
 	line, col := tokenPosition(tk)
-	p := Problem{Line: line, Column: col, Message: lowerFirst(ye.GetMessage())}
+	p := &option.Error{Line: line, Column: col, Problem: lowerFirst(ye.GetMessage())}
 	if segs, ok := pathOfToken(d.node, tk, nil); ok {
-		p.Path = formatPath(segs)
+		p.Field = formatPath(segs)
 	}
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
-		p.Message = "must be " + typePhrase(te.DstType)
+		p.Problem = "must be " + typePhrase(te.DstType)
 	}
 	return p
 }

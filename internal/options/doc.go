@@ -16,15 +16,17 @@
 //
 // # Reporting
 //
-// Every function reports all problems at once, as a []Problem, in file order. Each
-// [Problem] has a path relative to the plugin's options ("limits.burst",
+// Every function reports all problems at once, as a []*option.Error, in file order.
+// Each has a Field relative to the plugin's options ("limits.burst",
 // "servers[2].url"; for an unknown key, the key's own path), the line and column in
-// the file when the options came from one, and a message that says the fix:
+// the file when the options came from one, and a Problem that says the fix:
 // `must be >= 0`, `unknown field (did you mean "ttl"?)`,
 // `must be a duration such as "1.5s" or "2m" (a number and a unit: ns, us, ms, s, m or h)`.
 // A value of the wrong type does not hide the other problems: it is left out and the
-// rest is decoded and validated. A limit that both a jsonschema tag and the Validate
-// method check is reported once, in the schema's words. Messages never repeat a
+// rest is decoded and validated. Limits are jsonschema tags only; a Validate method
+// checks what a schema cannot say, and its problems come beside the schema's. A
+// limit broken by options from code shows the number that broke it ("must be >= 0,
+// got -5"); one in a file points at it instead. Messages never repeat a
 // string from the file, nor any value under a key that names a secret (key, token,
 // password, auth…): they name the path and the fix instead.
 //
