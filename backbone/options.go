@@ -146,15 +146,6 @@ func (o *Options) Validate() error {
 			bad("listen", "port must be a number from 0 to 65535")
 		}
 	}
-	if o.Sync != "" && o.Sync != "always" {
-		bad("sync", `must be "" or "always"`)
-	}
-	if o.MaxMemory < 0 {
-		bad("maxMemory", "must be >= 0")
-	}
-	if o.MaxStore < 0 {
-		bad("maxStore", "must be >= 0")
-	}
 	if o.Token != "" && (o.User != "" || o.CredsFile != "") {
 		bad("token", "use one of token, user and password, or credsFile")
 	}
