@@ -84,7 +84,7 @@ type JWTOptions struct {
 	// AnyAudience accepts tokens whatever their "aud" claim. Default false.
 	AnyAudience bool `json:"anyAudience,omitempty"`
 	// Leeway allows for clock skew when checking exp, nbf and iat. Default 0.
-	Leeway time.Duration `json:"leeway,omitempty" jsonschema:"minimum=0,maximum=300000000000"`
+	Leeway time.Duration `json:"leeway,omitempty" jsonschema:"minimum=0,maximum=5m"`
 	// Algorithms lists the accepted "alg" values.
 	// Default RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA.
 	Algorithms []string `json:"algorithms,omitempty"`
@@ -92,9 +92,9 @@ type JWTOptions struct {
 	// string or an array of strings. Default: "scope", then "scp".
 	ScopeClaim string `json:"scopeClaim,omitempty"`
 	// RefreshInterval is how often JWKSURL is fetched again. Default 1h.
-	RefreshInterval time.Duration `json:"refreshInterval,omitempty" jsonschema:"minimum=1000000000"`
+	RefreshInterval time.Duration `json:"refreshInterval,omitempty" jsonschema:"minimum=1s"`
 	// FetchTimeout bounds one fetch of JWKSURL. Default 10s.
-	FetchTimeout time.Duration `json:"fetchTimeout,omitempty" jsonschema:"minimum=0,maximum=60000000000"`
+	FetchTimeout time.Duration `json:"fetchTimeout,omitempty" jsonschema:"minimum=0,maximum=1m"`
 }
 
 func (o JWTOptions) enabled() bool { return o.JWKSURL != "" || len(o.JWKS) > 0 || o.PEM != "" }

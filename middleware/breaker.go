@@ -23,7 +23,7 @@ type BreakerOptions struct {
 	Failures uint32 `json:"failures,omitempty" jsonschema:"minimum=1"`
 	// Timeout is how long the breaker stays open before letting probes through
 	// (half-open). Default 30s.
-	Timeout time.Duration `json:"timeout,omitempty" jsonschema:"minimum=1000000"`
+	Timeout time.Duration `json:"timeout,omitempty" jsonschema:"minimum=1ms"`
 	// HalfOpenRequests is the number of probes let through when half-open; as many
 	// successes close the breaker, one failure opens it again. Default 1.
 	HalfOpenRequests uint32 `json:"halfOpenRequests,omitempty" jsonschema:"minimum=1"`

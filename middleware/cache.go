@@ -36,7 +36,7 @@ type CacheOptions struct {
 	// the cache follows the origin (RFC 9111 §4.2): such a response is fresh for a
 	// tenth of the time since its Last-Modified (at most a day), else it is only
 	// revalidated or not stored.
-	TTL time.Duration `json:"ttl,omitempty" jsonschema:"minimum=1000000"`
+	TTL time.Duration `json:"ttl,omitempty" jsonschema:"minimum=1ms"`
 	// TagHeader is the response header in which handlers list a response's tags,
 	// comma-separated, for [Cache.InvalidateTag]. It is removed from responses.
 	// Default "Cache-Tag".

@@ -11,7 +11,7 @@ import (
 // answers 503 when they run out.
 type TimeoutOptions struct {
 	// Timeout bounds each request, from when the layer is entered. Default 30s.
-	Timeout time.Duration `json:"timeout,omitempty" jsonschema:"minimum=1000000"`
+	Timeout time.Duration `json:"timeout,omitempty" jsonschema:"minimum=1ms"`
 	// Status is sent when the deadline passes before the handler wrote a response:
 	// 503 (Service Unavailable) or 504 (Gateway Timeout, for proxies). Default 503.
 	Status int `json:"status,omitempty" jsonschema:"enum=503,enum=504"`

@@ -5,7 +5,7 @@
 // may check what tags cannot express in a `Validate() error` method:
 //
 //	type Options struct {
-//		TTL   time.Duration `json:"ttl,omitempty" jsonschema:"minimum=0"`
+//		TTL   time.Duration `json:"ttl,omitempty" jsonschema:"minimum=0,maximum=1h"`
 //		Mode  string        `json:"mode,omitempty" jsonschema:"enum=lru,enum=lfu"`
 //		Redis string        `json:"redis,omitempty" jsonschema:"required,pattern=^redis://"`
 //	}
@@ -46,9 +46,10 @@
 // options as encoding/json encodes them: use omitempty (or omitzero) on fields
 // whose zero value means "default", so that limits apply only to values that were
 // set and "required" means "set to a non-zero value". A null counts as absent. A
-// [time.Duration] is an integer number of nanoseconds there, so its limits are
-// written in nanoseconds (`jsonschema:"minimum=1000000000"` is at least 1s);
-// messages show them as durations.
+// [time.Duration] is a string there, as in a file ("1.5s"), with the pattern of
+// [time.ParseDuration]; its minimum and maximum tags are durations
+// (`jsonschema:"minimum=1s"`; a plain number is nanoseconds) and become the
+// keywords minDuration and maxDuration of this package's vocabulary.
 //
 // [Load] is [Decode] then [Validate]: what a host does with a plugin's options from
 // its configuration file. [Parse] keeps the parsed file, to load from it and to find

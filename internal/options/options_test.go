@@ -41,7 +41,7 @@ type limits struct {
 type server struct {
 	URL     string        `json:"url,omitempty" jsonschema:"required,pattern=^https?://"`
 	Weight  int           `json:"weight,omitempty" jsonschema:"minimum=0"`
-	Timeout time.Duration `json:"timeout,omitempty" jsonschema:"minimum=1000000"` // at least 1ms
+	Timeout time.Duration `json:"timeout,omitempty" jsonschema:"minimum=1ms"` // at least 1ms
 }
 
 // Validate checks what tags cannot express.
@@ -561,7 +561,13 @@ func TestSchemaErrors(t *testing.T) {
 	type unsupported struct {
 		C chan int `json:"c"`
 	}
-	for _, v := range []any{nil, 5, []testOptions{}, badPattern{}, unsupported{}} {
+	type exclusiveDuration struct {
+		D time.Duration `json:"d" jsonschema:"exclusiveMinimum=0"` // say minimum=1ns
+	}
+	type badDurationLimit struct {
+		D time.Duration `json:"d" jsonschema:"maximum=soon"`
+	}
+	for _, v := range []any{nil, 5, []testOptions{}, badPattern{}, unsupported{}, exclusiveDuration{}, badDurationLimit{}} {
 		if _, err := options.Schema(v); err == nil {
 			t.Errorf("Schema(%T) error = nil, want an error", v)
 		}
@@ -571,6 +577,55 @@ func TestSchemaErrors(t *testing.T) {
 type tree struct {
 	Name     string `json:"name,omitempty" jsonschema:"minLength=2"`
 	Children []tree `json:"children,omitempty"`
+}
+
+// durationOptions has durations in the places the schema describes them as
+// strings: a field, a list and a map, with limits written as durations.
+type durationOptions struct {
+	Wait   time.Duration            `json:"wait,omitempty" jsonschema:"minimum=1ms,maximum=1m"`
+	Steps  []time.Duration          `json:"steps,omitempty" jsonschema:"minimum=0"`
+	ByName map[string]time.Duration `json:"byName,omitempty"`
+}
+
+func TestDurations(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		src  *options.Source // nil: opts from code
+		opts durationOptions
+		want []*option.Error
+	}{
+		{name: "valid from code", opts: durationOptions{Wait: time.Second, Steps: []time.Duration{0, time.Hour}, ByName: map[string]time.Duration{"a": -time.Second}}},
+		{name: "valid from a file", src: &options.Source{Data: []byte("wait: 1m\nsteps: [0s, 1h30m, .5s]\nbyName: {a: -1s}\n")}},
+		{
+			name: "limits from code",
+			opts: durationOptions{Wait: 2 * time.Minute, Steps: []time.Duration{time.Second, -time.Millisecond}},
+			want: []*option.Error{
+				{Field: "steps[1]", Problem: "must be >= 0s, got -1ms"},
+				{Field: "wait", Problem: "must be <= 1m0s, got 2m0s"},
+			},
+		},
+		{
+			name: "limits in a file",
+			src:  &options.Source{Data: []byte("wait: 1us\nsteps: [1s, -2s]\n")},
+			want: []*option.Error{
+				{Field: "wait", Line: 1, Column: 7, Problem: "must be >= 1ms"},
+				{Field: "steps[1]", Line: 2, Column: 13, Problem: "must be >= 0s"},
+			},
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []*option.Error
+			if tt.src != nil {
+				var o durationOptions
+				got = options.Load(*tt.src, &o)
+			} else {
+				got = options.Validate(tt.opts, nil)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+		})
+	}
 }
 
 func TestRecursiveType(t *testing.T) {

@@ -50,7 +50,7 @@ func validate(v any, d *document) []*option.Error {
 	if c.err != nil {
 		return []*option.Error{{Problem: c.err.Error()}}
 	}
-	inst, err := instance(ptr)
+	inst, err := instance(ptr, t)
 	if err != nil {
 		return d.locate([]*option.Error{{Problem: err.Error()}})
 	}
@@ -129,9 +129,10 @@ func pointerTo(v any, t reflect.Type) any {
 	return reflect.New(t).Interface()
 }
 
-// instance is v as the schema sees it: encoded with encoding/json, decoded with
-// exact numbers, nulls in objects dropped.
-func instance(v any) (any, error) {
+// instance is v, options of type t, as the schema sees them: encoded with
+// encoding/json, decoded with exact numbers, nulls in objects dropped, and
+// durations as strings.
+func instance(v any, t reflect.Type) (any, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("cannot encode the options as JSON: %w", err)
@@ -142,7 +143,7 @@ func instance(v any) (any, error) {
 	if err := dec.Decode(&inst); err != nil {
 		return nil, fmt.Errorf("cannot encode the options as JSON: %w", err)
 	}
-	return dropNulls(inst), nil
+	return durationStrings(dropNulls(inst), t), nil
 }
 
 func dropNulls(v any) any {
@@ -344,7 +345,16 @@ func leafProblems(e *validator.ValidationError, inst any, t reflect.Type, showVa
 		}
 	case *kind.Const:
 		msg = "must be " + display(k.Want, isDuration)
+	case *durationLimit:
+		msg = k.LocalizedString(nil)
+		if showValue && !secret(path) {
+			msg += ", got " + k.got.String()
+		}
 	case *kind.Pattern:
+		if isDuration {
+			msg = durationMessage
+			break
+		}
 		msg = `must match pattern "` + k.Want + `"`
 		if ex := examples(tag); ex != "" {
 			msg += ", such as " + ex
