@@ -68,7 +68,7 @@ func Load(src Source, dst any) []*option.Error {
 	if d == nil {
 		return problems
 	}
-	return d.load(dst)
+	return d.read(dst, true)
 }
 
 // A Document is a parsed Source, to decode options from it and to find
@@ -92,7 +92,7 @@ func Parse(src Source) (*Document, []*option.Error) {
 
 // Load is [Load] on the parsed document. Call it once: it leaves out of the
 // document the values it reports as of the wrong type.
-func (doc *Document) Load(dst any) []*option.Error { return doc.d.load(dst) }
+func (doc *Document) Load(dst any) []*option.Error { return doc.d.read(dst, true) }
 
 // Position returns the line and column of the value at path (a [Problem]
 // path, relative to the options node), or of the nearest node on the way to
@@ -109,21 +109,6 @@ func (doc *Document) Position(path string) (line, col int) {
 	}
 	n, _ = d.lookup(n, segs)
 	return position(n)
-}
-
-func (d *document) load(dst any) []*option.Error {
-	problems, bad, decoded := d.decodeAll(dst)
-	if !decoded {
-		sortProblems(problems)
-		return problems
-	}
-	for _, p := range validate(dst, d) {
-		if !under(p.Field, bad) {
-			problems = append(problems, p)
-		}
-	}
-	sortProblems(problems)
-	return problems
 }
 
 // under reports whether path is one of paths or inside one of them.
@@ -145,13 +130,12 @@ func decode(src Source, dst any) (*document, []*option.Error) {
 		reflect.ValueOf(dst).Elem().SetZero()
 		return nil, problems
 	}
-	problems, _, _ = d.decodeAll(dst)
+	problems = d.read(dst, false)
 	if len(problems) > 0 { // Decode is all or nothing
 		if ok, _ := destination(dst); ok {
 			reflect.ValueOf(dst).Elem().SetZero()
 		}
 	}
-	sortProblems(problems)
 	return d, problems
 }
 
@@ -162,37 +146,6 @@ func destination(dst any) (bool, *option.Error) {
 		return false, &option.Error{Problem: fmt.Sprintf("options must be decoded into a non-nil pointer to a struct, got %T", dst)}
 	}
 	return true, &option.Error{}
-}
-
-// decodeAll decodes the options node into dst. A value of the wrong type
-// is left out (and its path is in bad), so the rest is decoded; decoded
-// reports whether dst holds the document's values, which it does unless
-// the options could not be read at all.
-func (d *document) decodeAll(dst any) (problems []*option.Error, bad []string, decoded bool) {
-	if ok, p := destination(dst); !ok {
-		return []*option.Error{p}, nil, false
-	}
-	out := reflect.ValueOf(dst).Elem()
-	out.SetZero()
-	problems = append(problems, d.env...)
-	if d.node == nil {
-		return problems, nil, true
-	}
-	c := newChecker(d)
-	c.check(d.node, out.Type(), "")
-	problems = append(problems, c.problems...)
-	if c.fatal {
-		return problems, nil, false
-	}
-	d.prune(c.bad)
-	// Decode into a fresh value so a failure (which the checker should have
-	// foreseen) leaves *dst zero.
-	v := reflect.New(out.Type())
-	if err := d.decodeInto(v.Interface(), c.unknown == 0); err != nil {
-		return append(problems, d.decodeProblem(err)), nil, false
-	}
-	out.Set(v.Elem())
-	return problems, c.badPaths, true
 }
 
 // prune replaces the values of the wrong type, and aliases to them, with
@@ -216,8 +169,8 @@ func (d *document) prune(bad map[ast.Node]bool) {
 }
 
 // decodeInto decodes the options node into v with goccy/go-yaml.
-// Strict decoding rejects unknown keys; it is off only when the checker
-// has already reported them.
+// Strict decoding rejects unknown keys; it is off only when the builder
+// found some, which the schema reports.
 func (d *document) decodeInto(v any, strict bool) (err error) {
 	defer func() {
 		if r := recover(); r != nil { // a decoder bug must not take the host down
@@ -225,7 +178,7 @@ func (d *document) decodeInto(v any, strict bool) (err error) {
 		}
 	}()
 	opts := []yaml.DecodeOption{
-		yaml.AllowDuplicateMapKey(), // the checker reports duplicates; this lets explicit keys override merged ones
+		yaml.AllowDuplicateMapKey(), // the builder reports duplicates; this lets explicit keys override merged ones
 		yaml.UseJSONUnmarshaler(),
 	}
 	if strict {

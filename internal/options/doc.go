@@ -32,8 +32,19 @@
 //
 // # Decoding
 //
-// [Decode] reads options strictly with goccy/go-yaml: unknown and duplicate keys,
-// values of the wrong type and bad durations are problems. Durations are written
+// One schema checks options from a file and from code. Options from a file are
+// checked as written, before they are decoded: the options node becomes the value
+// that encoding/json would make of the decoded options (fields under their json
+// names, zero values left out under omitempty, durations as strings, types that
+// decode themselves decoded), and the schema reports every unknown key (with the
+// closest field name), value of the wrong type, bad duration and broken limit at
+// once, each at its node. The values of the wrong type are then left out and
+// goccy/go-yaml decodes the rest strictly; a value it still refuses (an integer out
+// of the field's range) is reported and left out in turn. Duplicate keys are
+// problems too.
+//
+// [Decode] reports only what keeps options from decoding (unknown and duplicate
+// keys, values of the wrong type, bad durations), not limits. Durations are written
 // as Go durations ("1.5s", "2m"). Options structs should tag every field with json
 // (the decoder falls back to the lower-cased Go name, encoding/json to the Go name)
 // and should not embed structs, which the two packages treat differently.
@@ -41,7 +52,7 @@
 // # Validation
 //
 // [Schema] generates a JSON Schema (draft 2020-12) from the struct with
-// invopop/jsonschema; [Validate] checks options against it with
+// invopop/jsonschema; [Validate] checks options from code against it with
 // santhosh-tekuri/jsonschema and then calls the Validate method. The schema sees the
 // options as encoding/json encodes them: use omitempty (or omitzero) on fields
 // whose zero value means "default", so that limits apply only to values that were

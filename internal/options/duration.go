@@ -1,7 +1,6 @@
 package options
 
 import (
-	"encoding"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -126,7 +125,7 @@ func parseLimit(s string) (time.Duration, error) {
 func encodesItself(t reflect.Type) bool {
 	pt := reflect.PointerTo(t)
 	return t == timeType || pt.Implements(jsonMarshalerType) || pt.Implements(textMarshalerType) ||
-		pt.Implements(reflect.TypeFor[encoding.TextUnmarshaler]()) || pt.Implements(reflect.TypeFor[json.Unmarshaler]())
+		pt.Implements(textUnmarshalerType) || pt.Implements(jsonUnmarshalerType)
 }
 
 // durationStrings rewrites, in inst (options of type t as encoding/json

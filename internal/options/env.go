@@ -58,7 +58,7 @@ func expandEnv(n, scope ast.Node, env func(string) (string, bool)) []*option.Err
 	}
 	n2 := expand(n)
 	if n2 != n {
-		return problems // the options are one scalar: the checker will say it is not a mapping
+		return problems // the options are one scalar: the schema will say it is not a mapping
 	}
 	rewriteValues(n, expand)
 	return problems

@@ -82,7 +82,7 @@ func (a *aliasCounter) count(n ast.Node) int {
 	case *ast.AliasNode:
 		target := a.d.resolve(v)
 		if target == nil {
-			return 1 // reported by the checker, if it matters
+			return 1 // reported by the builder, if it matters
 		}
 		if a.open[target] {
 			line, col := position(v)

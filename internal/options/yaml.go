@@ -103,7 +103,7 @@ func (d *document) clone(n ast.Node) ast.Node {
 		if t := d.resolve(v); t != nil {
 			return d.clone(t)
 		}
-		return v // reported by the checker
+		return v // reported by the builder
 	case *ast.AnchorNode:
 		c := *v
 		c.Value = d.clone(v.Value)
@@ -194,7 +194,7 @@ func parse(data []byte) *parsed {
 	return p
 }
 
-// parseBytes parses YAML or JSON. Duplicate keys are left for the checker, which
+// parseBytes parses YAML or JSON. Duplicate keys are left for the builder, which
 // reports them all with their paths.
 func parseBytes(data []byte) (f *ast.File, problem *option.Error) {
 	defer func() {
