@@ -94,7 +94,7 @@ func Parse(src Source) (*Document, []*option.Error) {
 // document the values it reports as of the wrong type.
 func (doc *Document) Load(dst any) []*option.Error { return doc.d.read(dst, true) }
 
-// Position returns the line and column of the value at path (a [Problem]
+// Position returns the line and column of the value at path (an option.Error Field
 // path, relative to the options node), or of the nearest node on the way to
 // it when it is absent; 0, 0 when the document is empty.
 func (doc *Document) Position(path string) (line, col int) {

@@ -1,28 +1,3 @@
-// Package option holds [Error], the one error for a bad option: an option of
-// a plugin, of a module or handler, or of a middleware constructor.
-//
-// It is a leaf: the kernel (github.com/plykit/ply), the middleware package
-// and the schema checker all use it, and it imports only the standard
-// library, so that plain net/http middleware reports its options as the
-// host does without importing the kernel.
-//
-// A Validate method of an options struct returns an *Error for what a
-// schema cannot say (a rule across fields, a URL or PEM that must parse),
-// naming the field; the host fills in the plugin, module, handler and the
-// position in the file. Several problems are joined with [errors.Join]:
-//
-//	func (o Options) Validate() error {
-//		if o.Burst > 0 && o.Rate == 0 {
-//			return &option.Error{Field: "rate", Problem: "must be set when burst is set"}
-//		}
-//		return nil
-//	}
-//
-// Callers match it with [errors.As] (or errors.AsType):
-//
-//	if e, ok := errors.AsType[*option.Error](err); ok {
-//		fmt.Println(e.Plugin, e.Field, e.Line, e.Problem)
-//	}
 package option
 
 import (
