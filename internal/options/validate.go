@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	validator "github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
@@ -301,10 +300,10 @@ func leafProblems(e *validator.ValidationError, inst any, t reflect.Type, showVa
 	gt, tag := goField(t, segs)
 	isDuration := gt == durationType
 	num := func(r *big.Rat) string {
-		s := number(r, isDuration)
+		s := number(r)
 		if v, ok := valueAt(inst, segs); ok && showValue && !secret(path) {
 			if n, isNum := v.(json.Number); isNum {
-				s += ", got " + display(n, isDuration)
+				s += ", got " + display(n)
 			}
 		}
 		return s
@@ -336,7 +335,7 @@ func leafProblems(e *validator.ValidationError, inst any, t reflect.Type, showVa
 	case *kind.Enum:
 		want := make([]string, len(k.Want))
 		for i, w := range k.Want {
-			want[i] = display(w, isDuration)
+			want[i] = display(w)
 		}
 		if len(want) == 1 {
 			msg = "must be " + want[0]
@@ -344,7 +343,7 @@ func leafProblems(e *validator.ValidationError, inst any, t reflect.Type, showVa
 			msg = "must be one of " + strings.Join(want, ", ")
 		}
 	case *kind.Const:
-		msg = "must be " + display(k.Want, isDuration)
+		msg = "must be " + display(k.Want)
 	case *durationLimit:
 		msg = k.LocalizedString(nil)
 		if showValue && !secret(path) {
@@ -506,12 +505,9 @@ func embeddedVisible(t reflect.Type, f reflect.StructField) bool {
 	return true
 }
 
-// number renders a limit; a duration's limit (in nanoseconds) as a duration.
-func number(r *big.Rat, isDuration bool) string {
+// number renders a limit.
+func number(r *big.Rat) string {
 	if r.IsInt() {
-		if isDuration && r.Num().IsInt64() {
-			return time.Duration(r.Num().Int64()).String()
-		}
 		return r.Num().String()
 	}
 	f, _ := r.Float64()
@@ -519,7 +515,7 @@ func number(r *big.Rat, isDuration bool) string {
 }
 
 // display renders a JSON value from a schema in a message.
-func display(v any, isDuration bool) string {
+func display(v any) string {
 	switch v := v.(type) {
 	case nil:
 		return "null"
@@ -527,7 +523,7 @@ func display(v any, isDuration bool) string {
 		return strconv.Quote(v)
 	case json.Number:
 		if r, ok := new(big.Rat).SetString(string(v)); ok {
-			return number(r, isDuration)
+			return number(r)
 		}
 		return string(v)
 	case bool:
