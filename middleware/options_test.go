@@ -2,6 +2,7 @@ package middleware_test
 
 import (
 	"errors"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -115,6 +116,14 @@ func TestConstructorsCheckTheTags(t *testing.T) {
 			return err
 		}, "level"},
 		{"retry", func() error { _, err := middleware.NewRetry(middleware.RetryOptions{Statuses: []int{404}}); return err }, "statuses[0]"},
+		{"retry", func() error {
+			_, err := middleware.NewRetry(middleware.RetryOptions{Multiplier: math.Inf(1)})
+			return err
+		}, "multiplier"},
+		{"ratelimit", func() error {
+			_, err := middleware.NewRateLimit(middleware.RateLimitOptions{Rate: math.NaN()}, nil)
+			return err
+		}, "rate"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.new()

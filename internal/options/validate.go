@@ -50,8 +50,17 @@ func validate(v any, d *document) []*option.Error {
 		return []*option.Error{{Problem: c.err.Error()}}
 	}
 	inst, err := instance(ptr, t)
-	if err != nil {
-		return d.locate([]*option.Error{{Problem: err.Error()}})
+	if err != nil { // a NaN, or a type that cannot encode: the Validate method may say which field
+		var problems []*option.Error
+		if sv, ok := ptr.(interface{ Validate() error }); ok {
+			problems = validateMethod(sv, true)
+		}
+		if len(problems) == 0 {
+			problems = []*option.Error{{Problem: err.Error()}}
+		}
+		problems = d.locate(problems)
+		sortProblems(problems)
+		return problems
 	}
 	var problems []*option.Error
 	if err := c.schema.Validate(inst); err != nil {
