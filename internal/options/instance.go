@@ -125,6 +125,39 @@ func (b *builder) value(n ast.Node, t reflect.Type, path string) (v any, ok bool
 			return v, ok
 		}
 	}
+	v, ok = b.scalar(n, t, path)
+	if num, isNum := v.(json.Number); isNum && t != nil && !fits(num, t) {
+		b.add(n, path, mustBe(t, n, path)) // the schema knows numbers, not Go's sizes of them
+		return nil, false
+	}
+	return v, ok
+}
+
+// fits reports whether the number n fits a value of type t, when t is a
+// number type; the schema checks the rest.
+func fits(n json.Number, t reflect.Type) bool {
+	z := reflect.New(t).Elem()
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		i, err := strconv.ParseInt(string(n), 10, 64)
+		return err == nil && !z.OverflowInt(i) || err != nil && !errors.Is(err, strconv.ErrRange) // not an integer: the schema says so
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		if strings.HasPrefix(string(n), "-") {
+			_, err := strconv.ParseFloat(string(n), 64)
+			return err != nil // a negative number: out of range; else not a number
+		}
+		u, err := strconv.ParseUint(string(n), 10, 64)
+		return err == nil && !z.OverflowUint(u) || err != nil && !errors.Is(err, strconv.ErrRange)
+	case reflect.Float32:
+		f, err := strconv.ParseFloat(string(n), 64)
+		return err == nil && !z.OverflowFloat(f)
+	}
+	return true
+}
+
+// scalar returns the instance of n, a node that is not null, tagged or of a
+// type that decodes itself.
+func (b *builder) scalar(n ast.Node, t reflect.Type, path string) (any, bool) {
 	switch v := n.(type) {
 	case *ast.MappingNode, *ast.MappingValueNode:
 		return b.mapping(n, t, path), true

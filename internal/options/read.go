@@ -120,7 +120,7 @@ func undecodable(leaf *validator.ValidationError, t reflect.Type, inst any) bool
 // starts again, until it succeeds or the error is at the options node
 // itself (decoded false).
 func (d *document) decodeAll(out reflect.Value, b *builder, problems *[]*option.Error) (decoded bool) {
-	for range 100 { // each round leaves out one more value
+	for range 10 { // each round leaves out one more value; the builder foresees most
 		v := reflect.New(out.Type())
 		err := d.decodeInto(v.Interface(), !b.unknown)
 		if err == nil {
