@@ -260,54 +260,30 @@ var (
 	}
 )
 
-// custom makes the instance of a value whose type decodes itself: it
-// decodes it as the decoder will, and encodes the result as encoding/json
-// does, so that the schema sees what it would see of the decoded options.
-// handled is false for other types.
+// custom makes the instance of a value whose type decodes itself (a time,
+// slog.Level, json.RawMessage…): it decodes the node into that type as the
+// decoder will, and encodes the result as encoding/json does, so that the
+// schema sees what it would see of the decoded options. handled is false
+// for other types.
 func (b *builder) custom(n ast.Node, t reflect.Type, path string) (v any, handled, ok bool) {
 	pt := reflect.PointerTo(t)
-	for _, u := range yamlUnmarshalerType {
-		if pt.Implements(u) {
-			v, ok = b.decoded(n, t, path)
-			return v, true, ok
-		}
+	yamlOwn := slices.ContainsFunc(yamlUnmarshalerType, pt.Implements)
+	if t != timeType && !yamlOwn && !pt.Implements(textUnmarshalerType) && !pt.Implements(jsonUnmarshalerType) {
+		return nil, false, false
 	}
+	text, isText := scalarText(n)
 	switch {
 	case t == timeType:
-		s, isStr := stringValue(n)
-		if !isStr || !isTimestamp(s) {
+		if s, isStr := stringValue(n); !isStr || !isTimestamp(s) { // the decoder would leave it zero
 			b.add(n, path, `must be a time such as "2006-01-02T15:04:05Z" or "2006-01-02"`+got(n, path))
 			return nil, true, false
 		}
-		v, ok = b.decoded(n, t, path)
-		return v, true, ok
-	case pt.Implements(textUnmarshalerType):
-		s, isText := scalarText(n)
-		switch {
-		case isText:
-			u := reflect.New(t)
-			if err := u.Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(s)); err != nil {
-				b.add(n, path, invalid(err, s, path))
-				return nil, true, false
-			}
-			v, ok = plain(u.Interface())
-			return v, true, ok
-		case pt.Implements(jsonUnmarshalerType):
-			v, ok = b.fromJSON(n, t, path)
-			return v, true, ok
-		}
+	case !isText && !yamlOwn && !pt.Implements(jsonUnmarshalerType):
 		b.add(n, path, "must be a string, got "+describe(n, path))
 		return nil, true, false
-	case pt.Implements(jsonUnmarshalerType):
-		v, ok = b.fromJSON(n, t, path)
-		return v, true, ok
+	case !isText:
+		text, _ = nodeJSON(n) // what UnmarshalJSON sees, and its error may quote
 	}
-	return nil, false, false
-}
-
-// decoded decodes n into a new value of type t with goccy/go-yaml and
-// returns its instance.
-func (b *builder) decoded(n ast.Node, t reflect.Type, path string) (v any, ok bool) {
 	u := reflect.New(t)
 	err := func() (err error) {
 		defer func() {
@@ -318,40 +294,26 @@ func (b *builder) decoded(n ast.Node, t reflect.Type, path string) (v any, ok bo
 		return yaml.NodeToValue(n, u.Interface(), yaml.UseJSONUnmarshaler())
 	}()
 	if err != nil {
-		b.add(n, path, "is not valid")
-		return nil, false
+		b.add(n, path, invalid(err, text, path))
+		return nil, true, false
 	}
-	return plain(u.Interface())
+	v, ok = plain(u.Interface())
+	return v, true, ok
 }
 
-// fromJSON hands a value for a type that decodes itself from JSON the node
-// as JSON, as the decoder will.
-func (b *builder) fromJSON(n ast.Node, t reflect.Type, path string) (any, bool) {
-	bs, ok := nodeJSON(n)
-	if !ok {
-		b.add(n, path, "is not valid")
-		return nil, false
-	}
-	u := reflect.New(t)
-	if err := u.Interface().(json.Unmarshaler).UnmarshalJSON(bs); err != nil {
-		b.add(n, path, invalid(err, string(bs), path))
-		return nil, false
-	}
-	return plain(u.Interface())
-}
-
-func nodeJSON(n ast.Node) (b []byte, ok bool) {
+// nodeJSON is n as JSON text.
+func nodeJSON(n ast.Node) (s string, ok bool) {
 	defer func() {
 		if recover() != nil {
-			b, ok = nil, false
+			s, ok = "", false
 		}
 	}()
 	var v any
 	if err := yaml.NodeToValue(n, &v); err != nil {
-		return nil, false
+		return "", false
 	}
 	b, err := json.Marshal(v)
-	return b, err == nil
+	return string(b), err == nil
 }
 
 // entry is one key and value of a mapping, merged-in ones included.
