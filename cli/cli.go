@@ -266,10 +266,7 @@ func inFileOrder(err error, file string, cfg *config.Host) error {
 	}
 	flatten(err)
 	pos := func(err error) (line, col int) {
-		if e, ok := errors.AsType[*config.Error](err); ok && e.Line > 0 {
-			return e.Line, e.Column
-		}
-		if e, ok := errors.AsType[*option.Error](err); ok && e.Line > 0 {
+		if e, ok := errors.AsType[*option.Error](err); ok && e.Line > 0 { // from the file's loader or the host
 			return e.Line, e.Column
 		}
 		if e, ok := err.(*atPlugin); ok { //nolint:errorlint // made above, never wrapped
