@@ -223,7 +223,8 @@ func (b *builder) tagged(n *ast.TagNode, path string) (v any, ok bool) {
 	}()
 	var x any
 	if err := yaml.NodeToValue(n, &x); err != nil {
-		b.add(n, path, "is not valid: "+lowerFirst(err.Error()))
+		text, _ := scalarText(n)
+		b.add(n, path, invalid(err, text, path))
 		return nil, false
 	}
 	return plain(x)
@@ -656,12 +657,17 @@ func got(n ast.Node, path string) string {
 }
 
 // invalid phrases the error of a type's own decoding of text, without the
-// text (which the error may quote, and which may be a secret).
+// text (which the error may quote, and which may be a secret), and without
+// the source that goccy/go-yaml's errors quote.
 func invalid(err error, text, path string) string {
 	if secret(path) {
 		return "is not valid"
 	}
 	msg := err.Error()
+	var ye yaml.Error
+	if errors.As(err, &ye) {
+		msg = lowerFirst(ye.GetMessage())
+	}
 	if text != "" {
 		msg = strings.ReplaceAll(msg, text, "…")
 	}
