@@ -101,7 +101,7 @@ func durationSchema(s *jsonschema.Schema, tag reflect.StructTag) error {
 		if s.Extras == nil {
 			s.Extras = map[string]any{}
 		}
-		s.Extras[keyword] = d.String()
+		s.Extras[keyword] = formatDuration(d)
 	}
 	return nil
 }
@@ -239,5 +239,18 @@ type durationLimit struct {
 func (k *durationLimit) KeywordPath() []string { return []string{k.keyword} }
 
 func (k *durationLimit) LocalizedString(*message.Printer) string {
-	return "must be " + k.op + " " + k.want.String()
+	return "must be " + k.op + " " + formatDuration(k.want)
+}
+
+// formatDuration writes d as people write it: "5m" and "1h", not "5m0s"
+// and "1h0m0s".
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

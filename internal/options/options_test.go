@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -587,6 +588,21 @@ type durationOptions struct {
 	ByName map[string]time.Duration `json:"byName,omitempty"`
 }
 
+func TestDurationLimitsAreWrittenAsPeopleWriteThem(t *testing.T) {
+	type opts struct {
+		A time.Duration `json:"a,omitempty" jsonschema:"minimum=90m,maximum=2h"`
+	}
+	got, err := options.Schema(opts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"minDuration": "1h30m"`, `"maxDuration": "2h"`} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("Schema() = %s, want %s in it", got, want)
+		}
+	}
+}
+
 func TestDurations(t *testing.T) {
 	for _, tt := range []struct {
 		name string
@@ -601,7 +617,7 @@ func TestDurations(t *testing.T) {
 			opts: durationOptions{Wait: 2 * time.Minute, Steps: []time.Duration{time.Second, -time.Millisecond}},
 			want: []*option.Error{
 				{Field: "steps[1]", Problem: "must be >= 0s, got -1ms"},
-				{Field: "wait", Problem: "must be <= 1m0s, got 2m0s"},
+				{Field: "wait", Problem: "must be <= 1m, got 2m"},
 			},
 		},
 		{

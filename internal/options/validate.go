@@ -356,7 +356,7 @@ func leafProblems(e *validator.ValidationError, inst any, t reflect.Type, showVa
 	case *durationLimit:
 		msg = k.LocalizedString(nil)
 		if showValue && !secret(path) {
-			msg += ", got " + k.got.String()
+			msg += ", got " + formatDuration(k.got)
 		}
 	case *kind.Pattern:
 		if isDuration {
