@@ -368,7 +368,7 @@ func (r *resolved) mount(modules []*Module) []error {
 		seen[m.Name] = true
 		moduleOpts := make(map[string]any)
 		for _, name := range sortedKeys(m.Options) {
-			v, es := r.handlerOptions(name, m.Options[name], ConfigError{Plugin: name, Module: m.Name})
+			v, es := r.handlerOptions(name, m.Options[name], m.Name, "")
 			errs = append(errs, es...)
 			moduleOpts[name] = v
 		}
@@ -389,7 +389,7 @@ func (r *resolved) mount(modules []*Module) []error {
 			names[hd.Name] = true
 			hr := &handlerRef{module: m, handler: hd, opts: maps.Clone(moduleOpts)}
 			for _, name := range sortedKeys(hd.Options) {
-				v, es := r.handlerOptions(name, hd.Options[name], ConfigError{Plugin: name, Module: m.Name, Handler: hd.Name})
+				v, es := r.handlerOptions(name, hd.Options[name], m.Name, hd.Name)
 				errs = append(errs, es...)
 				hr.opts[name] = v
 			}

@@ -472,7 +472,7 @@ func (h *Host) Chain(module, handler string) (*Chain, error) {
 // [Host.Start] was called. Problems are reported by [Host.Plan] and
 // [Host.Start] with the plugins' problems: an empty module or handler name
 // ([ErrEmptyName]), a name mounted twice ([ErrDuplicate]), a handler
-// without Func or Kind ([ErrInvalidInfo]), bad options ([*ConfigError]).
+// without Func or Kind ([ErrInvalidInfo]), bad options ([*option.Error]).
 func (h *Host) Mount(modules ...Module) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()

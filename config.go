@@ -5,9 +5,10 @@ import (
 	"reflect"
 
 	"github.com/plykit/ply/internal/options"
+	"github.com/plykit/ply/option"
 )
 
-// checkOptions validates e's options, returning one *ConfigError per
+// checkOptions validates e's options, returning one *option.Error per
 // problem. Options from a file are decoded into a new value of the options
 // struct's type, kept in e for Start to put in place ([fileOptions.apply]):
 // the build writes nothing into the plugin.
@@ -20,7 +21,7 @@ func checkOptions(e *entry, files map[string]RawOptions) []error {
 	if dst == nil {
 		return nil
 	}
-	var problems []options.Problem
+	var problems []*option.Error
 	raw, fromFile := files[e.info.Name]
 	file := ""
 	if fromFile {
@@ -38,7 +39,8 @@ func checkOptions(e *entry, files map[string]RawOptions) []error {
 	}
 	errs := make([]error, len(problems))
 	for i, p := range problems {
-		errs[i] = &ConfigError{Plugin: e.info.Name, Field: p.Path, File: file, Line: p.Line, Column: p.Column, Problem: p.Message}
+		p.Plugin, p.File = e.info.Name, file
+		errs[i] = p
 	}
 	return errs
 }
@@ -68,8 +70,10 @@ func Schema(p Plugin) ([]byte, error) {
 
 // handlerOptions decodes and validates one plugin's options for a module or
 // handler: v is a pointer to the plugin's handler options struct, or
-// RawOptions. where names the module and handler for errors.
-func (r *resolved) handlerOptions(plugin string, v any, where ConfigError) (any, []error) {
+// RawOptions. module and handler (empty for module options) are named in
+// errors.
+func (r *resolved) handlerOptions(plugin string, v any, module, handler string) (any, []error) {
+	where := option.Error{Plugin: plugin, Module: module, Handler: handler}
 	fail := func(problem string) []error {
 		ce := where
 		ce.Problem = problem
@@ -83,7 +87,7 @@ func (r *resolved) handlerOptions(plugin string, v any, where ConfigError) (any,
 		return nil, fail("the plugin takes no module or handler options")
 	}
 	fresh := es[0].hooks.handlerOpts()
-	var problems []options.Problem
+	var problems []*option.Error
 	switch raw := v.(type) {
 	case RawOptions:
 		where.File = raw.File
@@ -97,9 +101,8 @@ func (r *resolved) handlerOptions(plugin string, v any, where ConfigError) (any,
 	}
 	errs := make([]error, len(problems))
 	for i, p := range problems {
-		ce := where
-		ce.Field, ce.Line, ce.Column, ce.Problem = p.Path, p.Line, p.Column, p.Message
-		errs[i] = &ce
+		p.Plugin, p.Module, p.Handler, p.File = where.Plugin, where.Module, where.Handler, where.File
+		errs[i] = p
 	}
 	return fresh, errs
 }

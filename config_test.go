@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/plykit/ply"
+	"github.com/plykit/ply/option"
 )
 
 type cacheOptions struct {
@@ -20,7 +21,7 @@ type cacheOptions struct {
 
 func (o *cacheOptions) Validate() error {
 	if o.Store == "nats" && o.Size > 0 {
-		return &ply.FieldError{Path: "size", Problem: "must be 0 with store nats (the bucket sets its own size)"}
+		return &option.Error{Field: "size", Problem: "must be 0 with store nats (the bucket sets its own size)"}
 	}
 	return nil
 }
@@ -42,21 +43,21 @@ plugins:
 		name string
 		code cacheOptions
 		raw  *ply.RawOptions
-		want []ply.ConfigError
+		want []option.Error
 		got  cacheOptions // the options after a successful Start
 	}{
 		{name: "valid options in code", code: cacheOptions{TTL: time.Second, Size: 10}, got: cacheOptions{TTL: time.Second, Size: 10}},
-		{name: "invalid options in code", code: cacheOptions{Size: -5, Store: "disk"}, want: []ply.ConfigError{
-			{Plugin: "cache", Field: "size", Problem: "must be >= 0"},
+		{name: "invalid options in code", code: cacheOptions{Size: -5, Store: "disk"}, want: []option.Error{
+			{Plugin: "cache", Field: "size", Problem: "must be >= 0, got -5"},
 			{Plugin: "cache", Field: "store", Problem: `must be one of "memory", "nats"`},
 		}},
-		{name: "Validate method names the field", code: cacheOptions{Store: "nats", Size: 3}, want: []ply.ConfigError{
+		{name: "Validate method names the field", code: cacheOptions{Store: "nats", Size: 3}, want: []option.Error{
 			{Plugin: "cache", Field: "size", Problem: "must be 0 with store nats (the bucket sets its own size)"},
 		}},
 		{name: "file options replace code options", code: cacheOptions{Size: 10, Store: "memory"},
 			raw: &ply.RawOptions{File: "ply.yaml", Data: []byte("ttl: 2s\n")}, got: cacheOptions{TTL: 2 * time.Second}},
 		{name: "every problem in the file at once, with positions", raw: &ply.RawOptions{File: "ply.yaml", Data: []byte(file), Path: "$.plugins.cache.options"},
-			want: []ply.ConfigError{
+			want: []option.Error{
 				{Plugin: "cache", Field: "size", File: "ply.yaml", Line: 6, Column: 13, Problem: "must be >= 0"},
 				{Plugin: "cache", Field: "colour", File: "ply.yaml", Line: 7, Column: 7, Problem: `unknown field (known fields: "ttl", "size", "store")`},
 			}},
@@ -72,12 +73,12 @@ plugins:
 				t.Fatal(err)
 			}
 			_, err = h.Plan()
-			var got []ply.ConfigError
+			var got []option.Error
 			if err != nil {
 				for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-					ce, ok := errors.AsType[*ply.ConfigError](e)
+					ce, ok := errors.AsType[*option.Error](e)
 					if !ok {
-						t.Fatalf("error %v is not a *ConfigError", e)
+						t.Fatalf("error %v is not an *option.Error", e)
 					}
 					got = append(got, *ce)
 				}
@@ -156,13 +157,6 @@ func TestPlanLeavesOptionsAlone(t *testing.T) {
 				t.Errorf("options seen by Provision (-want +got):\n%s", diff)
 			}
 		})
-	}
-}
-
-func TestConfigErrorMessage(t *testing.T) {
-	e := &ply.ConfigError{Plugin: "cache", Field: "ttl", File: "ply.yaml", Line: 12, Column: 8, Problem: "must be >= 0"}
-	if got, want := e.Error(), "ply.yaml:12:8: plugin cache: ttl: must be >= 0"; got != want {
-		t.Errorf("Error() = %q, want %q", got, want)
 	}
 }
 

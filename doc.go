@@ -102,8 +102,10 @@
 //
 // A plugin's options are a Go struct (zero value = defaults) returned by
 // [Configurable.Options]; its JSON Schema ([Schema]) comes from its json and
-// jsonschema tags. Options given in code and options read from YAML or JSON
+// jsonschema tags, which hold its limits (a duration's as durations:
+// `jsonschema:"minimum=1ms"`); a Validate method checks only what a schema
+// cannot say. Options given in code and options read from YAML or JSON
 // ([WithOptions]) are checked at build, strictly, and every problem is
-// reported at once as a [*ConfigError] with the field, the line:column in
+// reported at once as an [*option.Error] with the field, the line:column in
 // the file and the fix.
 package ply

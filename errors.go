@@ -3,9 +3,9 @@ package ply
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strconv"
 	"strings"
+
+	"github.com/plykit/ply/internal/fault"
 )
 
 // Sentinel errors. Match them with [errors.Is].
@@ -29,8 +29,9 @@ var (
 	// or starting twice).
 	ErrStarted = errors.New("ply: host already started")
 	// ErrDegraded is returned (wrapped) by [HealthChecker.Health] to report
-	// a plugin that works with reduced service.
-	ErrDegraded = errors.New("ply: degraded")
+	// a plugin that works with reduced service. The middleware package's
+	// layers report it too, without importing ply: it is one sentinel.
+	ErrDegraded = fault.ErrDegraded
 	// ErrNotStarted: the host has not started, or has stopped ([Host.Ready],
 	// [Host.Reload]).
 	ErrNotStarted = errors.New("ply: host not started")
@@ -94,73 +95,10 @@ func (e *PluginError) Error() string { // "start cache@0.3.1: dial tcp: …"
 func (e *PluginError) Unwrap() error { return e.Err }
 
 // PanicError is a recovered panic, with the stack of the goroutine that
-// panicked.
-type PanicError struct {
-	Value any
-	Stack []byte
-}
-
-func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
-
-// Unwrap returns the panic value when it is an error.
-func (e *PanicError) Unwrap() error {
-	err, _ := e.Value.(error)
-	return err
-}
-
-// ConfigError is one problem with a plugin's options: it names the plugin,
-// the field (a path relative to the plugin's options) and the fix. Several
-// problems are returned joined.
-type ConfigError struct {
-	Plugin  string
-	Module  string // set for module and handler options
-	Handler string // set for handler options
-	Field   string // "ttl", "limits.burst", "servers[2].url"; empty for the whole options
-	File    string // set when the options came from a file
-	Line    int    // 1-based; 0 when unknown
-	Column  int
-	Problem string // what is wrong and how to fix it: "must be >= 0"
-}
-
-func (e *ConfigError) Error() string { // "ply.yaml:12:8: plugin cache: ttl: must be >= 0"
-	var b strings.Builder
-	if e.File != "" {
-		b.WriteString(e.File)
-		if e.Line > 0 {
-			b.WriteString(":" + strconv.Itoa(e.Line))
-			if e.Column > 0 {
-				b.WriteString(":" + strconv.Itoa(e.Column))
-			}
-		}
-		b.WriteString(": ")
-	}
-	switch {
-	case e.Handler != "":
-		b.WriteString("module " + e.Module + ", handler " + e.Handler + " (plugin " + e.Plugin + "): ")
-	case e.Module != "":
-		b.WriteString("module " + e.Module + " (plugin " + e.Plugin + "): ")
-	default:
-		b.WriteString("plugin " + e.Plugin + ": ")
-	}
-	if e.Field != "" {
-		b.WriteString(e.Field + ": ")
-	}
-	b.WriteString(e.Problem)
-	return b.String()
-}
-
-// FieldError is returned by an options struct's Validate method to name the
-// field at fault; the host reports it as a [ConfigError] for that field.
-// Join several with [errors.Join].
-type FieldError struct {
-	Path    string // dotted path relative to the options: "limits.burst"
-	Problem string
-}
-
-func (e *FieldError) Error() string { return e.Problem }
-
-// Field returns the path of the field at fault.
-func (e *FieldError) Field() string { return e.Path }
+// panicked: Value is what was passed to panic, Stack the goroutine's stack.
+// Unwrap returns Value when it is an error. The stream package returns it
+// for a producer that panicked, without importing ply: it is one type.
+type PanicError = fault.PanicError
 
 // DependencyError is a dependency that cannot be met: the required plugin is
 // missing (Err matches [ErrNotRegistered]) or no registered version

@@ -90,7 +90,7 @@ func (h *Host) registry() (*Host, *resolved, *entry) {
 // problem it finds, joined; match them with [errors.Is] ([ErrDuplicate],
 // [ErrInvalidInfo] and its kinds [ErrEmptyName] and [ErrUnknownName],
 // [ErrNotRegistered], [ErrVersionMismatch]) and [errors.As]
-// ([*DependencyError], [*CycleError], [*ConfigError]).
+// ([*DependencyError], [*CycleError], [*option.Error]).
 func (h *Host) Plan() (*Plan, error) {
 	r, err := h.build()
 	if err != nil {

@@ -165,7 +165,7 @@ type RawOptions struct {
 // WithOptions gives the plugin named name its options from a document. They
 // replace, not merge with, the options the plugin was given in code. They
 // are decoded strictly (unknown keys are errors) and validated at build;
-// problems are [*ConfigError]s with line:column in the document.
+// problems are [*option.Error]s with line:column in the document.
 func WithOptions(name string, raw RawOptions) Option {
 	return optionFunc(func(c *config) { c.options[name] = raw })
 }

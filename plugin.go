@@ -142,7 +142,8 @@ type HealthChecker interface {
 // a pointer to the plugin's options struct: its zero value means defaults,
 // its json tags name the fields and its jsonschema tags set the limits (see
 // [Schema]). If the struct has a Validate() error method, it is called after
-// the schema checks. Options from a file ([WithOptions]) replace the
+// the schema checks, for what a schema cannot say; it names the field at
+// fault with an [*option.Error]. Options from a file ([WithOptions]) replace the
 // struct's contents when [Host.Start] begins, before the first hook (a
 // [Host.Plan] decodes and checks them, but does not write them); options
 // set in code are validated the same way.

@@ -87,7 +87,7 @@ func TestModuleAndHandlerOptions(t *testing.T) {
 		}})
 		want := []string{
 			"module users (plugin ghost): no plugin of that name is registered",
-			"module users (plugin limit): burst: must be >= 0",
+			"module users (plugin limit): burst: must be >= 0, got -1",
 			"module users (plugin plain): the plugin takes no module or handler options",
 			"ply.yaml:1:7: module users, handler get (plugin limit): rate: must be >= 1",
 			"mount module users: handler get: mounted twice; handler names are unique in a module: ply: duplicate",

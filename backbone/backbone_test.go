@@ -17,6 +17,7 @@ import (
 	"github.com/plykit/ply"
 	"github.com/plykit/ply/backbone"
 	"github.com/plykit/ply/internal/natstest"
+	"github.com/plykit/ply/option"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -170,12 +171,12 @@ func TestEmbeddedListenWithoutCredentialsRefused(t *testing.T) {
 		_ = h.Stop(t.Context())
 		t.Fatal("Start with listen and no credentials = nil error")
 	}
-	ce, ok := errors.AsType[*ply.ConfigError](err)
+	ce, ok := errors.AsType[*option.Error](err)
 	if !ok {
-		t.Fatalf("Start = %v, want a *ply.ConfigError", err)
+		t.Fatalf("Start = %v, want a *option.Error", err)
 	}
 	if ce.Plugin != "backbone" || ce.Field != "listen" {
-		t.Errorf("ConfigError names plugin %q field %q, want backbone and listen", ce.Plugin, ce.Field)
+		t.Errorf("option.Error names plugin %q field %q, want backbone and listen", ce.Plugin, ce.Field)
 	}
 	for _, fix := range []string{"user", "password", "token"} {
 		if !strings.Contains(err.Error(), fix) {
@@ -280,17 +281,17 @@ func TestOptionErrors(t *testing.T) {
 			}
 			_, err = h.Plan()
 			if err == nil {
-				t.Fatal("Plan() = nil error, want *ply.ConfigError")
+				t.Fatal("Plan() = nil error, want *option.Error")
 			}
 			fields := map[string]bool{}
 			for _, e := range flatten(err) {
-				ce, ok := errors.AsType[*ply.ConfigError](e)
+				ce, ok := errors.AsType[*option.Error](e)
 				if !ok {
-					t.Errorf("error %v is not a *ply.ConfigError", e)
+					t.Errorf("error %v is not a *option.Error", e)
 					continue
 				}
 				if ce.Plugin != "backbone" {
-					t.Errorf("ConfigError.Plugin = %q, want backbone", ce.Plugin)
+					t.Errorf("option.Error.Plugin = %q, want backbone", ce.Plugin)
 				}
 				fields[ce.Field] = true
 			}
@@ -354,7 +355,7 @@ func BenchmarkEmbeddedStart(b *testing.B) {
 }
 
 // Options from a file are decoded strictly and checked by the schema and
-// Validate; each problem is a *ply.ConfigError naming the file and field.
+// Validate; each problem is a *option.Error naming the file and field.
 func TestOptionsFromYAML(t *testing.T) {
 	for _, tt := range []struct {
 		name, doc string
@@ -377,9 +378,9 @@ func TestOptionsFromYAML(t *testing.T) {
 			}
 			var got []string
 			for _, e := range flatten(err) {
-				ce, ok := errors.AsType[*ply.ConfigError](e)
+				ce, ok := errors.AsType[*option.Error](e)
 				if !ok || ce.Plugin != "backbone" || ce.File != "ply.yaml" {
-					t.Errorf("error %v: want a *ply.ConfigError for backbone in ply.yaml", e)
+					t.Errorf("error %v: want a *option.Error for backbone in ply.yaml", e)
 					continue
 				}
 				got = append(got, ce.Field)

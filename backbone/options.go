@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/plykit/ply"
+	"github.com/plykit/ply/option"
 )
 
 // Options configure the backbone. The zero value runs an embedded server
@@ -103,10 +103,10 @@ func oldDefaultDataDir() string {
 }
 
 // Validate checks what the schema cannot express; the host calls it before
-// Provision and reports each problem as a [ply.ConfigError].
+// Provision and reports each problem as a [*option.Error].
 func (o *Options) Validate() error {
 	var errs []error
-	bad := func(field, problem string) { errs = append(errs, &ply.FieldError{Path: field, Problem: problem}) }
+	bad := func(field, problem string) { errs = append(errs, &option.Error{Field: field, Problem: problem}) }
 	for i, u := range o.URLs {
 		if err := checkURL(u); err != nil {
 			bad("urls["+strconv.Itoa(i)+"]", err.Error())
@@ -145,15 +145,6 @@ func (o *Options) Validate() error {
 		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 			bad("listen", "port must be a number from 0 to 65535")
 		}
-	}
-	if o.Sync != "" && o.Sync != "always" {
-		bad("sync", `must be "" or "always"`)
-	}
-	if o.MaxMemory < 0 {
-		bad("maxMemory", "must be >= 0")
-	}
-	if o.MaxStore < 0 {
-		bad("maxStore", "must be >= 0")
 	}
 	if o.Token != "" && (o.User != "" || o.CredsFile != "") {
 		bad("token", "use one of token, user and password, or credsFile")

@@ -58,6 +58,7 @@ import (
 
 	"github.com/plykit/ply"
 	"github.com/plykit/ply/internal/config"
+	"github.com/plykit/ply/option"
 )
 
 // An Option configures the command.
@@ -255,7 +256,7 @@ func inFileOrder(err error, file string, cfg *config.Host) error {
 		plugin := ""
 		if e, ok := errors.AsType[*ply.DependencyError](err); ok {
 			plugin = e.Plugin
-		} else if e, ok := errors.AsType[*ply.ConfigError](err); ok && e.Line == 0 {
+		} else if e, ok := errors.AsType[*option.Error](err); ok && e.Line == 0 {
 			plugin = e.Plugin
 		}
 		if line, col := cfg.PluginPosition(plugin); line > 0 {
@@ -265,10 +266,7 @@ func inFileOrder(err error, file string, cfg *config.Host) error {
 	}
 	flatten(err)
 	pos := func(err error) (line, col int) {
-		if e, ok := errors.AsType[*config.Error](err); ok && e.Line > 0 {
-			return e.Line, e.Column
-		}
-		if e, ok := errors.AsType[*ply.ConfigError](err); ok && e.Line > 0 {
+		if e, ok := errors.AsType[*option.Error](err); ok && e.Line > 0 { // from the file's loader or the host
 			return e.Line, e.Column
 		}
 		if e, ok := err.(*atPlugin); ok { //nolint:errorlint // made above, never wrapped

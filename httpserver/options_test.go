@@ -7,6 +7,7 @@ import (
 
 	"github.com/plykit/ply"
 	"github.com/plykit/ply/httpserver"
+	"github.com/plykit/ply/option"
 )
 
 // A bad address is found at plan time, with no socket, and the error names
@@ -37,13 +38,13 @@ func TestAddrValidatedAtPlan(t *testing.T) {
 				}
 				return
 			}
-			ce, ok := errors.AsType[*ply.ConfigError](err)
+			ce, ok := errors.AsType[*option.Error](err)
 			if !ok {
-				t.Fatalf("Plan() with %q = %v, want a *ply.ConfigError", tt.yaml, err)
+				t.Fatalf("Plan() with %q = %v, want a *option.Error", tt.yaml, err)
 			}
 			field := strings.SplitN(tt.yaml, ":", 2)[0]
 			if ce.Plugin != "httpserver" || ce.Field != field || ce.Line != 1 || !strings.Contains(ce.Problem, "host:port") {
-				t.Errorf("ConfigError = %+v, want plugin httpserver, field %s at line 1, and the fix (host:port)", *ce, field)
+				t.Errorf("option.Error = %+v, want plugin httpserver, field %s at line 1, and the fix (host:port)", *ce, field)
 			}
 		})
 	}

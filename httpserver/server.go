@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/plykit/ply"
+	"github.com/plykit/ply/option"
 )
 
 // Options configure the [Server]. The zero value listens on 127.0.0.1:8080.
@@ -27,18 +28,18 @@ type Options struct {
 	ShutdownTimeout time.Duration `json:"shutdownTimeout,omitempty" jsonschema:"minimum=0"`
 	// ReadHeaderTimeout bounds reading a request's headers. Default 10s;
 	// -1 means no limit.
-	ReadHeaderTimeout time.Duration `json:"readHeaderTimeout,omitempty" jsonschema:"minimum=-1"`
+	ReadHeaderTimeout time.Duration `json:"readHeaderTimeout,omitempty" jsonschema:"minimum=-1ns"`
 	// BodyTimeout bounds reading a request's body, from the end of its
 	// headers to the end of the body; a read past it fails, and the
 	// request is answered 408 if the handler returns the error. It is a
 	// deadline on the body alone: unlike http.Server's ReadTimeout, it
 	// never cuts a response that streams for longer. Default 30s; -1 means
 	// no limit.
-	BodyTimeout time.Duration `json:"bodyTimeout,omitempty" jsonschema:"minimum=-1"`
+	BodyTimeout time.Duration `json:"bodyTimeout,omitempty" jsonschema:"minimum=-1ns"`
 	// IdleTimeout is how long a keep-alive connection may wait for its
 	// next request before the server closes it. Default 2m; -1 means no
 	// limit.
-	IdleTimeout time.Duration `json:"idleTimeout,omitempty" jsonschema:"minimum=-1"`
+	IdleTimeout time.Duration `json:"idleTimeout,omitempty" jsonschema:"minimum=-1ns"`
 	// MaxBodyBytes limits request bodies; reading past it fails with an
 	// [*http.MaxBytesError], answered 413 (see [Status]). Default 1 MiB; -1
 	// means no limit.
@@ -68,10 +69,10 @@ type Options struct {
 func (o *Options) Validate() error {
 	var errs []error
 	if err := checkAddr(o.Addr); err != nil {
-		errs = append(errs, &ply.FieldError{Path: "addr", Problem: err.Error()})
+		errs = append(errs, &option.Error{Field: "addr", Problem: err.Error()})
 	}
 	if err := checkAddr(o.AdminAddr); err != nil {
-		errs = append(errs, &ply.FieldError{Path: "adminAddr", Problem: err.Error()})
+		errs = append(errs, &option.Error{Field: "adminAddr", Problem: err.Error()})
 	}
 	return errors.Join(errs...)
 }

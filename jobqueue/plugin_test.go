@@ -12,6 +12,7 @@ import (
 
 	"github.com/plykit/ply"
 	"github.com/plykit/ply/jobqueue"
+	"github.com/plykit/ply/option"
 	"github.com/plykit/ply/plytest"
 )
 
@@ -125,7 +126,7 @@ func TestPluginStreamOptions(t *testing.T) {
 	}
 }
 
-// A bad stream option is a ConfigError naming the plugin and the field.
+// A bad stream option is an *option.Error naming the plugin and the field.
 func TestPluginStreamOptionErrors(t *testing.T) {
 	for _, tt := range []struct {
 		name, field string
@@ -142,12 +143,12 @@ func TestPluginStreamOptionErrors(t *testing.T) {
 			if err == nil {
 				_, err = h.Plan()
 			}
-			ce, ok := errors.AsType[*ply.ConfigError](err)
+			ce, ok := errors.AsType[*option.Error](err)
 			if !ok {
-				t.Fatalf("Plan() with %+v = %v, want a *ply.ConfigError", tt.opts, err)
+				t.Fatalf("Plan() with %+v = %v, want a *option.Error", tt.opts, err)
 			}
 			if ce.Plugin != "jobs" || ce.Field != tt.field {
-				t.Errorf("ConfigError = %+v, want plugin jobs, field %s", *ce, tt.field)
+				t.Errorf("option.Error = %+v, want plugin jobs, field %s", *ce, tt.field)
 			}
 		})
 	}

@@ -17,15 +17,6 @@ type AccessLogOptions struct {
 	Level string `json:"level,omitempty" jsonschema:"enum=debug,enum=info,enum=warn,enum=error"`
 }
 
-// Validate reports an unknown level, as a [ply.FieldError].
-func (o AccessLogOptions) Validate() error {
-	var p problems
-	if _, ok := o.level(); !ok {
-		p.add("level", "must be debug, info, warn or error, got %q", o.Level)
-	}
-	return p.err()
-}
-
 func (o AccessLogOptions) level() (slog.Level, bool) {
 	switch o.Level {
 	case "", "info":

@@ -23,7 +23,8 @@ import (
 	"github.com/MicahParks/jwkset"
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/plykit/ply"
+	"github.com/plykit/ply/internal/fault"
+	"github.com/plykit/ply/option"
 	"golang.org/x/sync/singleflight"
 	"golang.org/x/time/rate"
 )
@@ -83,7 +84,7 @@ type JWTOptions struct {
 	// AnyAudience accepts tokens whatever their "aud" claim. Default false.
 	AnyAudience bool `json:"anyAudience,omitempty"`
 	// Leeway allows for clock skew when checking exp, nbf and iat. Default 0.
-	Leeway time.Duration `json:"leeway,omitempty" jsonschema:"minimum=0,maximum=300000000000"`
+	Leeway time.Duration `json:"leeway,omitempty" jsonschema:"minimum=0,maximum=5m"`
 	// Algorithms lists the accepted "alg" values.
 	// Default RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA.
 	Algorithms []string `json:"algorithms,omitempty"`
@@ -91,14 +92,14 @@ type JWTOptions struct {
 	// string or an array of strings. Default: "scope", then "scp".
 	ScopeClaim string `json:"scopeClaim,omitempty"`
 	// RefreshInterval is how often JWKSURL is fetched again. Default 1h.
-	RefreshInterval time.Duration `json:"refreshInterval,omitempty" jsonschema:"minimum=1000000000"`
+	RefreshInterval time.Duration `json:"refreshInterval,omitempty" jsonschema:"minimum=1s"`
 	// FetchTimeout bounds one fetch of JWKSURL. Default 10s.
-	FetchTimeout time.Duration `json:"fetchTimeout,omitempty" jsonschema:"minimum=0,maximum=60000000000"`
+	FetchTimeout time.Duration `json:"fetchTimeout,omitempty" jsonschema:"minimum=0,maximum=1m"`
 }
 
 func (o JWTOptions) enabled() bool { return o.JWKSURL != "" || len(o.JWKS) > 0 || o.PEM != "" }
 
-// Validate reports, as [ply.FieldError] values, options that the schema cannot
+// Validate reports, as [*option.Error] values, options that the schema cannot
 // check: no credentials at all, several JWT key sources, a JWT key source without
 // an issuer or an audience (unless waived), short or duplicate keys, a symmetric or
 // unknown algorithm.
@@ -112,14 +113,8 @@ func (o AuthOptions) Validate() error {
 	}
 	names := make(map[string]bool, len(o.APIKeys))
 	for i, k := range o.APIKeys {
-		switch {
-		case k.Name == "":
-			p.add(fmt.Sprintf("apiKeys[%d].name", i), "must be set")
-		case names[k.Name]:
+		if k.Name != "" && names[k.Name] {
 			p.add(fmt.Sprintf("apiKeys[%d].name", i), "%q is used twice; names must be unique", k.Name)
-		}
-		if len(k.Key) < 16 {
-			p.add(fmt.Sprintf("apiKeys[%d].key", i), "must be at least 16 characters, got %d", len(k.Key))
 		}
 		names[k.Name] = true
 	}
@@ -232,24 +227,24 @@ func NewAuth(opts AuthOptions, client *http.Client, logger *slog.Logger) (*Auth,
 	switch {
 	case j.JWKSURL != "":
 		if _, err := url.ParseRequestURI(j.JWKSURL); err != nil {
-			return nil, &OptionsError{Layer: "auth", Err: &ply.FieldError{Path: "jwt.jwksURL", Problem: "must be an http or https URL: " + err.Error()}}
+			return nil, &option.Error{Plugin: "auth", Field: "jwt.jwksURL", Problem: "must be an http or https URL: " + err.Error()}
 		}
 		a.jwks = newJWKS(j, client, logger)
 		a.keyFunc = a.jwks.keyfunc
 	case len(j.JWKS) > 0:
 		kf, err := keyfunc.NewJWKSetJSON(j.JWKS)
 		if err != nil {
-			return nil, &OptionsError{Layer: "auth", Err: &ply.FieldError{Path: "jwt.jwks", Problem: "must be a JWK Set: " + err.Error()}}
+			return nil, &option.Error{Plugin: "auth", Field: "jwt.jwks", Problem: "must be a JWK Set: " + err.Error()}
 		}
 		a.keyFunc = kf.KeyfuncCtx
 	case j.PEM != "":
 		block, _ := pem.Decode([]byte(j.PEM))
 		if block == nil {
-			return nil, &OptionsError{Layer: "auth", Err: &ply.FieldError{Path: "jwt.pem", Problem: "must be a PEM block such as -----BEGIN PUBLIC KEY-----"}}
+			return nil, &option.Error{Plugin: "auth", Field: "jwt.pem", Problem: "must be a PEM block such as -----BEGIN PUBLIC KEY-----"}
 		}
 		key, err := x509.ParsePKIXPublicKey(block.Bytes)
 		if err != nil {
-			return nil, &OptionsError{Layer: "auth", Err: &ply.FieldError{Path: "jwt.pem", Problem: "must be a PKIX public key: " + err.Error()}}
+			return nil, &option.Error{Plugin: "auth", Field: "jwt.pem", Problem: "must be a PKIX public key: " + err.Error()}
 		}
 		static := func(*jwt.Token) (any, error) { return key, nil }
 		a.keyFunc = func(context.Context) jwt.Keyfunc { return static }
@@ -283,7 +278,7 @@ func (a *Auth) Close() error {
 	return nil
 }
 
-// Health reports whether JWTs can be checked: an error matching [ply.ErrDegraded]
+// Health reports whether JWTs can be checked: an error matching ply.ErrDegraded
 // until the JWKS URL was fetched once, and while its latest fetch fails; nil
 // without a JWKS URL.
 func (a *Auth) Health(context.Context) error {
@@ -680,12 +675,12 @@ func (j *jwks) health() error {
 	defer j.mu.Unlock()
 	switch {
 	case j.fetched.IsZero() && j.err == nil:
-		return fmt.Errorf("JWKS %s not fetched yet; every JWT is rejected: %w", j.url, ply.ErrDegraded)
+		return fmt.Errorf("JWKS %s not fetched yet; every JWT is rejected: %w", j.url, fault.ErrDegraded)
 	case j.fetched.IsZero():
-		return fmt.Errorf("JWKS %s not fetched yet; every JWT is rejected: %w: %w", j.url, j.err, ply.ErrDegraded)
+		return fmt.Errorf("JWKS %s not fetched yet; every JWT is rejected: %w: %w", j.url, j.err, fault.ErrDegraded)
 	case j.err != nil:
 		return fmt.Errorf("JWKS %s: latest fetch failed, serving the keys of %s: %w: %w",
-			j.url, j.fetched.UTC().Format(time.RFC3339), j.err, ply.ErrDegraded)
+			j.url, j.fetched.UTC().Format(time.RFC3339), j.err, fault.ErrDegraded)
 	}
 	return nil
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/plykit/ply"
 	"github.com/plykit/ply/middleware"
+	"github.com/plykit/ply/option"
 )
 
 // whoami answers with the principal the auth layer stored.
@@ -588,8 +589,8 @@ func TestAuthJWTIssuerAndAudienceRequired(t *testing.T) {
 				}
 				return
 			}
-			fe, ok := errors.AsType[*ply.FieldError](err)
-			if !ok || fe.Path != tt.field || !strings.Contains(fe.Problem, "jwt.any") && !strings.Contains(fe.Problem, "remove one") {
+			fe, ok := errors.AsType[*option.Error](err)
+			if !ok || fe.Field != tt.field || !strings.Contains(fe.Problem, "jwt.any") && !strings.Contains(fe.Problem, "remove one") {
 				t.Errorf("Validate() = %v, want a problem at %s that names the fix", err, tt.field)
 			}
 		})

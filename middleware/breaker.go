@@ -23,25 +23,13 @@ type BreakerOptions struct {
 	Failures uint32 `json:"failures,omitempty" jsonschema:"minimum=1"`
 	// Timeout is how long the breaker stays open before letting probes through
 	// (half-open). Default 30s.
-	Timeout time.Duration `json:"timeout,omitempty" jsonschema:"minimum=1000000"`
+	Timeout time.Duration `json:"timeout,omitempty" jsonschema:"minimum=1ms"`
 	// HalfOpenRequests is the number of probes let through when half-open; as many
 	// successes close the breaker, one failure opens it again. Default 1.
 	HalfOpenRequests uint32 `json:"halfOpenRequests,omitempty" jsonschema:"minimum=1"`
 	// Interval, when set, clears the failure counts of a closed breaker this often.
 	// Default 0: counts are only cleared by a success.
 	Interval time.Duration `json:"interval,omitempty" jsonschema:"minimum=0"`
-}
-
-// Validate reports negative durations, as [ply.FieldError] values.
-func (o BreakerOptions) Validate() error {
-	var p problems
-	if o.Timeout < 0 {
-		p.add("timeout", "must be > 0, got %v", o.Timeout)
-	}
-	if o.Interval < 0 {
-		p.add("interval", "must be >= 0, got %v", o.Interval)
-	}
-	return p.err()
 }
 
 // Breaker is a circuit breaker (sony/gobreaker/v2) that fails fast while the inner

@@ -20,18 +20,6 @@ type BulkheadOptions struct {
 	MaxWait time.Duration `json:"maxWait,omitempty" jsonschema:"minimum=0"`
 }
 
-// Validate reports negative values, as [ply.FieldError] values.
-func (o BulkheadOptions) Validate() error {
-	var p problems
-	if o.MaxConcurrent < 0 {
-		p.add("maxConcurrent", "must be >= 1, got %d", o.MaxConcurrent)
-	}
-	if o.MaxWait < 0 {
-		p.add("maxWait", "must be >= 0, got %v", o.MaxWait)
-	}
-	return p.err()
-}
-
 // NewBulkhead returns a layer that lets at most MaxConcurrent requests run the inner
 // chain at once (golang.org/x/sync/semaphore). A request that finds no free slot
 // within MaxWait, or whose context ends while it waits, gets 503 with Retry-After: 1.

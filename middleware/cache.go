@@ -30,13 +30,13 @@ type CacheOptions struct {
 	// MaxBodyBytes is the largest body that is stored; a larger response is
 	// streamed to its client and not cached. Default 1 MiB, or MaxBytes if smaller;
 	// at most MaxBytes and 1 GiB.
-	MaxBodyBytes int64 `json:"maxBodyBytes,omitempty" jsonschema:"minimum=1"`
+	MaxBodyBytes int64 `json:"maxBodyBytes,omitempty" jsonschema:"minimum=1,maximum=1073741824"`
 	// TTL opts in to caching responses that carry no freshness information of their
 	// own (no s-maxage, max-age or Expires): they are fresh for TTL. By default (0)
 	// the cache follows the origin (RFC 9111 §4.2): such a response is fresh for a
 	// tenth of the time since its Last-Modified (at most a day), else it is only
 	// revalidated or not stored.
-	TTL time.Duration `json:"ttl,omitempty" jsonschema:"minimum=1000000"`
+	TTL time.Duration `json:"ttl,omitempty" jsonschema:"minimum=1ms"`
 	// TagHeader is the response header in which handlers list a response's tags,
 	// comma-separated, for [Cache.InvalidateTag]. It is removed from responses.
 	// Default "Cache-Tag".
@@ -53,26 +53,12 @@ const (
 	entryOverhead   = 512     // bytes an entry costs beyond its key, header and body
 )
 
-// Validate reports negative values, a body limit above the memory bound and bad
-// header names, as [ply.FieldError] values.
+// Validate reports what the schema cannot: a body limit above the memory bound
+// and bad vary header names, as [*option.Error] values.
 func (o CacheOptions) Validate() error {
 	var p problems
-	if o.MaxBytes < 0 {
-		p.add("maxBytes", "must be >= 1, got %d", o.MaxBytes)
-	}
-	if o.TTL < 0 {
-		p.add("ttl", "must be > 0, got %v", o.TTL)
-	}
-	switch maxBytes := cmp.Or(o.MaxBytes, defaultMaxBytes); {
-	case o.MaxBodyBytes < 0:
-		p.add("maxBodyBytes", "must be >= 1, got %d", o.MaxBodyBytes)
-	case o.MaxBodyBytes > maxBodyLimit:
-		p.add("maxBodyBytes", "must be at most 1 GiB (%d), got %d", maxBodyLimit, o.MaxBodyBytes)
-	case o.MaxBytes >= 0 && o.MaxBodyBytes > maxBytes:
+	if maxBytes := cmp.Or(o.MaxBytes, defaultMaxBytes); o.MaxBytes >= 0 && o.MaxBodyBytes > maxBytes && o.MaxBodyBytes <= maxBodyLimit {
 		p.add("maxBodyBytes", "must be <= maxBytes (%d), got %d; raise maxBytes or lower maxBodyBytes", maxBytes, o.MaxBodyBytes)
-	}
-	if !validHeaderName(o.TagHeader) {
-		p.add("tagHeader", "must contain only letters, digits and '-', got %q", o.TagHeader)
 	}
 	for i, v := range o.Vary {
 		if v == "" || !validHeaderName(v) {

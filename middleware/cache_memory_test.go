@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plykit/ply"
 	"github.com/plykit/ply/middleware"
+	"github.com/plykit/ply/option"
 )
 
 // Many large responses with distinct query strings: what the cache holds stays
@@ -84,11 +84,11 @@ func TestCacheMemoryOptions(t *testing.T) {
 				}
 				return
 			}
-			fe, ok := errors.AsType[*ply.FieldError](err)
-			if !ok || fe.Path != tt.wantField {
-				t.Fatalf("NewCache(%+v) = %v, want a field error for %s", tt.opts, err, tt.wantField)
+			fe, ok := errors.AsType[*option.Error](err)
+			if !ok || fe.Field != tt.wantField {
+				t.Fatalf("NewCache(%+v) = %v, want an *option.Error for %s", tt.opts, err, tt.wantField)
 			}
-			if _, ok := errors.AsType[*middleware.OptionsError](err); !ok || !strings.HasPrefix(err.Error(), "cache: "+tt.wantField) {
+			if fe.Plugin != "cache" || !strings.HasPrefix(err.Error(), "plugin cache: "+tt.wantField+": ") {
 				t.Errorf("error %q does not name the cache and the field", err)
 			}
 		})

@@ -41,7 +41,7 @@ type CORSOptions struct {
 	OptionsSuccessStatus int `json:"optionsSuccessStatus,omitempty" jsonschema:"minimum=200,maximum=299"`
 }
 
-// Validate reports, as [ply.FieldError] values, origins that are not
+// Validate reports, as [*option.Error] values, origins that are not
 // "scheme://host[:port]" or hold more than one "*", and, when AllowCredentials is
 // set, origins that would let any site read responses made with the user's
 // cookies: "*", a wildcard that covers any host ("https://*", "*://app.example.com",

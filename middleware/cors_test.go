@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/plykit/ply"
 	"github.com/plykit/ply/middleware"
+	"github.com/plykit/ply/option"
 )
 
 func TestCORS(t *testing.T) {
@@ -88,15 +88,15 @@ func TestCORSOptionsValidate(t *testing.T) {
 				}
 				return
 			}
-			fe, ok := errors.AsType[*ply.FieldError](err)
+			fe, ok := errors.AsType[*option.Error](err)
 			if !ok {
-				t.Fatalf("NewCORS(%+v) error = %v, want a *ply.FieldError", tt.opts, err)
+				t.Fatalf("NewCORS(%+v) error = %v, want an *option.Error", tt.opts, err)
 			}
-			if fe.Path != tt.field || !strings.Contains(fe.Problem, tt.problem) {
-				t.Errorf("error = %s: %s, want %s: …%s…", fe.Path, fe.Problem, tt.field, tt.problem)
+			if fe.Field != tt.field || !strings.Contains(fe.Problem, tt.problem) {
+				t.Errorf("error = %s: %s, want %s: …%s…", fe.Field, fe.Problem, tt.field, tt.problem)
 			}
-			if oe, ok := errors.AsType[*middleware.OptionsError](err); !ok || oe.Layer != "cors" {
-				t.Errorf("error = %v, want a *middleware.OptionsError of layer cors", err)
+			if fe.Plugin != "cors" {
+				t.Errorf("error = %v, want an *option.Error of layer cors", err)
 			}
 		})
 	}

@@ -1,16 +1,20 @@
 // Package middleware provides ply's stock HTTP layers as plain net/http middleware,
 // func(http.Handler) http.Handler. Each layer has an options struct whose zero value
-// is a sensible default, with json and jsonschema tags so that a plugin can expose it
-// as its options, and a Validate method for the rules a schema cannot express. Every
+// is a sensible default, with json and jsonschema tags (the limits) so that a plugin
+// can expose it as its options, and, where needed, a Validate method for the rules a
+// schema cannot express. Every
 // constructor validates its options and returns an error that names the option and
 // the fix. Layers that hold state are types with a Middleware method (and Close when
 // they own goroutines).
 //
 // # Options
 //
-// Invalid options make a constructor return an [*OptionsError] that names the layer,
-// each field and the fix ("ratelimit: burst: must be >= 1, got -1"); it unwraps to
-// one [ply.FieldError] per problem, as the options' Validate method returns them.
+// A constructor checks its options as a host checks a plugin's: the limits in the
+// jsonschema tags, then the Validate method for what a schema cannot say. Invalid
+// options make it return one [*option.Error] per problem, joined with
+// [errors.Join], each naming the layer (as Plugin), the field and the fix
+// ("plugin ratelimit: burst: must be >= 1, got -1"). The package does not import
+// ply: a plain net/http program links the options checker, not the kernel.
 //
 // # Routes
 //

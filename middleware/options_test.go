@@ -2,13 +2,14 @@ package middleware_test
 
 import (
 	"errors"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
 
-	"github.com/plykit/ply"
 	"github.com/plykit/ply/internal/options"
 	"github.com/plykit/ply/middleware"
+	"github.com/plykit/ply/option"
 )
 
 // allOptions lists a pointer to the zero value of every options struct, and whether
@@ -72,7 +73,7 @@ func TestOptionsProblemsNameTheField(t *testing.T) {
 		problems := options.Load(options.Source{File: "ply.yaml", Data: []byte(tt.yaml)}, tt.dst)
 		var all []string
 		for _, p := range problems {
-			all = append(all, p.String())
+			all = append(all, p.Error())
 		}
 		if got := strings.Join(all, "; "); !strings.Contains(got, tt.want) {
 			t.Errorf("Load(%q) = %q, want a problem naming %s", tt.yaml, got, tt.want)
@@ -82,16 +83,54 @@ func TestOptionsProblemsNameTheField(t *testing.T) {
 
 func TestConstructorErrorsNameLayerFieldAndFix(t *testing.T) {
 	_, err := middleware.NewRateLimit(middleware.RateLimitOptions{Burst: -1, Key: "cookie"}, nil)
-	want := `ratelimit: burst: must be >= 1, got -1; key: must be "ip", "principal" or "header:<name>", got "cookie"`
+	want := "plugin ratelimit: burst: must be >= 1, got -1\n" +
+		`plugin ratelimit: key: must match pattern "^(ip|principal|header:[A-Za-z0-9-]+)$", such as "ip", "principal" or "header:X-Tenant"`
 	if err == nil || err.Error() != want {
 		t.Fatalf("NewRateLimit error = %v, want %s", err, want)
 	}
-	oe, ok := errors.AsType[*middleware.OptionsError](err)
-	if !ok || oe.Layer != "ratelimit" {
-		t.Fatalf("error %T is not an *OptionsError for ratelimit", err)
+	fe, ok := errors.AsType[*option.Error](err)
+	if !ok || fe.Plugin != "ratelimit" || fe.Field != "burst" {
+		t.Errorf("errors.AsType[*option.Error] = %v, %v; want the burst problem of ratelimit", fe, ok)
 	}
-	fe, ok := errors.AsType[*ply.FieldError](err)
-	if !ok || fe.Field() != "burst" {
-		t.Errorf("errors.AsType[*ply.FieldError] = %v, %v; want the burst problem", fe, ok)
+}
+
+// A constructor checks the limits in its options' tags, as a host does: the
+// options structs have no Validate method that says them again.
+func TestConstructorsCheckTheTags(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		new   func() error
+		field string
+	}{
+		{"timeout", func() error { _, err := middleware.NewTimeout(middleware.TimeoutOptions{Status: 500}); return err }, "status"},
+		{"bulkhead", func() error {
+			_, err := middleware.NewBulkhead(middleware.BulkheadOptions{MaxConcurrent: -1})
+			return err
+		}, "maxConcurrent"},
+		{"requestid", func() error {
+			_, err := middleware.NewRequestID(middleware.RequestIDOptions{Header: "X Id"})
+			return err
+		}, "header"},
+		{"accesslog", func() error {
+			_, err := middleware.NewAccessLog(middleware.AccessLogOptions{Level: "loud"}, nil)
+			return err
+		}, "level"},
+		{"retry", func() error { _, err := middleware.NewRetry(middleware.RetryOptions{Statuses: []int{404}}); return err }, "statuses[0]"},
+		{"retry", func() error {
+			_, err := middleware.NewRetry(middleware.RetryOptions{Multiplier: math.Inf(1)})
+			return err
+		}, "multiplier"},
+		{"ratelimit", func() error {
+			_, err := middleware.NewRateLimit(middleware.RateLimitOptions{Rate: math.NaN()}, nil)
+			return err
+		}, "rate"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.new()
+			fe, ok := errors.AsType[*option.Error](err)
+			if !ok || fe.Plugin != tt.name || fe.Field != tt.field {
+				t.Errorf("error = %v, want an *option.Error of %s at %s", err, tt.name, tt.field)
+			}
+		})
 	}
 }

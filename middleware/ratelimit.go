@@ -28,7 +28,7 @@ type RateLimitOptions struct {
 	// "header:<name>" (a header such as a tenant header). When the principal or the
 	// header is missing, the client IP is used. Clients choose header values, so use
 	// a header key only behind a layer or proxy that sets or checks it. Default "ip".
-	Key string `json:"key,omitempty" jsonschema:"pattern=^(ip|principal|header:[A-Za-z0-9-]+)$"`
+	Key string `json:"key,omitempty" jsonschema:"pattern=^(ip|principal|header:[A-Za-z0-9-]+)$,example=ip,example=principal,example=header:X-Tenant"`
 	// MaxKeys bounds the number of keys tracked at once; the least useful limiters
 	// are evicted first. Default 10000.
 	MaxKeys int `json:"maxKeys,omitempty" jsonschema:"minimum=1"`
@@ -64,31 +64,15 @@ func (o RateLimitOptions) refill() time.Duration {
 	return time.Duration(min(float64(o.Burst)/o.Rate*float64(time.Second), math.MaxInt64/2))
 }
 
-// Validate reports out-of-range values, an unknown key and an idle TTL shorter than
-// the refill time, as [ply.FieldError] values.
+// Validate reports what the schema cannot: a rate that is not a number (NaN,
+// ±Inf) and an idle TTL shorter than the refill time, as [*option.Error] values.
 func (o RateLimitOptions) Validate() error {
 	var p problems
-	if o.Rate < 0 || math.IsNaN(o.Rate) || math.IsInf(o.Rate, 0) {
-		p.add("rate", "must be > 0 requests per second, got %v", o.Rate)
-	}
-	if o.Burst < 0 {
-		p.add("burst", "must be >= 1, got %d", o.Burst)
-	}
-	if o.MaxKeys < 0 {
-		p.add("maxKeys", "must be >= 1, got %d", o.MaxKeys)
-	}
-	if o.IdleTTL < 0 {
-		p.add("idleTTL", "must be >= 0, got %v", o.IdleTTL)
-	}
-	name, isHeader := strings.CutPrefix(o.Key, "header:")
-	known := o.Key == "" || o.Key == "ip" || o.Key == "principal" || isHeader && name != "" && validHeaderName(name)
-	if !known {
-		p.add("key", `must be "ip", "principal" or "header:<name>", got %q`, o.Key)
-	}
-	if len(p) > 0 {
+	if math.IsNaN(o.Rate) || math.IsInf(o.Rate, 0) {
+		p.add("rate", "must be a finite number > 0 requests per second, got %v", o.Rate)
 		return p.err()
 	}
-	if d := o.withDefaults(); d.IdleTTL < d.refill() {
+	if d := o.withDefaults(); d.Rate > 0 && d.Burst > 0 && d.IdleTTL >= 0 && d.IdleTTL < d.refill() {
 		p.add("idleTTL", "must be >= burst/rate (%v), the time a limiter takes to refill, got %v", d.refill(), d.IdleTTL)
 	}
 	return p.err()

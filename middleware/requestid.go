@@ -19,15 +19,6 @@ type RequestIDOptions struct {
 	TrustIncoming bool `json:"trustIncoming,omitempty"`
 }
 
-// Validate reports a header that is not a valid header name, as a [ply.FieldError].
-func (o RequestIDOptions) Validate() error {
-	var p problems
-	if !validHeaderName(o.Header) {
-		p.add("header", "must contain only letters, digits and '-', got %q", o.Header)
-	}
-	return p.err()
-}
-
 // validHeaderName reports whether name is empty (the default) or made of letters,
 // digits and '-'.
 func validHeaderName(name string) bool {

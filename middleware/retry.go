@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"cmp"
 	"errors"
-	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"slices"
 	"time"
@@ -30,31 +30,15 @@ type RetryOptions struct {
 	// larger body runs once. Default 1 MiB.
 	MaxBodyBytes int64 `json:"maxBodyBytes,omitempty" jsonschema:"minimum=1"`
 	// Statuses are the response statuses that are retried. Default 502, 503, 504.
-	Statuses []int `json:"statuses,omitempty"`
+	Statuses []int `json:"statuses,omitempty" jsonschema:"minimum=500,maximum=599"`
 }
 
-// Validate reports values out of range, as [ply.FieldError] values.
+// Validate reports what the schema cannot: a multiplier that is not a number
+// (NaN, ±Inf), as an [*option.Error].
 func (o RetryOptions) Validate() error {
 	var p problems
-	if o.MaxAttempts < 0 {
-		p.add("maxAttempts", "must be >= 1, got %d", o.MaxAttempts)
-	}
-	if o.InitialInterval < 0 {
-		p.add("initialInterval", "must be >= 0, got %v", o.InitialInterval)
-	}
-	if o.MaxInterval < 0 {
-		p.add("maxInterval", "must be >= 0, got %v", o.MaxInterval)
-	}
-	if o.Multiplier != 0 && !(o.Multiplier >= 1) {
-		p.add("multiplier", "must be >= 1, got %v", o.Multiplier)
-	}
-	if o.MaxBodyBytes < 0 {
-		p.add("maxBodyBytes", "must be >= 1, got %d", o.MaxBodyBytes)
-	}
-	for i, s := range o.Statuses {
-		if s < 500 || s > 599 {
-			p.add(fmt.Sprintf("statuses[%d]", i), "must be a 5xx status, got %d", s)
-		}
+	if math.IsNaN(o.Multiplier) || math.IsInf(o.Multiplier, 0) {
+		p.add("multiplier", "must be a finite number >= 1, got %v", o.Multiplier)
 	}
 	return p.err()
 }

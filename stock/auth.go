@@ -19,7 +19,7 @@ import (
 //
 // Its options are [middleware.AuthOptions]. There is no default: at least
 // one API key or one JWT key source must be set, else the host reports a
-// [*ply.ConfigError]; a JWT key source needs jwt.issuer and jwt.audience
+// [*option.Error]; a JWT key source needs jwt.issuer and jwt.audience
 // (or jwt.anyIssuer and jwt.anyAudience). The header that carried the
 // credential is removed before the inner chain and any proxied upstream
 // unless forwardCredentials is set. A JWKS URL is fetched with

@@ -22,6 +22,7 @@ import (
 
 	"github.com/plykit/ply"
 	"github.com/plykit/ply/middleware"
+	"github.com/plykit/ply/option"
 	"github.com/plykit/ply/stock"
 )
 
@@ -48,7 +49,7 @@ func TestAuthJWTNeedsIssuerAndAudience(t *testing.T) {
 	}
 	var fields []string
 	for _, e := range flatten(err) {
-		ce, ok := e.(*ply.ConfigError) //nolint:errorlint // flatten walked the tree: each error is checked itself, not what it wraps
+		ce, ok := e.(*option.Error) //nolint:errorlint // flatten walked the tree: each error is checked itself, not what it wraps
 		if ok && ce.Plugin == "auth" && strings.Contains(ce.Problem, "jwt.any") {
 			fields = append(fields, ce.Field)
 		}

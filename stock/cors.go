@@ -15,7 +15,7 @@ import (
 // origin with simple methods and headers, without credentials. With
 // allowCredentials, the origins must be listed: "*", "null" and wildcards
 // that cover any host ("https://*", "*://…") are refused when the host
-// plans, with a [*ply.ConfigError] naming the field; a subdomain wildcard
+// plans, with a [*option.Error] naming the field; a subdomain wildcard
 // ("https://*.example.com") is allowed. Route options: [Route] (`skip: true`).
 type CORS struct {
 	layered

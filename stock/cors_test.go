@@ -10,6 +10,7 @@ import (
 	"github.com/plykit/ply"
 	"github.com/plykit/ply/httpserver"
 	"github.com/plykit/ply/middleware"
+	"github.com/plykit/ply/option"
 	"github.com/plykit/ply/stock"
 )
 
@@ -61,9 +62,9 @@ func TestCORSCredentialsRefuseAnyHostOrigins(t *testing.T) {
 				t.Fatalf("host started; Origin %s got Access-Control-Allow-Origin %q, Allow-Credentials %q; want a config error",
 					tt.attacker, res.Header.Get("Access-Control-Allow-Origin"), res.Header.Get("Access-Control-Allow-Credentials"))
 			}
-			ce, ok := errors.AsType[*ply.ConfigError](err)
+			ce, ok := errors.AsType[*option.Error](err)
 			if !ok {
-				t.Fatalf("start error = %v, want a *ply.ConfigError", err)
+				t.Fatalf("start error = %v, want a *option.Error", err)
 			}
 			if ce.Plugin != "cors" || ce.Field != "allowedOrigins[1]" || !strings.Contains(ce.Problem, "allowCredentials: false") {
 				t.Errorf("config error = %+v, want plugin cors, field allowedOrigins[1] and the fix", ce)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/plykit/ply"
 	"github.com/plykit/ply/middleware"
+	"github.com/plykit/ply/option"
 )
 
 // RateLimit is the "ratelimit" plugin: it limits requests per client IP
@@ -19,7 +20,7 @@ import (
 // Its options are [middleware.RateLimitOptions]: the zero value allows 10
 // requests per second per client IP, in bursts of 20. The "principal" key
 // limits by the caller that auth authenticated, so it needs auth outside
-// the limiter: Provision fails with a [*ply.ConfigError] on the key unless
+// the limiter: Provision fails with a [*option.Error] on the key unless
 // the plugin named "auth" wraps this one in the chain, that is unless the
 // operator moved the rate limit inside auth with a priority above auth's
 // (`priority: 110` in its entry of plugins in ply.yaml, or
@@ -67,7 +68,7 @@ func (p *RateLimit) Provision(_ context.Context, setup *ply.Setup) error {
 	return nil
 }
 
-// insideAuth returns a [*ply.ConfigError] on the key unless the plugin
+// insideAuth returns a [*option.Error] on the key unless the plugin
 // named "auth" comes before this one in the host's chain order.
 func insideAuth(setup *ply.Setup) error {
 	me := setup.Info()
@@ -87,7 +88,7 @@ func insideAuth(setup *ply.Setup) error {
 	const fix = `limit by "ip" (the default, which also slows the guessing of keys and tokens), or`
 	switch {
 	case authAt < 0:
-		return &ply.ConfigError{Plugin: me.Name, Field: "key", Problem: `"principal" limits by the caller that the auth plugin authenticates, but no plugin named auth is registered; ` +
+		return &option.Error{Plugin: me.Name, Field: "key", Problem: `"principal" limits by the caller that the auth plugin authenticates, but no plugin named auth is registered; ` +
 			fix + " register auth"}
 	case authAt > meAt:
 		var authPriority int
@@ -97,7 +98,7 @@ func insideAuth(setup *ply.Setup) error {
 				break
 			}
 		}
-		return &ply.ConfigError{Plugin: me.Name, Field: "key", Problem: fmt.Sprintf(
+		return &option.Error{Plugin: me.Name, Field: "key", Problem: fmt.Sprintf(
 			`"principal" limits by the caller that auth authenticates, but %s (priority %d) runs before auth (priority %d), where no request has a caller yet; `+
 				`%s move %s inside auth with a priority above %d: "priority: %d" in the %s entry of plugins in ply.yaml, or ply.WithPriority(%q, %d) in Go`,
 			me.Name, me.Priority, authPriority, fix, me.Name, authPriority, authPriority+10, me.Name, me.Name, authPriority+10)}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/plykit/ply"
 	"github.com/plykit/ply/middleware"
+	"github.com/plykit/ply/option"
 	"github.com/plykit/ply/stock"
 )
 
@@ -66,7 +67,7 @@ func TestRateLimitPrincipalKeyNeedsAuthOutside(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := startHost(t, tt.plugins, []ply.Handler{route("GET /orders", hello)}, tt.opts...)
-			ce, ok := errors.AsType[*ply.ConfigError](err)
+			ce, ok := errors.AsType[*option.Error](err)
 			if !ok || ce.Plugin != "ratelimit" || ce.Field != "key" || !strings.Contains(ce.Problem, tt.problem) {
 				t.Fatalf("start error = %v, want a config error of ratelimit at key: …%s…", err, tt.problem)
 			}

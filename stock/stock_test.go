@@ -19,6 +19,7 @@ import (
 	"github.com/plykit/ply"
 	"github.com/plykit/ply/httpserver"
 	"github.com/plykit/ply/middleware"
+	"github.com/plykit/ply/option"
 	"github.com/plykit/ply/plytest"
 	"github.com/plykit/ply/stock"
 )
@@ -249,12 +250,12 @@ func TestRateLimitOptionsFromYAML(t *testing.T) {
 			_ = h.Stop(context.WithoutCancel(t.Context()))
 		}
 	}
-	ce, ok := errors.AsType[*ply.ConfigError](err)
+	ce, ok := errors.AsType[*option.Error](err)
 	if !ok {
-		t.Fatalf("start with burst: -1: %v, want a *ply.ConfigError", err)
+		t.Fatalf("start with burst: -1: %v, want a *option.Error", err)
 	}
 	if ce.Plugin != "ratelimit" || ce.Field != "burst" || ce.File != "ply.yaml" || ce.Line != 1 || ce.Column == 0 {
-		t.Errorf("ConfigError = %+v, want plugin ratelimit, field burst at ply.yaml:1:<col>", *ce)
+		t.Errorf("option.Error = %+v, want plugin ratelimit, field burst at ply.yaml:1:<col>", *ce)
 	}
 }
 

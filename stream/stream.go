@@ -6,7 +6,7 @@ import (
 	"iter"
 	"runtime/debug"
 
-	"github.com/plykit/ply"
+	"github.com/plykit/ply/internal/fault"
 )
 
 // New returns a stream of the values produce emits. Each range over the
@@ -25,13 +25,13 @@ import (
 // returns.
 //
 // The values come in the order emitted, each with a nil error. Then, if
-// produce returned an error (or panicked: a [*ply.PanicError] with the
+// produce returned an error (or panicked: a *ply.PanicError with the
 // panic value and stack), or ctx was done before produce finished, the last
 // pair carries that error and a zero value. A stream that ended normally
 // has no error pair. The panic is the kernel's type, not one of this
 // package, so that a handler returning it is reported as the panic it is
 // (value and stack) by the host, the HTTP server and the recover plugin,
-// which match *ply.PanicError.
+// which match *ply.PanicError; the package makes it without importing ply.
 func New[T any](ctx context.Context, buffer int, produce func(ctx context.Context, emit func(T) error) error) iter.Seq2[T, error] {
 	if buffer < 0 {
 		panic(fmt.Sprintf("stream: New with buffer %d: must be >= 0", buffer))
@@ -87,7 +87,7 @@ func New[T any](ctx context.Context, buffer int, produce func(ctx context.Contex
 func run[T any](ctx context.Context, produce func(context.Context, func(T) error) error, emit func(T) error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = &ply.PanicError{Value: p, Stack: debug.Stack()}
+			err = &fault.PanicError{Value: p, Stack: debug.Stack()}
 		}
 	}()
 	return produce(ctx, emit)

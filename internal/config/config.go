@@ -31,6 +31,7 @@ import (
 	"github.com/plykit/ply"
 	"github.com/plykit/ply/httpserver"
 	"github.com/plykit/ply/internal/options"
+	"github.com/plykit/ply/option"
 )
 
 // File is the shape of a ply.yaml file.
@@ -76,7 +77,7 @@ func (f *File) Validate() error {
 	for i, m := range f.Modules {
 		for j, r := range m.Routes {
 			if n := countHandlers(r); n != 1 {
-				errs = append(errs, &ply.FieldError{Path: fmt.Sprintf("modules[%d].routes[%d]", i, j),
+				errs = append(errs, &option.Error{Field: fmt.Sprintf("modules[%d].routes[%d]", i, j),
 					Problem: fmt.Sprintf("route %q: give exactly one of static, proxy and files (got %d)", r.Route, countHandlers(r))})
 			}
 		}
@@ -108,32 +109,6 @@ const MaxSize = 256 << 10
 // more there are.
 const maxProblems = 50
 
-// Error is one problem in a config file, at its position. Load returns
-// them joined with [errors.Join], in file order.
-type Error struct {
-	File         string
-	Line, Column int    // 1-based; 0 when unknown
-	Path         string // "plugins[2].name"; empty for the whole file
-	Problem      string // what is wrong and how to fix it
-}
-
-func (e *Error) Error() string { // "ply.yaml:3:11: plugins[2].name: no plugin named ..."
-	var b strings.Builder
-	b.WriteString(e.File)
-	if e.Line > 0 {
-		b.WriteString(":" + strconv.Itoa(e.Line))
-		if e.Column > 0 {
-			b.WriteString(":" + strconv.Itoa(e.Column))
-		}
-	}
-	b.WriteString(": ")
-	if e.Path != "" {
-		b.WriteString(e.Path + ": ")
-	}
-	b.WriteString(e.Problem)
-	return b.String()
-}
-
 // PluginPosition returns the line and column of the name of plugin's entry
 // in the file's plugins list; 0, 0 when the file does not list it.
 func (h *Host) PluginPosition(plugin string) (line, col int) {
@@ -146,7 +121,7 @@ func (h *Host) PluginPosition(plugin string) (line, col int) {
 }
 
 // ReadFile reads the file at path for [Load], at most [MaxSize] bytes: a
-// larger file is an [*Error] naming it, without reading it all.
+// larger file is an [*option.Error] naming it, without reading it all.
 func ReadFile(path string) ([]byte, error) {
 	f, err := os.Open(path) //nolint:gosec // the operator names the config file on purpose
 	if err != nil {
@@ -158,7 +133,7 @@ func ReadFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	if len(data) > MaxSize {
-		return nil, &Error{File: path, Problem: fmt.Sprintf(
+		return nil, &option.Error{File: path, Problem: fmt.Sprintf(
 			"the file is over the limit of %d bytes (256 KiB); keep large data out of it, or split the host", MaxSize)}
 	}
 	return data, nil
@@ -171,7 +146,7 @@ func ReadFile(path string) ([]byte, error) {
 // of the HTTP server plugin that receives Listen as its "addr" option, and
 // whose routes are checked as its [net/http.ServeMux] will register them.
 //
-// Every problem is an [*Error] with its position; they are joined, in file
+// Every problem is an [*option.Error] with its position; they are joined, in file
 // order. A file over [MaxSize], nested too deeply or whose aliases expand
 // too far is refused before it is decoded. When the file has problems but
 // still decodes, Load returns the host it could build with them, so a
@@ -179,15 +154,15 @@ func ReadFile(path string) ([]byte, error) {
 // at once.
 func Load(name string, data []byte, cat Catalog, server string) (*Host, error) {
 	if len(data) > MaxSize {
-		return nil, &Error{File: name, Problem: fmt.Sprintf(
+		return nil, &option.Error{File: name, Problem: fmt.Sprintf(
 			"the file is %d bytes, over the limit of %d (256 KiB); keep large data out of it, or split the host", len(data), MaxSize)}
 	}
 	l := &loader{name: name, data: data, cat: cat, server: server}
 	doc, problems := options.Parse(options.Source{File: name, Data: data, Env: os.LookupEnv})
 	if doc == nil {
 		for i, p := range problems {
-			if strings.HasPrefix(p.Message, "syntax error") && p.Line > 0 && strings.Contains(lineOf(data, p.Line), "${") {
-				problems[i].Message += ` (in {...} or [...], put ${NAME} in quotes: "${NAME}")`
+			if strings.HasPrefix(p.Problem, "syntax error") && p.Line > 0 && strings.Contains(lineOf(data, p.Line), "${") {
+				problems[i].Problem += ` (in {...} or [...], put ${NAME} in quotes: "${NAME}")`
 			}
 		}
 		l.problems(problems)
@@ -214,30 +189,33 @@ type loader struct {
 	data         []byte
 	cat          Catalog
 	doc          *options.Document
-	errs         []*Error
+	errs         []*option.Error
 }
 
 func (l *loader) add(path, problem string) {
-	e := &Error{File: l.name, Path: path, Problem: problem}
+	e := &option.Error{File: l.name, Field: path, Problem: problem}
 	if l.doc != nil {
 		e.Line, e.Column = l.doc.Position(path)
 	}
 	l.errs = append(l.errs, e)
 }
 
-func (l *loader) problems(ps []options.Problem) {
+func (l *loader) problems(ps []*option.Error) {
 	for _, p := range ps {
-		l.errs = append(l.errs, &Error{File: l.name, Line: p.Line, Column: p.Column, Path: p.Path, Problem: p.Message})
+		p.File = l.name
+		l.errs = append(l.errs, p)
 	}
 }
 
 // err joins the problems in file order.
 func (l *loader) err() error {
-	slices.SortStableFunc(l.errs, func(a, b *Error) int { return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column)) })
+	slices.SortStableFunc(l.errs, func(a, b *option.Error) int {
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
+	})
 	errs := make([]error, 0, min(len(l.errs), maxProblems+1))
 	for i, e := range l.errs {
 		if i == maxProblems {
-			errs = append(errs, &Error{File: l.name, Problem: fmt.Sprintf("%d more problems not shown; fix these first", len(l.errs)-i)})
+			errs = append(errs, &option.Error{File: l.name, Problem: fmt.Sprintf("%d more problems not shown; fix these first", len(l.errs)-i)})
 			break
 		}
 		errs = append(errs, e)

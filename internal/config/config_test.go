@@ -18,6 +18,7 @@ import (
 	"github.com/plykit/ply"
 	"github.com/plykit/ply/httpserver"
 	"github.com/plykit/ply/internal/config"
+	"github.com/plykit/ply/option"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -187,8 +188,8 @@ func TestLoadRefusesLargeFiles(t *testing.T) {
 	if h != nil || err == nil || err.Error() != want {
 		t.Fatalf("Load() = %v, %v; want %s", h, err, want)
 	}
-	if e, ok := errors.AsType[*config.Error](err); !ok || e.File != "big.yaml" {
-		t.Errorf("error %T is not a *config.Error naming the file", err)
+	if e, ok := errors.AsType[*option.Error](err); !ok || e.File != "big.yaml" {
+		t.Errorf("error %T is not an *option.Error naming the file", err)
 	}
 }
 
@@ -251,8 +252,8 @@ func TestReadFileRefusesLargeFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := config.ReadFile(path)
-	if e, ok := errors.AsType[*config.Error](err); !ok || e.File != path {
-		t.Fatalf("ReadFile() error = %v, want a *config.Error naming the file", err)
+	if e, ok := errors.AsType[*option.Error](err); !ok || e.File != path {
+		t.Fatalf("ReadFile() error = %v, want an *option.Error naming the file", err)
 	}
 	if err := os.WriteFile(path, []byte("listen: x\n"), 0o600); err != nil {
 		t.Fatal(err)

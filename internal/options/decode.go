@@ -10,6 +10,8 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/token"
+
+	"github.com/plykit/ply/option"
 )
 
 // Source is options as they appear in a YAML or JSON document.
@@ -49,7 +51,7 @@ type Source struct {
 // "$", ".key", ".'key.with.dots'" and "[index]". A document nested deeper than
 // [MaxDepth] or whose aliases expand to more than [MaxAliasNodes] values is
 // refused before it is decoded.
-func Decode(src Source, dst any) []Problem {
+func Decode(src Source, dst any) []*option.Error {
 	_, problems := decode(src, dst)
 	return problems
 }
@@ -61,12 +63,12 @@ func Decode(src Source, dst any) []Problem {
 // out value are not reported), so every problem is reported at once, in
 // file order. Only syntax errors, documents over the limits and keys that
 // cannot be read leave nothing to validate.
-func Load(src Source, dst any) []Problem {
+func Load(src Source, dst any) []*option.Error {
 	d, problems := parseSource(src)
 	if d == nil {
 		return problems
 	}
-	return d.load(dst)
+	return d.read(dst, true)
 }
 
 // A Document is a parsed Source, to decode options from it and to find
@@ -80,7 +82,7 @@ type Document struct {
 // Parse parses src and locates its options node. Its problems are those
 // that leave nothing to decode: syntax errors, a document over the limits,
 // a bad src.Path; the Document is nil when there are any.
-func Parse(src Source) (*Document, []Problem) {
+func Parse(src Source) (*Document, []*option.Error) {
 	d, problems := parseSource(src)
 	if d == nil {
 		return nil, problems
@@ -90,9 +92,9 @@ func Parse(src Source) (*Document, []Problem) {
 
 // Load is [Load] on the parsed document. Call it once: it leaves out of the
 // document the values it reports as of the wrong type.
-func (doc *Document) Load(dst any) []Problem { return doc.d.load(dst) }
+func (doc *Document) Load(dst any) []*option.Error { return doc.d.read(dst, true) }
 
-// Position returns the line and column of the value at path (a [Problem]
+// Position returns the line and column of the value at path (an option.Error Field
 // path, relative to the options node), or of the nearest node on the way to
 // it when it is absent; 0, 0 when the document is empty.
 func (doc *Document) Position(path string) (line, col int) {
@@ -109,21 +111,6 @@ func (doc *Document) Position(path string) (line, col int) {
 	return position(n)
 }
 
-func (d *document) load(dst any) []Problem {
-	problems, bad, decoded := d.decodeAll(dst)
-	if !decoded {
-		sortProblems(problems)
-		return problems
-	}
-	for _, p := range validate(dst, d) {
-		if !under(p.Path, bad) {
-			problems = append(problems, p)
-		}
-	}
-	sortProblems(problems)
-	return problems
-}
-
 // under reports whether path is one of paths or inside one of them.
 func under(path string, paths []string) bool {
 	for _, p := range paths {
@@ -134,63 +121,31 @@ func under(path string, paths []string) bool {
 	return false
 }
 
-func decode(src Source, dst any) (*document, []Problem) {
+func decode(src Source, dst any) (*document, []*option.Error) {
 	d, problems := parseSource(src)
 	if d == nil {
 		if ok, p := destination(dst); !ok {
-			return nil, []Problem{p}
+			return nil, []*option.Error{p}
 		}
 		reflect.ValueOf(dst).Elem().SetZero()
 		return nil, problems
 	}
-	problems, _, _ = d.decodeAll(dst)
+	problems = d.read(dst, false)
 	if len(problems) > 0 { // Decode is all or nothing
 		if ok, _ := destination(dst); ok {
 			reflect.ValueOf(dst).Elem().SetZero()
 		}
 	}
-	sortProblems(problems)
 	return d, problems
 }
 
 // destination checks that dst is a non-nil pointer to a struct.
-func destination(dst any) (bool, Problem) {
+func destination(dst any) (bool, *option.Error) {
 	rv := reflect.ValueOf(dst)
 	if !rv.IsValid() || rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
-		return false, Problem{Message: fmt.Sprintf("options must be decoded into a non-nil pointer to a struct, got %T", dst)}
+		return false, &option.Error{Problem: fmt.Sprintf("options must be decoded into a non-nil pointer to a struct, got %T", dst)}
 	}
-	return true, Problem{}
-}
-
-// decodeAll decodes the options node into dst. A value of the wrong type
-// is left out (and its path is in bad), so the rest is decoded; decoded
-// reports whether dst holds the document's values, which it does unless
-// the options could not be read at all.
-func (d *document) decodeAll(dst any) (problems []Problem, bad []string, decoded bool) {
-	if ok, p := destination(dst); !ok {
-		return []Problem{p}, nil, false
-	}
-	out := reflect.ValueOf(dst).Elem()
-	out.SetZero()
-	problems = append(problems, d.env...)
-	if d.node == nil {
-		return problems, nil, true
-	}
-	c := newChecker(d)
-	c.check(d.node, out.Type(), "")
-	problems = append(problems, c.problems...)
-	if c.fatal {
-		return problems, nil, false
-	}
-	d.prune(c.bad)
-	// Decode into a fresh value so a failure (which the checker should have
-	// foreseen) leaves *dst zero.
-	v := reflect.New(out.Type())
-	if err := d.decodeInto(v.Interface(), c.unknown == 0); err != nil {
-		return append(problems, d.decodeProblem(err)), nil, false
-	}
-	out.Set(v.Elem())
-	return problems, c.badPaths, true
+	return true, &option.Error{}
 }
 
 // prune replaces the values of the wrong type, and aliases to them, with
@@ -214,8 +169,8 @@ func (d *document) prune(bad map[ast.Node]bool) {
 }
 
 // decodeInto decodes the options node into v with goccy/go-yaml.
-// Strict decoding rejects unknown keys; it is off only when the checker
-// has already reported them.
+// Strict decoding rejects unknown keys; it is off only when the builder
+// found some, which the schema reports.
 func (d *document) decodeInto(v any, strict bool) (err error) {
 	defer func() {
 		if r := recover(); r != nil { // a decoder bug must not take the host down
@@ -223,7 +178,7 @@ func (d *document) decodeInto(v any, strict bool) (err error) {
 		}
 	}()
 	opts := []yaml.DecodeOption{
-		yaml.AllowDuplicateMapKey(), // the checker reports duplicates; this lets explicit keys override merged ones
+		yaml.AllowDuplicateMapKey(), // the builder reports duplicates; this lets explicit keys override merged ones
 		yaml.UseJSONUnmarshaler(),
 	}
 	if strict {
@@ -234,20 +189,20 @@ func (d *document) decodeInto(v any, strict bool) (err error) {
 }
 
 // decodeProblem converts an error of the decoder into a Problem.
-func (d *document) decodeProblem(err error) Problem {
+func (d *document) decodeProblem(err error) *option.Error {
 	var ye yaml.Error
 	if !errors.As(err, &ye) || ye.GetToken() == nil {
-		return Problem{Message: lowerFirst(err.Error())}
+		return &option.Error{Problem: lowerFirst(err.Error())}
 	}
 	tk := ye.GetToken()
 	line, col := tokenPosition(tk)
-	p := Problem{Line: line, Column: col, Message: lowerFirst(ye.GetMessage())}
+	p := &option.Error{Line: line, Column: col, Problem: lowerFirst(ye.GetMessage())}
 	if segs, ok := pathOfToken(d.node, tk, nil); ok {
-		p.Path = formatPath(segs)
+		p.Field = formatPath(segs)
 	}
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
-		p.Message = "must be " + typePhrase(te.DstType)
+		p.Problem = "must be " + typePhrase(te.DstType)
 	}
 	return p
 }

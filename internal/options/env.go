@@ -7,6 +7,8 @@ import (
 
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/token"
+
+	"github.com/plykit/ply/option"
 )
 
 // envRef matches "$${" (a literal "${") or a reference "${NAME}".
@@ -20,8 +22,8 @@ var envRef = regexp.MustCompile(`\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 // strings. It returns a problem, with the value's position and its path
 // relative to scope, for each variable env does not know in a value under
 // scope (nil: none).
-func expandEnv(n, scope ast.Node, env func(string) (string, bool)) []Problem {
-	var problems []Problem
+func expandEnv(n, scope ast.Node, env func(string) (string, bool)) []*option.Error {
+	var problems []*option.Error
 	expand := func(v ast.Node) ast.Node {
 		s, ok := scalarString(v)
 		if !ok || !strings.Contains(s, "${") {
@@ -46,7 +48,7 @@ func expandEnv(n, scope ast.Node, env func(string) (string, bool)) []Problem {
 			}
 			line, col := position(v)
 			path := formatPath(segs)
-			problems = append(problems, Problem{Path: path, Line: line, Column: col, Message: fmt.Sprintf(
+			problems = append(problems, &option.Error{Field: path, Line: line, Column: col, Problem: fmt.Sprintf(
 				"environment variable %s is not set; export it, or write $${%s} for a literal ${%s}", name, name, name)})
 		}
 		return scalarNode(v, s, out)
@@ -56,7 +58,7 @@ func expandEnv(n, scope ast.Node, env func(string) (string, bool)) []Problem {
 	}
 	n2 := expand(n)
 	if n2 != n {
-		return problems // the options are one scalar: the checker will say it is not a mapping
+		return problems // the options are one scalar: the schema will say it is not a mapping
 	}
 	rewriteValues(n, expand)
 	return problems

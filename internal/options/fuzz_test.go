@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/plykit/ply/internal/options"
+	"github.com/plykit/ply/option"
 )
 
 // FuzzDecode checks that Decode never panics, leaves the options zero when it
@@ -34,13 +35,13 @@ func FuzzDecode(f *testing.F) {
 	env := func(k string) (string, bool) { return map[string]string{"NAME": "x", "TTL": "1s"}[k], k != "NOPE" }
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var got testOptions
-		var problems []options.Problem
+		var problems []*option.Error
 		if alloc := heapGrowth(func() { problems = options.Decode(options.Source{File: "fuzz.yaml", Data: data, Env: env}, &got) }); alloc > 64<<20+uint64(len(data))<<10 {
 			t.Fatalf("Decode of %d bytes allocated %d MiB", len(data), alloc>>20)
 		}
 		if len(problems) > 0 {
 			for _, p := range problems {
-				if p.Message == "" {
+				if p.Problem == "" {
 					t.Errorf("problem without a message: %#v", p)
 				}
 			}

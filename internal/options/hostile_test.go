@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/plykit/ply/internal/options"
+	"github.com/plykit/ply/option"
 )
 
 // laughs is the "billion laughs" document: ten anchors, each a list of ten
@@ -51,12 +52,12 @@ func TestLoadRefusesAliasBombs(t *testing.T) {
 	if len(doc) > 700 {
 		t.Fatalf("the bomb is %d bytes; it should be small", len(doc))
 	}
-	var problems []options.Problem
+	var problems []*option.Error
 	alloc := heapGrowth(func() {
 		var got anyOptions
 		problems = options.Load(options.Source{File: "ply.yaml", Data: []byte(doc)}, &got)
 	})
-	want := []options.Problem{{Line: 7, Column: 47, Message: fmt.Sprintf(
+	want := []*option.Error{{Line: 7, Column: 47, Problem: fmt.Sprintf(
 		"aliases expand the document by more than %d values; write fewer nested aliases", options.MaxAliasNodes)}}
 	if diff := cmp.Diff(want, problems); diff != "" {
 		t.Errorf("Load() problems (-want +got):\n%s", diff)
@@ -74,20 +75,20 @@ func TestLoadRefusesAliasBombs(t *testing.T) {
 func TestLoadRefusesDeepNesting(t *testing.T) {
 	for _, tt := range []struct {
 		name, doc string
-		want      options.Problem
+		want      *option.Error
 	}{
 		{name: "flow", doc: "tags:\n  x: " + strings.Repeat("[", 100_000),
-			want: options.Problem{Line: 2, Column: 1006, Message: "is nested too deeply (more than 1000 levels or columns of indentation); flatten the document"}},
+			want: &option.Error{Line: 2, Column: 1006, Problem: "is nested too deeply (more than 1000 levels or columns of indentation); flatten the document"}},
 		{name: "block list", doc: "tags:\n  x: " + strings.Repeat("- ", 50_000) + "x",
-			want: options.Problem{Line: 2, Column: 1002, Message: "is nested too deeply (more than 1000 levels or columns of indentation); flatten the document"}},
+			want: &option.Error{Line: 2, Column: 1002, Problem: "is nested too deeply (more than 1000 levels or columns of indentation); flatten the document"}},
 		{name: "indentation", doc: "tags:\n" + strings.Repeat(" ", 1500) + "x: 1\n",
-			want: options.Problem{Line: 2, Column: 1501, Message: "is nested too deeply (more than 1000 levels or columns of indentation); flatten the document"}},
+			want: &option.Error{Line: 2, Column: 1501, Problem: "is nested too deeply (more than 1000 levels or columns of indentation); flatten the document"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			start := time.Now()
 			var got anyOptions
 			problems := options.Load(options.Source{File: "ply.yaml", Data: []byte(tt.doc)}, &got)
-			if diff := cmp.Diff([]options.Problem{tt.want}, problems); diff != "" {
+			if diff := cmp.Diff([]*option.Error{tt.want}, problems); diff != "" {
 				t.Errorf("Load() problems (-want +got):\n%s", diff)
 			}
 			if d := time.Since(start); d > 5*time.Second {
@@ -154,10 +155,10 @@ func TestLoadEnvProblems(t *testing.T) {
 	doc := "plugins:\n  shop:\n    options:\n      name: ${NOPE}\n      port: ${BIG}\n      note: ${WORD}\n      ttl: ${WORD}\n  other:\n    options:\n      name: ${ALSO_NOPE}\n"
 	var got envOptions
 	problems := options.Load(options.Source{File: "ply.yaml", Data: []byte(doc), Path: "$.plugins.shop.options", Env: lookup}, &got)
-	want := []options.Problem{
-		{Path: "name", Line: 4, Column: 13, Message: "environment variable NOPE is not set; export it, or write $${NOPE} for a literal ${NOPE}"},
-		{Path: "port", Line: 5, Column: 13, Message: "must be <= 65535"},
-		{Path: "ttl", Line: 7, Column: 12, Message: `must be a duration such as "1.5s" or "2m" (a number and a unit: ns, us, ms, s, m or h)`},
+	want := []*option.Error{
+		{Field: "name", Line: 4, Column: 13, Problem: "environment variable NOPE is not set; export it, or write $${NOPE} for a literal ${NOPE}"},
+		{Field: "port", Line: 5, Column: 13, Problem: "must be <= 65535"},
+		{Field: "ttl", Line: 7, Column: 12, Problem: `must be a duration such as "1.5s" or "2m" (a number and a unit: ns, us, ms, s, m or h)`},
 	}
 	if diff := cmp.Diff(want, problems); diff != "" {
 		t.Errorf("Load() problems (-want +got):\n%s", diff)
@@ -171,25 +172,18 @@ type typedOptions struct {
 	Items []int  `json:"items,omitempty"`
 }
 
-func (o *typedOptions) Validate() error {
-	if o.Rate < 0 {
-		return &fieldError{"rate", "must be zero or positive"} // the schema says it too
-	}
-	return nil
-}
-
 // A value of the wrong type does not hide the other problems of the same
 // options, and problems that follow from leaving it out are not reported.
 func TestLoadTypeErrorKeepsOtherProblems(t *testing.T) {
 	doc := "name: [x]\nburst: -3\nrate: -1\nitems: [1, two, 3]\nextra: 1\n"
 	var got typedOptions
 	problems := options.Load(options.Source{File: "ply.yaml", Data: []byte(doc)}, &got)
-	want := []options.Problem{
-		{Path: "name", Line: 1, Column: 7, Message: "must be a string, got a list"},
-		{Path: "burst", Line: 2, Column: 8, Message: "must be >= 1"},
-		{Path: "rate", Line: 3, Column: 7, Message: "must be >= 0"}, // once, not again in Validate's words
-		{Path: "items[1]", Line: 4, Column: 12, Message: "must be an integer, got a string"},
-		{Path: "extra", Line: 5, Column: 1, Message: `unknown field (known fields: "name", "burst", "rate", "items")`},
+	want := []*option.Error{
+		{Field: "name", Line: 1, Column: 7, Problem: "must be a string, got a list"},
+		{Field: "burst", Line: 2, Column: 8, Problem: "must be >= 1"},
+		{Field: "rate", Line: 3, Column: 7, Problem: "must be >= 0"},
+		{Field: "items[1]", Line: 4, Column: 12, Problem: "must be an integer, got a string"},
+		{Field: "extra", Line: 5, Column: 1, Problem: `unknown field (known fields: "name", "burst", "rate", "items")`},
 	}
 	if diff := cmp.Diff(want, problems); diff != "" {
 		t.Errorf("Load() problems (-want +got):\n%s", diff)
@@ -217,7 +211,7 @@ func TestProblemsDoNotEchoValues(t *testing.T) {
 	}
 	for _, p := range problems {
 		for _, secret := range []string{"hunter2", "12345", "987654321", "very-secret", "secret-mode"} {
-			if strings.Contains(p.Message, secret) {
+			if strings.Contains(p.Problem, secret) {
 				t.Errorf("problem %q repeats %q from the file", p, secret)
 			}
 		}
@@ -242,16 +236,6 @@ func TestDocumentPosition(t *testing.T) {
 		if line, col := doc.Position(tt.path); line != tt.line || col != tt.col {
 			t.Errorf("Position(%q) = %d:%d, want %d:%d", tt.path, line, col, tt.line, tt.col)
 		}
-	}
-}
-
-// A limit that both the schema and the Validate method check is one problem,
-// in one message: the schema's.
-func TestValidateSaysEachProblemOnce(t *testing.T) {
-	got := options.Validate(&typedOptions{Name: "abc", Rate: -1}, nil)
-	want := []options.Problem{{Path: "rate", Message: "must be >= 0"}}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("Validate() problems (-want +got):\n%s", diff)
 	}
 }
 
@@ -291,10 +275,10 @@ type echoOptions struct {
 func (o *echoOptions) Validate() error {
 	var errs []error
 	if o.Mode != "" && o.Mode != "fast" {
-		errs = append(errs, &fieldError{"mode", fmt.Sprintf("must be fast, got %q", o.Mode)})
+		errs = append(errs, &option.Error{Field: "mode", Problem: fmt.Sprintf("must be fast, got %q", o.Mode)})
 	}
 	if len(o.Token) < 32 {
-		errs = append(errs, &fieldError{"token", fmt.Sprintf("must be at least 32 characters, got %s", o.Token)})
+		errs = append(errs, &option.Error{Field: "token", Problem: fmt.Sprintf("must be at least 32 characters, got %s", o.Token)})
 	}
 	return errors.Join(errs...)
 }
@@ -303,9 +287,9 @@ func (o *echoOptions) Validate() error {
 func TestValidateMethodMessagesDoNotEchoValues(t *testing.T) {
 	var got echoOptions
 	problems := options.Load(options.Source{File: "ply.yaml", Data: []byte("mode: slow-secret\ntoken: hunter2hunter2\n")}, &got)
-	want := []options.Problem{
-		{Path: "mode", Line: 1, Column: 7, Message: `must be fast, got "…"`},
-		{Path: "token", Line: 2, Column: 8, Message: "must be at least 32 characters, got …"},
+	want := []*option.Error{
+		{Field: "mode", Line: 1, Column: 7, Problem: `must be fast, got "…"`},
+		{Field: "token", Line: 2, Column: 8, Problem: "must be at least 32 characters, got …"},
 	}
 	if diff := cmp.Diff(want, problems); diff != "" {
 		t.Errorf("Load() problems (-want +got):\n%s", diff)

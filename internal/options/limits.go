@@ -5,6 +5,8 @@ import (
 
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/token"
+
+	"github.com/plykit/ply/option"
 )
 
 // Limits that keep a hostile document from exhausting memory or time. The
@@ -26,7 +28,7 @@ const (
 // column of a "- " (block nesting takes at least one more column per
 // level). It runs on the tokens, before the parser, whose time grows with
 // the square of the depth.
-func checkDepth(tokens token.Tokens) *Problem {
+func checkDepth(tokens token.Tokens) *option.Error {
 	flow, line := 0, 0
 	for _, tk := range tokens {
 		if tk.Position == nil || tk.Type == token.CommentType {
@@ -45,7 +47,7 @@ func checkDepth(tokens token.Tokens) *Problem {
 			deep = flow == 0 && tk.Position.Column > MaxDepth
 		}
 		if deep || first && flow == 0 && tk.Position.Column > MaxDepth {
-			return &Problem{Line: tk.Position.Line, Column: tk.Position.Column, Message: fmt.Sprintf(
+			return &option.Error{Line: tk.Position.Line, Column: tk.Position.Column, Problem: fmt.Sprintf(
 				"is nested too deeply (more than %d levels or columns of indentation); flatten the document", MaxDepth)}
 		}
 	}
@@ -56,7 +58,7 @@ func checkDepth(tokens token.Tokens) *Problem {
 // the document exceed MaxAliasNodes, or an alias inside its own anchor.
 // Each anchored value's size is computed once, so the check takes time in
 // proportion to the document as written.
-func (d *document) checkAliases() *Problem {
+func (d *document) checkAliases() *option.Error {
 	a := aliasCounter{d: d, size: map[ast.Node]int{}, open: map[ast.Node]bool{}}
 	a.count(d.body)
 	return a.problem
@@ -67,7 +69,7 @@ type aliasCounter struct {
 	size    map[ast.Node]int  // expanded size of anchored values
 	open    map[ast.Node]bool // anchored values being sized
 	added   int               // values added by aliases so far
-	problem *Problem
+	problem *option.Error
 }
 
 // count returns the number of values under n with aliases expanded,
@@ -80,11 +82,11 @@ func (a *aliasCounter) count(n ast.Node) int {
 	case *ast.AliasNode:
 		target := a.d.resolve(v)
 		if target == nil {
-			return 1 // reported by the checker, if it matters
+			return 1 // reported by the builder, if it matters
 		}
 		if a.open[target] {
 			line, col := position(v)
-			a.problem = &Problem{Line: line, Column: col, Message: fmt.Sprintf(
+			a.problem = &option.Error{Line: line, Column: col, Problem: fmt.Sprintf(
 				"alias *%s is inside its own anchor; a value cannot contain itself", v.Value)}
 			return 0
 		}
@@ -92,7 +94,7 @@ func (a *aliasCounter) count(n ast.Node) int {
 		a.added += s
 		if a.added > MaxAliasNodes && a.problem == nil {
 			line, col := position(v)
-			a.problem = &Problem{Line: line, Column: col, Message: fmt.Sprintf(
+			a.problem = &option.Error{Line: line, Column: col, Problem: fmt.Sprintf(
 				"aliases expand the document by more than %d values; write fewer nested aliases", MaxAliasNodes)}
 		}
 		return s

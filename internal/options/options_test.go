@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/plykit/ply/internal/options"
+	"github.com/plykit/ply/option"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -40,14 +42,8 @@ type limits struct {
 type server struct {
 	URL     string        `json:"url,omitempty" jsonschema:"required,pattern=^https?://"`
 	Weight  int           `json:"weight,omitempty" jsonschema:"minimum=0"`
-	Timeout time.Duration `json:"timeout,omitempty" jsonschema:"minimum=1000000"` // at least 1ms
+	Timeout time.Duration `json:"timeout,omitempty" jsonschema:"minimum=1ms"` // at least 1ms
 }
-
-// fieldError is how a Validate method names the field at fault.
-type fieldError struct{ field, msg string }
-
-func (e *fieldError) Error() string { return e.field + ": " + e.msg }
-func (e *fieldError) Field() string { return e.field }
 
 // Validate checks what tags cannot express.
 func (o *testOptions) Validate() error {
@@ -56,12 +52,12 @@ func (o *testOptions) Validate() error {
 		errs = append(errs, errors.New(`the name "reserved" is taken`))
 	}
 	if o.Limits.Burst > 0 && o.Limits.Rate == 0 {
-		errs = append(errs, &fieldError{"limits.rate", "must be set when burst is set"})
+		errs = append(errs, &option.Error{Field: "limits.rate", Problem: "must be set when burst is set"})
 	}
 	seen := map[string]int{}
 	for i, s := range o.Servers {
 		if j, dup := seen[s.URL]; dup {
-			errs = append(errs, &fieldError{fmt.Sprintf("servers[%d].url", i), fmt.Sprintf("must differ from servers[%d].url", j)})
+			errs = append(errs, &option.Error{Field: fmt.Sprintf("servers[%d].url", i), Problem: fmt.Sprintf("must differ from servers[%d].url", j)})
 		}
 		seen[s.URL] = i
 	}
@@ -152,134 +148,134 @@ func TestLoad(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		src  options.Source
-		want []options.Problem
+		want []*option.Error
 	}{
 		{name: "valid YAML", src: yamlSource(validYAML)},
 		{name: "valid JSON", src: options.Source{File: "ply.json", Data: []byte(validJSON)}},
 		{
 			name: "unknown key at root",
 			src:  yamlSource("name: cache\ntll: 5s\n"),
-			want: []options.Problem{
-				{Path: "tll", Line: 2, Column: 1, Message: `unknown field (did you mean "ttl"?)`},
+			want: []*option.Error{
+				{Field: "tll", Line: 2, Column: 1, Problem: `unknown field (did you mean "ttl"?)`},
 			},
 		},
 		{
 			name: "unknown nested keys",
 			src:  yamlSource("name: cache\nlimits:\n  brust: 3\nservers:\n  - url: http://a\n  - URL: http://b\n"),
-			want: []options.Problem{
-				{Path: "limits.brust", Line: 3, Column: 3, Message: `unknown field (did you mean "burst"?)`},
-				{Path: "servers[1].URL", Line: 6, Column: 5, Message: `unknown field (did you mean "url"?)`},
-				{Path: "servers[1].url", Line: 6, Column: 5, Message: "is required"},
+			want: []*option.Error{
+				{Field: "limits.brust", Line: 3, Column: 3, Problem: `unknown field (did you mean "burst"?)`},
+				{Field: "servers[1].URL", Line: 6, Column: 5, Problem: `unknown field (did you mean "url"?)`},
+				{Field: "servers[1].url", Line: 6, Column: 5, Problem: "is required"},
 			},
 		},
 		{
 			name: "every unknown key",
 			src:  yamlSource("tll: 5s\nname: cache\ncolour: red\nlimits: {rate: 1, brust: 2, size: 3}\n"),
-			want: []options.Problem{
-				{Path: "tll", Line: 1, Column: 1, Message: `unknown field (did you mean "ttl"?)`},
-				{Path: "colour", Line: 3, Column: 1, Message: `unknown field (known fields: "name", "ttl", "mode", "limits", "servers", "tags", "debug")`},
-				{Path: "limits.brust", Line: 4, Column: 19, Message: `unknown field (did you mean "burst"?)`},
-				{Path: "limits.size", Line: 4, Column: 29, Message: `unknown field (known fields: "rate", "burst")`},
+			want: []*option.Error{
+				{Field: "tll", Line: 1, Column: 1, Problem: `unknown field (did you mean "ttl"?)`},
+				{Field: "colour", Line: 3, Column: 1, Problem: `unknown field (known fields: "name", "ttl", "mode", "limits", "servers", "tags", "debug")`},
+				{Field: "limits.brust", Line: 4, Column: 19, Problem: `unknown field (did you mean "burst"?)`},
+				{Field: "limits.size", Line: 4, Column: 29, Problem: `unknown field (known fields: "rate", "burst")`},
 			},
 		},
 		{
 			name: "type mismatches",
 			src:  yamlSource("name: 5\nttl: abc\nlimits: {burst: many, rate: '2'}\ndebug: yes\nservers: https://x\ntags: {a: 1.10, b: [1]}\n"),
-			want: []options.Problem{
-				{Path: "name", Line: 1, Column: 7, Message: `must be a string, got 5 (put it in quotes)`},
-				{Path: "ttl", Line: 2, Column: 6, Message: `must be a duration such as "1.5s" or "2m" (a number and a unit: ns, us, ms, s, m or h)`},
-				{Path: "limits.burst", Line: 3, Column: 17, Message: `must be an integer, got a string`},
-				{Path: "limits.rate", Line: 3, Column: 29, Message: `must be a number, got a string`},
-				{Path: "debug", Line: 4, Column: 8, Message: `must be true or false, got a string`},
-				{Path: "servers", Line: 5, Column: 10, Message: `must be a list, got a string`},
-				{Path: "tags.a", Line: 6, Column: 11, Message: `must be a string, got 1.10 (put it in quotes)`},
-				{Path: "tags.b", Line: 6, Column: 20, Message: `must be a string, got a list`},
+			want: []*option.Error{
+				{Field: "name", Line: 1, Column: 7, Problem: `must be a string, got 5 (put it in quotes)`},
+				{Field: "ttl", Line: 2, Column: 6, Problem: `must be a duration such as "1.5s" or "2m" (a number and a unit: ns, us, ms, s, m or h)`},
+				{Field: "limits.burst", Line: 3, Column: 17, Problem: `must be an integer, got a string`},
+				{Field: "limits.rate", Line: 3, Column: 29, Problem: `must be a number, got a string`},
+				{Field: "debug", Line: 4, Column: 8, Problem: `must be true or false, got a string`},
+				{Field: "servers", Line: 5, Column: 10, Problem: `must be a list, got a string`},
+				{Field: "tags.a", Line: 6, Column: 11, Problem: `must be a string, got 1.10 (put it in quotes)`},
+				{Field: "tags.b", Line: 6, Column: 20, Problem: `must be a string, got a list`},
 			},
 		},
 		{
 			name: "numbers out of range",
 			src:  yamlSource("name: x\nlimits: {burst: 99999999999999999999, rate: .inf}\nservers: [{url: 'http://a', weight: 1.5, timeout: 5}]\n"),
-			want: []options.Problem{
-				{Path: "limits.burst", Line: 2, Column: 17, Message: `must be an integer from -9223372036854775808 to 9223372036854775807, got 99999999999999999999`},
-				{Path: "limits.rate", Line: 2, Column: 45, Message: `must be a finite number, got .inf`},
-				{Path: "servers[0].weight", Line: 3, Column: 37, Message: `must be an integer, got 1.5`},
-				{Path: "servers[0].timeout", Line: 3, Column: 51, Message: `must be a duration such as "1.5s" or "2m" (a number and a unit: ns, us, ms, s, m or h), got 5`},
+			want: []*option.Error{
+				{Field: "limits.burst", Line: 2, Column: 17, Problem: `must be an integer from -9223372036854775808 to 9223372036854775807, got 99999999999999999999`},
+				{Field: "limits.rate", Line: 2, Column: 45, Problem: `must be a finite number, got .inf`},
+				{Field: "servers[0].weight", Line: 3, Column: 37, Problem: `must be an integer, got 1.5`},
+				{Field: "servers[0].timeout", Line: 3, Column: 51, Problem: `must be a duration such as "1.5s" or "2m" (a number and a unit: ns, us, ms, s, m or h), got 5`},
 			},
 		},
 		{
 			name: "duplicate keys",
 			src:  options.Source{File: "ply.json", Data: []byte(`{"name": "a", "tags": {"x": "1", "x": "2"}, "name": "b"}`)},
-			want: []options.Problem{
-				{Path: "tags.x", Line: 1, Column: 34, Message: `duplicate key (first at line 1); remove one`},
-				{Path: "name", Line: 1, Column: 45, Message: `duplicate key (first at line 1); remove one`},
+			want: []*option.Error{
+				{Field: "tags.x", Line: 1, Column: 34, Problem: `duplicate key (first at line 1); remove one`},
+				{Field: "name", Line: 1, Column: 45, Problem: `duplicate key (first at line 1); remove one`},
 			},
 		},
 		{
 			name: "key on two lines",
 			src:  yamlSource("name: x\ntags: {\"a\\nb\": c}\n"),
-			want: []options.Problem{
-				{Path: "tags", Line: 2, Column: 8, Message: `key "a\nb" must be on one line`},
+			want: []*option.Error{
+				{Field: "tags", Line: 2, Column: 8, Problem: `key "a\nb" must be on one line`},
 			},
 		},
 		{
 			name: "minimum",
 			src:  yamlSource("name: cache\nttl: -5s\n"),
-			want: []options.Problem{
-				{Path: "ttl", Line: 2, Column: 6, Message: "must be >= 0s"},
+			want: []*option.Error{
+				{Field: "ttl", Line: 2, Column: 6, Problem: "must be >= 0s"},
 			},
 		},
 		{
 			name: "every schema problem",
 			src:  yamlSource("name: Bad Name\nttl: -5s\nmode: mru\nlimits:\n  burst: 5000\nservers:\n  - url: ftp://x\n    timeout: 1us\n  - weight: -1\n"),
-			want: []options.Problem{
-				{Path: "name", Line: 1, Column: 7, Message: `must match pattern "^[a-z][a-z0-9-]*$"`},
-				{Path: "ttl", Line: 2, Column: 6, Message: "must be >= 0s"},
-				{Path: "mode", Line: 3, Column: 7, Message: `must be one of "lru", "lfu"`},
-				{Path: "limits.rate", Line: 5, Column: 3, Message: "must be set when burst is set"}, // from Validate, alongside the schema
-				{Path: "limits.burst", Line: 5, Column: 10, Message: "must be <= 1000"},
-				{Path: "servers[0].url", Line: 7, Column: 10, Message: `must match pattern "^https?://"`},
-				{Path: "servers[0].timeout", Line: 8, Column: 14, Message: "must be >= 1ms"},
-				{Path: "servers[1].url", Line: 9, Column: 5, Message: "is required"},
-				{Path: "servers[1].weight", Line: 9, Column: 13, Message: "must be >= 0"},
+			want: []*option.Error{
+				{Field: "name", Line: 1, Column: 7, Problem: `must match pattern "^[a-z][a-z0-9-]*$"`},
+				{Field: "ttl", Line: 2, Column: 6, Problem: "must be >= 0s"},
+				{Field: "mode", Line: 3, Column: 7, Problem: `must be one of "lru", "lfu"`},
+				{Field: "limits.rate", Line: 5, Column: 3, Problem: "must be set when burst is set"}, // from Validate, alongside the schema
+				{Field: "limits.burst", Line: 5, Column: 10, Problem: "must be <= 1000"},
+				{Field: "servers[0].url", Line: 7, Column: 10, Problem: `must match pattern "^https?://"`},
+				{Field: "servers[0].timeout", Line: 8, Column: 14, Problem: "must be >= 1ms"},
+				{Field: "servers[1].url", Line: 9, Column: 5, Problem: "is required"},
+				{Field: "servers[1].weight", Line: 9, Column: 13, Problem: "must be >= 0"},
 			},
 		},
 		{
 			name: "required field missing",
 			src:  yamlSource("ttl: 1s\n"),
-			want: []options.Problem{
-				{Path: "name", Line: 1, Column: 1, Message: "is required"},
+			want: []*option.Error{
+				{Field: "name", Line: 1, Column: 1, Problem: "is required"},
 			},
 		},
 		{
 			name: "Validate method",
 			src:  yamlSource("name: reserved\nlimits: {burst: 3}\nservers:\n- url: http://a\n- url: http://a\n"),
-			want: []options.Problem{
-				{Path: "", Line: 1, Column: 1, Message: `the name "reserved" is taken`},
-				{Path: "limits.rate", Line: 2, Column: 9, Message: "must be set when burst is set"},
-				{Path: "servers[1].url", Line: 5, Column: 8, Message: "must differ from servers[0].url"},
+			want: []*option.Error{
+				{Field: "", Line: 1, Column: 1, Problem: `the name "reserved" is taken`},
+				{Field: "limits.rate", Line: 2, Column: 9, Problem: "must be set when burst is set"},
+				{Field: "servers[1].url", Line: 5, Column: 8, Problem: "must differ from servers[0].url"},
 			},
 		},
 		{
 			name: "JSON positions",
 			src:  options.Source{File: "ply.json", Data: []byte("{\n  \"name\": \"x\",\n  \"ttl\": 5,\n  \"limits\": {\"burst\": 0, \"rte\": 1}\n}\n")},
-			want: []options.Problem{
-				{Path: "ttl", Line: 3, Column: 10, Message: `must be a duration such as "1.5s" or "2m" (a number and a unit: ns, us, ms, s, m or h), got 5`},
-				{Path: "limits.rte", Line: 4, Column: 26, Message: `unknown field (did you mean "rate"?)`},
+			want: []*option.Error{
+				{Field: "ttl", Line: 3, Column: 10, Problem: `must be a duration such as "1.5s" or "2m" (a number and a unit: ns, us, ms, s, m or h), got 5`},
+				{Field: "limits.rte", Line: 4, Column: 26, Problem: `unknown field (did you mean "rate"?)`},
 			},
 		},
 		{
 			name: "nested node: schema problems",
 			src:  hostSource("$.plugins.cache.options"),
-			want: []options.Problem{
-				{Path: "ttl", Line: 11, Column: 12, Message: "must be >= 0s"},
-				{Path: "servers[0].url", Line: 14, Column: 16, Message: `must match pattern "^https?://"`},
+			want: []*option.Error{
+				{Field: "ttl", Line: 11, Column: 12, Problem: "must be >= 0s"},
+				{Field: "servers[0].url", Line: 14, Column: 16, Problem: `must match pattern "^https?://"`},
 			},
 		},
 		{
 			name: "nested node: unknown key beside a merge key",
 			src:  hostSource("$.plugins.auth.options"),
-			want: []options.Problem{
-				{Path: "tll", Line: 20, Column: 7, Message: `unknown field (did you mean "ttl"?)`},
+			want: []*option.Error{
+				{Field: "tll", Line: 20, Column: 7, Problem: `unknown field (did you mean "ttl"?)`},
 			},
 		},
 		{
@@ -289,57 +285,57 @@ func TestLoad(t *testing.T) {
 		{
 			name: "null node is validated as zero",
 			src:  hostSource("$.plugins.logs.options"),
-			want: []options.Problem{
-				{Path: "name", Line: 21, Column: 3, Message: "is required"},
+			want: []*option.Error{
+				{Field: "name", Line: 21, Column: 3, Problem: "is required"},
 			},
 		},
 		{
 			name: "missing node is validated as zero",
 			src:  hostSource("$.plugins.none.options"),
-			want: []options.Problem{
-				{Path: "name", Line: 6, Column: 1, Message: "is required"},
+			want: []*option.Error{
+				{Field: "name", Line: 6, Column: 1, Problem: "is required"},
 			},
 		},
 		{
 			name: "options path through a scalar",
 			src:  hostSource("$.defaults.limits.rate.options"),
-			want: []options.Problem{
-				{Path: "", Line: 4, Column: 11, Message: "$.defaults.limits.rate must be a mapping that holds the options, got 1"},
+			want: []*option.Error{
+				{Field: "", Line: 4, Column: 11, Problem: "$.defaults.limits.rate must be a mapping that holds the options, got 1"},
 			},
 		},
 		{
 			name: "options are not a mapping",
 			src:  yamlSource("- a\n"),
-			want: []options.Problem{
-				{Path: "", Line: 1, Column: 1, Message: "must be a mapping, got a list"},
+			want: []*option.Error{
+				{Field: "", Line: 1, Column: 1, Problem: "must be a mapping, got a list"},
 			},
 		},
 		{
 			name: "alias without anchor",
 			src:  yamlSource("name: x\nlimits: *nope\n"),
-			want: []options.Problem{
-				{Path: "limits", Line: 2, Column: 9, Message: "alias *nope has no anchor; define &nope before it"},
+			want: []*option.Error{
+				{Field: "limits", Line: 2, Column: 9, Problem: "alias *nope has no anchor; define &nope before it"},
 			},
 		},
 		{
 			name: "syntax error",
 			src:  yamlSource("name: x\nttl: [1, 2\n"),
-			want: []options.Problem{
-				{Path: "", Line: 2, Column: 6, Message: "syntax error: sequence end token ']' not found"},
+			want: []*option.Error{
+				{Field: "", Line: 2, Column: 6, Problem: "syntax error: sequence end token ']' not found"},
 			},
 		},
 		{
 			name: "syntax error elsewhere in the file",
 			src:  options.Source{File: "ply.yaml", Data: []byte("plugins:\n  cache:\n    options: {name: x}\n  auth: {\n"), Path: "$.plugins.cache.options"},
-			want: []options.Problem{
-				{Path: "", Line: 4, Column: 9, Message: "syntax error: could not find flow mapping end token '}'"},
+			want: []*option.Error{
+				{Field: "", Line: 4, Column: 9, Problem: "syntax error: could not find flow mapping end token '}'"},
 			},
 		},
 		{
 			name: "invalid options path",
 			src:  hostSource("plugins.cache"),
-			want: []options.Problem{
-				{Message: `invalid options path "plugins.cache": must start with "$"`},
+			want: []*option.Error{
+				{Problem: `invalid options path "plugins.cache": must start with "$"`},
 			},
 		},
 	} {
@@ -419,7 +415,7 @@ func TestDecodeProblemsLeaveZero(t *testing.T) {
 func TestDecodeBadDestination(t *testing.T) {
 	for _, dst := range []any{nil, testOptions{}, (*testOptions)(nil), new(int)} {
 		problems := options.Decode(yamlSource("name: x\n"), dst)
-		want := []options.Problem{{Message: fmt.Sprintf("options must be decoded into a non-nil pointer to a struct, got %T", dst)}}
+		want := []*option.Error{{Problem: fmt.Sprintf("options must be decoded into a non-nil pointer to a struct, got %T", dst)}}
 		if diff := cmp.Diff(want, problems); diff != "" {
 			t.Errorf("Decode(%T) problems (-want +got):\n%s", dst, diff)
 		}
@@ -430,16 +426,16 @@ func TestValidate(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		opts any
-		want []options.Problem
+		want []*option.Error
 	}{
 		{name: "valid", opts: validOptions},
 		{name: "valid pointer", opts: &validOptions},
-		{name: "zero value", opts: testOptions{}, want: []options.Problem{{Path: "name", Message: "is required"}}},
-		{name: "nil pointer is the zero value", opts: (*testOptions)(nil), want: []options.Problem{{Path: "name", Message: "is required"}}},
+		{name: "zero value", opts: testOptions{}, want: []*option.Error{{Field: "name", Problem: "is required"}}},
+		{name: "nil pointer is the zero value", opts: (*testOptions)(nil), want: []*option.Error{{Field: "name", Problem: "is required"}}},
 		{
 			name: "minimum",
 			opts: testOptions{Name: "cache", TTL: -time.Second},
-			want: []options.Problem{{Path: "ttl", Message: "must be >= 0s"}},
+			want: []*option.Error{{Field: "ttl", Problem: "must be >= 0s, got -1s"}},
 		},
 		{
 			name: "every schema problem",
@@ -449,34 +445,34 @@ func TestValidate(t *testing.T) {
 				Limits:  limits{Rate: -1, Burst: 1001},
 				Servers: []server{{URL: "http://a"}, {Weight: -2}, {URL: "http://c", Timeout: time.Microsecond}},
 			},
-			want: []options.Problem{
-				{Path: "limits.burst", Message: "must be <= 1000"},
-				{Path: "limits.rate", Message: "must be >= 0"},
-				{Path: "mode", Message: `must be one of "lru", "lfu"`},
-				{Path: "name", Message: `must match pattern "^[a-z][a-z0-9-]*$"`},
-				{Path: "servers[1].url", Message: "is required"},
-				{Path: "servers[1].weight", Message: "must be >= 0"},
-				{Path: "servers[2].timeout", Message: "must be >= 1ms"},
+			want: []*option.Error{
+				{Field: "limits.burst", Problem: "must be <= 1000, got 1001"},
+				{Field: "limits.rate", Problem: "must be >= 0, got -1"},
+				{Field: "mode", Problem: `must be one of "lru", "lfu"`},
+				{Field: "name", Problem: `must match pattern "^[a-z][a-z0-9-]*$"`},
+				{Field: "servers[1].url", Problem: "is required"},
+				{Field: "servers[1].weight", Problem: "must be >= 0, got -2"},
+				{Field: "servers[2].timeout", Problem: "must be >= 1ms, got 1µs"},
 			},
 		},
 		{
 			name: "Validate method runs alongside the schema",
 			opts: testOptions{Name: "reserved", TTL: -1},
-			want: []options.Problem{{Message: `the name "reserved" is taken`}, {Path: "ttl", Message: "must be >= 0s"}},
+			want: []*option.Error{{Problem: `the name "reserved" is taken`}, {Field: "ttl", Problem: "must be >= 0s, got -1ns"}},
 		},
 		{
 			name: "Validate method with joined field errors",
 			opts: testOptions{Name: "reserved", Limits: limits{Burst: 1}, Servers: []server{{URL: "http://a"}, {URL: "http://b"}, {URL: "http://a"}}},
-			want: []options.Problem{
-				{Path: "", Message: `the name "reserved" is taken`},
-				{Path: "limits.rate", Message: "must be set when burst is set"},
-				{Path: "servers[2].url", Message: "must differ from servers[0].url"},
+			want: []*option.Error{
+				{Field: "", Problem: `the name "reserved" is taken`},
+				{Field: "limits.rate", Problem: "must be set when burst is set"},
+				{Field: "servers[2].url", Problem: "must differ from servers[0].url"},
 			},
 		},
 		{
 			name: "not a struct",
 			opts: 5,
-			want: []options.Problem{{Message: "options must be a struct or a pointer to a struct, got int"}},
+			want: []*option.Error{{Problem: "options must be a struct or a pointer to a struct, got int"}},
 		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -493,7 +489,7 @@ func TestValidateSource(t *testing.T) {
 	src := yamlSource("name: cache\nservers:\n  - url: http://a\n  - url: http://b\n")
 	opts := testOptions{Name: "cache", Servers: []server{{URL: "http://a"}, {URL: "http://b", Weight: -1}}}
 	got := options.Validate(opts, &src)
-	want := []options.Problem{{Path: "servers[1].weight", Line: 4, Column: 5, Message: "must be >= 0"}}
+	want := []*option.Error{{Field: "servers[1].weight", Line: 4, Column: 5, Problem: "must be >= 0"}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Validate() problems (-want +got):\n%s", diff)
 	}
@@ -508,29 +504,26 @@ type plainOptions struct {
 	err  error
 }
 
-type wrappedFieldError struct{ field string }
-
-func (e wrappedFieldError) Error() string { return "must be even" }
-func (e wrappedFieldError) Field() string { return e.field }
+func mustBeEven(field string) error { return &option.Error{Field: field, Problem: "must be even"} }
 
 func TestValidateMethodErrors(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		err  error
-		want []options.Problem
+		want []*option.Error
 	}{
 		{name: "nil", err: nil},
-		{name: "plain", err: errors.New("name and mode conflict"), want: []options.Problem{{Message: "name and mode conflict"}}},
-		{name: "field", err: wrappedFieldError{"a.b"}, want: []options.Problem{{Path: "a.b", Message: "must be even"}}},
+		{name: "plain", err: errors.New("name and mode conflict"), want: []*option.Error{{Problem: "name and mode conflict"}}},
+		{name: "field", err: mustBeEven("a.b"), want: []*option.Error{{Field: "a.b", Problem: "must be even"}}},
 		{
 			name: "wrapped field",
-			err:  fmt.Errorf("check: %w", wrappedFieldError{"n"}),
-			want: []options.Problem{{Path: "n", Message: "check: must be even"}},
+			err:  fmt.Errorf("check: %w", mustBeEven("n")),
+			want: []*option.Error{{Field: "n", Problem: "check: must be even"}},
 		},
 		{
 			name: "nested joins",
-			err:  errors.Join(errors.New("one"), errors.Join(wrappedFieldError{"x"}, plainError{errors.New("two")})),
-			want: []options.Problem{{Message: "one"}, {Message: "two"}, {Path: "x", Message: "must be even"}}, // sorted by path
+			err:  errors.Join(errors.New("one"), errors.Join(mustBeEven("x"), plainError{errors.New("two")})),
+			want: []*option.Error{{Problem: "one"}, {Problem: "two"}, {Field: "x", Problem: "must be even"}}, // sorted by path
 		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -569,7 +562,13 @@ func TestSchemaErrors(t *testing.T) {
 	type unsupported struct {
 		C chan int `json:"c"`
 	}
-	for _, v := range []any{nil, 5, []testOptions{}, badPattern{}, unsupported{}} {
+	type exclusiveDuration struct {
+		D time.Duration `json:"d" jsonschema:"exclusiveMinimum=0"` // say minimum=1ns
+	}
+	type badDurationLimit struct {
+		D time.Duration `json:"d" jsonschema:"maximum=soon"`
+	}
+	for _, v := range []any{nil, 5, []testOptions{}, badPattern{}, unsupported{}, exclusiveDuration{}, badDurationLimit{}} {
 		if _, err := options.Schema(v); err == nil {
 			t.Errorf("Schema(%T) error = nil, want an error", v)
 		}
@@ -581,21 +580,85 @@ type tree struct {
 	Children []tree `json:"children,omitempty"`
 }
 
+// durationOptions has durations in the places the schema describes them as
+// strings: a field, a list and a map, with limits written as durations.
+type durationOptions struct {
+	Wait   time.Duration            `json:"wait,omitempty" jsonschema:"minimum=1ms,maximum=1m"`
+	Steps  []time.Duration          `json:"steps,omitempty" jsonschema:"minimum=0"`
+	ByName map[string]time.Duration `json:"byName,omitempty"`
+}
+
+func TestDurationLimitsAreWrittenAsPeopleWriteThem(t *testing.T) {
+	type opts struct {
+		A time.Duration `json:"a,omitempty" jsonschema:"minimum=90m,maximum=2h"`
+	}
+	got, err := options.Schema(opts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"minDuration": "1h30m"`, `"maxDuration": "2h"`} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("Schema() = %s, want %s in it", got, want)
+		}
+	}
+}
+
+func TestDurations(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		src  *options.Source // nil: opts from code
+		opts durationOptions
+		want []*option.Error
+	}{
+		{name: "valid from code", opts: durationOptions{Wait: time.Second, Steps: []time.Duration{0, time.Hour}, ByName: map[string]time.Duration{"a": -time.Second}}},
+		{name: "valid from a file", src: &options.Source{Data: []byte("wait: 1m\nsteps: [0s, 1h30m, .5s]\nbyName: {a: -1s}\n")}},
+		{
+			name: "limits from code",
+			opts: durationOptions{Wait: 2 * time.Minute, Steps: []time.Duration{time.Second, -time.Millisecond}},
+			want: []*option.Error{
+				{Field: "steps[1]", Problem: "must be >= 0s, got -1ms"},
+				{Field: "wait", Problem: "must be <= 1m, got 2m"},
+			},
+		},
+		{
+			name: "limits in a file",
+			src:  &options.Source{Data: []byte("wait: 1us\nsteps: [1s, -2s]\n")},
+			want: []*option.Error{
+				{Field: "wait", Line: 1, Column: 7, Problem: "must be >= 1ms"},
+				{Field: "steps[1]", Line: 2, Column: 13, Problem: "must be >= 0s"},
+			},
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []*option.Error
+			if tt.src != nil {
+				var o durationOptions
+				got = options.Load(*tt.src, &o)
+			} else {
+				got = options.Validate(tt.opts, nil)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestRecursiveType(t *testing.T) {
 	if _, err := options.Schema(tree{}); err != nil {
 		t.Fatalf("Schema() error = %v", err)
 	}
 	var got tree
 	problems := options.Load(yamlSource("name: ab\nchildren:\n  - name: bc\n    children: [{name: c}, {nme: d}]\n"), &got)
-	want := []options.Problem{ // the unknown key does not hide the other problem
-		{Path: "children[0].children[0].name", Line: 4, Column: 23, Message: "must be at least 2 characters long"},
-		{Path: "children[0].children[1].nme", Line: 4, Column: 28, Message: `unknown field (did you mean "name"?)`},
+	want := []*option.Error{ // the unknown key does not hide the other problem
+		{Field: "children[0].children[0].name", Line: 4, Column: 23, Problem: "must be at least 2 characters long"},
+		{Field: "children[0].children[1].nme", Line: 4, Column: 28, Problem: `unknown field (did you mean "name"?)`},
 	}
 	if diff := cmp.Diff(want, problems); diff != "" {
 		t.Errorf("Load() problems (-want +got):\n%s", diff)
 	}
 	problems = options.Load(yamlSource("name: ab\nchildren:\n  - name: bc\n    children: [{name: c}]\n"), &got)
-	want = []options.Problem{{Path: "children[0].children[0].name", Line: 4, Column: 23, Message: "must be at least 2 characters long"}}
+	want = []*option.Error{{Field: "children[0].children[0].name", Line: 4, Column: 23, Problem: "must be at least 2 characters long"}}
 	if diff := cmp.Diff(want, problems); diff != "" {
 		t.Errorf("Load() problems (-want +got):\n%s", diff)
 	}
@@ -617,21 +680,6 @@ func TestConcurrent(t *testing.T) {
 	wg.Wait()
 }
 
-func TestProblemString(t *testing.T) {
-	for _, tt := range []struct {
-		p    options.Problem
-		want string
-	}{
-		{options.Problem{Path: "ttl", Line: 3, Column: 2, Message: "must be >= 0"}, "ttl: must be >= 0"},
-		{options.Problem{Path: "limits.burst", Message: "must be <= 1000"}, "limits.burst: must be <= 1000"},
-		{options.Problem{Message: "must be a mapping, got a list"}, "must be a mapping, got a list"},
-	} {
-		if got := tt.p.String(); got != tt.want {
-			t.Errorf("%#v.String() = %q, want %q", tt.p, got, tt.want)
-		}
-	}
-}
-
 // customOptions has fields of types that decode themselves.
 type customOptions struct {
 	At    time.Time       `json:"at,omitzero"`
@@ -651,27 +699,27 @@ func TestLoadCustomTypes(t *testing.T) {
 
 	for _, tt := range []struct {
 		name, data string
-		want       []options.Problem
+		want       []*option.Error
 	}{
 		{
 			name: "not a time",
 			data: "at: yesterday\n",
-			want: []options.Problem{{Path: "at", Line: 1, Column: 5, Message: `must be a time such as "2006-01-02T15:04:05Z" or "2006-01-02"`}},
+			want: []*option.Error{{Field: "at", Line: 1, Column: 5, Problem: `must be a time such as "2006-01-02T15:04:05Z" or "2006-01-02"`}},
 		},
 		{
 			name: "UnmarshalText fails",
 			data: "level: loud\n",
-			want: []options.Problem{{Path: "level", Line: 1, Column: 8, Message: `is not valid: slog: level string "…": unknown name`}},
+			want: []*option.Error{{Field: "level", Line: 1, Column: 8, Problem: `is not valid: slog: level string "…": unknown name`}},
 		},
 		{
 			name: "UnmarshalJSON fails",
 			data: "level: {a: 1}\n",
-			want: []options.Problem{{Path: "level", Line: 1, Column: 8, Message: "is not valid: invalid syntax"}},
+			want: []*option.Error{{Field: "level", Line: 1, Column: 8, Problem: "is not valid: invalid syntax"}},
 		},
 		{
 			name: "schema of a type that marshals itself",
 			data: "level: error\n",
-			want: []options.Problem{{Path: "level", Line: 1, Column: 8, Message: `must be one of "INFO", "WARN"`}},
+			want: []*option.Error{{Field: "level", Line: 1, Column: 8, Problem: `must be one of "INFO", "WARN"`}},
 		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

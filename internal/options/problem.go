@@ -6,23 +6,14 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/plykit/ply/option"
 )
 
-// Problem is one thing wrong with a set of options.
-type Problem struct {
-	Path    string // dotted path relative to the options root: "ttl", "limits.burst", "servers[2].url"; "" for the root
-	Line    int    // 1-based line in Source.File; 0 when not from a file or unknown
-	Column  int    // 1-based column; 0 when unknown
-	Message string // lower case, no final period, states the fix: `must be >= 0`
-}
-
-// String returns the problem without its position: "limits.burst: must be >= 1",
-// or only the message for a problem at the root.
-func (p Problem) String() string {
-	if p.Path == "" {
-		return p.Message
-	}
-	return p.Path + ": " + p.Message
+// clone returns a copy of p, for a caller that fills in its owner.
+func clone(p *option.Error) *option.Error {
+	c := *p
+	return &c
 }
 
 // segment is one step of a path: a key in a mapping, or an index in a list.
@@ -36,7 +27,7 @@ func indexSeg(i int) segment  { return segment{index: i} }
 
 func (s segment) isIndex() bool { return s.index >= 0 }
 
-// formatPath renders segments as a Problem path: `limits.burst`, `servers[2].url`,
+// formatPath renders segments as an option.Error field: `limits.burst`, `servers[2].url`,
 // `tags["a.b"]` (keys that are not plain words are quoted).
 func formatPath(segs []segment) string {
 	var b strings.Builder
@@ -125,13 +116,13 @@ func parsePath(p string) (segs []segment, ok bool) {
 // sortProblems orders problems as they appear in the file: by position,
 // then (for problems at one place, or without a position) by path, list
 // indexes in numeric order, then message.
-func sortProblems(ps []Problem) {
-	slices.SortStableFunc(ps, func(a, b Problem) int {
+func sortProblems(ps []*option.Error) {
+	slices.SortStableFunc(ps, func(a, b *option.Error) int {
 		return cmp.Or(
 			cmp.Compare(a.Line, b.Line),
 			cmp.Compare(a.Column, b.Column),
-			comparePaths(a.Path, b.Path),
-			cmp.Compare(a.Message, b.Message),
+			comparePaths(a.Field, b.Field),
+			cmp.Compare(a.Problem, b.Problem),
 		)
 	})
 }

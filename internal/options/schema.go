@@ -28,8 +28,10 @@ var schemas sync.Map
 // or pointer to struct), as JSON. Properties are named by the fields' json tags, only
 // fields tagged `jsonschema:"required"` are required, unknown properties are not
 // allowed, and limits come from the other `jsonschema` tags (minimum, maximum, enum,
-// pattern, minLength…). A [time.Duration] is described as it is encoded in JSON, an
-// integer number of nanoseconds, so its limits are written in nanoseconds too.
+// pattern, minLength…). A [time.Duration] is a string as written in a file ("1.5s"),
+// matching the pattern of [time.ParseDuration]; its minimum and maximum tags (written
+// "1ms", or in nanoseconds) become the keywords minDuration and maxDuration, which
+// this package checks.
 //
 // The result is cached per type and is safe for concurrent use; callers may modify
 // the returned slice. Schema returns an error if v is not a struct or a pointer to
@@ -82,7 +84,12 @@ func compile(t reflect.Type) (c *compiled) {
 		AllowAdditionalProperties:  false,
 		Mapper:                     mapType,
 	}
-	b, err := json.MarshalIndent(r.ReflectFromType(t), "", "  ")
+	sch := r.ReflectFromType(t)
+	if err := describeDurations(t, sch, "", sch.Definitions, map[*jsonschema.Schema]bool{}); err != nil {
+		c.err = fmt.Errorf("generate schema for %s: %w", t, err)
+		return c
+	}
+	b, err := json.MarshalIndent(sch, "", "  ")
 	if err != nil {
 		c.err = fmt.Errorf("generate schema for %s: %w", t, err)
 		return c
@@ -94,9 +101,16 @@ func compile(t reflect.Type) (c *compiled) {
 		return c
 	}
 	const url = "mem:///options.schema.json" // one compiler per type: no clashes
+	vocab, err := durationVocab()
+	if err != nil {
+		c.err = fmt.Errorf("compile schema for %s: %w", t, err)
+		return c
+	}
 	comp := validator.NewCompiler()
 	comp.DefaultDraft(validator.Draft2020)
 	comp.AssertFormat()
+	comp.RegisterVocabulary(vocab)
+	comp.AssertVocabs()
 	if err := comp.AddResource(url, doc); err != nil {
 		c.err = fmt.Errorf("compile schema for %s: %w", t, err)
 		return c
@@ -112,8 +126,6 @@ func compile(t reflect.Type) (c *compiled) {
 func mapType(t reflect.Type) *jsonschema.Schema {
 	pt := reflect.PointerTo(t)
 	switch {
-	case t == durationType:
-		return &jsonschema.Schema{Type: "integer"} // encoding/json writes nanoseconds
 	case t == timeType, hasMethod(pt, "JSONSchema"), hasMethod(pt, "JSONSchemaAlias"):
 		return nil // the reflector knows these
 	case pt.Implements(jsonMarshalerType):

@@ -10,27 +10,28 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	validator "github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
+
+	"github.com/plykit/ply/option"
 )
 
 // Validate checks v (struct or pointer to struct) against its schema (see [Schema])
-// and then, if the schema found no problems, calls v's `Validate() error` if it has
-// one. When src is non-nil, problems carry line:column of the offending node in src
+// and calls v's `Validate() error` if it has one: the schema's tags hold the limits,
+// the method only what a schema cannot say (rules across fields, values that must
+// parse), so its problems are reported beside the schema's. When src is non-nil, problems carry line:column of the offending node in src
 // (the field's value node; for a missing required field, the parent mapping's
 // position); a src that does not parse only leaves positions out.
 //
 // The value checked is v encoded with encoding/json, where a null counts as absent:
 // a nil slice, map or pointer satisfies any limit but not "required". Schema
 // problems are sorted by path. An error returned by the Validate method becomes
-// one Problem per error of its errors.Join tree; an error that has a
-// `Field() string` method gives the path (dotted, relative to the options), and its
-// message, less any "field: " prefix, is the Message.
-func Validate(v any, src *Source) []Problem {
+// one problem per error of its errors.Join tree; an [*option.Error] in it gives the
+// field (its Field, relative to the options) and the Problem.
+func Validate(v any, src *Source) []*option.Error {
 	var d *document
 	if src != nil {
 		d, _ = parseSource(*src)
@@ -38,53 +39,54 @@ func Validate(v any, src *Source) []Problem {
 	return validate(v, d)
 }
 
-func validate(v any, d *document) []Problem {
+func validate(v any, d *document) []*option.Error {
 	t, err := structType(v)
 	if err != nil {
-		return []Problem{{Message: err.Error()}}
+		return []*option.Error{{Problem: err.Error()}}
 	}
 	ptr := pointerTo(v, t)
 	c := schemaOf(t)
 	if c.err != nil {
-		return []Problem{{Message: c.err.Error()}}
+		return []*option.Error{{Problem: c.err.Error()}}
 	}
-	inst, err := instance(ptr)
-	if err != nil {
-		return d.locate([]Problem{{Message: err.Error()}})
+	inst, err := instance(ptr, t)
+	if err != nil { // a NaN, or a type that cannot encode: the Validate method may say which field
+		var problems []*option.Error
+		if sv, ok := ptr.(interface{ Validate() error }); ok {
+			problems = validateMethod(sv, true)
+		}
+		if len(problems) == 0 {
+			problems = []*option.Error{{Problem: err.Error()}}
+		}
+		problems = d.locate(problems)
+		sortProblems(problems)
+		return problems
 	}
-	var problems []Problem
+	var problems []*option.Error
 	if err := c.schema.Validate(inst); err != nil {
 		var ve *validator.ValidationError
 		if errors.As(err, &ve) {
-			problems = schemaProblems(ve, inst, t)
+			problems = schemaProblems(ve, inst, t, d == nil)
 		} else {
-			problems = []Problem{{Message: lowerFirst(err.Error())}}
+			problems = []*option.Error{{Problem: lowerFirst(err.Error())}}
 		}
 	}
 	if sv, ok := ptr.(interface{ Validate() error }); ok {
-		// A Validate method may check again a limit that the schema checks,
-		// in its own words: one problem gets one message, the schema's.
-		checked := map[string]bool{}
-		for _, p := range problems {
-			checked[p.Path] = true
-		}
 		for _, p := range validateMethod(sv, len(problems) > 0) {
-			if !checked[p.Path] {
-				p.Message = redact(p.Message, p.Path, inst)
-				problems = append(problems, p)
-			}
+			p.Problem = redact(p.Problem, p.Field, inst)
+			problems = append(problems, p)
 		}
 	}
 	problems = d.locate(problems)
 	sortProblems(problems)
-	return slices.CompactFunc(problems, func(a, b Problem) bool { return a == b })
+	return slices.CompactFunc(problems, func(a, b *option.Error) bool { return *a == *b })
 }
 
 // validateMethod calls the options' own Validate, so its problems are
 // reported with the schema's. A Validate may assume the schema's limits
 // hold; when they do not and it panics, its problems are left out (the
 // schema's already say what to fix).
-func validateMethod(sv interface{ Validate() error }, schemaFailed bool) (problems []Problem) {
+func validateMethod(sv interface{ Validate() error }, schemaFailed bool) (problems []*option.Error) {
 	defer func() {
 		if v := recover(); v != nil {
 			if !schemaFailed {
@@ -105,20 +107,7 @@ func redact(msg, path string, inst any) string {
 	if !ok || path == "" {
 		return msg
 	}
-	v := inst
-	for _, s := range segs {
-		switch x := v.(type) {
-		case map[string]any:
-			v = x[s.key]
-		case []any:
-			if !s.isIndex() || s.index >= len(x) {
-				return msg
-			}
-			v = x[s.index]
-		default:
-			return msg
-		}
-	}
+	v, _ := valueAt(inst, segs)
 	text, ok := v.(string)
 	if !ok || text == "" {
 		return msg
@@ -148,9 +137,10 @@ func pointerTo(v any, t reflect.Type) any {
 	return reflect.New(t).Interface()
 }
 
-// instance is v as the schema sees it: encoded with encoding/json, decoded with
-// exact numbers, nulls in objects dropped.
-func instance(v any) (any, error) {
+// instance is v, options of type t, as the schema sees them: encoded with
+// encoding/json, decoded with exact numbers, nulls in objects dropped, and
+// durations as strings.
+func instance(v any, t reflect.Type) (any, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("cannot encode the options as JSON: %w", err)
@@ -161,7 +151,7 @@ func instance(v any) (any, error) {
 	if err := dec.Decode(&inst); err != nil {
 		return nil, fmt.Errorf("cannot encode the options as JSON: %w", err)
 	}
-	return dropNulls(inst), nil
+	return durationStrings(dropNulls(inst), t), nil
 }
 
 func dropNulls(v any) any {
@@ -183,7 +173,7 @@ func dropNulls(v any) any {
 }
 
 // locate sets the positions of problems from the document, if there is one.
-func (d *document) locate(problems []Problem) []Problem {
+func (d *document) locate(problems []*option.Error) []*option.Error {
 	if d == nil {
 		return problems
 	}
@@ -191,7 +181,7 @@ func (d *document) locate(problems []Problem) []Problem {
 		n := d.nearest
 		if d.node != nil {
 			n = d.node
-			if segs, ok := parsePath(p.Path); ok {
+			if segs, ok := parsePath(p.Field); ok {
 				n, _ = d.lookup(d.node, segs)
 			}
 		}
@@ -200,14 +190,15 @@ func (d *document) locate(problems []Problem) []Problem {
 	return problems
 }
 
-// errorProblems turns the error of a Validate method into problems.
-func errorProblems(err error, problems []Problem) []Problem {
-	type fielder interface{ Field() string }
+// errorProblems turns the error of a Validate method into problems: one
+// per part of an [errors.Join] tree. An [*option.Error] (also wrapped) gives
+// the field; any other error is a problem with the whole options.
+func errorProblems(err error, problems []*option.Error) []*option.Error {
 	if err == nil {
 		return problems
 	}
 	// The error itself first: a joined error is split, not searched.
-	f, ok := err.(fielder) // errors.As below handles wrapped errors
+	fe, ok := err.(*option.Error) //nolint:errorlint // errors.As below handles wrapped errors
 	if !ok {
 		if multi, isMulti := err.(interface{ Unwrap() []error }); isMulti { // only a join's own parts become problems
 			for _, e := range multi.Unwrap() {
@@ -215,21 +206,21 @@ func errorProblems(err error, problems []Problem) []Problem {
 			}
 			return problems
 		}
-		ok = errors.As(err, &f)
+		if fe, ok = errors.AsType[*option.Error](err); ok { // wrapped: keep the wrapper's words, not the field twice
+			return append(problems, &option.Error{Field: fe.Field, Problem: strings.Replace(err.Error(), fe.Error(), fe.Problem, 1)})
+		}
+		return append(problems, &option.Error{Problem: err.Error()})
 	}
-	p := Problem{Message: err.Error()}
-	if ok {
-		p.Path = f.Field()
-		p.Message = strings.TrimPrefix(p.Message, p.Path+": ")
-	}
-	return append(problems, p)
+	return append(problems, &option.Error{Field: fe.Field, Problem: fe.Problem})
 }
 
 // schemaProblems converts the leaves of a validation error tree into problems.
-func schemaProblems(ve *validator.ValidationError, inst any, t reflect.Type) []Problem {
-	var problems []Problem
+// With showValue (options from code, which have no position to point at),
+// a number out of its limits is shown.
+func schemaProblems(ve *validator.ValidationError, inst any, t reflect.Type, showValue bool) []*option.Error {
+	var problems []*option.Error
 	for _, leaf := range leaves(ve) {
-		problems = append(problems, leafProblems(leaf, inst, t)...)
+		problems = append(problems, leafProblems(leaf, inst, t, showValue)...)
 	}
 	return problems
 }
@@ -290,25 +281,54 @@ func mergeTypes(e *validator.ValidationError, all []*validator.ValidationError) 
 	return &validator.ValidationError{InstanceLocation: e.InstanceLocation, ErrorKind: merged}
 }
 
+// valueAt returns the value at segs in inst, the options as the schema sees
+// them.
+func valueAt(inst any, segs []segment) (any, bool) {
+	v := inst
+	for _, s := range segs {
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[s.key]
+		case []any:
+			if !s.isIndex() || s.index >= len(x) {
+				return nil, false
+			}
+			v = x[s.index]
+		default:
+			return nil, false
+		}
+	}
+	return v, true
+}
+
 // leafProblems phrases one leaf error; a missing or unknown property gives one
 // problem per name.
-func leafProblems(e *validator.ValidationError, inst any, t reflect.Type) []Problem {
+func leafProblems(e *validator.ValidationError, inst any, t reflect.Type, showValue bool) []*option.Error {
 	segs := instanceSegments(e.InstanceLocation, inst)
 	path := formatPath(segs)
-	isDuration := goType(t, segs) == durationType
-	num := func(r *big.Rat) string { return number(r, isDuration) }
+	gt, tag := goField(t, segs)
+	isDuration := gt == durationType
+	num := func(r *big.Rat) string {
+		s := number(r)
+		if v, ok := valueAt(inst, segs); ok && showValue && !secret(path) {
+			if n, isNum := v.(json.Number); isNum {
+				s += ", got " + display(n)
+			}
+		}
+		return s
+	}
 	var msg string
 	switch k := e.ErrorKind.(type) {
 	case *kind.Required:
-		ps := make([]Problem, len(k.Missing))
+		ps := make([]*option.Error, len(k.Missing))
 		for i, m := range k.Missing {
-			ps[i] = Problem{Path: joinPath(path, keySeg(m)), Message: "is required"}
+			ps[i] = &option.Error{Field: joinPath(path, keySeg(m)), Problem: "is required"}
 		}
 		return ps
 	case *kind.AdditionalProperties:
-		ps := make([]Problem, len(k.Properties))
+		ps := make([]*option.Error, len(k.Properties))
 		for i, name := range k.Properties {
-			ps[i] = Problem{Path: joinPath(path, keySeg(name)), Message: "unknown field"}
+			ps[i] = &option.Error{Field: joinPath(path, keySeg(name)), Problem: "unknown field"}
 		}
 		return ps
 	case *kind.Minimum:
@@ -324,7 +344,7 @@ func leafProblems(e *validator.ValidationError, inst any, t reflect.Type) []Prob
 	case *kind.Enum:
 		want := make([]string, len(k.Want))
 		for i, w := range k.Want {
-			want[i] = display(w, isDuration)
+			want[i] = display(w)
 		}
 		if len(want) == 1 {
 			msg = "must be " + want[0]
@@ -332,9 +352,21 @@ func leafProblems(e *validator.ValidationError, inst any, t reflect.Type) []Prob
 			msg = "must be one of " + strings.Join(want, ", ")
 		}
 	case *kind.Const:
-		msg = "must be " + display(k.Want, isDuration)
+		msg = "must be " + display(k.Want)
+	case *durationLimit:
+		msg = k.LocalizedString(nil)
+		if showValue && !secret(path) {
+			msg += ", got " + formatDuration(k.got)
+		}
 	case *kind.Pattern:
+		if isDuration {
+			msg = durationMessage
+			break
+		}
 		msg = `must match pattern "` + k.Want + `"`
+		if ex := examples(tag); ex != "" {
+			msg += ", such as " + ex
+		}
 	case *kind.MinLength:
 		if k.Want == 1 {
 			msg = "must not be empty"
@@ -374,7 +406,7 @@ func leafProblems(e *validator.ValidationError, inst any, t reflect.Type) []Prob
 	default:
 		msg = lowerFirst(e.ErrorKind.LocalizedString(message.NewPrinter(language.English)))
 	}
-	return []Problem{{Path: path, Message: msg}}
+	return []*option.Error{{Field: path, Problem: msg}}
 }
 
 // instanceSegments converts a JSON pointer's segments into path segments: a
@@ -397,8 +429,11 @@ func instanceSegments(loc []string, inst any) []segment {
 	return segs
 }
 
-// goType returns the Go type found at segs in struct type t (json names), or nil.
-func goType(t reflect.Type, segs []segment) reflect.Type {
+// goField returns the Go type found at segs in struct type t (json names),
+// or nil, and the tag of the struct field that holds it (for a list or map,
+// the field of the list or map).
+func goField(t reflect.Type, segs []segment) (reflect.Type, reflect.StructTag) {
+	var tag reflect.StructTag
 	for _, s := range segs {
 		for t.Kind() == reflect.Pointer {
 			t = t.Elem()
@@ -409,17 +444,35 @@ func goType(t reflect.Type, segs []segment) reflect.Type {
 		case reflect.Struct:
 			f, ok := jsonField(t, s.key)
 			if !ok || s.isIndex() {
-				return nil
+				return nil, ""
 			}
-			t = f.Type
+			t, tag = f.Type, f.Tag
 		default:
-			return nil
+			return nil, ""
 		}
 	}
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	return t
+	return t, tag
+}
+
+// examples returns the values of the example= entries of a jsonschema tag,
+// quoted, to show a pattern by example: `"ip", "principal" or "header:X-Tenant"`.
+func examples(tag reflect.StructTag) string {
+	var ex []string
+	for kv := range strings.SplitSeq(tag.Get("jsonschema"), ",") {
+		if v, ok := strings.CutPrefix(kv, "example="); ok {
+			ex = append(ex, strconv.Quote(v))
+		}
+	}
+	switch len(ex) {
+	case 0:
+		return ""
+	case 1:
+		return ex[0]
+	}
+	return strings.Join(ex[:len(ex)-1], ", ") + " or " + ex[len(ex)-1]
 }
 
 // jsonField finds the field of t that encoding/json names name.
@@ -461,12 +514,9 @@ func embeddedVisible(t reflect.Type, f reflect.StructField) bool {
 	return true
 }
 
-// number renders a limit; a duration's limit (in nanoseconds) as a duration.
-func number(r *big.Rat, isDuration bool) string {
+// number renders a limit.
+func number(r *big.Rat) string {
 	if r.IsInt() {
-		if isDuration && r.Num().IsInt64() {
-			return time.Duration(r.Num().Int64()).String()
-		}
 		return r.Num().String()
 	}
 	f, _ := r.Float64()
@@ -474,7 +524,7 @@ func number(r *big.Rat, isDuration bool) string {
 }
 
 // display renders a JSON value from a schema in a message.
-func display(v any, isDuration bool) string {
+func display(v any) string {
 	switch v := v.(type) {
 	case nil:
 		return "null"
@@ -482,7 +532,7 @@ func display(v any, isDuration bool) string {
 		return strconv.Quote(v)
 	case json.Number:
 		if r, ok := new(big.Rat).SetString(string(v)); ok {
-			return number(r, isDuration)
+			return number(r)
 		}
 		return string(v)
 	case bool:

@@ -14,6 +14,8 @@ import (
 	"github.com/goccy/go-yaml/lexer"
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
+
+	"github.com/plykit/ply/option"
 )
 
 // document is a parsed Source with its options node located.
@@ -22,7 +24,7 @@ type document struct {
 	node    ast.Node            // a copy of the options node, aliases copied in; nil when absent or null
 	nearest ast.Node            // the deepest node found on the way to Source.Path, for positions when node is nil
 	anchors map[string]ast.Node // anchored values of the whole document, by anchor name
-	env     []Problem           // variables that Source.Env does not know, in the options
+	env     []*option.Error     // variables that Source.Env does not know, in the options
 	parsed  *parsed             // what body comes from; holding it keeps it in the cache
 }
 
@@ -31,14 +33,14 @@ type document struct {
 // [MaxAliasNodes]), a bad Source.Path, or a node on the way to the options
 // that is not a mapping or list; with any of them, nothing can be decoded.
 // Unknown environment variables are not among them: they are in d.env.
-func parseSource(src Source) (*document, []Problem) {
+func parseSource(src Source) (*document, []*option.Error) {
 	segs, err := parseYAMLPath(src.Path)
 	if err != nil {
-		return nil, []Problem{{Message: err.Error()}}
+		return nil, []*option.Error{{Problem: err.Error()}}
 	}
 	p := parse(src.Data)
 	if p.problem != nil {
-		return nil, []Problem{*p.problem}
+		return nil, []*option.Error{clone(p.problem)}
 	}
 	d := &document{body: p.body, anchors: p.anchors, parsed: p}
 	if d.body == nil {
@@ -60,7 +62,7 @@ func parseSource(src Source) (*document, []Problem) {
 				want = "a list"
 			}
 			line, col := position(r)
-			return nil, []Problem{{Line: line, Column: col, Message: fmt.Sprintf(
+			return nil, []*option.Error{{Line: line, Column: col, Problem: fmt.Sprintf(
 				"%s must be %s that holds the options, got %s", yamlPath, want, describe(r, ""))}}
 		}
 		if !found {
@@ -101,7 +103,7 @@ func (d *document) clone(n ast.Node) ast.Node {
 		if t := d.resolve(v); t != nil {
 			return d.clone(t)
 		}
-		return v // reported by the checker
+		return v // reported by the builder
 	case *ast.AnchorNode:
 		c := *v
 		c.Value = d.clone(v.Value)
@@ -148,7 +150,7 @@ type parsed struct {
 	data    []byte              // a copy of what was parsed, to recognize it
 	body    ast.Node            // root of the first document; nil when empty
 	anchors map[string]ast.Node // anchored values, by anchor name
-	problem *Problem            // why nothing can be decoded from it
+	problem *option.Error       // why nothing can be decoded from it
 }
 
 // last is the last parsed document, held weakly: it lives while a
@@ -192,12 +194,12 @@ func parse(data []byte) *parsed {
 	return p
 }
 
-// parseBytes parses YAML or JSON. Duplicate keys are left for the checker, which
+// parseBytes parses YAML or JSON. Duplicate keys are left for the builder, which
 // reports them all with their paths.
-func parseBytes(data []byte) (f *ast.File, problem *Problem) {
+func parseBytes(data []byte) (f *ast.File, problem *option.Error) {
 	defer func() {
 		if r := recover(); r != nil { // a parser bug must not take the host down
-			f, problem = nil, &Problem{Message: fmt.Sprintf("syntax error: cannot parse: %v", r)}
+			f, problem = nil, &option.Error{Problem: fmt.Sprintf("syntax error: cannot parse: %v", r)}
 		}
 	}()
 	tokens := lexer.Tokenize(string(data))
@@ -206,19 +208,18 @@ func parseBytes(data []byte) (f *ast.File, problem *Problem) {
 	}
 	f, err := parser.Parse(tokens, 0, parser.AllowDuplicateMapKey())
 	if err != nil {
-		p := syntaxProblem(err)
-		return nil, &p
+		return nil, syntaxProblem(err)
 	}
 	return f, nil
 }
 
-func syntaxProblem(err error) Problem {
+func syntaxProblem(err error) *option.Error {
 	var ye yaml.Error
 	if errors.As(err, &ye) {
 		line, col := tokenPosition(ye.GetToken())
-		return Problem{Line: line, Column: col, Message: "syntax error: " + lowerFirst(ye.GetMessage())}
+		return &option.Error{Line: line, Column: col, Problem: "syntax error: " + lowerFirst(ye.GetMessage())}
 	}
-	return Problem{Message: "syntax error: " + lowerFirst(err.Error())}
+	return &option.Error{Problem: "syntax error: " + lowerFirst(err.Error())}
 }
 
 // parseYAMLPath reads the subset of goccy/go-yaml's YAML paths that names one node:
