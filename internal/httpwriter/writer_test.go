@@ -7,13 +7,12 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httptrace"
-	"net/textproto"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/plykit/ply/internal/httpwriter"
+	"github.com/plykit/ply/internal/httpwriter/httpwritertest"
 	"go.uber.org/goleak"
 )
 
@@ -26,12 +25,7 @@ type served struct {
 	Written int64 // Writer.Written after the handler returned
 	Code    int   // the final status the client received
 	Body    string
-	Interim []interim // the 1xx responses the client received, in order
-}
-
-type interim struct {
-	Code int
-	Link string // the Link field sent with it
+	Interim []string // the 1xx responses the client received: "103 " and the Link field
 }
 
 // serve runs handle behind a real net/http server, its writer wrapped in a
@@ -49,26 +43,9 @@ func serve(t *testing.T, g httpwriter.Gate, handle func(w *httpwriter.Writer) er
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // "superfluous WriteHeader" is expected of some rows
 	srv.Start()
 	t.Cleanup(srv.Close)
-	var got served
-	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
-		got.Interim = append(got.Interim, interim{Code: code, Link: h.Get("Link")})
-		return nil
-	}}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), trace), http.MethodGet, srv.URL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = res.Body.Close() }()
-	body, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := <-records
-	got.Status, got.Written, got.Code, got.Body = rec.Status, rec.Written, res.StatusCode, string(body)
+	res := httpwritertest.Get(t, srv.Client(), srv.URL)
+	got := <-records
+	got.Code, got.Body, got.Interim = res.Code, res.Body, res.Interim
 	return got
 }
 
@@ -138,9 +115,9 @@ func TestWriterServed(t *testing.T) {
 				w.WriteHeader(http.StatusNoContent)
 				return nil
 			},
-			want: served{Status: http.StatusNoContent, Code: http.StatusNoContent, Interim: []interim{
-				{Code: http.StatusEarlyHints, Link: "</a.css>; rel=preload"},
-				{Code: http.StatusEarlyHints, Link: "</b.css>; rel=preload"},
+			want: served{Status: http.StatusNoContent, Code: http.StatusNoContent, Interim: []string{
+				"103 </a.css>; rel=preload",
+				"103 </b.css>; rel=preload",
 			}},
 		},
 		{
@@ -297,7 +274,7 @@ func TestGate(t *testing.T) {
 			},
 			wantAsked: []int{http.StatusEarlyHints, http.StatusCreated},
 			want: served{Status: http.StatusCreated, Written: 1, Code: http.StatusCreated, Body: "x",
-				Interim: []interim{{Code: http.StatusEarlyHints}}},
+				Interim: []string{"103 "}},
 		},
 		{
 			name:      "sees the 200 a Write implies",
