@@ -66,7 +66,7 @@ func (rw *ResponseWriter) answer(w http.ResponseWriter, r *http.Request, module,
 		return // a deliberate abort: the host aborts the response, unlogged
 	}
 	status := Status(err)
-	began := rw.status != 0
+	began := rw.w.Status() != 0
 	logger := rw.logger
 	if logger == nil {
 		logger = slog.Default()
@@ -84,7 +84,7 @@ func (rw *ResponseWriter) answer(w http.ResponseWriter, r *http.Request, module,
 			attrs = append(attrs, slog.String("plugin", pe.Plugin), slog.String("version", pe.Version))
 		}
 		if began {
-			attrs = append(attrs, slog.Int("status", rw.status), slog.Bool("response_began", true))
+			attrs = append(attrs, slog.Int("status", rw.w.Status()), slog.Bool("response_began", true))
 		} else {
 			attrs = append(attrs, slog.Int("status", status))
 		}
