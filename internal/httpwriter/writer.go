@@ -148,11 +148,14 @@ func (w *Writer) ReadFrom(src io.Reader) (int64, error) {
 		w.bytes += n
 		return n, err
 	}
-	return io.Copy(writeOnly{w}, src) // Write counts the bytes
+	return io.Copy((*writeOnly)(w), src) // Write counts the bytes
 }
 
-// writeOnly hides a Writer's ReadFrom, so that io.Copy writes with Write.
-type writeOnly struct{ io.Writer }
+// writeOnly is a Writer without ReadFrom, so that io.Copy writes with Write;
+// as a pointer, it converts to an io.Writer without allocating.
+type writeOnly Writer
+
+func (w *writeOnly) Write(p []byte) (int, error) { return (*Writer)(w).Write(p) }
 
 // Flush implements [http.Flusher]; use FlushError, or an
 // http.ResponseController, to learn whether it failed.
