@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -77,6 +78,7 @@ type recordSink struct {
 var (
 	_ httpwriter.Gate = (*recordSink)(nil)
 	_ http.Hijacker   = (*recordSink)(nil)
+	_ io.ReaderFrom   = (*recordSink)(nil)
 )
 
 // newRecorder returns a recorder whose response goes to under.
@@ -129,6 +131,29 @@ func (s *recordSink) Write(p []byte) (int, error) {
 		return s.under.Write(p)
 	}
 	return s.body.Write(p)
+}
+
+// ReadFrom records what src holds, up to the limit, and copies the rest to
+// the writer underneath once the response streams: as Write, without io.Copy's
+// buffer.
+func (s *recordSink) ReadFrom(src io.Reader) (int64, error) {
+	if s.passing && !s.streaming {
+		s.stream()
+	}
+	var n int64
+	if !s.streaming {
+		if s.limit <= 0 {
+			return s.body.ReadFrom(src)
+		}
+		var err error
+		n, err = s.body.ReadFrom(&io.LimitedReader{R: src, N: s.limit - int64(s.body.Len()) + 1})
+		if err != nil || int64(s.body.Len()) <= s.limit {
+			return n, err
+		}
+		s.stream() // past the limit: what is recorded goes out, the rest follows
+	}
+	m, err := io.Copy(s.under, src)
+	return n + m, err
 }
 
 // FlushError does nothing while the response is recorded, and flushes the

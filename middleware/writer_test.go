@@ -139,3 +139,93 @@ func TestTimeoutCopy(t *testing.T) {
 		t.Errorf("status = %d, want 503", res.status)
 	}
 }
+
+// TestBufferingLayersCopy checks io.Copy, which takes the writer's ReadFrom,
+// through the layers that hold a response back: what they record and what
+// reaches the client.
+func TestBufferingLayersCopy(t *testing.T) {
+	retry := must(middleware.NewRetry(middleware.RetryOptions{MaxAttempts: 2, InitialInterval: time.Millisecond}))(t)
+	copyBody := func(w http.ResponseWriter, body string) error {
+		n, err := io.Copy(w, struct{ io.Reader }{strings.NewReader(body)}) // no WriteTo: io.Copy takes ReadFrom
+		if err == nil && n != int64(len(body)) {
+			err = fmt.Errorf("copied %d bytes of %d", n, len(body))
+		}
+		return err
+	}
+	for _, tt := range []struct {
+		name         string
+		layer        func(t *testing.T) func(http.Handler) http.Handler
+		handle       func(w http.ResponseWriter, attempt int) error
+		wantBodies   []string // of two GETs
+		wantAttempts int      // handler runs for the two GETs
+	}{
+		{
+			name:  "cache: a body within the limit is recorded and stored",
+			layer: cacheWith(middleware.CacheOptions{MaxBodyBytes: 8}),
+			handle: func(w http.ResponseWriter, _ int) error {
+				w.Header().Set("Cache-Control", "max-age=600")
+				return copyBody(w, "12345678")
+			},
+			wantBodies: []string{"12345678", "12345678"}, wantAttempts: 1,
+		},
+		{
+			name:  "cache: a body past the limit streams whole and is not stored",
+			layer: cacheWith(middleware.CacheOptions{MaxBodyBytes: 8}),
+			handle: func(w http.ResponseWriter, _ int) error {
+				w.Header().Set("Cache-Control", "max-age=600")
+				return copyBody(w, "123456789")
+			},
+			wantBodies: []string{"123456789", "123456789"}, wantAttempts: 2,
+		},
+		{
+			name:  "retry: a retried attempt's copy is discarded, the next one's streams",
+			layer: func(*testing.T) func(http.Handler) http.Handler { return retry },
+			handle: func(w http.ResponseWriter, attempt int) error {
+				if attempt%2 == 1 {
+					w.WriteHeader(http.StatusServiceUnavailable)
+					return copyBody(w, "failed")
+				}
+				return copyBody(w, "copied")
+			},
+			wantBodies: []string{"copied", "copied"}, wantAttempts: 4,
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			attempts := 0
+			srv := serve(t, tt.layer(t)(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				mu.Lock()
+				attempts++
+				attempt := attempts
+				mu.Unlock()
+				if err := tt.handle(w, attempt); err != nil {
+					t.Errorf("attempt %d: %v", attempt, err)
+				}
+			})))
+			var bodies []string
+			for range 2 {
+				got := httpwritertest.Get(t, srv.Client(), srv.URL+"/r")
+				bodies = append(bodies, got.Body)
+			}
+			if diff := cmp.Diff(tt.wantBodies, bodies); diff != "" {
+				t.Errorf("bodies (-want +got):\n%s", diff)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if attempts != tt.wantAttempts {
+				t.Errorf("the handler ran %d times, want %d", attempts, tt.wantAttempts)
+			}
+		})
+	}
+}
+
+// cacheWith returns a function that makes a cache with opts, closed when the
+// test ends, and returns its layer.
+func cacheWith(opts middleware.CacheOptions) func(t *testing.T) func(http.Handler) http.Handler {
+	return func(t *testing.T) func(http.Handler) http.Handler {
+		t.Helper()
+		c := must(middleware.NewCache(opts))(t)
+		t.Cleanup(func() { closeOK(t, c) })
+		return c.Middleware()
+	}
+}
