@@ -96,11 +96,9 @@ func (w *Writer) Unwrap() http.ResponseWriter { return w.w }
 func (w *Writer) Header() http.Header { return w.w.Header() }
 
 // open lets code go out, if the gate allows it, and records it when it is the
-// final status. Once the final status went through, it costs a comparison.
+// final status. Its callers skip it once the final status went through, so
+// that, on the hot path, it costs them a comparison.
 func (w *Writer) open(code int) error {
-	if w.status != 0 {
-		return nil
-	}
 	if w.gate != nil {
 		if err := w.gate.Open(code); err != nil {
 			return err
@@ -120,7 +118,7 @@ func final(code int) bool {
 
 // WriteHeader passes code on, unless the gate keeps it back.
 func (w *Writer) WriteHeader(code int) {
-	if w.open(code) != nil {
+	if w.status == 0 && w.open(code) != nil {
 		return
 	}
 	w.w.WriteHeader(code)
@@ -129,8 +127,10 @@ func (w *Writer) WriteHeader(code int) {
 // Write passes p on, counting the bytes written, after the final status (200
 // unless one was written).
 func (w *Writer) Write(p []byte) (int, error) {
-	if err := w.open(http.StatusOK); err != nil {
-		return 0, err
+	if w.status == 0 {
+		if err := w.open(http.StatusOK); err != nil {
+			return 0, err
+		}
 	}
 	n, err := w.w.Write(p)
 	w.bytes += int64(n)
@@ -140,8 +140,10 @@ func (w *Writer) Write(p []byte) (int, error) {
 // ReadFrom copies src to the response, counting the bytes, with the writer
 // underneath's own ReadFrom (sendfile for a net/http connection) when it has one.
 func (w *Writer) ReadFrom(src io.Reader) (int64, error) {
-	if err := w.open(http.StatusOK); err != nil {
-		return 0, err
+	if w.status == 0 {
+		if err := w.open(http.StatusOK); err != nil {
+			return 0, err
+		}
 	}
 	if rf, ok := w.w.(io.ReaderFrom); ok {
 		n, err := rf.ReadFrom(src)
@@ -164,8 +166,10 @@ func (w *Writer) Flush() { _ = w.FlushError() }
 // FlushError sends the header, with the final status (200 unless one was
 // written), and the body written so far to the client.
 func (w *Writer) FlushError() error {
-	if err := w.open(http.StatusOK); err != nil {
-		return err
+	if w.status == 0 {
+		if err := w.open(http.StatusOK); err != nil {
+			return err
+		}
 	}
 	return http.NewResponseController(w.w).Flush()
 }
