@@ -124,13 +124,13 @@ func (s *recordSink) WriteHeader(code int) {
 }
 
 func (s *recordSink) Write(p []byte) (int, error) {
-	if !s.streaming && (s.passing || s.limit > 0 && int64(s.body.Len()+len(p)) > s.limit) {
+	if !s.streaming {
+		if !s.passing && (s.limit <= 0 || int64(s.body.Len()+len(p)) <= s.limit) {
+			return s.body.Write(p)
+		}
 		s.stream()
 	}
-	if s.streaming {
-		return s.under.Write(p)
-	}
-	return s.body.Write(p)
+	return s.under.Write(p)
 }
 
 // ReadFrom records what src holds, up to the limit, and copies the rest to
