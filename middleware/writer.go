@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -213,25 +212,11 @@ func (s *recordSink) stream() {
 	s.body = bytes.Buffer{}
 }
 
-// problem is an RFC 9457 problem details body.
-type problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail,omitempty"`
-}
-
 // WriteProblem writes status with an RFC 9457 application/problem+json body
 // whose detail is detail (left out when empty): the error format of every
 // stock layer, for plugins that answer alongside them.
 func WriteProblem(w http.ResponseWriter, status int, detail string) {
-	body, _ := json.Marshal(problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail})
-	h := w.Header()
-	h.Set("Content-Type", "application/problem+json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	httpwriter.WriteProblem(w, status, http.StatusText(status), detail)
 }
 
 // retryAfter formats a wait as whole seconds for a Retry-After header, rounding up

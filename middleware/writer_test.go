@@ -152,6 +152,12 @@ func TestBufferingLayersCopy(t *testing.T) {
 		}
 		return err
 	}
+	cacheable := func(body string) func(w http.ResponseWriter, _ int) error {
+		return func(w http.ResponseWriter, _ int) error {
+			w.Header().Set("Cache-Control", "max-age=600")
+			return copyBody(w, body)
+		}
+	}
 	for _, tt := range []struct {
 		name         string
 		layer        func(t *testing.T) func(http.Handler) http.Handler
@@ -160,21 +166,15 @@ func TestBufferingLayersCopy(t *testing.T) {
 		wantAttempts int      // handler runs for the two GETs
 	}{
 		{
-			name:  "cache: a body within the limit is recorded and stored",
-			layer: cacheWith(middleware.CacheOptions{MaxBodyBytes: 8}),
-			handle: func(w http.ResponseWriter, _ int) error {
-				w.Header().Set("Cache-Control", "max-age=600")
-				return copyBody(w, "12345678")
-			},
+			name:       "cache: a body within the limit is recorded and stored",
+			layer:      cacheWith(middleware.CacheOptions{MaxBodyBytes: 8}),
+			handle:     cacheable("12345678"),
 			wantBodies: []string{"12345678", "12345678"}, wantAttempts: 1,
 		},
 		{
-			name:  "cache: a body past the limit streams whole and is not stored",
-			layer: cacheWith(middleware.CacheOptions{MaxBodyBytes: 8}),
-			handle: func(w http.ResponseWriter, _ int) error {
-				w.Header().Set("Cache-Control", "max-age=600")
-				return copyBody(w, "123456789")
-			},
+			name:       "cache: a body past the limit streams whole and is not stored",
+			layer:      cacheWith(middleware.CacheOptions{MaxBodyBytes: 8}),
+			handle:     cacheable("123456789"),
 			wantBodies: []string{"123456789", "123456789"}, wantAttempts: 2,
 		},
 		{
