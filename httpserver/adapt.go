@@ -1,13 +1,17 @@
 package httpserver
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 
 	"github.com/plykit/ply"
+	"github.com/plykit/ply/internal/httpwriter"
 )
 
 // Handler returns an http.Handler that serves r through ch: the call's
@@ -33,7 +37,7 @@ func handler(ch *ply.Chain, logger *slog.Logger) http.Handler {
 		if err != nil && rw.answered == nil {
 			rw.answer(w, r, ch.Module().Name, ch.Handler().Name, err)
 		}
-		began := rw.status != 0
+		began := rw.w.Status() != 0
 		rw.reset(nil)
 		writers.Put(rw)
 		if err != nil && (began && isPanic(err) || errors.Is(err, http.ErrAbortHandler)) {
@@ -51,13 +55,20 @@ func isPanic(err error) bool {
 
 var writers = sync.Pool{New: func() any { return new(ResponseWriter) }}
 
+var (
+	_ http.Flusher                              = (*ResponseWriter)(nil)
+	_ http.Hijacker                             = (*ResponseWriter)(nil)
+	_ io.ReaderFrom                             = (*ResponseWriter)(nil)
+	_ interface{ Unwrap() http.ResponseWriter } = (*ResponseWriter)(nil)
+)
+
 // ResponseWriter is the http.ResponseWriter of a ply HTTP call. It records
-// the status and the bytes written, and unwraps to the server's writer, so
-// [http.ResponseController] still reaches Flush, Hijack and deadlines.
+// the final status and the body bytes written, passes Flush, Hijack and
+// ReadFrom (sendfile) on to the server's writer, and unwraps to it, so
+// [http.ResponseController] also reaches its deadlines. Informational
+// (1xx) statuses go out without being recorded: the final status follows.
 type ResponseWriter struct {
-	http.ResponseWriter
-	status   int
-	written  int64
+	w        httpwriter.Writer
 	frame    frame // of the innermost adapted middleware running
 	answered error // the error coming back through the chain, once answered
 	logger   *slog.Logger
@@ -73,32 +84,41 @@ type frame struct {
 }
 
 func (w *ResponseWriter) reset(to http.ResponseWriter) {
-	*w = ResponseWriter{ResponseWriter: to}
+	*w = ResponseWriter{}
+	w.w.Reset(to, nil)
 }
 
-// WriteHeader records the status and passes it on.
-func (w *ResponseWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
+// Header returns the server writer's header.
+func (w *ResponseWriter) Header() http.Header { return w.w.Header() }
+
+// WriteHeader records the status, unless it is informational (1xx) or a
+// final status was written already, and passes it on.
+func (w *ResponseWriter) WriteHeader(code int) { w.w.WriteHeader(code) }
 
 // Write records the status (200 if none was set) and the bytes written.
-func (w *ResponseWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	n, err := w.ResponseWriter.Write(b)
-	w.written += int64(n)
-	return n, err
-}
+func (w *ResponseWriter) Write(b []byte) (int, error) { return w.w.Write(b) }
 
-// Status returns the status written so far, or 0.
-func (w *ResponseWriter) Status() int { return w.status }
+// ReadFrom copies src to the response with the server writer's ReadFrom,
+// as Write would, recording the status and the bytes.
+func (w *ResponseWriter) ReadFrom(src io.Reader) (int64, error) { return w.w.ReadFrom(src) }
+
+// Flush implements [http.Flusher], recording the status (200 if none was
+// set).
+func (w *ResponseWriter) Flush() { w.w.Flush() }
+
+// FlushError is Flush, returning the error of the server writer's Flush
+// (an [http.ErrNotSupported] if it has none), as [http.ResponseController]
+// wants.
+func (w *ResponseWriter) FlushError() error { return w.w.FlushError() }
+
+// Hijack implements [http.Hijacker] with the server writer's Hijack.
+func (w *ResponseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) { return w.w.Hijack() }
+
+// Status returns the final status written so far, or 0.
+func (w *ResponseWriter) Status() int { return w.w.Status() }
 
 // Written returns how many body bytes were written.
-func (w *ResponseWriter) Written() int64 { return w.written }
+func (w *ResponseWriter) Written() int64 { return w.w.Written() }
 
 // Answered returns the error the host answered the response with (see
 // [Handler]), or nil: for net/http middleware around the chain that
@@ -107,7 +127,7 @@ func (w *ResponseWriter) Written() int64 { return w.written }
 func (w *ResponseWriter) Answered() error { return w.answered }
 
 // Unwrap returns the underlying writer, for [http.ResponseController].
-func (w *ResponseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (w *ResponseWriter) Unwrap() http.ResponseWriter { return w.w.Unwrap() }
 
 type writerKey struct{}
 
@@ -187,7 +207,8 @@ func layer(mw func(http.Handler) http.Handler, viaContext bool) ply.Layer {
 		w, _ := c.Response().(http.ResponseWriter)
 		rw := writerOf(w, r)
 		if rw == nil { // called outside Handler, e.g. Serve(ctx, r, httptest.NewRecorder())
-			rw = &ResponseWriter{ResponseWriter: w}
+			rw = new(ResponseWriter)
+			rw.reset(w)
 			w = rw
 			c.SetResponse(rw)
 		}

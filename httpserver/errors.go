@@ -2,13 +2,13 @@ package httpserver
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
 
 	"github.com/plykit/ply"
+	"github.com/plykit/ply/internal/httpwriter"
 )
 
 // StatusClientClosed is the status of a request whose client went away
@@ -66,7 +66,7 @@ func (rw *ResponseWriter) answer(w http.ResponseWriter, r *http.Request, module,
 		return // a deliberate abort: the host aborts the response, unlogged
 	}
 	status := Status(err)
-	began := rw.status != 0
+	began := rw.w.Status() != 0
 	logger := rw.logger
 	if logger == nil {
 		logger = slog.Default()
@@ -84,7 +84,7 @@ func (rw *ResponseWriter) answer(w http.ResponseWriter, r *http.Request, module,
 			attrs = append(attrs, slog.String("plugin", pe.Plugin), slog.String("version", pe.Version))
 		}
 		if began {
-			attrs = append(attrs, slog.Int("status", rw.status), slog.Bool("response_began", true))
+			attrs = append(attrs, slog.Int("status", rw.w.Status()), slog.Bool("response_began", true))
 		} else {
 			attrs = append(attrs, slog.Int("status", status))
 		}
@@ -97,7 +97,11 @@ func (rw *ResponseWriter) answer(w http.ResponseWriter, r *http.Request, module,
 	if began {
 		return
 	}
-	writeProblem(w, status)
+	title := http.StatusText(status)
+	if status == StatusClientClosed {
+		title = "Client Closed Request"
+	}
+	httpwriter.WriteProblem(w, status, title, "")
 }
 
 // Logged returns err marked as logged already, for a layer that logged it
@@ -115,26 +119,6 @@ type loggedError struct{ err error }
 func (e loggedError) Error() string { return e.err.Error() }
 
 func (e loggedError) Unwrap() error { return e.err }
-
-// writeProblem writes status with an RFC 9457 application/problem+json
-// body, as the stock layers answer.
-func writeProblem(w http.ResponseWriter, status int) {
-	title := http.StatusText(status)
-	if status == StatusClientClosed {
-		title = "Client Closed Request"
-	}
-	body, _ := json.Marshal(struct {
-		Type   string `json:"type"`
-		Title  string `json:"title"`
-		Status int    `json:"status"`
-	}{"about:blank", title, status})
-	h := w.Header()
-	h.Set("Content-Type", "application/problem+json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
-}
 
 // maxField is the longest value, in bytes, that the server logs of a field
 // taken from the request (method, path); clip cuts longer ones.

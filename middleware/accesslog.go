@@ -1,10 +1,13 @@
 package middleware
 
 import (
+	"cmp"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/plykit/ply/internal/httpwriter"
 )
 
 // AccessLogOptions configures [NewAccessLog]. The zero value logs "http request" at
@@ -42,8 +45,8 @@ func (o AccessLogOptions) level() (slog.Level, bool) {
 // [NewRecover] layer.
 // A nil logger means [slog.Default].
 //
-// The layer wraps the ResponseWriter; the wrapper implements Unwrap, Flush and
-// Hijack, so [http.ResponseController] and streaming keep working. Records below
+// The layer wraps the ResponseWriter; the wrapper implements Unwrap, Flush, Hijack
+// and ReadFrom, so [http.ResponseController], streaming and sendfile keep working. Records below
 // the logger's level cost one Enabled call.
 func NewAccessLog(opts AccessLogOptions, logger *slog.Logger) (func(http.Handler) http.Handler, error) {
 	if err := checked("accesslog", opts); err != nil {
@@ -59,10 +62,10 @@ func NewAccessLog(opts AccessLogOptions, logger *slog.Logger) (func(http.Handler
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
-			sw := &statusWriter{ResponseWriter: w}
+			sw := httpwriter.New(w, nil)
 			completed := false
 			defer func() { // deferred, so that a panic going through is logged too (as a 500)
-				status := sw.Status()
+				status := cmp.Or(sw.Status(), http.StatusOK)
 				if !completed {
 					status = http.StatusInternalServerError
 				}
@@ -79,7 +82,7 @@ func NewAccessLog(opts AccessLogOptions, logger *slog.Logger) (func(http.Handler
 					slog.String("path", Clip(r.URL.Path)),
 					slog.String("pattern", r.Pattern),
 					slog.Int("status", status),
-					slog.Int64("bytes", sw.bytes),
+					slog.Int64("bytes", sw.Written()),
 					slog.Duration("duration", time.Since(start)),
 					slog.String("request_id", RequestIDFrom(ctx)))
 			}()

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/plykit/ply/internal/httpwriter"
 	"github.com/sony/gobreaker/v2"
 )
 
@@ -115,7 +116,7 @@ func (b *Breaker) Middleware() func(http.Handler) http.Handler {
 				WriteProblem(w, http.StatusServiceUnavailable, "circuit breaker open")
 				return
 			}
-			sw := &statusWriter{ResponseWriter: w}
+			sw := httpwriter.New(w, nil)
 			failed := true // until the handler returns: a panic is a failure
 			defer func() {
 				if failed {
@@ -125,7 +126,7 @@ func (b *Breaker) Middleware() func(http.Handler) http.Handler {
 				}
 			}()
 			next.ServeHTTP(sw, r)
-			failed = sw.Status() >= 500
+			failed = sw.Status() >= 500 // 0, when the handler wrote nothing, is net/http's 200
 		})
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/maypok86/otter/v2"
+	"github.com/plykit/ply/internal/httpwriter"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -119,6 +120,8 @@ type CacheStats struct {
 // [CacheOptions.MaxBodyBytes]. On a miss the inner chain writes into memory until
 // its body passes MaxBodyBytes; from there it streams to its client and is not
 // stored. Interim responses (1xx, such as 103 Early Hints) go to the client at once.
+// While the response is in memory, Flush does nothing and Hijack fails with
+// [http.ErrNotSupported].
 // It runs with the context of the first request for the key; if that context ends
 // before the chain returns, nothing is stored and the requests that waited run the
 // chain themselves. A panic in the inner chain is re-raised in every waiting request.
@@ -472,8 +475,8 @@ func (c *Cache) fill(next http.Handler, w http.ResponseWriter, r *http.Request, 
 		}
 	}()
 	ct := &cacheTags{}
-	rec := newRecorder()
-	rec.under, rec.limit, rec.strip = w, c.maxBody, c.tagHeader
+	rec := newRecorder(w)
+	rec.s.limit, rec.s.strip = c.maxBody, c.tagHeader
 	out := r.WithContext(context.WithValue(r.Context(), cacheTagsKey{}, ct))
 	if stale.revalidatable() {
 		out.Header = r.Header.Clone()
@@ -490,7 +493,7 @@ func (c *Cache) fill(next http.Handler, w http.ResponseWriter, r *http.Request, 
 	requestTime := time.Now()
 	next.ServeHTTP(rec, out)
 	responseTime := time.Now()
-	if rec.streaming {
+	if rec.s.streaming {
 		res.cancelled = r.Context().Err() != nil
 		return res
 	}
@@ -580,26 +583,26 @@ func uriTag(uri string) string { return "\x00" + uri }
 // success removes the stored responses it makes stale (RFC 9111 §4.4), before
 // its response reaches the client.
 func (c *Cache) serveUnsafe(next http.Handler, w http.ResponseWriter, r *http.Request) {
-	iw := &invalidatingWriter{ResponseWriter: w, c: c, r: r}
+	iw := &invalidatingWriter{c: c, r: r}
+	iw.Reset(w, iw)
 	next.ServeHTTP(iw, r)
-	iw.status(http.StatusOK) // the handler wrote nothing: net/http sends 200
-}
-
-// invalidatingWriter invalidates when the status of a response is known.
-type invalidatingWriter struct {
-	http.ResponseWriter
-	c    *Cache
-	r    *http.Request
-	done bool
-}
-
-func (iw *invalidatingWriter) status(code int) {
-	if iw.done || code < 200 {
-		return
+	if iw.Status() == 0 { // the handler wrote nothing: net/http sends 200
+		_ = iw.Open(http.StatusOK)
 	}
-	iw.done = true
-	if code >= 400 {
-		return
+}
+
+// invalidatingWriter invalidates when the final status of a response is known,
+// before it goes out.
+type invalidatingWriter struct {
+	httpwriter.Writer
+	c *Cache
+	r *http.Request
+}
+
+// Open invalidates what a successful response makes stale; it never refuses.
+func (iw *invalidatingWriter) Open(code int) error {
+	if code < 200 || code >= 400 {
+		return nil
 	}
 	iw.c.invalidateURL(iw.r.Host, iw.r.URL)
 	h := iw.Header()
@@ -610,25 +613,7 @@ func (iw *invalidatingWriter) status(code int) {
 			}
 		}
 	}
-}
-
-func (iw *invalidatingWriter) WriteHeader(code int) {
-	iw.status(code)
-	iw.ResponseWriter.WriteHeader(code)
-}
-
-func (iw *invalidatingWriter) Write(p []byte) (int, error) {
-	iw.status(http.StatusOK)
-	return iw.ResponseWriter.Write(p)
-}
-
-// Unwrap lets [http.ResponseController] reach the writer underneath.
-func (iw *invalidatingWriter) Unwrap() http.ResponseWriter { return iw.ResponseWriter }
-
-// Flush implements [http.Flusher].
-func (iw *invalidatingWriter) Flush() {
-	iw.status(http.StatusOK)
-	_ = http.NewResponseController(iw.ResponseWriter).Flush()
+	return nil
 }
 
 // invalidateURL removes every stored response of host and u's path and query.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"runtime/debug"
 
+	"github.com/plykit/ply/internal/httpwriter"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -101,7 +102,7 @@ func NewErrorReport(opts ErrorReportOptions, rep Reporter) (func(http.Handler) h
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			sw := &statusWriter{ResponseWriter: w}
+			sw := httpwriter.New(w, nil)
 			report := func(status int, p any, stack []byte, err error) {
 				ctx := r.Context()
 				rep.Report(ctx, ReportedError{
@@ -119,7 +120,7 @@ func NewErrorReport(opts ErrorReportOptions, rep Reporter) (func(http.Handler) h
 				}
 			}()
 			next.ServeHTTP(sw, r)
-			if s := sw.Status(); s >= 500 {
+			if s := sw.Status(); s >= 500 { // net/http sends 200 when it is 0
 				report(s, nil, nil, answered(w))
 			}
 		})

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/plykit/ply/internal/httpwriter"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -68,7 +69,7 @@ func NewMetrics(opts MetricsOptions, mp metric.MeterProvider) (func(http.Handler
 			method := normalizeMethod(r.Method)
 			inFlight := attrs.get(attrKey{method: method, route: r.Pattern})
 			active.Add(ctx, 1, inFlight)
-			sw := &statusWriter{ResponseWriter: w}
+			sw := httpwriter.New(w, nil)
 			status := http.StatusInternalServerError // if the handler panics
 			defer func() {
 				active.Add(ctx, -1, inFlight)
@@ -80,7 +81,7 @@ func NewMetrics(opts MetricsOptions, mp metric.MeterProvider) (func(http.Handler
 				duration.Record(ctx, time.Since(start).Seconds(), done)
 			}()
 			next.ServeHTTP(sw, r)
-			status = sw.Status()
+			status = cmp.Or(sw.Status(), http.StatusOK)
 		})
 	}, nil
 }
@@ -168,7 +169,7 @@ func NewTracing(opts TracingOptions, tp trace.TracerProvider, prop propagation.T
 			ctx := prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
 			ctx, span := tracer.Start(ctx, spanName(r), trace.WithSpanKind(trace.SpanKindServer),
 				trace.WithAttributes(attrMethod.String(normalizeMethod(r.Method)), attrRoute.String(r.Pattern)))
-			sw := &statusWriter{ResponseWriter: w}
+			sw := httpwriter.New(w, nil)
 			completed := false
 			defer func() { // without recover, so that an outer layer sees the panic's own stack
 				if !completed {
@@ -176,7 +177,7 @@ func NewTracing(opts TracingOptions, tp trace.TracerProvider, prop propagation.T
 					span.End()
 					return
 				}
-				status := sw.Status()
+				status := cmp.Or(sw.Status(), http.StatusOK)
 				span.SetAttributes(attrStatusCode.Int(status))
 				if status >= 500 {
 					span.SetStatus(codes.Error, http.StatusText(status))

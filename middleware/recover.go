@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+
+	"github.com/plykit/ply/internal/httpwriter"
 )
 
 // RecoverOptions configures [NewRecover]. The zero value logs as "recover".
@@ -31,7 +33,7 @@ func NewRecover(opts RecoverOptions, logger *slog.Logger) (func(http.Handler) ht
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			sw := &statusWriter{ResponseWriter: w}
+			sw := httpwriter.New(w, nil)
 			defer func() {
 				v := recover()
 				if v == nil {
@@ -46,7 +48,7 @@ func NewRecover(opts RecoverOptions, logger *slog.Logger) (func(http.Handler) ht
 					slog.String("path", Clip(r.URL.Path)),
 					slog.String("panic", fmt.Sprint(v)),
 					slog.String("stack", string(debug.Stack())))
-				if sw.status != 0 {
+				if sw.Status() != 0 {
 					panic(http.ErrAbortHandler) // the status line is gone: abort the response
 				}
 				WriteProblem(w, http.StatusInternalServerError, "")

@@ -56,8 +56,9 @@ var errRetryableStatus = errors.New("retryable status")
 // that will be retried is buffered and discarded, any other (and every response of
 // the last attempt) goes straight to the client, so only one response is sent and
 // successful responses stream. If the request's context ends while waiting, the last
-// failed response is sent. Before the last attempt, the inner chain cannot hijack
-// the connection.
+// failed response is sent. Interim responses (1xx) of every attempt go to the client.
+// Before the last attempt, the inner chain cannot hijack the connection until its
+// status shows it is not retried: Hijack fails with [http.ErrNotSupported].
 func NewRetry(opts RetryOptions) (func(http.Handler) http.Handler, error) {
 	if err := checked("retry", opts); err != nil {
 		return nil, err
@@ -71,6 +72,7 @@ func NewRetry(opts RetryOptions) (func(http.Handler) http.Handler, error) {
 	if len(statuses) == 0 {
 		statuses = []int{http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout}
 	}
+	final := func(status int) bool { return !slices.Contains(statuses, status) } // not retried: the client's
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if attempts == 1 || !idempotent(r) {
@@ -106,15 +108,18 @@ func NewRetry(opts RetryOptions) (func(http.Handler) http.Handler, error) {
 					next.ServeHTTP(w, req)
 					return nil, nil
 				}
-				aw := &attemptWriter{w: w, header: make(http.Header), retry: func(status int) bool { return slices.Contains(statuses, status) }}
-				next.ServeHTTP(aw, req)
-				if aw.rec != nil {
-					return aw.rec.result(), errRetryableStatus
+				// The attempt's response is recorded until its status shows whether it
+				// is retried; one that is not streams to the client from there.
+				rec := newRecorder(w)
+				rec.s.pass = final
+				next.ServeHTTP(rec, req)
+				if rec.Status() == 0 { // the handler wrote nothing: an empty 200
+					rec.WriteHeader(http.StatusOK)
 				}
-				if !aw.passing { // the handler wrote nothing: an empty 200
-					aw.WriteHeader(http.StatusOK)
+				if rec.s.streaming {
+					return nil, nil
 				}
-				return nil, nil
+				return rec.result(), errRetryableStatus
 			}
 			b := &backoff.ExponentialBackOff{
 				InitialInterval:     initial,
@@ -139,75 +144,3 @@ func idempotent(r *http.Request) bool {
 	}
 	return r.Header.Get("Idempotency-Key") != ""
 }
-
-// attemptWriter holds back an attempt's response until its status shows whether the
-// request will be retried: a response with a retryable status is recorded, any other
-// is passed straight to the client.
-type attemptWriter struct {
-	w       http.ResponseWriter
-	header  http.Header // until the status is known
-	retry   func(status int) bool
-	rec     *recorder // set when the status is retryable
-	passing bool      // set when the response goes to the client
-}
-
-func (a *attemptWriter) Header() http.Header {
-	switch {
-	case a.passing:
-		return a.w.Header()
-	case a.rec != nil:
-		return a.rec.header
-	}
-	return a.header
-}
-
-func (a *attemptWriter) WriteHeader(code int) {
-	if !a.passing && a.rec == nil && code >= 200 {
-		if a.retry(code) {
-			a.rec = newRecorder()
-			a.rec.under = a.w
-			a.rec.header = a.header
-		} else {
-			h := a.w.Header()
-			for k, v := range a.header {
-				h[k] = v
-			}
-			a.passing = true
-		}
-	}
-	switch {
-	case a.passing:
-		a.w.WriteHeader(code)
-	case a.rec != nil:
-		a.rec.WriteHeader(code)
-	}
-}
-
-func (a *attemptWriter) Write(p []byte) (int, error) {
-	if !a.passing && a.rec == nil {
-		a.WriteHeader(http.StatusOK)
-	}
-	if a.passing {
-		return a.w.Write(p)
-	}
-	return a.rec.Write(p)
-}
-
-// FlushError flushes a response that goes to the client; it does nothing for one
-// that is recorded.
-func (a *attemptWriter) FlushError() error {
-	if !a.passing && a.rec == nil {
-		a.WriteHeader(http.StatusOK)
-	}
-	if a.passing {
-		return http.NewResponseController(a.w).Flush()
-	}
-	return nil
-}
-
-// Flush implements [http.Flusher].
-func (a *attemptWriter) Flush() { _ = a.FlushError() }
-
-// Unwrap returns the writer the attempt's response may go to, so code
-// under the retry (a ply chain, http.ResponseController) can reach it.
-func (a *attemptWriter) Unwrap() http.ResponseWriter { return a.w }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"time"
+
+	"github.com/plykit/ply/internal/httpwriter"
 )
 
 // TimeoutOptions configures [NewTimeout]. The zero value gives each request 30s and
@@ -42,50 +44,29 @@ func NewTimeout(opts TimeoutOptions) (func(http.Handler) http.Handler, error) {
 			ctx, cancel := context.WithTimeout(r.Context(), opts.Timeout)
 			defer cancel()
 			deadline, _ := ctx.Deadline() // the earlier of ours and the request's
-			tw := &timeoutWriter{statusWriter: statusWriter{ResponseWriter: w}, deadline: deadline}
+			tw := &timeoutWriter{deadline: deadline}
+			tw.Reset(w, tw)
 			next.ServeHTTP(tw, r.WithContext(ctx))
-			if tw.status == 0 && (tw.timedOut || errors.Is(ctx.Err(), context.DeadlineExceeded) && r.Context().Err() == nil) {
+			if tw.Status() == 0 && (tw.timedOut || errors.Is(ctx.Err(), context.DeadlineExceeded) && r.Context().Err() == nil) {
 				WriteProblem(w, opts.Status, "request timed out")
 			}
 		})
 	}, nil
 }
 
-// timeoutWriter refuses to start a response after the deadline.
+// timeoutWriter refuses to start a response after the deadline: its Writer
+// consults it until the final status went out, and not after.
 type timeoutWriter struct {
-	statusWriter
+	httpwriter.Writer
 	deadline time.Time
 	timedOut bool
 }
 
-// expired reports whether the response may no longer start. Once the status is
-// written, it costs nothing.
-func (w *timeoutWriter) expired() bool {
-	if w.status == 0 && !w.timedOut && !time.Now().Before(w.deadline) {
+// Open refuses every status, interim ones included, from the deadline on.
+func (w *timeoutWriter) Open(int) error {
+	if w.timedOut || !time.Now().Before(w.deadline) {
 		w.timedOut = true
-	}
-	return w.timedOut
-}
-
-func (w *timeoutWriter) WriteHeader(code int) {
-	if w.expired() {
-		return
-	}
-	w.statusWriter.WriteHeader(code)
-}
-
-func (w *timeoutWriter) Write(p []byte) (int, error) {
-	if w.expired() {
-		return 0, http.ErrHandlerTimeout
-	}
-	return w.statusWriter.Write(p)
-}
-
-func (w *timeoutWriter) FlushError() error {
-	if w.expired() {
 		return http.ErrHandlerTimeout
 	}
-	return w.statusWriter.FlushError()
+	return nil
 }
-
-func (w *timeoutWriter) Flush() { _ = w.FlushError() }

@@ -3,70 +3,15 @@ package middleware
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
+	"cmp"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
+
+	"github.com/plykit/ply/internal/httpwriter"
 )
-
-var (
-	_ http.Flusher                              = (*statusWriter)(nil)
-	_ http.Hijacker                             = (*statusWriter)(nil)
-	_ interface{ Unwrap() http.ResponseWriter } = (*statusWriter)(nil)
-)
-
-// statusWriter records the status and the number of body bytes written through it.
-// It keeps [http.ResponseController] working (Unwrap) and passes Flush and Hijack
-// through to the writer it wraps.
-type statusWriter struct {
-	http.ResponseWriter
-	status int   // 0 until WriteHeader or the first Write
-	bytes  int64 // body bytes written
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 && code >= 200 { // 1xx are informational: the final status follows
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	n, err := w.ResponseWriter.Write(p)
-	w.bytes += int64(n)
-	return n, err
-}
-
-// Status returns the status written, or 200 if the handler wrote nothing (as
-// net/http sends then).
-func (w *statusWriter) Status() int {
-	if w.status == 0 {
-		return http.StatusOK
-	}
-	return w.status
-}
-
-// Unwrap lets [http.ResponseController] reach the writer underneath.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// Flush implements [http.Flusher].
-func (w *statusWriter) Flush() { _ = w.FlushError() }
-
-// FlushError flushes the writer underneath, as [http.ResponseController.Flush].
-func (w *statusWriter) FlushError() error {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-// Hijack implements [http.Hijacker] when the writer underneath supports it.
-func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	return http.NewResponseController(w.ResponseWriter).Hijack()
-}
 
 // recordedResponse is a response held in memory: written by a handler into a
 // [recorder], replayed to clients by writeTo. It is immutable once recorded.
@@ -107,120 +52,171 @@ func (rr *recordedResponse) size() int64 {
 }
 
 // recorder is a ResponseWriter that keeps the response in memory. Interim (1xx)
-// responses go to the writer underneath at once; past limit body bytes, the
-// response streams there and is no longer recorded.
+// responses go to the writer underneath at once; past limit body bytes, or at a
+// final status that pass accepts, the response streams there and is no longer
+// recorded. Its [httpwriter.Writer] keeps the status rules over a [recordSink],
+// which keeps the response.
 type recorder struct {
-	header      http.Header
-	status      int
-	body        bytes.Buffer
-	wroteHeader bool
-	under       http.ResponseWriter // what the recorded response goes to, if known
-	limit       int64               // the most body bytes recorded; 0 for no limit
-	strip       string              // a header field removed before the response streams
-	streaming   bool                // past the limit: writes go to under
+	httpwriter.Writer
+	s recordSink
 }
 
-// Unwrap returns the writer the recorded response goes to, so code under
-// the recorder (a ply chain, http.ResponseController) can reach it; the
-// recorder's own Flush keeps the buffer a buffer.
-func (rec *recorder) Unwrap() http.ResponseWriter { return rec.under }
+// recordSink is the writer under a recorder's Writer, and its gate.
+type recordSink struct {
+	header    http.Header
+	body      bytes.Buffer
+	under     http.ResponseWriter   // what the recorded response goes to
+	limit     int64                 // the most body bytes recorded; 0 for no limit
+	strip     string                // a header field removed before the response streams
+	pass      func(status int) bool // a final status at which the response streams; nil for none
+	status    int                   // the final status, once the Writer let it through
+	passing   bool                  // pass accepted the status: the response streams at its first step
+	streaming bool                  // writes go to under
+}
 
-// FlushError does nothing while the response is buffered, and flushes the writer
-// underneath once it streams.
-func (rec *recorder) FlushError() error {
-	if rec.streaming {
-		return http.NewResponseController(rec.under).Flush()
+var (
+	_ httpwriter.Gate = (*recordSink)(nil)
+	_ http.Hijacker   = (*recordSink)(nil)
+	_ io.ReaderFrom   = (*recordSink)(nil)
+)
+
+// newRecorder returns a recorder whose response goes to under.
+func newRecorder(under http.ResponseWriter) *recorder {
+	rec := &recorder{s: recordSink{header: make(http.Header), under: under}}
+	rec.Reset(&rec.s, &rec.s)
+	return rec
+}
+
+// result returns what was recorded; the recorder must not be used afterwards.
+func (rec *recorder) result() *recordedResponse {
+	return &recordedResponse{status: cmp.Or(rec.s.status, http.StatusOK), header: rec.s.header, body: rec.s.body.Bytes()}
+}
+
+// Open notes the final status, and whether pass accepts it, before it goes
+// through.
+func (s *recordSink) Open(code int) error {
+	if informational(code) {
+		return nil
+	}
+	s.status = code
+	s.passing = s.pass != nil && s.pass(code)
+	return nil
+}
+
+// informational reports whether code is sent ahead of the final status, as
+// net/http sends every 1xx but 101.
+func informational(code int) bool {
+	return code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols
+}
+
+func (s *recordSink) Header() http.Header { return s.header }
+
+func (s *recordSink) WriteHeader(code int) {
+	switch {
+	case s.streaming: // after the final status: net/http's to report
+		s.under.WriteHeader(code)
+	case s.passing: // the final status, which pass accepted
+		s.stream()
+	case informational(code) && code != http.StatusContinue && s.status == 0:
+		s.interim(code) // 100 Continue answers the client's Expect, which net/http does itself
+	}
+}
+
+func (s *recordSink) Write(p []byte) (int, error) {
+	if !s.streaming {
+		if !s.passing && (s.limit <= 0 || int64(s.body.Len()+len(p)) <= s.limit) {
+			return s.body.Write(p)
+		}
+		s.stream()
+	}
+	return s.under.Write(p)
+}
+
+// ReadFrom records what src holds, up to the limit, and copies the rest to
+// the writer underneath once the response streams: as Write, without io.Copy's
+// buffer.
+func (s *recordSink) ReadFrom(src io.Reader) (int64, error) {
+	if s.passing && !s.streaming {
+		s.stream()
+	}
+	var n int64
+	if !s.streaming {
+		if s.limit <= 0 {
+			return s.body.ReadFrom(src)
+		}
+		var err error
+		n, err = s.body.ReadFrom(&io.LimitedReader{R: src, N: s.limit - int64(s.body.Len()) + 1})
+		if err != nil || int64(s.body.Len()) <= s.limit {
+			return n, err
+		}
+		s.stream() // past the limit: what is recorded goes out, the rest follows
+	}
+	m, err := io.Copy(s.under, src)
+	return n + m, err
+}
+
+// FlushError does nothing while the response is recorded, and flushes the
+// writer underneath once it streams.
+func (s *recordSink) FlushError() error {
+	if s.passing && !s.streaming {
+		s.stream()
+	}
+	if s.streaming {
+		return http.NewResponseController(s.under).Flush()
 	}
 	return nil
 }
 
-// Flush implements [http.Flusher].
-func (rec *recorder) Flush() { _ = rec.FlushError() }
-
-func newRecorder() *recorder { return &recorder{header: make(http.Header)} }
-
-func (rec *recorder) Header() http.Header { return rec.header }
-
-func (rec *recorder) WriteHeader(code int) {
-	if code >= 102 && code < 200 && !rec.wroteHeader && rec.under != nil {
-		rec.interim(code)
-		return
+// Hijack refuses while the response is recorded (a retry may run the handler
+// again; a cache may serve the response to others), and hijacks the writer
+// underneath once the response streams.
+func (s *recordSink) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if !s.streaming {
+		return nil, nil, fmt.Errorf("%w: the response is being recorded", http.ErrNotSupported)
 	}
-	if rec.wroteHeader || code < 200 {
-		return
-	}
-	rec.status, rec.wroteHeader = code, true
+	return http.NewResponseController(s.under).Hijack()
 }
+
+// Unwrap returns the writer the recorded response goes to, so code under the
+// recorder (a ply chain, http.ResponseController) can reach it; the sink's own
+// Flush and Hijack keep the record a record.
+func (s *recordSink) Unwrap() http.ResponseWriter { return s.under }
 
 // interim sends a 1xx response with the header fields set so far to the writer
 // underneath, leaving that writer's own fields as they were.
-func (rec *recorder) interim(code int) {
-	h := rec.under.Header()
+func (s *recordSink) interim(code int) {
+	h := s.under.Header()
 	saved := h.Clone()
-	for k, v := range rec.header {
+	for k, v := range s.header {
 		h[k] = v
 	}
-	rec.under.WriteHeader(code)
+	s.under.WriteHeader(code)
 	clear(h)
 	for k, v := range saved {
 		h[k] = v
 	}
 }
 
-func (rec *recorder) Write(p []byte) (int, error) {
-	if !rec.wroteHeader {
-		rec.WriteHeader(http.StatusOK)
-	}
-	if rec.streaming {
-		return rec.under.Write(p)
-	}
-	if rec.limit > 0 && rec.under != nil && int64(rec.body.Len()+len(p)) > rec.limit {
-		rec.stream()
-		return rec.under.Write(p)
-	}
-	return rec.body.Write(p)
-}
-
 // stream sends what was recorded to the writer underneath; later writes follow.
-func (rec *recorder) stream() {
-	rec.streaming = true
-	rec.header.Del(rec.strip)
-	h := rec.under.Header()
-	for k, v := range rec.header {
+func (s *recordSink) stream() {
+	s.streaming = true
+	s.header.Del(s.strip)
+	h := s.under.Header()
+	for k, v := range s.header {
 		h[k] = v
 	}
-	rec.under.WriteHeader(rec.status)
-	_, _ = rec.under.Write(rec.body.Bytes())
-	rec.body = bytes.Buffer{}
-}
-
-// result returns what was recorded; the recorder must not be used afterwards.
-func (rec *recorder) result() *recordedResponse {
-	if !rec.wroteHeader {
-		rec.status = http.StatusOK
+	s.under.WriteHeader(cmp.Or(s.status, http.StatusOK))
+	if s.body.Len() > 0 {
+		_, _ = s.under.Write(s.body.Bytes())
 	}
-	return &recordedResponse{status: rec.status, header: rec.header, body: rec.body.Bytes()}
-}
-
-// problem is an RFC 9457 problem details body.
-type problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail,omitempty"`
+	s.body = bytes.Buffer{}
 }
 
 // WriteProblem writes status with an RFC 9457 application/problem+json body
 // whose detail is detail (left out when empty): the error format of every
 // stock layer, for plugins that answer alongside them.
 func WriteProblem(w http.ResponseWriter, status int, detail string) {
-	body, _ := json.Marshal(problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail})
-	h := w.Header()
-	h.Set("Content-Type", "application/problem+json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	httpwriter.WriteProblem(w, status, http.StatusText(status), detail)
 }
 
 // retryAfter formats a wait as whole seconds for a Retry-After header, rounding up
