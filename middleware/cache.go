@@ -260,6 +260,7 @@ type flightResult struct {
 	resp      *recordedResponse // nil when the response streamed to its client
 	entry     *cacheEntry       // the stored response, nil when it was not stored
 	stale     bool              // entry is a stale response standing in for a failed origin
+	hit       bool              // entry was stored by a fill that ended while this request queued
 	varyKey   string            // the leader's values of the response's Vary headers
 	cancelled bool              // the leader's context ended: the response may be cut short
 	panicking any
@@ -324,6 +325,11 @@ func (c *Cache) serve(next http.Handler, w http.ResponseWriter, r *http.Request)
 	leader := false
 	v, _, _ := c.flight.Do(key, func() (any, error) {
 		leader = true
+		// A fill that ended between the lookup above and this flight has
+		// stored the response: serve it rather than run next again.
+		if s := c.lookup(k, r); s != nil && s != e && s.usable(d, time.Now()) {
+			return &flightResult{entry: s, hit: true, varyKey: varyKey(r, s.resp.vary())}, nil
+		}
 		return c.fill(next, w, r, key, uri, base, e), nil
 	})
 	res := v.(*flightResult)
@@ -351,6 +357,8 @@ func (c *Cache) writeResult(w http.ResponseWriter, r *http.Request, res *flightR
 	switch {
 	case res.stale:
 		writeStored(w, r, res.entry, time.Now(), xCacheStale)
+	case res.hit:
+		writeStored(w, r, res.entry, time.Now(), xCacheHit)
 	case res.entry != nil:
 		writeStored(w, r, res.entry, time.Now(), xCacheMiss)
 	case res.resp != nil:
