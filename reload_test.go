@@ -489,3 +489,41 @@ type optsPlugin struct{}
 
 func (*optsPlugin) Info() ply.Info      { return ply.Info{Name: "limit", Version: "1.0.0"} }
 func (*optsPlugin) HandlerOptions() any { return &limitOptions{} }
+
+// An optional plugin that fails in one reload is left out of that
+// generation only: the next reload with a working instance puts it back,
+// and readiness never sticks to the failure.
+func TestReloadOptionalFailureIsNotForever(t *testing.T) {
+	opt := func(fail string) ply.Plugin {
+		return &optional{stamp: stamp{name: "opt", gen: 7, fail: fail}}
+	}
+	h, ch := startHost(t, []ply.Plugin{opt("")}, respondGen)
+	if _, err := h.Reload(t.Context(), ply.Change{Plugins: []ply.Plugin{opt(ply.OpWrap)}}); err != nil {
+		t.Fatalf("a reload whose optional plugin fails = %v, want it to go on without the plugin", err)
+	}
+	if g, err := ch.Serve(t.Context(), nil, nil); err != nil || g != int64(0) {
+		t.Errorf("with opt left out the chain answered %v, %v; want no stamp", g, err)
+	}
+	if err := h.Ready(t.Context()); err != nil {
+		t.Errorf("Ready with an optional plugin failed = %v, want ready", err)
+	}
+	if _, err := h.Reload(t.Context(), ply.Change{Plugins: []ply.Plugin{opt("")}}); err != nil {
+		t.Fatal(err)
+	}
+	if g, err := ch.Serve(t.Context(), nil, nil); err != nil || g != int64(7) {
+		t.Errorf("after a reload with a working opt the chain answered %v, %v; want its stamp", g, err)
+	}
+	for _, st := range h.Health(t.Context()) {
+		if st.State != ply.StateOK {
+			t.Errorf("%s is %s, want ok", st.Name, st.State)
+		}
+	}
+}
+
+type optional struct{ stamp }
+
+func (o *optional) Info() ply.Info {
+	i := o.stamp.Info()
+	i.Policy = ply.PolicyOptional
+	return i
+}
