@@ -211,6 +211,11 @@ func (a *app) load(path string, extra ...ply.Option) (*ply.Host, *ply.Plan, *con
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	return a.loadData(path, data, extra...)
+}
+
+// loadData is load for the file's contents, data.
+func (a *app) loadData(path string, data []byte, extra ...ply.Option) (*ply.Host, *ply.Plan, *config.Host, error) {
 	cfg, loadErr := config.Load(path, data, a.catalog, a.server)
 	if cfg == nil {
 		return nil, nil, nil, loadErr

@@ -9,25 +9,39 @@ import (
 	"maps"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/plykit/ply"
 	"github.com/plykit/ply/httpserver"
+	"github.com/plykit/ply/internal/config"
 )
 
 func (a *app) runCmd() *cobra.Command {
-	var quietFlag bool
+	var (
+		quietFlag, watchFlag bool
+		graceFlag            time.Duration
+	)
 	cmd := &cobra.Command{
 		Use:   "run FILE",
-		Short: "Start the host FILE describes; stop it on SIGINT or SIGTERM",
+		Short: "Start the host FILE describes; reload it on SIGHUP; stop it on SIGINT or SIGTERM",
 		Long: "run checks FILE as validate does, then starts the host it describes and serves until " +
 			"SIGINT or SIGTERM, when it stops the plugins gracefully. It wires OpenTelemetry: the metrics " +
 			"plugin serves Prometheus metrics on its path, and the spans of the tracing plugin are written " +
-			"to standard output as JSON." + envHelp,
+			"to standard output as JSON.\n\n" +
+			"On SIGHUP, and with --watch whenever FILE changes, it reloads the host from FILE without " +
+			"stopping it: FILE is checked as validate checks it (a file with problems is reported and " +
+			"changes nothing), the plugins whose entries changed are rebuilt, the others keep running, and " +
+			"the listener stays open unless its address changed. Requests in flight finish on the " +
+			"configuration they started on, for up to --drain-grace; routes cannot be added or removed " +
+			"by a reload." + envHelp,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
+			if graceFlag < 0 {
+				return usageError(fmt.Errorf("run: --drain-grace %v: want 0 (no limit) or more", graceFlag))
+			}
 			level := slog.LevelInfo
 			if quietFlag {
 				level = slog.LevelWarn
@@ -50,25 +64,38 @@ func (a *app) runCmd() *cobra.Command {
 					ra.catalog[name] = newPlugin
 				}
 			}
-			h, plan, _, err := ra.load(args[0], ply.WithLogger(logger), ply.WithObserver(func(s ply.Step) {
-				_ = bar.Add(1)
-				bar.Describe(s.Op + " " + s.Plugin)
-			}))
+			own := []ply.Option{ply.WithLogger(logger)} // every generation's, beside the file's
+			if graceFlag > 0 {
+				own = append(own, ply.WithDrainGrace(graceFlag))
+			}
+			data, err := config.ReadFile(args[0])
 			if err != nil {
 				return err
 			}
+			h, plan, cfg, err := ra.loadData(args[0], data, append(own, ply.WithObserver(func(s ply.Step) {
+				_ = bar.Add(1)
+				bar.Describe(s.Op + " " + s.Plugin)
+			}))...)
+			if err != nil {
+				return err
+			}
+			l := &live{app: &ra, path: args[0], opts: own, logger: logger, stderr: cmd.ErrOrStderr(), host: h,
+				plugins: cfg.Plugins, seen: data}
 			if err := h.Start(ctx); err != nil {
 				_ = bar.Finish()
 				return err
 			}
 			_ = bar.Finish()
 			summary(cmd.OutOrStdout(), plan, h)
-			<-ctx.Done()
+			serveErr := l.serve(ctx, watchFlag)
 			_, _ = fmt.Fprintln(cmd.OutOrStdout(), "stopping")
-			return h.Stop(context.WithoutCancel(ctx))
+			return errors.Join(serveErr, h.Stop(context.WithoutCancel(ctx)))
 		},
 	}
 	cmd.Flags().BoolVarP(&quietFlag, "quiet", "q", false, "log warnings and errors only")
+	cmd.Flags().BoolVarP(&watchFlag, "watch", "w", false, "reload the host when FILE changes (debounced; SIGHUP always reloads)")
+	cmd.Flags().DurationVar(&graceFlag, "drain-grace", 30*time.Second,
+		"after a reload, cancel the requests still running on the old configuration after this long; 0 waits for them")
 	return cmd
 }
 
