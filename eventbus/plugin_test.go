@@ -3,7 +3,9 @@ package eventbus_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -58,5 +60,47 @@ func TestPluginRejectsBadSubjects(t *testing.T) {
 	if err := h.Start(t.Context()); err == nil {
 		_ = h.Stop(t.Context())
 		t.Fatal("Start with an invalid subject succeeded")
+	}
+}
+
+// Every reload is published on ply.reload with what it did and its
+// outcome; a failed one too, with its error.
+func TestPluginPublishesReloads(t *testing.T) {
+	events := eventbus.NewPlugin()
+	h := plytest.New(t, []ply.Plugin{events}, ply.WithLogger(slog.New(slog.DiscardHandler)))
+	bus, err := ply.Lookup(h, eventbus.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []eventbus.Reload
+	sub, err := eventbus.Subscribe(bus, eventbus.ReloadTopic, func(_ context.Context, r eventbus.Reload) error {
+		r.Took = 0 // varies
+		got = append(got, r)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Drain(context.Background()) })
+	errBroken := errors.New("broken")
+	for _, extra := range []ply.Plugin{
+		ply.Func{Meta: ply.Info{Name: "extra", Version: "1.0.0"}},
+		ply.Func{Meta: ply.Info{Name: "extra", Version: "1.0.0"}, OnStart: func(context.Context) error { return errBroken }},
+	} {
+		_, _ = h.Reload(t.Context(), ply.Change{Plugins: []ply.Plugin{events, extra}}) // the events say how it went
+	}
+	if len(got) != 2 {
+		t.Fatalf("got %d reload events, want 2: %+v", len(got), got)
+	}
+	if !strings.Contains(got[1].Error, errBroken.Error()) {
+		t.Errorf("the failed reload's error = %q, want it to name %q", got[1].Error, errBroken)
+	}
+	got[1].Error = ""
+	want := []eventbus.Reload{
+		{Generation: 2, Added: []string{"extra@1.0.0"}, Outcome: eventbus.ReloadOK},
+		{Outcome: eventbus.ReloadFailed},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("reload events (-want +got):\n%s", diff)
 	}
 }

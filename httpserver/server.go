@@ -159,10 +159,9 @@ type Server struct {
 	admin     *http.ServeMux // nil without AdminAddr
 	routes    []string
 	extra     []*endpoint // mounted by plugins with Handle
-	servers   []*http.Server
+	listening []listening
 	addr      net.Addr
 	adminAddr net.Addr
-	done      []chan error
 
 	// The sockets, owned with the servers that replace this one in a
 	// reload ([Server.ExportState]): main and admin once started, and
@@ -498,15 +497,99 @@ func listen(ctx context.Context, addr string, inherited *acceptor) (*acceptor, n
 
 // serve serves h on ln in the background; s.mu is held.
 func (s *Server) serve(ln net.Listener, h http.Handler) {
+	fresh := &freshConns{conns: make(map[net.Conn]bool), changed: make(chan struct{}, 1)}
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           fresh.handler(h),
 		ReadHeaderTimeout: max(s.opts.ReadHeaderTimeout, 0),
 		IdleTimeout:       max(s.opts.IdleTimeout, 0),
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+		ConnContext:       fresh.accepted,
+		ConnState:         fresh.state,
 	}
 	done := make(chan error, 1)
-	s.servers, s.done = append(s.servers, srv), append(s.done, done)
+	s.listening = append(s.listening, listening{srv: srv, ln: ln, fresh: fresh, done: done})
 	go func() { done <- srv.Serve(ln) }()
+}
+
+// listening is one http.Server of the Server and what it serves from.
+type listening struct {
+	srv   *http.Server
+	ln    net.Listener
+	fresh *freshConns
+	done  chan error // Serve's error, once it returned
+}
+
+// freshConns tracks the connections a server accepted whose first request
+// has not reached the handler yet. net/http drops such a request if the
+// server shuts down before it is read, and its client, on a new
+// connection, does not retry: Stop waits for them before Shutdown.
+type freshConns struct {
+	mu      sync.Mutex
+	conns   map[net.Conn]bool
+	changed chan struct{} // buffered: a connection left the set
+}
+
+type connTokenKey struct{}
+
+// connToken marks a connection's requests; served is set once the first
+// reached the handler.
+type connToken struct {
+	c      net.Conn
+	served atomic.Bool
+}
+
+// accepted is the server's ConnContext: it counts c as fresh.
+func (f *freshConns) accepted(ctx context.Context, c net.Conn) context.Context {
+	f.mu.Lock()
+	f.conns[c] = true
+	f.mu.Unlock()
+	return context.WithValue(ctx, connTokenKey{}, &connToken{c: c})
+}
+
+// state is the server's ConnState hook: a closed connection is not fresh.
+func (f *freshConns) state(c net.Conn, st http.ConnState) {
+	if st == http.StateClosed || st == http.StateHijacked {
+		f.forget(c)
+	}
+}
+
+func (f *freshConns) forget(c net.Conn) {
+	f.mu.Lock()
+	delete(f.conns, c)
+	f.mu.Unlock()
+	select {
+	case f.changed <- struct{}{}:
+	default: // a wake-up is pending already
+	}
+}
+
+// handler forgets a connection once its first request reaches h: from
+// then on, Shutdown waits for its request.
+func (f *freshConns) handler(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if t, ok := r.Context().Value(connTokenKey{}).(*connToken); ok && !t.served.Load() {
+			t.served.Store(true)
+			f.forget(t.c)
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// wait returns once no connection is fresh, or ctx is done.
+func (f *freshConns) wait(ctx context.Context) {
+	for {
+		f.mu.Lock()
+		n := len(f.conns)
+		f.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		select {
+		case <-f.changed:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // handoff is the state a server hands to the one replacing it in a reload:
@@ -558,7 +641,7 @@ func (s *Server) AdminAddr() net.Addr {
 // that replaced it in a reload stays open for that one.
 func (s *Server) Stop(ctx context.Context) error {
 	s.mu.Lock()
-	servers, done := s.servers, s.done
+	servers := s.listening
 	s.mu.Unlock()
 	if len(servers) == 0 {
 		return nil
@@ -566,12 +649,18 @@ func (s *Server) Stop(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.ShutdownTimeout)
 	defer cancel()
 	var errs []error
-	for i, srv := range servers {
-		if err := srv.Shutdown(ctx); err != nil {
-			errs = append(errs, err, srv.Close())
-		}
-		if serveErr := <-done[i]; !errors.Is(serveErr, http.ErrServerClosed) {
+	for _, l := range servers {
+		// Stop accepting and close connections once they answered, let
+		// every accepted connection's first request reach the handler, then
+		// shut down: no request is dropped unread.
+		_ = l.ln.Close() // Serve reports a failed listener below
+		if serveErr := <-l.done; !errors.Is(serveErr, net.ErrClosed) && !errors.Is(serveErr, http.ErrServerClosed) {
 			errs = append(errs, serveErr)
+		}
+		l.srv.SetKeepAlivesEnabled(false) // closes the idle ones now
+		l.fresh.wait(ctx)
+		if err := l.srv.Shutdown(ctx); err != nil {
+			errs = append(errs, err, l.srv.Close())
 		}
 	}
 	return errors.Join(errs...)
