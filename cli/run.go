@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -68,28 +69,19 @@ func (a *app) runCmd() *cobra.Command {
 			if graceFlag > 0 {
 				own = append(own, ply.WithDrainGrace(graceFlag))
 			}
-			data, err := config.ReadFile(args[0])
-			if err != nil {
-				return err
-			}
-			h, plan, cfg, err := ra.loadData(args[0], data, append(own, ply.WithObserver(func(s ply.Step) {
+			l, plan, err := ra.start(ctx, args[0], logger, own, ply.WithObserver(func(s ply.Step) {
 				_ = bar.Add(1)
 				bar.Describe(s.Op + " " + s.Plugin)
-			}))...)
+			}))
+			_ = bar.Finish()
 			if err != nil {
 				return err
 			}
-			l := &live{app: &ra, path: args[0], opts: own, logger: logger, stderr: cmd.ErrOrStderr(), host: h,
-				plugins: cfg.Plugins, seen: data}
-			if err := h.Start(ctx); err != nil {
-				_ = bar.Finish()
-				return err
-			}
-			_ = bar.Finish()
-			summary(cmd.OutOrStdout(), plan, h)
+			l.stderr = cmd.ErrOrStderr()
+			summary(cmd.OutOrStdout(), plan, l.host)
 			serveErr := l.serve(ctx, watchFlag)
 			_, _ = fmt.Fprintln(cmd.OutOrStdout(), "stopping")
-			return errors.Join(serveErr, h.Stop(context.WithoutCancel(ctx)))
+			return errors.Join(serveErr, l.host.Stop(context.WithoutCancel(ctx)))
 		},
 	}
 	cmd.Flags().BoolVarP(&quietFlag, "quiet", "q", false, "log warnings and errors only")
@@ -97,6 +89,24 @@ func (a *app) runCmd() *cobra.Command {
 	cmd.Flags().DurationVar(&graceFlag, "drain-grace", 30*time.Second,
 		"after a reload, cancel the requests still running on the old configuration after this long; 0 waits for them")
 	return cmd
+}
+
+// start loads the file at path and starts its host, with own, the
+// command's options for every generation, and once, the options for the
+// start only.
+func (a *app) start(ctx context.Context, path string, logger *slog.Logger, own []ply.Option, once ...ply.Option) (*live, *ply.Plan, error) {
+	data, err := config.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	h, plan, cfg, err := a.loadData(path, data, append(slices.Clone(own), once...)...)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := h.Start(ctx); err != nil {
+		return nil, nil, err
+	}
+	return &live{app: a, path: path, opts: own, logger: logger, stderr: a.stderr, host: h, plugins: cfg.Plugins, seen: data}, plan, nil
 }
 
 // summary prints the plugins in chain order, the routes, the URL and a few
