@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"time"
 )
 
 // An acceptor owns a listening socket across reloads. Its one accept loop
@@ -14,9 +15,10 @@ import (
 // one's Shutdown closes only its feed, never the socket. The socket closes
 // when the last feed does.
 type acceptor struct {
-	addr string // the address the socket was opened for, as configured
-	ln   net.Listener
-	done chan struct{} // closed when the accept loop has returned
+	addr    string // the address the socket was opened for, as configured
+	ln      net.Listener
+	done    chan struct{} // closed when the accept loop has returned
+	closing chan struct{} // closed when the last feed detached
 
 	mu     sync.Mutex
 	feeds  []*feed // attached, oldest first
@@ -26,7 +28,7 @@ type acceptor struct {
 // newAcceptor takes over ln, opened for addr (as configured: ":0" too),
 // attaches a first feed, and starts the accept loop.
 func newAcceptor(addr string, ln net.Listener) (*acceptor, *feed) {
-	a := &acceptor{addr: addr, ln: ln, done: make(chan struct{})}
+	a := &acceptor{addr: addr, ln: ln, done: make(chan struct{}), closing: make(chan struct{})}
 	f, _ := a.attach() // a new acceptor is open
 	go a.loop()
 	return a, f
@@ -78,31 +80,44 @@ func (a *acceptor) detach(f *feed) error {
 	if !last {
 		return nil
 	}
+	close(a.closing)
 	err := a.ln.Close()
 	<-a.done
 	return err
 }
 
-// loop accepts until the socket closes, handing each connection over.
+// loop accepts until the socket closes, handing each connection over. As
+// net/http's Serve, it waits and retries after an error that is not the
+// socket's end (too many open files), from 5ms doubling up to 1s.
 func (a *acceptor) loop() {
 	defer close(a.done)
+	var backoff time.Duration
 	for {
 		c, err := a.ln.Accept()
-		if err != nil {
-			if ne, ok := err.(net.Error); ok && ne.Timeout() { //nolint:errorlint // net.Error is an interface the listener's errors implement
+		if err == nil {
+			backoff = 0
+			a.deliver(c)
+			continue
+		}
+		if !errors.Is(err, net.ErrClosed) {
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+				continue
+			case <-a.closing: // detach closes the socket: Accept ends at once
+				t.Stop()
 				continue
 			}
-			a.mu.Lock()
-			a.closed = true
-			feeds := a.feeds
-			a.mu.Unlock()
-			_ = a.ln.Close()          // already failed, or closed by detach
-			for _, f := range feeds { // a socket that failed: the servers stop serving
-				f.fail(err)
-			}
-			return
 		}
-		a.deliver(c)
+		a.mu.Lock()
+		a.closed = true
+		feeds := a.feeds
+		a.mu.Unlock()
+		for _, f := range feeds { // closed under servers still attached: they stop serving
+			f.fail(err)
+		}
+		return
 	}
 }
 
