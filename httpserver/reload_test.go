@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 
@@ -182,5 +183,25 @@ func TestReloadRollbackKeepsListener(t *testing.T) {
 	}
 	if code, _ := get(t, url+"/ready2"); code != http.StatusNotFound {
 		t.Errorf("GET /ready2 after the rollback = %d, want 404: the new server is gone", code)
+	}
+}
+
+// A plugin added by a reload that keeps the server mounts its endpoint on
+// the running server at once.
+func TestReloadHandleAfterBind(t *testing.T) {
+	srv := httpserver.New(httpserver.Options{Addr: "127.0.0.1:0"})
+	h := plytest.New(t, []ply.Plugin{srv}, ply.WithLogger(discard()))
+	url := "http://" + srv.Addr().String()
+	if code, _ := get(t, url+"/who"); code != http.StatusNotFound {
+		t.Fatalf("GET /who before the reload = %d, want 404", code)
+	}
+	if _, err := h.Reload(t.Context(), ply.Change{Plugins: []ply.Plugin{srv, endpointPlugin("added")}}); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := get(t, url+"/who"); code != http.StatusOK || body != "added" {
+		t.Errorf("GET /who after the reload = %d %q, want 200 added", code, body)
+	}
+	if !slices.Contains(srv.Routes(), "GET /who") {
+		t.Errorf("Routes() = %q, want GET /who among them", srv.Routes())
 	}
 }
