@@ -6,7 +6,8 @@
 //
 // # Commands
 //
-//	ply run FILE             start the host; stop on SIGINT/SIGTERM
+//	ply run FILE [--watch]   start the host; reload on SIGHUP (and when FILE
+//	                         changes, with --watch); stop on SIGINT/SIGTERM
 //	ply validate FILE        report every problem in FILE at once
 //	ply plugins [--schema]   list the plugins this binary knows (--schema: as JSON)
 //	ply explain FILE [ROUTE] each route's chain, and why
@@ -18,6 +19,16 @@
 // 0 on success, 1 when the command fails (a file with problems, a host
 // that does not start), 2 for a usage error (an unknown command or flag, a
 // missing or extra argument).
+//
+// # Reloading
+//
+// ply run reloads its host from FILE on SIGHUP and, with --watch, when
+// FILE changes (debounced, and only when its contents changed). The file
+// is checked as ply validate checks it; a file with problems is reported
+// with file:line:column and changes nothing. The plugins whose entries did
+// not change carry over as the same instances ([ply.Host.Reload]); one
+// whose options changed is built anew from the catalog. --drain-grace
+// bounds how long the old configuration's requests may run.
 //
 // # Telemetry
 //
@@ -212,6 +223,11 @@ func (a *app) load(path string, extra ...ply.Option) (*ply.Host, *ply.Plan, *con
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	return a.loadData(path, data, extra...)
+}
+
+// loadData is load for the file's contents, data.
+func (a *app) loadData(path string, data []byte, extra ...ply.Option) (*ply.Host, *ply.Plan, *config.Host, error) {
 	cfg, loadErr := config.Load(path, data, a.catalog, a.server)
 	if cfg == nil {
 		return nil, nil, nil, loadErr

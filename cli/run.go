@@ -8,26 +8,41 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/plykit/ply"
 	"github.com/plykit/ply/httpserver"
+	"github.com/plykit/ply/internal/config"
 )
 
 func (a *app) runCmd() *cobra.Command {
-	var quietFlag bool
+	var (
+		quietFlag, watchFlag bool
+		graceFlag            time.Duration
+	)
 	cmd := &cobra.Command{
 		Use:   "run FILE",
-		Short: "Start the host FILE describes; stop it on SIGINT or SIGTERM",
+		Short: "Start the host FILE describes; reload it on SIGHUP; stop it on SIGINT or SIGTERM",
 		Long: "run checks FILE as validate does, then starts the host it describes and serves until " +
 			"SIGINT or SIGTERM, when it stops the plugins gracefully. It wires OpenTelemetry: the metrics " +
 			"plugin serves Prometheus metrics on its path, and the spans of the tracing plugin are written " +
-			"to standard output as JSON." + envHelp,
+			"to standard output as JSON.\n\n" +
+			"On SIGHUP, and with --watch whenever FILE changes, it reloads the host from FILE without " +
+			"stopping it: FILE is checked as validate checks it (a file with problems is reported and " +
+			"changes nothing), the plugins whose entries changed are rebuilt, the others keep running, and " +
+			"the listener stays open unless its address changed. Requests in flight finish on the " +
+			"configuration they started on, for up to --drain-grace; routes cannot be added or removed " +
+			"by a reload." + envHelp,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
+			if graceFlag < 0 {
+				return usageError(fmt.Errorf("run: --drain-grace %v: want 0 (no limit) or more", graceFlag))
+			}
 			level := slog.LevelInfo
 			if quietFlag {
 				level = slog.LevelWarn
@@ -50,26 +65,48 @@ func (a *app) runCmd() *cobra.Command {
 					ra.catalog[name] = newPlugin
 				}
 			}
-			h, plan, _, err := ra.load(args[0], ply.WithLogger(logger), ply.WithObserver(func(s ply.Step) {
+			own := []ply.Option{ply.WithLogger(logger)} // every generation's, beside the file's
+			if graceFlag > 0 {
+				own = append(own, ply.WithDrainGrace(graceFlag))
+			}
+			l, plan, err := ra.start(ctx, args[0], logger, own, ply.WithObserver(func(s ply.Step) {
 				_ = bar.Add(1)
 				bar.Describe(s.Op + " " + s.Plugin)
 			}))
+			_ = bar.Finish()
 			if err != nil {
 				return err
 			}
-			if err := h.Start(ctx); err != nil {
-				_ = bar.Finish()
-				return err
-			}
-			_ = bar.Finish()
-			summary(cmd.OutOrStdout(), plan, h)
-			<-ctx.Done()
+			l.stderr = cmd.ErrOrStderr()
+			summary(cmd.OutOrStdout(), plan, l.host)
+			serveErr := l.serve(ctx, watchFlag)
 			_, _ = fmt.Fprintln(cmd.OutOrStdout(), "stopping")
-			return h.Stop(context.WithoutCancel(ctx))
+			return errors.Join(serveErr, l.host.Stop(context.WithoutCancel(ctx)))
 		},
 	}
 	cmd.Flags().BoolVarP(&quietFlag, "quiet", "q", false, "log warnings and errors only")
+	cmd.Flags().BoolVarP(&watchFlag, "watch", "w", false, "reload the host when FILE changes (debounced; SIGHUP always reloads)")
+	cmd.Flags().DurationVar(&graceFlag, "drain-grace", 30*time.Second,
+		"after a reload, cancel the requests still running on the old configuration after this long; 0 waits for them")
 	return cmd
+}
+
+// start loads the file at path and starts its host, with own, the
+// command's options for every generation, and once, the options for the
+// start only.
+func (a *app) start(ctx context.Context, path string, logger *slog.Logger, own []ply.Option, once ...ply.Option) (*live, *ply.Plan, error) {
+	data, err := config.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	h, plan, cfg, err := a.loadData(path, data, append(slices.Clone(own), once...)...)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := h.Start(ctx); err != nil {
+		return nil, nil, err
+	}
+	return &live{app: a, path: path, opts: own, logger: logger, stderr: a.stderr, host: h, plugins: cfg.Plugins, seen: data}, plan, nil
 }
 
 // summary prints the plugins in chain order, the routes, the URL and a few

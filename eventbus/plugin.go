@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/plykit/ply"
 	"github.com/plykit/ply/backbone/keys"
@@ -48,6 +49,7 @@ var (
 	_ ply.Starter             = (*Plugin)(nil)
 	_ ply.Stopper             = (*Plugin)(nil)
 	_ ply.HandlerConfigurable = (*Plugin)(nil)
+	_ ply.ReloadObserver      = (*Plugin)(nil)
 )
 
 // NewPlugin returns the event plugin.
@@ -152,4 +154,51 @@ func (p *Plugin) stopAll(ctx context.Context) error {
 	p.subs = nil
 	errs = append(errs, p.bus.Close(ctx))
 	return errors.Join(errs...)
+}
+
+// ReloadTopic is where the plugin publishes a [Reload] after every reload
+// of its host ([ply.Host.Reload]): "ply.reload". With a backbone, the
+// event also goes to NATS, so every host's reloads can be followed from
+// one place.
+var ReloadTopic = NewTopic[Reload]("ply.reload")
+
+// How a reload ended, in [Reload.Outcome].
+const (
+	ReloadOK         = "ok"          // the new configuration serves
+	ReloadFailed     = "failed"      // nothing changed: the old configuration serves on
+	ReloadRolledBack = "rolled_back" // the new configuration served, failed its bake and was swapped out (ply.WithBake)
+)
+
+// Reload is the event of one reload of a host: what [ply.Reloaded] says,
+// and its outcome.
+type Reload struct {
+	Generation uint64        `json:"generation"`         // the generation serving afterwards
+	Added      []string      `json:"added,omitempty"`    // plugins new to the host, by ID
+	Replaced   []string      `json:"replaced,omitempty"` // plugins rebuilt
+	Removed    []string      `json:"removed,omitempty"`  // plugins no longer in the host
+	Chains     int           `json:"chains"`             // chains recompiled
+	Took       time.Duration `json:"took"`               // in nanoseconds
+	Outcome    string        `json:"outcome"`            // ReloadOK, ReloadFailed or ReloadRolledBack
+	Error      string        `json:"error,omitempty"`    // why it failed or rolled back
+}
+
+// ObserveReload publishes the reload on [ReloadTopic], from the goroutine
+// that reloaded: synchronous subscribers run before the reload returns. A
+// failed publish is logged.
+func (p *Plugin) ObserveReload(r ply.Reloaded, err error) {
+	ev := Reload{Generation: r.Generation, Added: r.Added, Replaced: r.Replaced, Removed: r.Removed,
+		Chains: r.Chains, Took: r.Took, Outcome: ReloadOK}
+	switch {
+	case r.RolledBack != nil:
+		ev.Outcome = ReloadRolledBack
+	case err != nil && r.Generation == 0:
+		ev.Outcome = ReloadFailed
+	}
+	if err != nil {
+		ev.Error = err.Error()
+	}
+	// The reload has ended: there is no context of a caller to carry.
+	if err := Publish(context.Background(), p.bus, ReloadTopic, ev); err != nil {
+		p.bus.logger.Warn("publishing the reload event", "generation", r.Generation, "err", err)
+	}
 }

@@ -35,4 +35,17 @@
 // endpoints (the metrics plugin's /metrics) with [Server.Handle]: on Addr
 // by default, where anyone who reaches the server can read them, or on a
 // separate listener, loopback unless told otherwise, when AdminAddr is set.
+//
+// # Reloads
+//
+// A reload that keeps the server ([github.com/plykit/ply.Host.Reload])
+// keeps its listeners and its routes: they serve the same chains, which
+// swap to the new generation by themselves. A reload that replaces it (its
+// options changed) hands each listener whose address did not change to
+// the new server ([Server.ExportState]): one accept loop owns the socket
+// and feeds the newest server, so no connection is refused, while the old
+// server finishes the requests it has and closes only its own side. A
+// changed address gets a new socket; the old one closes with the old
+// server. Stop serves the first request of every connection it accepted
+// before it shuts down.
 package httpserver

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/plykit/ply"
@@ -158,11 +159,16 @@ type Server struct {
 	mux       *http.ServeMux
 	admin     *http.ServeMux // nil without AdminAddr
 	routes    []string
-	extra     []endpoint // mounted by plugins with Handle
-	servers   []*http.Server
+	extra     []*endpoint // mounted by plugins with Handle
+	listening []listening
 	addr      net.Addr
 	adminAddr net.Addr
-	done      []chan error
+
+	// The sockets, owned with the servers that replace this one in a
+	// reload ([Server.ExportState]): main and admin once started, and
+	// what the server this one replaces handed over.
+	main, adminSock *acceptor
+	inherited       *handoff
 }
 
 // Key is the typed API under which the server provides itself, for plugins
@@ -173,11 +179,13 @@ var Key = ply.NewKey[*Server]("httpserver.server")
 func New(opts Options) *Server { return &Server{opts: opts} }
 
 var (
-	_ ply.Configurable = (*Server)(nil)
-	_ ply.Provisioner  = (*Server)(nil)
-	_ ply.Binder       = (*Server)(nil)
-	_ ply.Starter      = (*Server)(nil)
-	_ ply.Stopper      = (*Server)(nil)
+	_ ply.Configurable  = (*Server)(nil)
+	_ ply.Provisioner   = (*Server)(nil)
+	_ ply.Binder        = (*Server)(nil)
+	_ ply.Starter       = (*Server)(nil)
+	_ ply.Stopper       = (*Server)(nil)
+	_ ply.StateExporter = (*Server)(nil)
+	_ ply.StateImporter = (*Server)(nil)
 )
 
 // Info names the plugin "httpserver", in the Route band.
@@ -197,20 +205,53 @@ func (s *Server) Provision(_ context.Context, setup *ply.Setup) error {
 	return ply.Provide(setup, Key, s)
 }
 
+// An endpoint is one pattern mounted with Handle; the handler behind it
+// can be replaced.
 type endpoint struct {
 	pattern string
-	h       http.Handler
+	h       atomic.Pointer[http.Handler]
 }
+
+func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) { (*e.h.Load()).ServeHTTP(w, r) }
 
 // Handle mounts an endpoint a plugin serves itself, such as /metrics: it
 // runs outside every chain, on the admin listener when AdminAddr is set,
 // else on Addr beside the health endpoints. Call it in Provision (declare
 // "httpserver" among the plugin's Requires, optional or not, so the server
 // is provisioned first); a bad or conflicting pattern fails Bind.
+//
+// Handle with a pattern already mounted replaces its handler: a plugin
+// that a reload rebuilds mounts its endpoint again, on the server it
+// shares with the old instance. After Bind, a new pattern is mounted at
+// once, and a bad or conflicting one is logged. An endpoint stays mounted
+// until the server stops, also when its plugin is removed by a reload.
 func (s *Server) Handle(pattern string, h http.Handler) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.extra = append(s.extra, endpoint{pattern, h})
+	for _, e := range s.extra {
+		if e.pattern == pattern {
+			e.h.Store(&h)
+			s.mu.Unlock()
+			return
+		}
+	}
+	e := &endpoint{pattern: pattern}
+	e.h.Store(&h)
+	s.extra = append(s.extra, e)
+	on := s.mux
+	if s.admin != nil {
+		on = s.admin
+	}
+	s.mu.Unlock()
+	if on == nil { // not bound yet: Bind mounts it
+		return
+	}
+	if err := register(on, pattern, e); err != nil {
+		s.logger.Warn("endpoint not mounted", "pattern", pattern, "err", err)
+		return
+	}
+	s.mu.Lock()
+	s.routes = append(s.routes, pattern)
+	s.mu.Unlock()
 }
 
 // Bind mounts the HTTP chains. A handler's name is its pattern ("GET
@@ -224,14 +265,14 @@ func (s *Server) Bind(_ context.Context, chains []*ply.Chain) error {
 	var routes []string
 	var errs []error
 	s.mu.Lock()
-	extra := append([]endpoint(nil), s.extra...)
+	extra := append([]*endpoint(nil), s.extra...)
 	s.mu.Unlock()
 	for _, e := range extra {
 		on := mux
 		if admin != nil {
 			on = admin
 		}
-		if err := register(on, e.pattern, e.h); err != nil {
+		if err := register(on, e.pattern, e); err != nil {
 			errs = append(errs, fmt.Errorf("endpoint: %w", err))
 			continue
 		}
@@ -397,23 +438,32 @@ func (s *Server) Routes() []string {
 }
 
 // Start listens on Addr (and AdminAddr) and serves in the background. The
-// listeners accept connections by the time Start returns.
+// listeners accept connections by the time Start returns. A server that
+// replaces another in a reload takes over the old one's listener when its
+// address did not change ([Server.ImportState]): no connection is refused
+// meanwhile.
 func (s *Server) Start(ctx context.Context) error {
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.opts.Addr)
+	var from handoff
+	if s.inherited != nil {
+		from = *s.inherited
+	}
+	main, ln, err := listen(ctx, s.opts.Addr, from.main)
 	if err != nil {
 		return fmt.Errorf("listen on %s (set httpserver's addr option to a free address): %w", s.opts.Addr, err)
 	}
+	var adminSock *acceptor
 	var adminLn net.Listener
 	if s.opts.AdminAddr != "" {
-		if adminLn, err = (&net.ListenConfig{}).Listen(ctx, "tcp", s.opts.AdminAddr); err != nil {
+		if adminSock, adminLn, err = listen(ctx, s.opts.AdminAddr, from.admin); err != nil {
 			_ = ln.Close()
 			return fmt.Errorf("listen on %s (set httpserver's adminAddr option to a free address): %w", s.opts.AdminAddr, err)
 		}
 	}
-	main, admin := s.Handler(), s.AdminHandler()
+	h, admin := s.Handler(), s.AdminHandler()
 	s.mu.Lock()
+	s.main, s.adminSock = main, adminSock
 	s.addr = ln.Addr()
-	s.serve(ln, main)
+	s.serve(ln, h)
 	if adminLn != nil {
 		s.adminAddr = adminLn.Addr()
 		s.serve(adminLn, admin)
@@ -423,21 +473,152 @@ func (s *Server) Start(ctx context.Context) error {
 	if adminLn != nil {
 		attrs = append(attrs, "admin", adminLn.Addr().String())
 	}
+	if main == from.main {
+		attrs = append(attrs, "listener", "taken over")
+	}
 	s.logger.Info("serving HTTP", attrs...)
 	return nil
 }
 
+// listen returns a listener on addr: a feed of inherited when it listens
+// on addr, else a new socket.
+func listen(ctx context.Context, addr string, inherited *acceptor) (*acceptor, net.Listener, error) {
+	if inherited != nil && inherited.addr == addr {
+		if f, err := inherited.attach(); err == nil {
+			return inherited, f, nil
+		}
+	}
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, f := newAcceptor(addr, ln)
+	return a, f, nil
+}
+
 // serve serves h on ln in the background; s.mu is held.
 func (s *Server) serve(ln net.Listener, h http.Handler) {
+	fresh := &freshConns{conns: make(map[net.Conn]bool), changed: make(chan struct{}, 1)}
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           fresh.handler(h),
 		ReadHeaderTimeout: max(s.opts.ReadHeaderTimeout, 0),
 		IdleTimeout:       max(s.opts.IdleTimeout, 0),
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+		ConnContext:       fresh.accepted,
+		ConnState:         fresh.state,
 	}
 	done := make(chan error, 1)
-	s.servers, s.done = append(s.servers, srv), append(s.done, done)
+	s.listening = append(s.listening, listening{srv: srv, ln: ln, fresh: fresh, done: done})
 	go func() { done <- srv.Serve(ln) }()
+}
+
+// listening is one http.Server of the Server and what it serves from.
+type listening struct {
+	srv   *http.Server
+	ln    net.Listener
+	fresh *freshConns
+	done  chan error // Serve's error, once it returned
+}
+
+// freshConns tracks the connections a server accepted whose first request
+// has not reached the handler yet. net/http drops such a request if the
+// server shuts down before it is read, and its client, on a new
+// connection, does not retry: Stop waits for them before Shutdown.
+type freshConns struct {
+	mu      sync.Mutex
+	conns   map[net.Conn]bool
+	changed chan struct{} // buffered: a connection left the set
+}
+
+type connTokenKey struct{}
+
+// connToken marks a connection's requests; served is set once the first
+// reached the handler.
+type connToken struct {
+	c      net.Conn
+	served atomic.Bool
+}
+
+// accepted is the server's ConnContext: it counts c as fresh.
+func (f *freshConns) accepted(ctx context.Context, c net.Conn) context.Context {
+	f.mu.Lock()
+	f.conns[c] = true
+	f.mu.Unlock()
+	return context.WithValue(ctx, connTokenKey{}, &connToken{c: c})
+}
+
+// state is the server's ConnState hook: a closed connection is not fresh.
+func (f *freshConns) state(c net.Conn, st http.ConnState) {
+	if st == http.StateClosed || st == http.StateHijacked {
+		f.forget(c)
+	}
+}
+
+func (f *freshConns) forget(c net.Conn) {
+	f.mu.Lock()
+	delete(f.conns, c)
+	f.mu.Unlock()
+	select {
+	case f.changed <- struct{}{}:
+	default: // a wake-up is pending already
+	}
+}
+
+// handler forgets a connection once its first request reaches h: from
+// then on, Shutdown waits for its request.
+func (f *freshConns) handler(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if t, ok := r.Context().Value(connTokenKey{}).(*connToken); ok && !t.served.Load() {
+			t.served.Store(true)
+			f.forget(t.c)
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// wait returns once no connection is fresh, or ctx is done.
+func (f *freshConns) wait(ctx context.Context) {
+	for {
+		f.mu.Lock()
+		n := len(f.conns)
+		f.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		select {
+		case <-f.changed:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// handoff is the state a server hands to the one replacing it in a reload:
+// its sockets.
+type handoff struct {
+	main, admin *acceptor
+}
+
+// ExportState hands the server's listeners to the server replacing it in a
+// reload. Both serve the same sockets until this one stops: new
+// connections go to the new server as soon as it starts, while this one
+// finishes the requests it has.
+func (s *Server) ExportState(context.Context) (any, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return &handoff{main: s.main, admin: s.adminSock}, nil
+}
+
+// ImportState takes the listeners of the server this one replaces; Start
+// serves on those whose address did not change, and opens the others,
+// while the old server closes its own when it stops.
+func (s *Server) ImportState(_ context.Context, state any, _ ply.Info) error {
+	h, ok := state.(*handoff)
+	if !ok {
+		return fmt.Errorf("httpserver: cannot take over a listener from %T", state)
+	}
+	s.inherited = h
+	return nil
 }
 
 // Addr returns the address the server listens on, or nil before Start.
@@ -457,10 +638,11 @@ func (s *Server) AdminAddr() net.Addr {
 
 // Stop shuts the server down gracefully: no new connections, and in-flight
 // requests get ShutdownTimeout (or until ctx is done) to finish; then it
-// waits for the serving goroutines.
+// waits for the serving goroutines. A listener it shares with the server
+// that replaced it in a reload stays open for that one.
 func (s *Server) Stop(ctx context.Context) error {
 	s.mu.Lock()
-	servers, done := s.servers, s.done
+	servers := s.listening
 	s.mu.Unlock()
 	if len(servers) == 0 {
 		return nil
@@ -468,12 +650,18 @@ func (s *Server) Stop(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.ShutdownTimeout)
 	defer cancel()
 	var errs []error
-	for i, srv := range servers {
-		if err := srv.Shutdown(ctx); err != nil {
-			errs = append(errs, err, srv.Close())
-		}
-		if serveErr := <-done[i]; !errors.Is(serveErr, http.ErrServerClosed) {
+	for _, l := range servers {
+		// Stop accepting and close connections once they answered, let
+		// every accepted connection's first request reach the handler, then
+		// shut down: no request is dropped unread.
+		_ = l.ln.Close() // Serve reports a failed listener below
+		if serveErr := <-l.done; !errors.Is(serveErr, net.ErrClosed) && !errors.Is(serveErr, http.ErrServerClosed) {
 			errs = append(errs, serveErr)
+		}
+		l.srv.SetKeepAlivesEnabled(false) // closes the idle ones now
+		l.fresh.wait(ctx)
+		if err := l.srv.Shutdown(ctx); err != nil {
+			errs = append(errs, err, l.srv.Close())
 		}
 	}
 	return errors.Join(errs...)

@@ -80,6 +80,9 @@ type Metrics struct {
 	reg    metric.Registration // of the layer instruments' callback
 	mu     sync.Mutex
 	layers map[string]*layerStats // by plugin and handler
+
+	reloads    metric.Int64Counter
+	reloadTook metric.Float64Histogram
 }
 
 var (
@@ -89,6 +92,7 @@ var (
 	_ ply.HandlerConfigurable = (*Metrics)(nil)
 	_ ply.Cleaner             = (*Metrics)(nil)
 	_ ply.LayerObserver       = (*Metrics)(nil)
+	_ ply.ReloadObserver      = (*Metrics)(nil)
 )
 
 // NewMetrics returns the plugin with opts (the zero value is the default).
@@ -118,6 +122,9 @@ func (p *Metrics) Provision(_ context.Context, setup *ply.Setup) error {
 	}
 	p.use(mw)
 	if err := p.layerInstruments(); err != nil {
+		return err
+	}
+	if err := p.reloadInstruments(); err != nil {
 		return err
 	}
 	if p.opts.Handler == nil {
@@ -164,6 +171,44 @@ func (p *Metrics) layerInstruments() error {
 		return nil
 	}, calls, errs, shorts, self)
 	return err
+}
+
+// reloadInstruments makes the instruments of [Metrics.ObserveReload].
+func (p *Metrics) reloadInstruments() error {
+	m := p.mp.Meter("github.com/plykit/ply/stock")
+	var err error
+	p.reloads, err = m.Int64Counter("ply.reloads", metric.WithDescription("reloads of the host, by outcome: ok, failed or rolled_back"))
+	if err != nil {
+		return err
+	}
+	p.reloadTook, err = m.Float64Histogram("ply.reload.duration", metric.WithUnit("s"),
+		metric.WithDescription("how long reloads took, from the plan to the old generation stopped"),
+		metric.WithExplicitBucketBoundaries(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60))
+	return err
+}
+
+// ObserveReload counts a reload of the host in ply_reloads_total, labelled
+// by outcome (ok, failed, rolled_back), and records how long it took in
+// ply_reload_duration_seconds. The reload's plan, its hooks and the drain
+// of the old generation are all in its time.
+func (p *Metrics) ObserveReload(r ply.Reloaded, err error) {
+	ctx := context.Background() // the reload has ended; nothing to cancel
+	outcome := metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", reloadOutcome(r, err))))
+	p.reloads.Add(ctx, 1, outcome)
+	p.reloadTook.Record(ctx, r.Took.Seconds(), outcome)
+}
+
+// reloadOutcome names how a reload ended:
+// "ok", "failed" (the old generation serves on) or "rolled_back" (the new
+// one served, failed its bake and was swapped out; see [ply.WithBake]).
+func reloadOutcome(r ply.Reloaded, err error) string {
+	switch {
+	case r.RolledBack != nil:
+		return "rolled_back"
+	case err != nil && r.Generation == 0:
+		return "failed"
+	}
+	return "ok" // also a reload whose old generation still drains when its context ended
 }
 
 // layerStats are one plugin's figures on one handler. They outlive chain

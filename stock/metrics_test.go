@@ -2,11 +2,14 @@ package stock_test
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel"
@@ -18,6 +21,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/plykit/ply"
+	"github.com/plykit/ply/plytest"
 	"github.com/plykit/ply/stock"
 )
 
@@ -135,4 +139,55 @@ func collected(t *testing.T, reader *sdkmetric.ManualReader) string {
 		}
 	}
 	return strings.Join(names, " ")
+}
+
+// The plugin counts reloads by outcome and records their duration.
+func TestMetricsObservesReloads(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	metrics := stock.NewMetrics(stock.MetricsOptions{MeterProvider: mp})
+	h := plytest.New(t, []ply.Plugin{metrics}, ply.WithLogger(slog.New(slog.DiscardHandler)))
+	errBroken := errors.New("broken")
+	for _, extra := range []ply.Plugin{
+		ply.Func{Meta: ply.Info{Name: "extra", Version: "1.0.0"}}, // added: ok
+		ply.Func{Meta: ply.Info{Name: "extra", Version: "1.0.0"}, // its replacement fails: failed
+			OnProvision: func(context.Context, *ply.Setup) error { return errBroken }},
+		ply.Func{Meta: ply.Info{Name: "extra", Version: "1.0.0"}}, // replaced: ok
+	} {
+		_, _ = h.Reload(t.Context(), ply.Change{Plugins: []ply.Plugin{metrics, extra}}) // the outcome is what the test reads
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(t.Context(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int64{}
+	var durations uint64
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			switch d := m.Data.(type) {
+			case metricdata.Sum[int64]:
+				if m.Name != "ply.reloads" {
+					continue
+				}
+				for _, p := range d.DataPoints {
+					outcome, _ := p.Attributes.Value("outcome")
+					counts[outcome.AsString()] += p.Value
+				}
+			case metricdata.Histogram[float64]:
+				if m.Name != "ply.reload.duration" {
+					continue
+				}
+				for _, p := range d.DataPoints {
+					durations += p.Count
+				}
+			}
+		}
+	}
+	if diff := cmp.Diff(map[string]int64{"ok": 2, "failed": 1}, counts); diff != "" {
+		t.Errorf("ply.reloads by outcome (-want +got):\n%s", diff)
+	}
+	if durations != 3 {
+		t.Errorf("ply.reload.duration recorded %d reloads, want 3", durations)
+	}
 }
