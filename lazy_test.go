@@ -350,3 +350,112 @@ func TestLazyLoadAfterStop(t *testing.T) {
 		})
 	}
 }
+
+// Health follows a lazy plugin through its load: lazy before the first
+// call, loading while the first call loads it, ok once loaded, stopped
+// after Stop.
+func TestLazyHealthStates(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := &lazyAPI{name: "lazy", gate: make(chan struct{})}
+		h, ch := startHost(t, []ply.Plugin{lazyLayer{l}}, noop)
+		if got := stateOf(h.Health(t.Context()), "lazy").State; got != ply.Lazy {
+			t.Errorf("before the first call: %s, want lazy", got)
+		}
+		served := make(chan error, 1)
+		go func() {
+			_, err := ch.Serve(t.Context(), nil, nil)
+			served <- err
+		}()
+		synctest.Wait() // the first call is in Provision
+		if got := stateOf(h.Health(t.Context()), "lazy").State; got != ply.Loading {
+			t.Errorf("while the first call loads it: %s, want loading", got)
+		}
+		close(l.gate)
+		if err := <-served; err != nil {
+			t.Fatal(err)
+		}
+		if got := stateOf(h.Health(t.Context()), "lazy").State; got != ply.OK {
+			t.Errorf("once loaded: %s, want ok", got)
+		}
+		if err := h.Stop(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if got := stateOf(h.Health(t.Context()), "lazy").State; got != ply.Stopped {
+			t.Errorf("after Stop: %s, want stopped", got)
+		}
+	})
+}
+
+// A load that failed after the plugin provided its API is taken back
+// whole: the retry provides the API again, and succeeds.
+func TestLazyRetryProvidesAgain(t *testing.T) {
+	for _, op := range []string{ply.OpProvision, ply.OpStart} {
+		t.Run(op, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				l := &lazyAPI{name: "lazy", failOp: op}
+				l.failures.Store(1)
+				h, _ := startHost(t, []ply.Plugin{l}, noop)
+				if _, err := ply.Lookup(h, l.key()); !errors.Is(err, errLoad) {
+					t.Fatalf("first Lookup = %v, want the failed load's error", err)
+				}
+				time.Sleep(ply.LazyFirstRetry)
+				if got, err := ply.Lookup(h, l.key()); err != nil || got != "lazy api" {
+					t.Errorf("Lookup after the backoff = %q, %v; want the API of the retried load", got, err)
+				}
+			})
+		})
+	}
+}
+
+// A plugin that requires a lazy plugin and looks its API up in Provision
+// loads it during Start.
+func TestLazyLookupDuringStart(t *testing.T) {
+	l := &lazyAPI{name: "lazy"}
+	var got string
+	user := ply.Func{
+		Meta: ply.Info{Name: "user", Version: "1.0.0", Requires: []ply.Dependency{{Name: "lazy"}}},
+		OnProvision: func(_ context.Context, s *ply.Setup) error {
+			var err error
+			got, err = ply.Lookup(s, l.key())
+			return err
+		},
+	}
+	h, err := ply.New([]ply.Plugin{user, l}, ply.WithLogger(discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Start(t.Context()); err != nil {
+		t.Fatalf("Start = %v; want the lazy dependency loaded for user's lookup", err)
+	}
+	t.Cleanup(func() { _ = h.Stop(context.Background()) })
+	if got != "lazy api" {
+		t.Errorf("user looked up %q, want the lazy plugin's API", got)
+	}
+	if diff := cmp.Diff(counts{Provisions: 1, Starts: 1}, l.counts()); diff != "" {
+		t.Errorf("hooks of the lazy dependency (-want +got):\n%s", diff)
+	}
+}
+
+// A lazy plugin loaded during a Start that then fails is taken back with
+// the rest: stopped and cleaned up.
+func TestLazyLoadedDuringFailedStart(t *testing.T) {
+	l := &lazyAPI{name: "lazy"}
+	user := ply.Func{
+		Meta: ply.Info{Name: "user", Version: "1.0.0", Requires: []ply.Dependency{{Name: "lazy"}}},
+		OnProvision: func(_ context.Context, s *ply.Setup) error {
+			_, err := ply.Lookup(s, l.key())
+			return err
+		},
+		OnStart: func(context.Context) error { return errBoom },
+	}
+	h, err := ply.New([]ply.Plugin{user, l}, ply.WithLogger(discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Start(t.Context()); !errors.Is(err, errBoom) {
+		t.Fatalf("Start = %v, want user's Start error", err)
+	}
+	if diff := cmp.Diff(counts{Provisions: 1, Starts: 1, Stops: 1, Cleanups: 1}, l.counts()); diff != "" {
+		t.Errorf("hooks of the lazy dependency after the failed Start (-want +got):\n%s", diff)
+	}
+}
