@@ -64,15 +64,15 @@ var callPaths = []struct {
 	{"snapshot", func(ctx context.Context, ch *ply.Chain) (any, error) { return ply.ServeSnapshot(ctx, ch, nil, nil) }},
 }
 
-// wrapperPlugin is a plugin whose Wrap gives every handler a trivial
-// layer, with do-nothing Provision, Start and Stop hooks. Each call
-// returns a new object, which a reload replaces the previous one with; an
-// object given again carries over.
-func wrapperPlugin(name string, lazy bool) ply.Plugin {
+// wrapperPlugin is a plugin whose Wrap gives every handler of kinds (all
+// when none) a trivial layer, with do-nothing Provision, Start and Stop
+// hooks. Each call returns a new object, which a reload replaces the
+// previous one with; an object given again carries over.
+func wrapperPlugin(name string, lazy bool, kinds ...ply.Kind) ply.Plugin {
 	layer := func(ctx context.Context, _ *ply.Call, next ply.Next) error { return next.Run(ctx) }
 	noop := func(context.Context) error { return nil }
 	return &ply.Func{
-		Meta:        ply.Info{Name: name, Version: "1.0.0", Lazy: lazy},
+		Meta:        ply.Info{Name: name, Version: "1.0.0", Lazy: lazy, Kinds: kinds},
 		OnProvision: func(context.Context, *ply.Setup) error { return nil },
 		OnStart:     noop,
 		OnStop:      noop,
@@ -91,23 +91,29 @@ func wrapperPlugins(prefix string, n int, lazy bool) []ply.Plugin {
 	return ps
 }
 
-// module returns one module of n rpc handlers.
-func module(n int) ply.Module {
+// module returns one module of n handlers, the first rpc of them of kind
+// rpc and the others jobs.
+func module(n, rpc int) ply.Module {
 	m := ply.Module{Name: "m"}
 	for i := range n {
-		m.Handlers = append(m.Handlers, ply.Handler{Kind: ply.KindRPC, Name: fmt.Sprintf("h%04d", i), Func: benchHandler})
+		kind := ply.KindJob
+		if i < rpc {
+			kind = ply.KindRPC
+		}
+		m.Handlers = append(m.Handlers, ply.Handler{Kind: kind, Name: fmt.Sprintf("h%04d", i), Func: benchHandler})
 	}
 	return m
 }
 
-// startWith starts a host of plugins and handlers; it stops at cleanup.
-func startWith(tb testing.TB, ps []ply.Plugin, handlers int) *ply.Host {
+// startWith starts a host of plugins and handlers, rpc of which are of
+// kind rpc; it stops at cleanup.
+func startWith(tb testing.TB, ps []ply.Plugin, handlers, rpc int) *ply.Host {
 	tb.Helper()
 	h, err := ply.New(ps, ply.WithLogger(discard))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := h.Mount(module(handlers)); err != nil {
+	if err := h.Mount(module(handlers, rpc)); err != nil {
 		tb.Fatal(err)
 	}
 	if err := h.Start(context.Background()); err != nil {
@@ -117,38 +123,50 @@ func startWith(tb testing.TB, ps []ply.Plugin, handlers int) *ply.Host {
 	return h
 }
 
-// BenchmarkReload reloads a host of 100 plugins, each wrapping every
-// handler with a trivial layer, replacing changed plugins per reload
-// (impl=reload); impl=restart starts and stops the same host from scratch,
-// what a change costs without reloads. A reload replaces the changed
-// instances, runs their Wrap for every chain, recompiles those chains and
-// stops the old instances; the unchanged instances carry over.
+// BenchmarkReload reloads a host of 100 plugins that wrap its handlers
+// with a trivial layer, replacing changed plugins per reload
+// (impl=reload): the unchanged plugins wrap every handler, the changed
+// ones the rpc handlers only, whose chains a reload recompiles (chains=);
+// the other handlers are jobs. A reload runs the new instances' Wrap for
+// each of those chains, recompiles them and stops the old instances; the
+// unchanged instances carry over. impl=restart starts and stops the same
+// host from scratch: what a change costs without reloads.
 func BenchmarkReload(b *testing.B) {
 	const plugins = 100
-	for _, handlers := range []int{100, 1000} {
+	for _, size := range []struct{ handlers, chains int }{{100, 100}, {1000, 100}, {1000, 1000}} {
 		for _, changed := range []int{1, 10} {
-			b.Run(fmt.Sprintf("impl=reload/plugins=%d/handlers=%d/changed=%d", plugins, handlers, changed), func(b *testing.B) {
+			name := fmt.Sprintf("impl=reload/plugins=%d/handlers=%d/chains=%d/changed=%d", plugins, size.handlers, size.chains, changed)
+			b.Run(name, func(b *testing.B) {
+				slots := make([]int, changed) // spread over the chains' depth
+				for k := range slots {
+					slots[k] = k * plugins / changed
+				}
+				renew := func(ps []ply.Plugin) {
+					for _, i := range slots {
+						ps[i] = wrapperPlugin(fmt.Sprintf("w%03d", i), false, ply.KindRPC)
+					}
+				}
 				cur := wrapperPlugins("w", plugins, false)
-				h := startWith(b, cur, handlers)
+				renew(cur)
+				h := startWith(b, cur, size.handlers, size.chains)
 				ctx := context.Background()
 				b.ReportAllocs()
 				for b.Loop() {
 					next := slices.Clone(cur)
-					for k := range changed { // spread over the chain's depth
-						i := k * plugins / changed
-						next[i] = wrapperPlugin(fmt.Sprintf("w%03d", i), false)
-					}
+					renew(next)
 					rl, err := h.Reload(ctx, ply.Change{Plugins: next})
 					if err != nil {
 						b.Fatal(err)
 					}
-					if len(rl.Replaced) != changed || rl.Chains != handlers {
-						b.Fatalf("reload: %v; want %d replaced and %d chains", rl, changed, handlers)
+					if len(rl.Replaced) != changed || rl.Chains != size.chains {
+						b.Fatalf("reload: %v; want %d replaced and %d chains", rl, changed, size.chains)
 					}
 					cur = next
 				}
 			})
 		}
+	}
+	for _, handlers := range []int{100, 1000} {
 		b.Run(fmt.Sprintf("impl=restart/plugins=%d/handlers=%d", plugins, handlers), func(b *testing.B) {
 			ps := wrapperPlugins("w", plugins, false)
 			ctx := context.Background()
@@ -158,7 +176,7 @@ func BenchmarkReload(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if err := h.Mount(module(handlers)); err != nil {
+				if err := h.Mount(module(handlers, handlers)); err != nil {
 					b.Fatal(err)
 				}
 				if err := h.Start(ctx); err != nil {
@@ -196,7 +214,7 @@ func BenchmarkStartLazy(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					if err := h.Mount(module(size.handlers)); err != nil {
+					if err := h.Mount(module(size.handlers, size.handlers)); err != nil {
 						b.Fatal(err)
 					}
 					if err := h.Start(ctx); err != nil {
