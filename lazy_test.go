@@ -319,6 +319,44 @@ func TestLazyStop(t *testing.T) {
 	}
 }
 
+// A reload that replaces a loaded lazy plugin stops the old instance and
+// leaves the new one lazy, to be loaded by the next call; one that carries
+// a lazy plugin over leaves it as it was.
+func TestLazyAcrossReloads(t *testing.T) {
+	old := &lazyAPI{name: "lazy"}
+	other := &lazyAPI{name: "other"}
+	h, ch := startHost(t, []ply.Plugin{lazyLayer{old}, other}, noop)
+	if _, err := ch.Serve(t.Context(), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	next := &lazyAPI{name: "lazy"}
+	rl, err := h.Reload(t.Context(), ply.Change{Plugins: []ply.Plugin{lazyLayer{next}, other}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"lazy@1.0.0"}, rl.Replaced); diff != "" {
+		t.Errorf("replaced (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(counts{Provisions: 1, Starts: 1, Stops: 1, Cleanups: 1, Wraps: 1}, old.counts()); diff != "" {
+		t.Errorf("hooks of the replaced instance (-want +got):\n%s", diff)
+	}
+	if got := stateOf(h.Health(t.Context()), "lazy").State; got != ply.Lazy {
+		t.Errorf("the new instance is %s after the reload, want lazy", got)
+	}
+	if diff := cmp.Diff(counts{}, next.counts()); diff != "" {
+		t.Errorf("the new instance ran hooks before its first use (-want +got):\n%s", diff)
+	}
+	if res, err := ch.Serve(t.Context(), nil, nil); err != nil || res != "lazy" {
+		t.Errorf("first call after the reload = %v, %v; want the new lazy layer's answer", res, err)
+	}
+	if diff := cmp.Diff(counts{Provisions: 1, Starts: 1, Wraps: 1}, next.counts()); diff != "" {
+		t.Errorf("hooks of the new instance after a call (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(counts{}, other.counts()); diff != "" {
+		t.Errorf("the lazy plugin carried over and never used ran hooks (-want +got):\n%s", diff)
+	}
+}
+
 // Once the host stopped, a first use of a lazy plugin fails with
 // ErrNotStarted and loads nothing.
 func TestLazyLoadAfterStop(t *testing.T) {
