@@ -497,3 +497,49 @@ func TestLazyLoadedDuringFailedStart(t *testing.T) {
 		t.Errorf("hooks of the lazy dependency after the failed Start (-want +got):\n%s", diff)
 	}
 }
+
+// A call that started on a generation a reload replaced may load that
+// generation's lazy plugin while the reload drains it: the reload then
+// stops the instance it loaded, as it stops the others it replaced.
+func TestLazyLoadedWhileDraining(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		entered, release := make(chan struct{}), make(chan struct{})
+		var first atomic.Bool
+		gate := ply.Func{ // outside the lazy layer: holds the first call before it reaches it
+			Meta: ply.Info{Name: "gate", Version: "1.0.0", Priority: ply.System},
+			OnWrap: func(context.Context, ply.Target) (ply.Wrap, error) {
+				return ply.Wrap{Layer: func(ctx context.Context, _ *ply.Call, next ply.Next) error {
+					if first.CompareAndSwap(false, true) {
+						close(entered)
+						<-release
+					}
+					return next.Run(ctx)
+				}}, nil
+			},
+		}
+		old := &lazyAPI{name: "lazy"}
+		h, ch := startHost(t, []ply.Plugin{&gate, lazyLayer{old}}, noop)
+		served := make(chan error, 1)
+		go func() {
+			_, err := ch.Serve(t.Context(), nil, nil)
+			served <- err
+		}()
+		<-entered
+		reloaded := make(chan error, 1)
+		go func() {
+			_, err := h.Reload(t.Context(), ply.Change{Plugins: []ply.Plugin{&gate, lazyLayer{&lazyAPI{name: "lazy"}}}})
+			reloaded <- err
+		}()
+		synctest.Wait() // the reload swapped and drains the held call
+		close(release)
+		if err := <-served; err != nil {
+			t.Fatal(err)
+		}
+		if err := <-reloaded; err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(counts{Provisions: 1, Starts: 1, Stops: 1, Cleanups: 1, Wraps: 1}, old.counts()); diff != "" {
+			t.Errorf("hooks of the instance loaded while its generation drained (-want +got):\n%s", diff)
+		}
+	})
+}
