@@ -134,6 +134,9 @@ func (l *lazyLoad) bringUp(ctx context.Context) error {
 	}
 	if err != nil {
 		err = errors.Join(err, b.rollback(ctx))
+		h.mu.Lock()
+		e.apis = nil // taken back with the rest: the next load provides them again
+		h.mu.Unlock()
 		e.state.Store(int32(StateLazy))
 		return err
 	}

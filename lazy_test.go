@@ -140,7 +140,7 @@ func TestLazyConcurrentFirstCallsLoadOnce(t *testing.T) {
 		if diff := cmp.Diff(counts{Provisions: 1, Starts: 1, Wraps: 1}, l.counts()); diff != "" {
 			t.Errorf("hooks after %d first calls (-want +got):\n%s", callers, diff)
 		}
-		if got := stateOf(h.Health(t.Context()), "lazy").State; got != ply.OK {
+		if got := stateOf(h.Health(t.Context()), "lazy").State; got != ply.StateOK {
 			t.Errorf("state after the load = %s, want ok", got)
 		}
 	})
@@ -185,7 +185,7 @@ func TestLazyFailedLoadIsRetried(t *testing.T) {
 				if diff := cmp.Diff(tt.want, l.counts()); diff != "" {
 					t.Errorf("hooks after the failed load (-want +got):\n%s", diff)
 				}
-				if got := stateOf(h.Health(t.Context()), "lazy").State; got != ply.Lazy {
+				if got := stateOf(h.Health(t.Context()), "lazy").State; got != ply.StateLazy {
 					t.Errorf("state after the failed load: %s, want lazy", got)
 				}
 
@@ -212,7 +212,7 @@ func TestLazyFailedLoadIsRetried(t *testing.T) {
 						t.Errorf("the third load failed: %v", err)
 					}
 				}
-				if got := stateOf(h.Health(t.Context()), "lazy").State; got != ply.OK {
+				if got := stateOf(h.Health(t.Context()), "lazy").State; got != ply.StateOK {
 					t.Errorf("state after the load succeeded: %s, want ok", got)
 				}
 				if res, err := ch.Serve(t.Context(), nil, nil); err != nil || res != "lazy" {
@@ -227,7 +227,7 @@ func TestLazyFailedLoadIsRetried(t *testing.T) {
 func TestLazyLookupLoads(t *testing.T) {
 	l := &lazyAPI{name: "lazy"}
 	h, ch := startHost(t, []ply.Plugin{lazyLayer{l}}, noop)
-	if got := stateOf(h.Health(t.Context()), "lazy").State; got != ply.Lazy {
+	if got := stateOf(h.Health(t.Context()), "lazy").State; got != ply.StateLazy {
 		t.Errorf("state before the lookup: %s, want lazy", got)
 	}
 	for range 3 {
@@ -239,7 +239,7 @@ func TestLazyLookupLoads(t *testing.T) {
 	if diff := cmp.Diff(counts{Provisions: 1, Starts: 1}, l.counts()); diff != "" {
 		t.Errorf("hooks after three lookups (-want +got):\n%s", diff)
 	}
-	if got := stateOf(h.Health(t.Context()), "lazy").State; got != ply.OK {
+	if got := stateOf(h.Health(t.Context()), "lazy").State; got != ply.StateOK {
 		t.Errorf("state after the lookup: %s, want ok", got)
 	}
 	// A call then wraps the chain without loading it again.
@@ -267,7 +267,7 @@ func TestLazyLoadsLazyDependenciesFirst(t *testing.T) {
 		t.Errorf("hooks of the first call (-want +got):\n%s", diff)
 	}
 	for _, l := range []*lazyAPI{base, mid, top} {
-		if got := stateOf(h.Health(t.Context()), l.name).State; got != ply.OK {
+		if got := stateOf(h.Health(t.Context()), l.name).State; got != ply.StateOK {
 			t.Errorf("%s is %s after the load, want ok", l.name, got)
 		}
 	}
@@ -340,7 +340,7 @@ func TestLazyAcrossReloads(t *testing.T) {
 	if diff := cmp.Diff(counts{Provisions: 1, Starts: 1, Stops: 1, Cleanups: 1, Wraps: 1}, old.counts()); diff != "" {
 		t.Errorf("hooks of the replaced instance (-want +got):\n%s", diff)
 	}
-	if got := stateOf(h.Health(t.Context()), "lazy").State; got != ply.Lazy {
+	if got := stateOf(h.Health(t.Context()), "lazy").State; got != ply.StateLazy {
 		t.Errorf("the new instance is %s after the reload, want lazy", got)
 	}
 	if diff := cmp.Diff(counts{}, next.counts()); diff != "" {
@@ -396,7 +396,7 @@ func TestLazyHealthStates(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := &lazyAPI{name: "lazy", gate: make(chan struct{})}
 		h, ch := startHost(t, []ply.Plugin{lazyLayer{l}}, noop)
-		if got := stateOf(h.Health(t.Context()), "lazy").State; got != ply.Lazy {
+		if got := stateOf(h.Health(t.Context()), "lazy").State; got != ply.StateLazy {
 			t.Errorf("before the first call: %s, want lazy", got)
 		}
 		served := make(chan error, 1)
@@ -405,20 +405,20 @@ func TestLazyHealthStates(t *testing.T) {
 			served <- err
 		}()
 		synctest.Wait() // the first call is in Provision
-		if got := stateOf(h.Health(t.Context()), "lazy").State; got != ply.Loading {
+		if got := stateOf(h.Health(t.Context()), "lazy").State; got != ply.StateLoading {
 			t.Errorf("while the first call loads it: %s, want loading", got)
 		}
 		close(l.gate)
 		if err := <-served; err != nil {
 			t.Fatal(err)
 		}
-		if got := stateOf(h.Health(t.Context()), "lazy").State; got != ply.OK {
+		if got := stateOf(h.Health(t.Context()), "lazy").State; got != ply.StateOK {
 			t.Errorf("once loaded: %s, want ok", got)
 		}
 		if err := h.Stop(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		if got := stateOf(h.Health(t.Context()), "lazy").State; got != ply.Stopped {
+		if got := stateOf(h.Health(t.Context()), "lazy").State; got != ply.StateStopped {
 			t.Errorf("after Stop: %s, want stopped", got)
 		}
 	})

@@ -149,7 +149,9 @@ type bringUp struct {
 func (b *bringUp) provision(ctx context.Context) error {
 	h := b.h
 	for _, e := range b.set {
-		e.state.Store(int32(StateStarting))
+		if e.lazy == nil { // a lazy load shows StateLoading, set by lazyLoad.bringUp
+			e.state.Store(int32(StateStarting))
+		}
 		e.fileOpts.apply() // before any hook reads them; Plan leaves the plugins alone
 	}
 	for _, e := range b.set {
@@ -309,7 +311,16 @@ func (h *Host) startAll(ctx context.Context, r *resolved, preview bool) error {
 		b.set = append(b.set, e)
 	}
 	fail := func(err error) error {
-		return errors.Join(err, b.rollback(context.WithoutCancel(ctx)))
+		err = errors.Join(err, b.rollback(context.WithoutCancel(ctx)))
+		// Lazy plugins that a lookup loaded during the start, as the set's
+		// dependencies, go after it.
+		var lazy []*entry
+		for _, e := range r.lifecycle {
+			if e.lazy != nil {
+				lazy = append(lazy, e)
+			}
+		}
+		return errors.Join(err, h.bringDown(context.WithoutCancel(ctx), startedOf(lazy), lazy))
 	}
 	if err := b.provision(ctx); err != nil {
 		return fail(err)

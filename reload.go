@@ -200,8 +200,10 @@ func (h *Host) reload(ctx context.Context, cfg config, regs []Plugin, renew func
 	var rl Reloaded
 	b := &bringUp{h: h, r: r, from: from}
 	kept := make(map[*instance]bool)
+	var fresh []*entry // every new instance, lazy ones too, in lifecycle order
 	for _, e := range r.lifecycle {
 		if isNew(old.r, e) {
+			fresh = append(fresh, e)
 			switch {
 			case from[e] != nil:
 				rl.Replaced = append(rl.Replaced, e.info.ID())
@@ -270,21 +272,12 @@ func (h *Host) reload(ctx context.Context, cfg config, regs []Plugin, renew func
 			back := newGeneration(h.genIDs, old.r, old.snaps, prevCfg.drainGrace)
 			back.observers = old.observers
 			h.swap(back, prevCfg, h.regs)
-			err := h.retire(ctx, next, prevCfg.drainGrace, b.started, b.set)
+			err := h.retire(ctx, next, prevCfg.drainGrace, fresh)
 			rl.Generation, rl.RolledBack = back.id, why
 			return rl, errors.Join(fmt.Errorf("%w: %w", ErrRolledBack, why), err)
 		}
 	}
-	var started []*entry
-	for _, e := range gone {
-		if e.lazy != nil {
-			e.lazy.settle()
-		}
-		if e.started.Load() {
-			started = append(started, e)
-		}
-	}
-	return rl, h.retire(ctx, old, cfg.drainGrace, started, gone)
+	return rl, h.retire(ctx, old, cfg.drainGrace, gone)
 }
 
 // swap makes g the current generation, with its configuration.
@@ -296,19 +289,35 @@ func (h *Host) swap(g *generation, cfg config, regs []Plugin) {
 }
 
 // retire drains the replaced generation g, then stops and cleans up the
-// instances it alone held. If ctx ends first, the rest goes on in the
-// background, and Stop waits for it.
-func (h *Host) retire(ctx context.Context, g *generation, grace time.Duration, started, set []*entry) error {
+// instances it alone held (set, in lifecycle order). If ctx ends first,
+// the rest goes on in the background, and Stop waits for it.
+func (h *Host) retire(ctx context.Context, g *generation, grace time.Duration, set []*entry) error {
 	if g.drain(ctx, grace) == 0 {
-		return h.bringDown(context.WithoutCancel(ctx), started, set)
+		return h.bringDown(context.WithoutCancel(ctx), startedOf(set), set)
 	}
 	h.drains.Go(func() {
 		g.drain(context.Background(), grace)
-		if err := h.bringDown(context.Background(), started, set); err != nil {
+		if err := h.bringDown(context.Background(), startedOf(set), set); err != nil {
 			h.cfg.logger.Error("stopping a replaced generation", "generation", g.id, "err", err)
 		}
 	})
 	return fmt.Errorf("ply: reload: generation %d still has calls running; they finish in the background: %w", g.id, context.Cause(ctx))
+}
+
+// startedOf returns the instances of set that started, once any lazy load
+// in progress ended. It is taken after the drain: a call still running on
+// a replaced generation may load that generation's lazy plugins.
+func startedOf(set []*entry) []*entry {
+	var started []*entry
+	for _, e := range set {
+		if e.lazy != nil {
+			e.lazy.settle()
+		}
+		if e.started.Load() {
+			started = append(started, e)
+		}
+	}
+	return started
 }
 
 // awaitDrains waits for the drains that outlived their reloads.
