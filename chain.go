@@ -289,20 +289,26 @@ type handlerRef struct {
 func (h *Host) compile(ctx context.Context, r *resolved, chains []*Chain, prev *generation, counted bool) ([]*compiled, error) {
 	observers, observedBy := observersOf(r)
 	sameObservers := prev != nil && slices.Equal(observedBy, prev.observers)
+	d := newDelta(prev, r)
 	snaps := make([]*compiled, len(chains))
 	for i, ch := range chains {
 		hr := r.handlers[i]
 		var old *compiled
 		if prev != nil {
 			old = prev.snaps[i]
+			if sameObservers && old.handler == hr.handler && d.spares(old) && reflect.DeepEqual(old.opts, hr.opts) {
+				snaps[i] = old // nothing it holds changed: no Wrap runs, nothing is compiled
+				continue
+			}
 		}
 		var contrib []contribution
+		hint := 0 // where in old.contrib the next reusable Wrap is: both are in chain order
 		for _, e := range r.chain {
 			if e.hooks.wrap == nil || e.failed() != nil || !e.wraps(hr.handler.Kind) {
 				continue
 			}
 			opts := hr.opts[e.info.Name]
-			if w, ok := old.reuse(e, hr.handler, opts); ok {
+			if w, ok := old.reuse(e, hr.handler, opts, &hint); ok {
 				contrib = append(contrib, contribution{e: e, opts: opts, w: w})
 				continue
 			}
@@ -371,17 +377,67 @@ func assemble(ch *Chain, hr *handlerRef, contrib []contribution, observers []Lay
 }
 
 // reuse returns what e's Wrap gave this snapshot when e is the same
-// instance, wrapping the same handler with equal options.
-func (s *compiled) reuse(e *entry, hd *Handler, opts any) (Wrap, bool) {
+// instance, wrapping the same handler with equal options. It looks from
+// *hint on, where the previous match left off, then from the start.
+func (s *compiled) reuse(e *entry, hd *Handler, opts any, hint *int) (Wrap, bool) {
 	if s == nil || s.handler != hd {
 		return Wrap{}, false
 	}
-	for _, c := range s.contrib {
-		if c.e.instance == e.instance {
+	n := len(s.contrib)
+	for k := range n {
+		j := (*hint + k) % n
+		if c := s.contrib[j]; c.e.instance == e.instance {
+			*hint = j + 1
 			return c.w, reflect.DeepEqual(c.opts, opts)
 		}
 	}
 	return Wrap{}, false
+}
+
+// delta is what a reload changed that a chain may hold: the wrappers new
+// to the plan, the instances it dropped, and each instance's place.
+type delta struct {
+	fresh []*entry          // new instances that wrap
+	place map[*instance]int // the new plan's instances, by chain position
+	prio  map[*instance]int // and their priorities
+}
+
+func newDelta(prev *generation, r *resolved) *delta {
+	if prev == nil {
+		return nil
+	}
+	d := &delta{place: make(map[*instance]int, len(r.chain)), prio: make(map[*instance]int, len(r.chain))}
+	before := make(map[*instance]bool, len(prev.r.entries))
+	for _, e := range prev.r.entries {
+		before[e.instance] = true
+	}
+	for i, e := range r.chain {
+		d.place[e.instance], d.prio[e.instance] = i, e.info.Priority
+		if !before[e.instance] && e.hooks.wrap != nil {
+			d.fresh = append(d.fresh, e)
+		}
+	}
+	return d
+}
+
+// spares reports whether the reload left everything s holds as it was: no
+// new plugin wraps its kind, and each plugin that wrapped it is still
+// there, unfailed, at the same priority and in the same order.
+func (d *delta) spares(s *compiled) bool {
+	for _, e := range d.fresh {
+		if e.wraps(s.handler.Kind) {
+			return false
+		}
+	}
+	last := -1
+	for _, c := range s.contrib {
+		at, ok := d.place[c.e.instance]
+		if !ok || at < last || d.prio[c.e.instance] != c.e.info.Priority || c.e.failed() != nil {
+			return false
+		}
+		last = at
+	}
+	return true
 }
 
 // same reports whether contrib is s's, part for part: the same instances in
