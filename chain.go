@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // Chain is one handler's compiled chain. What it calls is the host's
@@ -171,9 +172,10 @@ type contribution struct {
 }
 
 type level struct {
-	fn Layer
-	e  *entry // nil for the handler
-	s  *compiled
+	fn   Layer
+	e    *entry // nil for the handler
+	s    *compiled
+	lazy atomic.Pointer[Wrap] // a lazy plugin's level: what its Wrap gave, once loaded
 }
 
 // fail attributes err to the level's plugin, or to the handler.
@@ -313,7 +315,7 @@ func (h *Host) compile(ctx context.Context, r *resolved, chains []*Chain, prev *
 				continue
 			}
 			if e.lazy != nil && !e.lazy.loaded.Load() {
-				contrib = append(contrib, contribution{e: e, opts: opts, w: e.lazy.wrap(hr, opts)})
+				contrib = append(contrib, contribution{e: e, opts: opts, w: e.lazy.wrap()})
 				continue
 			}
 			var w Wrap
@@ -358,8 +360,8 @@ func assemble(ch *Chain, hr *handlerRef, contrib []contribution, observers []Lay
 	for _, o := range observers {
 		prep := make([]any, len(s.levels))
 		wanted := false
-		for lv, l := range s.levels {
-			if l.e != nil {
+		for lv := range s.levels {
+			if s.levels[lv].e != nil {
 				prep[lv] = o.PrepareLayer(s.sample(int32(lv)))
 				wanted = wanted || prep[lv] != nil
 			}
@@ -554,8 +556,8 @@ func (ch *Chain) Explain() Explanation {
 	}
 	seen := make(map[*entry]*Placement)
 	var es []*entry
-	for _, l := range s.levels {
-		if l.e != nil {
+	for i := range s.levels {
+		if l := &s.levels[i]; l.e != nil {
 			e := current[l.e.instance]
 			es = append(es, e)
 			seen[e] = &Placement{Plugin: e.info, Layer: true}

@@ -23,6 +23,7 @@ type lazyLoad struct {
 	e      *entry    // its entry there
 	loaded atomic.Bool
 
+	wrapMu  sync.Mutex // serializes the chains' first Wraps
 	mu      sync.Mutex
 	running chan struct{} // closed when the load in progress ends; nil when none runs
 	err     error         // the last load's failure
@@ -145,48 +146,42 @@ func (l *lazyLoad) bringUp(ctx context.Context) error {
 
 // wrap returns what a lazy plugin contributes to a chain before it is
 // loaded: a layer that loads it at the chain's first call, runs its Wrap
-// for the chain once, and from then on calls what Wrap gave.
-func (l *lazyLoad) wrap(hr *handlerRef, opts any) Wrap {
-	w := &lazyWrap{l: l, t: Target{Handler: hr.handler, Module: hr.module, Options: opts}}
-	return Wrap{Layer: w.layer, After: w.after}
-}
+// for the chain once, and from then on calls what Wrap gave. The funcs are
+// the plugin's, shared by every chain; what Wrap gave a chain is kept in
+// the chain's level, so a lazy plugin costs a chain no allocation.
+func (l *lazyLoad) wrap() Wrap { return Wrap{Layer: l.layer, After: l.after} }
 
-// lazyWrap is a lazy plugin's part in one chain.
-type lazyWrap struct {
-	l     *lazyLoad
-	t     Target
-	ready atomic.Pointer[Wrap]
-	mu    sync.Mutex
-}
-
-func (w *lazyWrap) get(ctx context.Context) (*Wrap, error) {
-	if got := w.ready.Load(); got != nil {
+// wrapped returns what the plugin's Wrap gave chain s, whose level lv is
+// the plugin's, running Wrap at the chain's first call.
+func (l *lazyLoad) wrapped(ctx context.Context, s *compiled, lv *level) (*Wrap, error) {
+	if got := lv.lazy.Load(); got != nil {
 		return got, nil
 	}
-	if err := w.l.load(ctx); err != nil {
+	if err := l.load(ctx); err != nil {
 		return nil, err
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if got := w.ready.Load(); got != nil {
+	l.wrapMu.Lock()
+	defer l.wrapMu.Unlock()
+	if got := lv.lazy.Load(); got != nil {
 		return got, nil
 	}
-	e := w.l.e
+	e := l.e
+	t := Target{Handler: s.handler, Module: s.module, Options: s.opts[e.info.Name]}
 	var got Wrap
-	err := w.l.h.run(ctx, e, OpWrap, w.t.Module.Name+"/"+w.t.Handler.Name, func(ctx context.Context) error {
+	err := l.h.run(ctx, e, OpWrap, s.module.Name+"/"+s.handler.Name, func(ctx context.Context) error {
 		var err error
-		got, err = e.hooks.wrap(ctx, w.t)
+		got, err = e.hooks.wrap(ctx, t)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	w.ready.Store(&got)
+	lv.lazy.Store(&got)
 	return &got, nil
 }
 
-func (w *lazyWrap) layer(ctx context.Context, c *Call, next Next) error {
-	got, err := w.get(ctx)
+func (l *lazyLoad) layer(ctx context.Context, c *Call, next Next) error {
+	got, err := l.wrapped(ctx, c.s, &c.s.levels[next.lvl])
 	if err != nil {
 		return err
 	}
@@ -196,10 +191,17 @@ func (w *lazyWrap) layer(ctx context.Context, c *Call, next Next) error {
 	return got.Layer(ctx, c, next)
 }
 
-func (w *lazyWrap) after(ctx context.Context, c *Call, err error, ran bool) error {
-	got := w.ready.Load()
-	if got == nil || got.After == nil {
-		return err
+func (l *lazyLoad) after(ctx context.Context, c *Call, err error, ran bool) error {
+	for i := range c.s.hooks { // the plugin's own after-hook entry says which level is its
+		a := &c.s.hooks[i]
+		if a.e.instance != l.e.instance || a.lvl < 0 {
+			continue
+		}
+		got := c.s.levels[a.lvl].lazy.Load()
+		if got == nil || got.After == nil {
+			return err
+		}
+		return got.After(ctx, c, err, ran)
 	}
-	return got.After(ctx, c, err, ran)
+	return err
 }
