@@ -98,6 +98,9 @@ func (x Explanation) String() string {
 		if x.Handler != "" {
 			prio += contributes(s)
 		}
+		if s.Plugin.Lazy {
+			prio += " lazy"
+		}
 		line := fmt.Sprintf("%3d. %-*s  %-16s %s", i+1, width, s.Plugin.ID(), prio, s.Reason)
 		b.WriteString(strings.TrimRight(line, " ") + "\n")
 	}

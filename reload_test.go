@@ -527,3 +527,19 @@ func (o *optional) Info() ply.Info {
 	i.Policy = ply.PolicyOptional
 	return i
 }
+
+// Plans say which plugins are lazy.
+func TestExplainShowsLazy(t *testing.T) {
+	h, err := ply.New([]ply.Plugin{&stamp{name: "a"}, &stamp{name: "b"}}, ply.WithLazy("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := h.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "lifecycle order:\n  1. a@1.0.0  business 300\n  2. b@1.0.0  business 300 lazy same priority 300 (business), registered earlier (#1 < #2)\n"
+	if diff := cmp.Diff(want, plan.Explain(ply.LifecycleOrder).String()); diff != "" {
+		t.Errorf("explain (-want +got):\n%s", diff)
+	}
+}
