@@ -44,6 +44,26 @@ type Reloaded struct {
 	RolledBack error
 }
 
+// How a reload ended, as [Reloaded.Outcome] names it for metrics and events.
+const (
+	ReloadOK         = "ok"          // the new configuration serves
+	ReloadFailed     = "failed"      // nothing changed: the old configuration serves on
+	ReloadRolledBack = "rolled_back" // the new configuration served, failed its bake and was swapped out ([WithBake])
+)
+
+// Outcome names how the reload that returned r and err ended: [ReloadOK],
+// [ReloadFailed] or [ReloadRolledBack]. A reload whose old generation was
+// still draining when its context ended is ok: the new one serves.
+func (r Reloaded) Outcome(err error) string {
+	switch {
+	case r.RolledBack != nil:
+		return ReloadRolledBack
+	case err != nil && r.Generation == 0:
+		return ReloadFailed
+	}
+	return ReloadOK
+}
+
 // NoChange reports whether the reload changed nothing.
 func (r Reloaded) NoChange() bool {
 	return len(r.Added)+len(r.Replaced)+len(r.Removed) == 0 && r.Chains == 0

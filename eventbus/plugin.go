@@ -162,13 +162,6 @@ func (p *Plugin) stopAll(ctx context.Context) error {
 // one place.
 var ReloadTopic = NewTopic[Reload]("ply.reload")
 
-// How a reload ended, in [Reload.Outcome].
-const (
-	ReloadOK         = "ok"          // the new configuration serves
-	ReloadFailed     = "failed"      // nothing changed: the old configuration serves on
-	ReloadRolledBack = "rolled_back" // the new configuration served, failed its bake and was swapped out (ply.WithBake)
-)
-
 // Reload is the event of one reload of a host: what [ply.Reloaded] says,
 // and its outcome.
 type Reload struct {
@@ -178,7 +171,7 @@ type Reload struct {
 	Removed    []string      `json:"removed,omitempty"`  // plugins no longer in the host
 	Chains     int           `json:"chains"`             // chains recompiled
 	Took       time.Duration `json:"took"`               // in nanoseconds
-	Outcome    string        `json:"outcome"`            // ReloadOK, ReloadFailed or ReloadRolledBack
+	Outcome    string        `json:"outcome"`            // ply.ReloadOK, ply.ReloadFailed or ply.ReloadRolledBack
 	Error      string        `json:"error,omitempty"`    // why it failed or rolled back
 }
 
@@ -187,13 +180,7 @@ type Reload struct {
 // failed publish is logged.
 func (p *Plugin) ObserveReload(r ply.Reloaded, err error) {
 	ev := Reload{Generation: r.Generation, Added: r.Added, Replaced: r.Replaced, Removed: r.Removed,
-		Chains: r.Chains, Took: r.Took, Outcome: ReloadOK}
-	switch {
-	case r.RolledBack != nil:
-		ev.Outcome = ReloadRolledBack
-	case err != nil && r.Generation == 0:
-		ev.Outcome = ReloadFailed
-	}
+		Chains: r.Chains, Took: r.Took, Outcome: r.Outcome(err)}
 	if err != nil {
 		ev.Error = err.Error()
 	}

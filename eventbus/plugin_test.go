@@ -99,8 +99,8 @@ func TestPluginPublishesReloads(t *testing.T) {
 	}
 	got[1].Error = ""
 	want := []eventbus.Reload{
-		{Generation: 2, Added: []string{"extra@1.0.0"}, Outcome: eventbus.ReloadOK},
-		{Outcome: eventbus.ReloadFailed},
+		{Generation: 2, Added: []string{"extra@1.0.0"}, Outcome: ply.ReloadOK},
+		{Outcome: ply.ReloadFailed},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("reload events (-want +got):\n%s", diff)
@@ -162,7 +162,7 @@ func TestPluginPublishesRollbacks(t *testing.T) {
 		t.Fatalf("Reload = %v, want %v", err, ply.ErrRolledBack)
 	}
 	r := <-got
-	if r.Outcome != eventbus.ReloadRolledBack || !strings.Contains(r.Error, "failed") {
-		t.Errorf("the event = %+v, want outcome %q and the bake's reason", r, eventbus.ReloadRolledBack)
+	if r.Outcome != ply.ReloadRolledBack || !strings.Contains(r.Error, "failed") {
+		t.Errorf("the event = %+v, want outcome %q and the bake's reason", r, ply.ReloadRolledBack)
 	}
 }

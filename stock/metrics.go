@@ -193,22 +193,9 @@ func (p *Metrics) reloadInstruments() error {
 // of the old generation are all in its time.
 func (p *Metrics) ObserveReload(r ply.Reloaded, err error) {
 	ctx := context.Background() // the reload has ended; nothing to cancel
-	outcome := metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", reloadOutcome(r, err))))
+	outcome := metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", r.Outcome(err))))
 	p.reloads.Add(ctx, 1, outcome)
 	p.reloadTook.Record(ctx, r.Took.Seconds(), outcome)
-}
-
-// reloadOutcome names how a reload ended:
-// "ok", "failed" (the old generation serves on) or "rolled_back" (the new
-// one served, failed its bake and was swapped out; see [ply.WithBake]).
-func reloadOutcome(r ply.Reloaded, err error) string {
-	switch {
-	case r.RolledBack != nil:
-		return "rolled_back"
-	case err != nil && r.Generation == 0:
-		return "failed"
-	}
-	return "ok" // also a reload whose old generation still drains when its context ended
 }
 
 // layerStats are one plugin's figures on one handler. They outlive chain
