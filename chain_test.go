@@ -35,21 +35,7 @@ func serve(t *testing.T, ps []ply.Plugin, fn ply.HandlerFunc) (any, error) {
 // returns its chain; the host stops at test cleanup.
 func mount(t testing.TB, ps []ply.Plugin, fn ply.HandlerFunc, opts ...ply.Option) *ply.Chain {
 	t.Helper()
-	h, err := ply.New(ps, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Mount(ply.Module{Name: "m", Handlers: []ply.Handler{{Kind: ply.KindRPC, Name: "h", Func: fn}}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Stop(context.Background()) })
-	ch, err := h.Chain("m", "h")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, ch := startHost(t, ps, fn, opts...)
 	return ch
 }
 

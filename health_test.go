@@ -22,7 +22,7 @@ func checked(name string, calls *atomic.Int32, check func(ctx context.Context) e
 }
 
 // started starts a host of ps (stopped at cleanup).
-func started(t *testing.T, ps []ply.Plugin, opts ...ply.Option) *ply.Host {
+func started(t testing.TB, ps []ply.Plugin, opts ...ply.Option) *ply.Host {
 	t.Helper()
 	h, err := ply.New(ps, append([]ply.Option{ply.WithLogger(discard)}, opts...)...)
 	if err != nil {

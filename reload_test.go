@@ -72,19 +72,9 @@ func respondGen(_ context.Context, c *ply.Call) error {
 }
 
 // startHost starts a host with plugins and one rpc handler m/h.
-func startHost(t *testing.T, ps []ply.Plugin, fn ply.HandlerFunc, opts ...ply.Option) (*ply.Host, *ply.Chain) {
+func startHost(t testing.TB, ps []ply.Plugin, fn ply.HandlerFunc, opts ...ply.Option) (*ply.Host, *ply.Chain) {
 	t.Helper()
-	h, err := ply.New(ps, append([]ply.Option{ply.WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Mount(ply.Module{Name: "m", Handlers: []ply.Handler{{Kind: ply.KindRPC, Name: "h", Func: fn}}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Stop(context.Background()) })
+	h := started(t, ps, append(opts, ply.WithModules(ply.Module{Name: "m", Handlers: []ply.Handler{{Kind: ply.KindRPC, Name: "h", Func: fn}}}))...)
 	ch, err := h.Chain("m", "h")
 	if err != nil {
 		t.Fatal(err)
@@ -459,14 +449,7 @@ func TestChainOptionsFollowReloads(t *testing.T) {
 			Handlers: []ply.Handler{{Kind: ply.KindRPC, Name: "h", Func: noop}}})
 	}
 	quiet := ply.WithLogger(slog.New(slog.DiscardHandler))
-	h, err := ply.New([]ply.Plugin{limiter}, module(5), quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Stop(context.Background()) })
+	h := started(t, []ply.Plugin{limiter}, module(5))
 	ch, err := h.Chain("m", "h")
 	if err != nil {
 		t.Fatal(err)
