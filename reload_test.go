@@ -82,31 +82,46 @@ func startHost(t testing.TB, ps []ply.Plugin, fn ply.HandlerFunc, opts ...ply.Op
 	return h, ch
 }
 
+// meanwhile calls fn on n goroutines, each in a loop until fn returns
+// false or stop is called; stop waits for them.
+func meanwhile(n int, fn func() bool) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if !fn() {
+					return
+				}
+			}
+		})
+	}
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
 // Reloads swap every chain while calls run: each call sees the layers of
 // exactly one generation, and no call fails.
 func TestReloadUnderLoad(t *testing.T) {
 	a, c := &stamp{name: "a", gen: 0}, &stamp{name: "c", gen: 0}
 	h, ch := startHost(t, []ply.Plugin{a, &stamp{name: "b"}, c}, respondGen)
 
-	stop := make(chan struct{})
 	var calls atomic.Int64
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if _, err := ch.Serve(t.Context(), nil, nil); err != nil {
-					t.Error(err)
-					return
-				}
-				calls.Add(1)
-			}
-		})
-	}
+	stop := meanwhile(4, func() bool {
+		if _, err := ch.Serve(t.Context(), nil, nil); err != nil {
+			t.Error(err)
+			return false
+		}
+		calls.Add(1)
+		return true
+	})
 	for i := range 200 {
 		gen := int64(i + 1)
 		rl, err := h.Reload(t.Context(), ply.Change{Plugins: []ply.Plugin{&stamp{name: "a", gen: gen}, &stamp{name: "b", gen: gen}, &stamp{name: "c", gen: gen}}})
@@ -117,8 +132,7 @@ func TestReloadUnderLoad(t *testing.T) {
 			t.Fatalf("reload %d: %+v, want 3 replaced and 1 chain", gen, rl)
 		}
 	}
-	close(stop)
-	wg.Wait()
+	stop()
 	if res, _ := ch.Serve(t.Context(), nil, nil); res != int64(200) {
 		t.Errorf("after the last reload the chain is of generation %v, want 200", res)
 	}
@@ -382,21 +396,12 @@ func (f *failing) Wrap(context.Context, ply.Target) (ply.Wrap, error) {
 func TestBakeRollsBack(t *testing.T) {
 	h, ch := startHost(t, []ply.Plugin{&failing{version: "1.0.0"}}, func(context.Context, *ply.Call) error { return nil },
 		ply.WithBake(time.Hour, 0.05))
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-				_, _ = ch.Serve(t.Context(), nil, nil)
-			}
-		}
+	stop := meanwhile(1, func() bool {
+		_, _ = ch.Serve(t.Context(), nil, nil)
+		return true
 	})
 	rl, err := h.Reload(t.Context(), ply.Change{Plugins: []ply.Plugin{&failing{version: "1.1.0", bad: true}}})
-	close(stop)
-	wg.Wait()
+	stop()
 	if !errors.Is(err, ply.ErrRolledBack) || rl.RolledBack == nil {
 		t.Fatalf("Reload = %+v, %v; want ErrRolledBack", rl, err)
 	}
@@ -414,26 +419,17 @@ func TestBakeRollsBack(t *testing.T) {
 // Health runs while reloads swap the plugins it reports on.
 func TestHealthDuringReloads(t *testing.T) {
 	h, _ := startHost(t, []ply.Plugin{&stamp{name: "a"}}, respondGen, ply.WithHealthCache(0))
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-				_ = h.Health(t.Context())
-				_ = h.Ready(t.Context())
-			}
-		}
+	stop := meanwhile(1, func() bool {
+		_ = h.Health(t.Context())
+		_ = h.Ready(t.Context())
+		return true
 	})
 	for i := range 50 {
 		if _, err := h.Reload(t.Context(), ply.Change{Plugins: []ply.Plugin{&stamp{name: "a", gen: int64(i)}}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	close(stop)
-	wg.Wait()
+	stop()
 	if err := h.Ready(t.Context()); err != nil {
 		t.Errorf("Ready after reloads = %v", err)
 	}

@@ -69,19 +69,7 @@ modules:
       - route: GET /up/{rest...}
         proxy: {url: ` + upstream.URL + `}
 `
-	var srv *httpserver.Server
-	h, err := config.Load("ply.yaml", []byte(file), catalog(&srv), "httpserver")
-	if err != nil {
-		t.Fatal(err)
-	}
-	host, err := ply.New(h.Plugins, append(h.Options, ply.WithLogger(discard))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := host.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = host.Stop(context.Background()) }()
+	_, srv := startFile(t, file)
 	base := "http://" + srv.Addr().String()
 	for _, tt := range []struct{ path, want string }{
 		{"/site/hello", "200 static hi there"},
@@ -263,9 +251,9 @@ func TestReadFileRefusesLargeFiles(t *testing.T) {
 	}
 }
 
-// lazy: true leaves a plugin out of the start: its first use loads it.
-func TestLoadLazy(t *testing.T) {
-	file := "listen: 127.0.0.1:0\nplugins:\n  - name: plain\n    lazy: true\n"
+// startFile loads a config file and starts its host, stopped at cleanup.
+func startFile(t *testing.T, file string) (*ply.Host, *httpserver.Server) {
+	t.Helper()
 	var srv *httpserver.Server
 	h, err := config.Load("ply.yaml", []byte(file), catalog(&srv), "httpserver")
 	if err != nil {
@@ -278,7 +266,14 @@ func TestLoadLazy(t *testing.T) {
 	if err := host.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = host.Stop(context.Background()) }()
+	t.Cleanup(func() { _ = host.Stop(context.Background()) })
+	return host, srv
+}
+
+// lazy: true leaves a plugin out of the start: its first use loads it.
+func TestLoadLazy(t *testing.T) {
+	file := "listen: 127.0.0.1:0\nplugins:\n  - name: plain\n    lazy: true\n"
+	host, _ := startFile(t, file)
 	for _, st := range host.Health(t.Context()) {
 		if st.Name == "plain" && st.State != ply.StateLazy {
 			t.Errorf("plain is %s after the start, want lazy", st.State)
