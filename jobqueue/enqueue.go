@@ -101,32 +101,20 @@ type pendingJob struct {
 }
 
 // newPending checks and encodes a job for Enqueue and Batch.Add.
-func newPending(queue string, payload any, opts []EnqueueOption) pendingJob {
+func newPending[T any](queue string, payload T, opts []EnqueueOption) pendingJob {
 	j := pendingJob{queue: queue, cfg: jobConfig{level: Normal}}
 	if !validQueue(queue) {
 		j.err = fmt.Errorf("jobqueue: queue %q: %w", queue, ErrInvalidQueue)
 		return j
 	}
-	switch p := payload.(type) {
-	case []byte:
-		j.data = p
-	case json.RawMessage:
-		j.data = p
-	default:
-		b, err := json.Marshal(payload)
-		if err != nil {
-			j.err = fmt.Errorf("jobqueue: encode %T: %w", payload, err)
-			return j
-		}
-		j.data = b
+	j.data, j.err = encode(payload)
+	if j.err != nil {
+		return j
 	}
-	c := &j.cfg
-	for _, o := range opts {
-		if o != nil {
-			o.applyJob(c)
-		}
+	if len(opts) > 0 {
+		j.cfg = applyJobOptions(opts)
 	}
-	switch {
+	switch c := j.cfg; {
 	case c.level < High || c.level > Low:
 		j.err = fmt.Errorf("jobqueue: Priority(%v): use High, Normal or Low", c.level)
 	case c.maxAttempts < 0:
@@ -135,6 +123,32 @@ func newPending(queue string, payload any, opts []EnqueueOption) pendingJob {
 		j.err = fmt.Errorf("jobqueue: negative Timeout or Delay")
 	}
 	return j
+}
+
+// encode returns payload as Enqueue sends it.
+func encode[T any](payload T) ([]byte, error) {
+	switch p := any(payload).(type) {
+	case []byte:
+		return p, nil
+	case json.RawMessage:
+		return p, nil
+	}
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return nil, fmt.Errorf("jobqueue: encode %T: %w", payload, err)
+	}
+	return b, nil
+}
+
+// applyJobOptions returns the configuration opts make of the default.
+func applyJobOptions(opts []EnqueueOption) jobConfig {
+	c := jobConfig{level: Normal}
+	for _, o := range opts {
+		if o != nil {
+			o.applyJob(&c)
+		}
+	}
+	return c
 }
 
 // message returns the message that enqueues j, whose delay starts now.

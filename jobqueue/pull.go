@@ -50,17 +50,29 @@ type pullReq struct {
 }
 
 // pulled is a job message delivered to a worker's subscription. It is a
-// pointer underneath, so holding it in a [delivery] does not allocate.
+// pointer underneath, so holding it in a [delivery] does not allocate; it
+// acknowledges by replying to the message, as jetstream does.
 type pulled struct{ m *nats.Msg }
 
-func (p pulled) Data() []byte                       { return p.m.Data }
-func (p pulled) Headers() nats.Header               { return p.m.Header }
-func (p pulled) Reply() string                      { return p.m.Reply }
-func (p pulled) Ack() error                         { return p.m.Ack() }
-func (p pulled) Nak() error                         { return p.m.Nak() }
-func (p pulled) NakWithDelay(d time.Duration) error { return p.m.NakWithDelay(d) }
-func (p pulled) InProgress() error                  { return p.m.InProgress() }
-func (p pulled) Term() error                        { return p.m.Term() }
+// Acknowledgements, as the server reads them.
+var (
+	ackAck      = []byte("+ACK")
+	ackNak      = []byte("-NAK")
+	ackProgress = []byte("+WPI")
+	ackTerm     = []byte("+TERM")
+)
+
+func (p pulled) Data() []byte         { return p.m.Data }
+func (p pulled) Headers() nats.Header { return p.m.Header }
+func (p pulled) Reply() string        { return p.m.Reply }
+func (p pulled) Ack() error           { return p.m.Respond(ackAck) }
+func (p pulled) Nak() error           { return p.m.Respond(ackNak) }
+func (p pulled) InProgress() error    { return p.m.Respond(ackProgress) }
+func (p pulled) Term() error          { return p.m.Respond(ackTerm) }
+
+func (p pulled) NakWithDelay(d time.Duration) error {
+	return p.m.Respond([]byte(`-NAK {"delay": ` + strconv.FormatInt(int64(d), 10) + "}"))
+}
 
 // delivery is a delivered job message: pulled by a worker, or fetched
 // with jetstream (the dead letters).
@@ -119,14 +131,12 @@ func apiPrefix(js jetstream.JetStream) string {
 func (w *worker) subscribe() error {
 	nc := w.q.js.Conn()
 	inbox := nc.NewInbox()
-	// Deliveries never exceed the jobs asked for, at most capacity(); the
-	// rest is room for statuses.
-	w.in = make(chan *nats.Msg, w.capacity()+16)
-	sub, err := nc.ChanSubscribe(inbox+".*", w.in)
+	sub, err := nc.Subscribe(inbox+".*", w.deliver)
 	if err != nil {
 		return err
 	}
 	w.sub = sub
+	w.cbDone = make(chan struct{}, 1)
 	next := apiPrefix(w.q.js) + "CONSUMER.MSG.NEXT." + w.q.cfg.stream + "."
 	for _, l := range levels {
 		w.pulls[l] = levelPulls{
@@ -139,15 +149,16 @@ func (w *worker) subscribe() error {
 
 func (w *worker) consumerName(l Level) string { return w.queue + "_" + strconv.Itoa(int(l)) }
 
-// fetchLoop pulls jobs while there is room, takes them as they arrive and
-// heartbeats the held ones, until the worker stops fetching. It asks for
-// jobs whenever refill() slots are free of held jobs and of jobs asked
-// for: first of High, with a request that answers at once (unless High
-// was empty less than highRecheck ago); then, once High answered, of
-// Normal, with a request that waits up to the idle wait; and of Low, at
-// once, only after such a request expired without a job. A High job waits
-// at most for the Normal pull in flight (the idle wait, or until its jobs
-// arrived) plus highRecheck; Low jobs wait while Normal has any.
+// fetchLoop pulls jobs while there is room and heartbeats the held ones,
+// until the worker stops fetching; deliver takes the jobs as they arrive.
+// It asks for jobs whenever refill() slots are free of held jobs and of
+// jobs asked for: first of High, with a request that answers at once
+// (unless High was empty less than highRecheck ago); then, once High
+// answered, of Normal, with a request that waits up to the idle wait; and
+// of Low, at once, only after such a request expired without a job. A
+// High job waits at most for the Normal pull in flight (the idle wait, or
+// until its jobs arrived) plus highRecheck; Low jobs wait while Normal
+// has any.
 func (w *worker) fetchLoop() {
 	defer close(w.fetcherDone)
 	defer close(w.ready) // the runners finish what is held, then return
@@ -157,45 +168,29 @@ func (w *worker) fetchLoop() {
 	wake := time.NewTimer(time.Hour)
 	defer wake.Stop()
 	var wakeAt time.Time // when wake fires
-	var highEmpty time.Time // when High was last asked, or found empty; zero: it had jobs
-	normalEmpty := false    // a Normal pull expired without a job since Low was last asked
-	var pause time.Time     // no pulls before, after a failed one
+	var pause time.Time  // no pulls before, after a failed one
 	for w.fetchCtx.Err() == nil {
 		now := time.Now()
+		w.mu.Lock()
 		w.expireStale(now)
-		if free := w.capacity() - w.numHeld() - w.asked(); free >= w.refill() && !now.Before(pause) && w.pulls[High].asked == 0 {
-			switch {
-			case highEmpty.IsZero() || now.Sub(highEmpty) >= highRecheck:
-				highEmpty = now
-				pause = w.pull(High, free, 0)
-			case normalEmpty && w.pulls[Low].asked == 0:
-				normalEmpty = false
-				pause = w.pull(Low, free, 0)
-			default:
-				pause = w.pull(Normal, free, w.cfg.idle)
+		l, n, expires := w.nextPull(now, pause)
+		next := w.nextWake(now, pause)
+		w.mu.Unlock()
+		if n > 0 {
+			if err := w.pull(l, n, expires); err != nil {
+				if w.fetchCtx.Err() == nil {
+					w.q.cfg.logger.Warn("jobqueue: pull", "queue", w.queue, "level", l, "err", err)
+				}
+				pause = now.Add(w.cfg.idle)
+				next = pause
 			}
 		}
-		if next := w.nextWake(now, pause); !next.IsZero() && next != wakeAt {
+		if !next.IsZero() && next != wakeAt {
 			wakeAt = next
 			wake.Reset(max(next.Sub(now), time.Millisecond))
 		}
 		select {
-		case m := <-w.in:
-			for more := true; more; { // take what came, then look again
-				l, status, empty := w.receive(m)
-				switch {
-				case status == "" && l == High:
-					highEmpty = time.Time{}
-				case status != "" && l == Normal && empty:
-					normalEmpty = true
-				}
-				select {
-				case m = <-w.in:
-				default:
-					more = false
-				}
-			}
-		case <-w.freed:
+		case <-w.news:
 		case <-beat.C:
 			w.heartbeat()
 		case <-wake.C:
@@ -205,15 +200,38 @@ func (w *worker) fetchLoop() {
 	}
 }
 
-// asked is the number of jobs asked for on every level.
-func (w *worker) asked() int {
-	return w.pulls[High].asked + w.pulls[Normal].asked + w.pulls[Low].asked
+// free is the number of slots neither held nor asked for. w.mu is held.
+func (w *worker) free() int {
+	return w.capacity() - len(w.held) - w.pulls[High].asked - w.pulls[Normal].asked - w.pulls[Low].asked
 }
 
-// pull asks level l for n jobs, waiting up to expires for them (0: answer
-// at once), and returns when the next pull may be sent: now, or after the
-// idle wait if this one could not be sent.
-func (w *worker) pull(l Level, n int, expires time.Duration) (pause time.Time) {
+// nextPull returns the pull to send now, if any (n > 0), and counts its
+// jobs as asked for. w.mu is held.
+func (w *worker) nextPull(now, pause time.Time) (l Level, n int, expires time.Duration) {
+	n = w.free()
+	if n < w.refill() || now.Before(pause) || w.pulls[High].asked > 0 {
+		return 0, 0, 0
+	}
+	switch {
+	case w.highEmpty.IsZero() || now.Sub(w.highEmpty) >= highRecheck:
+		w.highEmpty = now // until a High job says otherwise
+		l = High
+	case w.normalEmpty && w.pulls[Low].asked == 0:
+		w.normalEmpty = false
+		l = Low
+	default:
+		l, expires = Normal, w.cfg.idle
+	}
+	lp := &w.pulls[l]
+	lp.asked += n
+	lp.inflight = append(lp.inflight, pullReq{n: n, stale: now.Add(expires + pullGrace)})
+	return l, n, expires
+}
+
+// pull asks level l for n jobs, counted by nextPull, waiting up to expires
+// for them (0: answer at once). If the request cannot be sent, the jobs
+// no longer count.
+func (w *worker) pull(l Level, n int, expires time.Duration) error {
 	lp := &w.pulls[l]
 	req := make([]byte, 0, 64)
 	req = append(req, `{"batch":`...)
@@ -225,32 +243,47 @@ func (w *worker) pull(l Level, n int, expires time.Duration) (pause time.Time) {
 		req = append(req, `,"no_wait":true`...)
 	}
 	req = append(req, '}')
-	now := time.Now()
-	if err := w.q.js.Conn().PublishRequest(lp.subject, lp.reply, req); err != nil {
-		if w.fetchCtx.Err() == nil {
-			w.q.cfg.logger.Warn("jobqueue: pull", "queue", w.queue, "level", l, "err", err)
+	err := w.q.js.Conn().PublishRequest(lp.subject, lp.reply, req)
+	if err != nil {
+		w.mu.Lock()
+		lp.asked = max(0, lp.asked-n)
+		if k := len(lp.inflight); k > 0 {
+			lp.inflight = lp.inflight[:k-1]
 		}
-		return now.Add(w.cfg.idle)
+		w.mu.Unlock()
 	}
-	lp.asked += n
-	lp.inflight = append(lp.inflight, pullReq{n: n, stale: now.Add(expires + pullGrace)})
-	return time.Time{}
+	return err
 }
 
-// receive takes a job message, or settles a pull with its status. It
-// returns the level of either, the status ("" for a job), and whether the
-// pull that ended delivered nothing.
-func (w *worker) receive(m *nats.Msg) (l Level, status string, empty bool) {
-	l = Normal
+// deliver is the subscription's callback: it holds a delivered job and
+// queues it for the runners, or settles a pull with its status.
+func (w *worker) deliver(m *nats.Msg) {
+	l := Normal
 	if s := m.Subject; s != "" { // a job's ready subject, or a status's "<inbox>.<level>"
 		if d := s[len(s)-1]; d >= '0' && d <= '2' {
 			l = Level(d - '0')
 		}
 	}
+	var status string
 	if len(m.Data) == 0 && m.Header != nil {
-		if status = m.Header.Get("Status"); status != "" {
-			return l, status, w.settle(l, m, status)
+		status = m.Header.Get("Status")
+	}
+	w.mu.Lock()
+	if w.subClosed { // stopped: left to the ack wait
+		w.mu.Unlock()
+		return
+	}
+	if status != "" {
+		settled := status != "100" && w.settle(l, m, status) // 100: an idle heartbeat
+		w.mu.Unlock()
+		if settled {
+			w.notify()
 		}
+		if status != "100" && status != "404" && status != "408" && w.fetchCtx.Err() == nil {
+			w.q.cfg.logger.Warn("jobqueue: pull", "queue", w.queue, "level", l,
+				"status", status, "description", m.Header.Get("Description"))
+		}
+		return
 	}
 	lp := &w.pulls[l]
 	if lp.asked > 0 {
@@ -259,15 +292,34 @@ func (w *worker) receive(m *nats.Msg) (l Level, status string, empty bool) {
 			lp.inflight = lp.inflight[:0] // delivered in full: no status comes
 		}
 	}
-	w.take(l, pulled{m})
-	return l, "", false
+	if l == High {
+		w.highEmpty = time.Time{}
+	}
+	hj := &held{msg: pulled{m}, level: l, since: time.Now()}
+	w.held[hj] = struct{}{}
+	select {
+	case w.ready <- hj: // at most capacity() are held, unless a pull given up delivers
+		w.mu.Unlock()
+		return
+	default:
+	}
+	w.cbActive = true // unsubscribe waits for this send
+	w.mu.Unlock()
+	w.ready <- hj
+	w.mu.Lock()
+	w.cbActive = false
+	closed := w.subClosed
+	w.mu.Unlock()
+	if closed {
+		w.cbDone <- struct{}{}
+	}
 }
 
-// settle ends the oldest pull in flight of level l as its status says,
-// and reports whether it delivered nothing.
-func (w *worker) settle(l Level, m *nats.Msg, status string) (empty bool) {
+// settle ends the oldest pull in flight of level l as its status says.
+// It reports whether the pull was in flight. w.mu is held.
+func (w *worker) settle(l Level, m *nats.Msg, status string) bool {
 	lp := &w.pulls[l]
-	if status == "100" || len(lp.inflight) == 0 { // an idle heartbeat; or a pull given up
+	if len(lp.inflight) == 0 { // given up already
 		return false
 	}
 	oldest := lp.inflight[0]
@@ -279,26 +331,34 @@ func (w *worker) settle(l Level, m *nats.Msg, status string) (empty bool) {
 		}
 	case "404": // a no_wait pull found no more jobs
 	default: // 409 leadership change, consumer deleted…: every pull of l is over
-		if w.fetchCtx.Err() == nil {
-			w.q.cfg.logger.Warn("jobqueue: pull", "queue", w.queue, "level", l,
-				"status", status, "description", m.Header.Get("Description"))
-		}
 		lp.inflight, lp.asked = lp.inflight[:0], 0
-		return false
+		return true
 	}
 	if undelivered < 0 { // a no_wait pull, alone in flight on its level
 		undelivered = lp.asked
+	}
+	if l == Normal && undelivered >= oldest.n {
+		w.normalEmpty = true
 	}
 	lp.inflight = lp.inflight[1:]
 	lp.asked = max(0, lp.asked-undelivered)
 	if len(lp.inflight) == 0 {
 		lp.inflight, lp.asked = lp.inflight[:0], 0
 	}
-	return undelivered >= oldest.n
+	return true
+}
+
+// notify wakes the fetch loop: there may be room for a pull.
+func (w *worker) notify() {
+	select {
+	case w.news <- struct{}{}:
+	default:
+	}
 }
 
 // expireStale gives up the pulls whose status is overdue: their jobs no
-// longer count as asked for (any that come are taken all the same).
+// longer count as asked for (any that come are taken all the same). w.mu
+// is held.
 func (w *worker) expireStale(now time.Time) {
 	for i := range w.pulls {
 		lp := &w.pulls[i]
@@ -310,6 +370,7 @@ func (w *worker) expireStale(now time.Time) {
 
 // nextWake is when the fetch loop must look again without news: when a
 // pull is overdue, or the pause after a failed pull ends (zero: never).
+// w.mu is held.
 func (w *worker) nextWake(now, pause time.Time) time.Time {
 	var next time.Time
 	if pause.After(now) {
@@ -323,26 +384,16 @@ func (w *worker) nextWake(now, pause time.Time) time.Time {
 	return next
 }
 
-// unsubscribe ends the subscription and takes the jobs it had received:
-// they are held, and run, as the ones taken before.
+// unsubscribe ends the subscription, and waits for a delivery in
+// progress. Jobs delivered later are not held: the server hands them out
+// again after the ack wait.
 func (w *worker) unsubscribe() {
-	_ = w.sub.Unsubscribe()
-	for {
-		select {
-		case m := <-w.in:
-			w.receive(m)
-		default:
-			return
-		}
-	}
-}
-
-// take queues a delivered job for the runners. It waits for a runner only
-// when a pull given up as stale delivered after all.
-func (w *worker) take(l Level, m delivery) {
-	hj := &held{msg: m, level: l, since: time.Now()}
 	w.mu.Lock()
-	w.held[hj] = struct{}{}
+	w.subClosed = true
+	active := w.cbActive
 	w.mu.Unlock()
-	w.ready <- hj
+	_ = w.sub.Unsubscribe()
+	if active {
+		<-w.cbDone
+	}
 }

@@ -175,21 +175,19 @@ func (w *worker) draining() bool {
 
 // worker fetches the jobs of one queue and runs them.
 type worker struct {
-	q     *Queue
-	queue string
-	h     Handler
-	cfg   handleConfig
-	pulls [len(levels)]levelPulls // owned by fetchLoop
-
-	sub *nats.Subscription // the pulls' replies, into in
-	in  chan *nats.Msg
+	q      *Queue
+	queue  string
+	h      Handler
+	cfg    handleConfig
+	sub    *nats.Subscription // the pulls' replies, to deliver
+	cbDone chan struct{}      // 1: deliver's send ended after unsubscribe
 
 	fetchCtx    context.Context // Handle's ctx's child, cancelled by stopFetching
 	stopFetch   context.CancelFunc
 	runCtx      context.Context // handlers' parent, cancelled when Stop's ctx is done
 	cancelRuns  context.CancelFunc
 	ready       chan *held    // fetched jobs in fetch order; capacity() so the fetcher rarely waits
-	freed       chan struct{} // 1: a held job finished, leaving refill() free slots
+	news        chan struct{} // 1: refill() slots are free, or a pull ended
 	fetcherDone chan struct{}
 	runners     sync.WaitGroup // WithConcurrency goroutines running jobs from ready
 
@@ -199,8 +197,13 @@ type worker struct {
 	handleDone <-chan struct{} // Handle's ctx.Done()
 	drained    chan struct{}   // closed when drain has finished
 
-	mu   sync.Mutex
-	held map[*held]struct{}
+	mu          sync.Mutex
+	held        map[*held]struct{}
+	pulls       [len(levels)]levelPulls
+	highEmpty   time.Time // when High was last asked, or found empty; zero: it had jobs
+	normalEmpty bool      // a Normal pull expired without a job since Low was last asked
+	subClosed   bool      // deliver holds no more jobs
+	cbActive    bool      // deliver is sending a job to ready without w.mu
 }
 
 // held is a fetched job not yet acknowledged: waiting for a slot or
@@ -218,7 +221,7 @@ func (w *worker) start(ctx context.Context) {
 
 	w.runCtx, w.cancelRuns = context.WithCancel(context.Background())
 	w.ready = make(chan *held, w.capacity())
-	w.freed = make(chan struct{}, 1)
+	w.news = make(chan struct{}, 1)
 	w.fetcherDone = make(chan struct{})
 	w.held = make(map[*held]struct{})
 	for range w.cfg.concurrency {
@@ -260,12 +263,6 @@ func (w *worker) capacity() int { return w.cfg.concurrency + w.cfg.prefetch }
 // many jobs while the runners work through the other half.
 func (w *worker) refill() int { return (w.capacity() + 1) / 2 }
 
-func (w *worker) numHeld() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.held)
-}
-
 // heartbeat tells the server that the held jobs are still being worked on,
 // once per third of the ack wait each.
 func (w *worker) heartbeat() {
@@ -291,13 +288,10 @@ func (w *worker) run(hj *held) {
 	defer func() {
 		w.mu.Lock()
 		delete(w.held, hj)
-		n := len(w.held)
+		free := w.free()
 		w.mu.Unlock()
-		if n == w.capacity()-w.refill() { // the fetch loop waits for this, or more room
-			select {
-			case w.freed <- struct{}{}:
-			default:
-			}
+		if free == w.refill() { // the fetch loop waits for this, or more room
+			w.notify()
 		}
 	}()
 	if w.runCtx.Err() != nil { // stopped hard before it ran: leave it to the ack wait
