@@ -131,6 +131,7 @@ func clock() int64 { return int64(time.Since(epoch)) }
 // produce enqueues b.N jobs from [producers] goroutines, each reusing its
 // payload buffer (a synchronous enqueue is done with it when it returns).
 func produce(b *testing.B, enqueue enqueueFunc) {
+	b.Helper()
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range producers {
@@ -173,6 +174,7 @@ func bareStream(b *testing.B, js jetstream.JetStream) jetstream.Stream {
 }
 
 func startBare(b *testing.B, workers int, handled func([]byte)) enqueueFunc {
+	b.Helper()
 	js := embedded(b)
 	cons, err := bareStream(b, js).CreateConsumer(b.Context(), jetstream.ConsumerConfig{
 		Durable:       "bench_1",
@@ -218,6 +220,7 @@ func benchQueue(b *testing.B) *jobqueue.Queue {
 }
 
 func startJobqueue(b *testing.B, workers int, handled func([]byte)) enqueueFunc {
+	b.Helper()
 	q := benchQueue(b)
 	if err := q.Handle(b.Context(), "bench", func(_ context.Context, j *jobqueue.Job) error {
 		handled(j.Payload)
@@ -232,6 +235,7 @@ func startJobqueue(b *testing.B, workers int, handled func([]byte)) enqueueFunc 
 }
 
 func startBareAsync(b *testing.B) batchFunc {
+	b.Helper()
 	js := embedded(b)
 	bareStream(b, js)
 	return func(ctx context.Context, payloads [][]byte) error {
@@ -258,6 +262,7 @@ func startBareAsync(b *testing.B) batchFunc {
 }
 
 func startJobqueueBatch(b *testing.B) batchFunc {
+	b.Helper()
 	q := benchQueue(b)
 	return func(ctx context.Context, payloads [][]byte) error {
 		var bt jobqueue.Batch
@@ -275,11 +280,13 @@ func startJobqueueBatch(b *testing.B) batchFunc {
 type latencies struct{ counts [64 * 16]atomic.Int64 }
 
 func (l *latencies) add(d time.Duration) {
-	v := uint64(max(d, 0))
-	i := int(v)
-	if v >= 16 {
-		e := bits.Len64(v) // >= 5
-		i = (e-4)*16 + int(v>>(e-5)&15)
+	i := 0
+	switch {
+	case d >= 16:
+		e := bits.Len64(uint64(d))
+		i = (e-4)*16 + int(d>>(e-5)&15)
+	case d > 0:
+		i = int(d)
 	}
 	l.counts[i].Add(1)
 }
@@ -299,7 +306,7 @@ func (l *latencies) quantile(q float64) time.Duration {
 				return time.Duration(i)
 			}
 			e := i/16 + 4
-			return time.Duration(uint64(i%16+16) << (e - 5))
+			return time.Duration(int64(i%16+16) << (e - 5))
 		}
 	}
 	return 0

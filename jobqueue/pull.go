@@ -161,7 +161,11 @@ func (w *worker) consumerName(l Level) string { return w.queue + "_" + strconv.I
 // has any.
 func (w *worker) fetchLoop() {
 	defer close(w.fetcherDone)
-	defer close(w.ready) // the runners finish what is held, then return
+	defer func() { // the runners finish what is held, then return
+		for _, ch := range w.ready {
+			close(ch)
+		}
+	}()
 	defer w.unsubscribe()
 	beat := time.NewTicker(w.q.cfg.ackWait / 3)
 	defer beat.Stop()
@@ -298,14 +302,14 @@ func (w *worker) deliver(m *nats.Msg) {
 	hj := &held{msg: pulled{m}, level: l, since: time.Now()}
 	w.held[hj] = struct{}{}
 	select {
-	case w.ready <- hj: // at most capacity() are held, unless a pull given up delivers
+	case w.ready[l] <- hj: // at most capacity() are held, unless a pull given up delivers
 		w.mu.Unlock()
 		return
 	default:
 	}
 	w.cbActive = true // unsubscribe waits for this send
 	w.mu.Unlock()
-	w.ready <- hj
+	w.ready[l] <- hj
 	w.mu.Lock()
 	w.cbActive = false
 	closed := w.subClosed
