@@ -16,15 +16,17 @@ import (
 // its client-side deadline (the server then hands them out again only
 // after the ack wait). Its own requests let it keep several pulls in
 // flight and count every job it asked for: each delivered message is
-// held, and heartbeated, at once, and the worker never holds more than
-// its capacity.
+// held, and heartbeated, at once, and the worker holds at most its
+// capacity.
 //
 // The server delivers a pulled message under the subject it was stored on
-// (the level is its last token) and sends a pull's status (404 no
-// messages, 408 expired with the count not delivered, 409 …) to the
-// request's reply subject, "<inbox>.<level>". A level's pulls end in the
-// order they were sent, so the count of jobs asked for and not yet
-// delivered is exact without telling the pulls apart.
+// (the level is its last token), spreading a level's messages over its
+// pulls in flight, and sends a pull's status (404 no messages, 408
+// expired with the count not delivered, 409 …) to the pull's reply
+// subject, "<inbox>.<level>.<n>". So a level counts the jobs asked for and
+// not yet delivered as a whole, and each status settles its own pull. A
+// pull delivered in full gets no status: it is forgotten at its deadline,
+// and when nothing is asked for on its level any more.
 
 // highRecheck is how long a worker busy with Normal jobs goes without asking
 // High again after High was found empty: one request saved per round, for
@@ -38,15 +40,16 @@ const pullGrace = time.Second
 // levelPulls is a worker's pulls in flight on one level.
 type levelPulls struct {
 	subject  string    // the consumer's next-message API subject
-	reply    string    // "<inbox>.<level>"
+	reply    string    // "<inbox>.<level>.", the prefix of the pulls' reply subjects
 	asked    int       // jobs asked for and not yet delivered nor expired
 	inflight []pullReq // oldest first
 }
 
 // pullReq is a pull in flight.
 type pullReq struct {
+	id    uint64    // its reply subject's last token
 	n     int       // jobs asked for
-	stale time.Time // when it is given up if no status came
+	stale time.Time // when it is forgotten if no status came
 }
 
 // pulled is a job message delivered to a worker's subscription. It is a
@@ -131,7 +134,7 @@ func apiPrefix(js jetstream.JetStream) string {
 func (w *worker) subscribe() error {
 	nc := w.q.js.Conn()
 	inbox := nc.NewInbox()
-	sub, err := nc.Subscribe(inbox+".*", w.deliver)
+	sub, err := nc.Subscribe(inbox+".>", w.deliver)
 	if err != nil {
 		return err
 	}
@@ -141,7 +144,7 @@ func (w *worker) subscribe() error {
 	for _, l := range levels {
 		w.pulls[l] = levelPulls{
 			subject: next + w.consumerName(l),
-			reply:   inbox + "." + strconv.Itoa(int(l)),
+			reply:   inbox + "." + strconv.Itoa(int(l)) + ".",
 		}
 	}
 	return nil
@@ -177,11 +180,11 @@ func (w *worker) fetchLoop() {
 		now := time.Now()
 		w.mu.Lock()
 		w.expireStale(now)
-		l, n, expires := w.nextPull(now, pause)
+		l, id, n, expires := w.nextPull(now, pause)
 		next := w.nextWake(now, pause)
 		w.mu.Unlock()
 		if n > 0 {
-			if err := w.pull(l, n, expires); err != nil {
+			if err := w.pull(l, id, n, expires); err != nil {
 				if w.fetchCtx.Err() == nil {
 					w.q.cfg.logger.Warn("jobqueue: pull", "queue", w.queue, "level", l, "err", err)
 				}
@@ -210,11 +213,11 @@ func (w *worker) free() int {
 }
 
 // nextPull returns the pull to send now, if any (n > 0), and counts its
-// jobs as asked for. w.mu is held.
-func (w *worker) nextPull(now, pause time.Time) (l Level, n int, expires time.Duration) {
+// jobs as asked for under its id. w.mu is held.
+func (w *worker) nextPull(now, pause time.Time) (l Level, id uint64, n int, expires time.Duration) {
 	n = w.free()
 	if n < w.refill() || now.Before(pause) || w.pulls[High].asked > 0 {
-		return 0, 0, 0
+		return 0, 0, 0, 0
 	}
 	switch {
 	case w.highEmpty.IsZero() || now.Sub(w.highEmpty) >= highRecheck:
@@ -228,14 +231,15 @@ func (w *worker) nextPull(now, pause time.Time) (l Level, n int, expires time.Du
 	}
 	lp := &w.pulls[l]
 	lp.asked += n
-	lp.inflight = append(lp.inflight, pullReq{n: n, stale: now.Add(expires + pullGrace)})
-	return l, n, expires
+	w.pullID++
+	lp.inflight = append(lp.inflight, pullReq{id: w.pullID, n: n, stale: now.Add(expires + pullGrace)})
+	return l, w.pullID, n, expires
 }
 
-// pull asks level l for n jobs, counted by nextPull, waiting up to expires
-// for them (0: answer at once). If the request cannot be sent, the jobs
-// no longer count.
-func (w *worker) pull(l Level, n int, expires time.Duration) error {
+// pull asks level l for n jobs, counted by nextPull as the pull id,
+// waiting up to expires for them (0: answer at once). If the request
+// cannot be sent, the jobs no longer count.
+func (w *worker) pull(l Level, id uint64, n int, expires time.Duration) error {
 	lp := &w.pulls[l]
 	req := make([]byte, 0, 64)
 	req = append(req, `{"batch":`...)
@@ -247,46 +251,57 @@ func (w *worker) pull(l Level, n int, expires time.Duration) error {
 		req = append(req, `,"no_wait":true`...)
 	}
 	req = append(req, '}')
-	err := w.q.js.Conn().PublishRequest(lp.subject, lp.reply, req)
+	err := w.q.js.Conn().PublishRequest(lp.subject, lp.reply+strconv.FormatUint(id, 10), req)
 	if err != nil {
 		w.mu.Lock()
-		lp.asked = max(0, lp.asked-n)
-		if k := len(lp.inflight); k > 0 {
-			lp.inflight = lp.inflight[:k-1]
+		if lp.forget(id) {
+			lp.asked = max(0, lp.asked-n)
 		}
 		w.mu.Unlock()
 	}
 	return err
 }
 
+// forget removes pull id from those in flight, and reports whether it was.
+func (lp *levelPulls) forget(id uint64) bool {
+	for i, p := range lp.inflight {
+		if p.id == id {
+			lp.inflight = append(lp.inflight[:i], lp.inflight[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
 // deliver is the subscription's callback: it holds a delivered job and
 // queues it for the runners, or settles a pull with its status.
 func (w *worker) deliver(m *nats.Msg) {
-	l := Normal
-	if s := m.Subject; s != "" { // a job's ready subject, or a status's "<inbox>.<level>"
-		if d := s[len(s)-1]; d >= '0' && d <= '2' {
-			l = Level(d - '0')
-		}
-	}
 	var status string
 	if len(m.Data) == 0 && m.Header != nil {
 		status = m.Header.Get("Status")
 	}
-	w.mu.Lock()
-	if w.subClosed { // stopped: left to the ack wait
-		w.mu.Unlock()
-		return
-	}
 	if status != "" {
-		settled := status != "100" && w.settle(l, m, status) // 100: an idle heartbeat
+		w.mu.Lock()
+		settled := !w.subClosed && status != "100" && w.settle(m.Subject, m.Header, status) // 100: an idle heartbeat
 		w.mu.Unlock()
 		if settled {
 			w.notify()
 		}
 		if status != "100" && status != "404" && status != "408" && w.fetchCtx.Err() == nil {
-			w.q.cfg.logger.Warn("jobqueue: pull", "queue", w.queue, "level", l,
+			w.q.cfg.logger.Warn("jobqueue: pull", "queue", w.queue, "subject", m.Subject,
 				"status", status, "description", m.Header.Get("Description"))
 		}
+		return
+	}
+	l := Normal // the last token of its ready subject
+	if s := m.Subject; s != "" {
+		if d := s[len(s)-1]; d >= '0' && d <= '2' {
+			l = Level(d - '0')
+		}
+	}
+	w.mu.Lock()
+	if w.subClosed { // stopped: left to the ack wait
+		w.mu.Unlock()
 		return
 	}
 	lp := &w.pulls[l]
@@ -319,35 +334,52 @@ func (w *worker) deliver(m *nats.Msg) {
 	}
 }
 
-// settle ends the oldest pull in flight of level l as its status says.
-// It reports whether the pull was in flight. w.mu is held.
-func (w *worker) settle(l Level, m *nats.Msg, status string) bool {
-	lp := &w.pulls[l]
-	if len(lp.inflight) == 0 { // given up already
+// settle ends the pull whose reply subject is subj as its status says. It
+// reports whether that pull was in flight. w.mu is held.
+func (w *worker) settle(subj string, h nats.Header, status string) bool {
+	var lp *levelPulls
+	for i := range w.pulls {
+		if strings.HasPrefix(subj, w.pulls[i].reply) {
+			lp = &w.pulls[i]
+			break
+		}
+	}
+	if lp == nil {
 		return false
 	}
-	oldest := lp.inflight[0]
+	id, err := strconv.ParseUint(subj[len(lp.reply):], 10, 64)
+	if err != nil {
+		return false
+	}
+	var p pullReq
+	for _, q := range lp.inflight {
+		if q.id == id {
+			p = q
+		}
+	}
+	if p.id == 0 || !lp.forget(id) { // forgotten already: the count is reset or will be
+		return false
+	}
 	undelivered := -1
 	switch status {
 	case "408": // expired; also a no_wait pull that other pulls' demand outran
-		if n, err := strconv.Atoi(m.Header.Get("Nats-Pending-Messages")); err == nil {
+		if n, err := strconv.Atoi(h.Get("Nats-Pending-Messages")); err == nil {
 			undelivered = n
 		}
 	case "404": // a no_wait pull found no more jobs
-	default: // 409 leadership change, consumer deleted…: every pull of l is over
+	default: // 409 leadership change, consumer deleted…: every pull of the level is over
 		lp.inflight, lp.asked = lp.inflight[:0], 0
 		return true
 	}
 	if undelivered < 0 { // a no_wait pull, alone in flight on its level
 		undelivered = lp.asked
 	}
-	if l == Normal && undelivered >= oldest.n {
+	if lp == &w.pulls[Normal] && undelivered >= p.n {
 		w.normalEmpty = true
 	}
-	lp.inflight = lp.inflight[1:]
 	lp.asked = max(0, lp.asked-undelivered)
 	if len(lp.inflight) == 0 {
-		lp.inflight, lp.asked = lp.inflight[:0], 0
+		lp.asked = 0
 	}
 	return true
 }
@@ -360,14 +392,22 @@ func (w *worker) notify() {
 	}
 }
 
-// expireStale gives up the pulls whose status is overdue: their jobs no
-// longer count as asked for (any that come are taken all the same). w.mu
-// is held.
+// expireStale forgets the pulls whose status is overdue: delivered in
+// full, most likely. When no pull of a level is left, nothing is asked
+// for on it: a status that a reconnection lost is not counted for ever.
+// w.mu is held.
 func (w *worker) expireStale(now time.Time) {
 	for i := range w.pulls {
 		lp := &w.pulls[i]
-		if len(lp.inflight) > 0 && now.After(lp.inflight[0].stale) {
-			lp.inflight, lp.asked = lp.inflight[:0], 0
+		k := 0
+		for k < len(lp.inflight) && now.After(lp.inflight[k].stale) {
+			k++
+		}
+		if k > 0 {
+			lp.inflight = append(lp.inflight[:0], lp.inflight[k:]...)
+			if len(lp.inflight) == 0 {
+				lp.asked = 0
+			}
 		}
 	}
 }

@@ -213,6 +213,7 @@ type worker struct {
 	mu          sync.Mutex
 	held        map[*held]struct{}
 	pulls       [len(levels)]levelPulls
+	pullID      uint64    // the last pull's
 	highEmpty   time.Time // when High was last asked, or found empty; zero: it had jobs
 	normalEmpty bool      // a Normal pull expired without a job since Low was last asked
 	subClosed   bool      // deliver holds no more jobs
