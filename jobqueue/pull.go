@@ -300,8 +300,9 @@ func (w *worker) deliver(m *nats.Msg) {
 		}
 	}
 	w.mu.Lock()
-	if w.subClosed { // stopped: left to the ack wait
+	if w.subClosed { // stopped: for another worker
 		w.mu.Unlock()
+		_ = pulled{m}.Nak()
 		return
 	}
 	lp := &w.pulls[l]
@@ -428,10 +429,25 @@ func (w *worker) nextWake(now, pause time.Time) time.Time {
 	return next
 }
 
-// unsubscribe ends the subscription, and waits for a delivery in
-// progress. Jobs delivered later are not held: the server hands them out
-// again after the ack wait.
+// drainWait bounds how long a stopping worker waits for the jobs its
+// pulls delivered before they ended.
+const drainWait = 2 * time.Second
+
+// unsubscribe ends the subscription: it drains it, so that the jobs the
+// server delivered before it learnt of the end are held and run as the
+// others, then waits for a delivery in progress. A job delivered later
+// (when the drain takes over drainWait, or in the instant it ends) is
+// released at once ("-NAK") for another worker.
 func (w *worker) unsubscribe() {
+	closed := w.sub.StatusChanged(nats.SubscriptionClosed)
+	if err := w.sub.Drain(); err == nil {
+		t := time.NewTimer(drainWait)
+		select {
+		case <-closed:
+		case <-t.C:
+		}
+		t.Stop()
+	}
 	w.mu.Lock()
 	w.subClosed = true
 	active := w.cbActive
