@@ -69,6 +69,7 @@ func (q *Queue) EnqueueBatch(ctx context.Context, b *Batch) (ids []string, err e
 		ack jetstream.PubAckFuture
 	}
 	window := make([]inFlight, 0, min(len(b.jobs), batchWindow))
+	done := ctx.Done()
 	// settle waits for the oldest job in flight.
 	settle := func() {
 		f := window[0]
@@ -79,7 +80,7 @@ func (q *Queue) EnqueueBatch(ctx context.Context, b *Batch) (ids []string, err e
 			ids[f.i] = j.idFor(ack)
 		case err := <-f.ack.Err():
 			fail(f.i, fmt.Errorf("jobqueue: enqueue %s: %w", j.queue, err))
-		case <-ctx.Done():
+		case <-done:
 			fail(f.i, fmt.Errorf("jobqueue: enqueue %s (the job may be stored): %w", j.queue, context.Cause(ctx)))
 		}
 	}
@@ -89,9 +90,11 @@ func (q *Queue) EnqueueBatch(ctx context.Context, b *Batch) (ids []string, err e
 			fail(i, j.err)
 			continue
 		}
-		if err := ctx.Err(); err != nil {
+		select {
+		case <-done:
 			fail(i, fmt.Errorf("jobqueue: enqueue %s: %w", j.queue, context.Cause(ctx)))
 			continue
+		default:
 		}
 		if len(window) == cap(window) {
 			settle()

@@ -23,7 +23,10 @@ import (
 // does nothing but note its latency. ns/op and allocs/op are per job (the
 // allocations include the in-process server's, the same for every impl);
 // p50-ms and p99-ms are the latencies from the start of a job's enqueue to
-// its handler.
+// its handler. cpu-us/job is the process's CPU time per job (the server's
+// included): on a machine shared with other work, jobs/s moves with the
+// load while cpu-us/job does much less, and on a machine of its own,
+// saturated, jobs/s is about the inverse.
 //
 // impl=bare is nats.go's idiomatic JetStream on the same server build, with
 // the stream and consumer configuration jobqueue creates (file storage): a
@@ -55,6 +58,7 @@ func BenchmarkJobs(b *testing.B) {
 					}
 				})
 				b.ReportAllocs()
+				cpu := startCPU()
 				b.ResetTimer()
 				produce(b, func(ctx context.Context, buf []byte) error {
 					binary.BigEndian.PutUint64(buf, uint64(clock())) //nolint:gosec // clock() is positive
@@ -62,6 +66,7 @@ func BenchmarkJobs(b *testing.B) {
 				})
 				<-all
 				b.StopTimer()
+				cpu.report(b)
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "jobs/s")
 				b.ReportMetric(lat.quantile(0.5).Seconds()*1e3, "p50-ms")
 				b.ReportMetric(lat.quantile(0.99).Seconds()*1e3, "p99-ms")
@@ -79,6 +84,7 @@ func BenchmarkJobs(b *testing.B) {
 			enqueue := impl.start(b)
 			var next atomic.Int64
 			b.ReportAllocs()
+			cpu := startCPU()
 			b.ResetTimer()
 			var wg sync.WaitGroup
 			for range producers {
@@ -104,6 +110,7 @@ func BenchmarkJobs(b *testing.B) {
 			}
 			wg.Wait()
 			b.StopTimer()
+			cpu.report(b)
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "jobs/s")
 		})
 	}
@@ -124,6 +131,24 @@ type (
 )
 
 var epoch = time.Now()
+
+// cpuMeter measures the CPU time of a benchmark's run.
+type cpuMeter struct {
+	start time.Duration
+	ok    bool
+}
+
+func startCPU() cpuMeter {
+	t, ok := cpuTime()
+	return cpuMeter{t, ok}
+}
+
+func (m cpuMeter) report(b *testing.B) {
+	b.Helper()
+	if t, ok := cpuTime(); ok && m.ok {
+		b.ReportMetric(float64(t-m.start)/float64(time.Microsecond)/float64(b.N), "cpu-us/job")
+	}
+}
 
 // clock is a monotonic time in nanoseconds.
 func clock() int64 { return int64(time.Since(epoch)) }
