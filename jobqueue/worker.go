@@ -77,9 +77,10 @@ func WithIdleWait(d time.Duration) HandleOption {
 // [context.WithoutCancel] for workers that only Stop ends.
 //
 // Handle returns [ErrInvalidQueue], [ErrHandled] for a second handler of the
-// same queue, [ErrStopped], an option error, ctx's error, or JetStream's
+// same queue, [ErrStopped], an option error, ctx's error, JetStream's
 // error creating the queue's consumers (durable, named "<queue>_<level>",
-// shared by every process handling the queue).
+// shared by every process handling the queue), or the connection's error
+// subscribing to the replies of the workers' pulls.
 func (q *Queue) Handle(ctx context.Context, queue string, h Handler, opts ...HandleOption) error {
 	if !validQueue(queue) {
 		return fmt.Errorf("jobqueue: queue %q: %w", queue, ErrInvalidQueue)
