@@ -15,6 +15,9 @@
 //	id, err := jobqueue.Enqueue(ctx, q, "email", Email{To: "a@example.com"},
 //		jobqueue.Delay(time.Minute), jobqueue.IdempotencyKey("welcome-42"))
 //
+// [Queue.EnqueueBatch] enqueues the jobs of a [Batch] without a round trip
+// each, and reports each job's outcome ([BatchError]).
+//
 // # Workers
 //
 // [Queue.Handle] starts workers for a queue: up to [WithConcurrency] jobs
@@ -59,10 +62,11 @@
 // # Priorities
 //
 // Each level ([High], [Normal], [Low]) is a subject of its own with its own
-// durable consumer. A worker asks High for jobs before every fetch, then
+// durable consumer. A worker asks High for jobs before every pull, then
 // waits up to [WithIdleWait] for Normal jobs, taking them as they arrive,
-// and asks Low only when Normal had none. Jobs already fetched
-// ([WithPrefetch]) run first, so a High job may wait behind them.
+// and asks Low only when Normal had none. Of the jobs a worker holds
+// ([WithPrefetch]), the highest level runs first, so a High job waits for
+// the running jobs, not for the held ones.
 //
 // # Delivery and durability
 //

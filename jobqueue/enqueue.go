@@ -80,52 +80,99 @@ func MaxAttempts(n int) EnqueueOption {
 // Enqueue returns [ErrInvalidQueue] for a bad queue name, an encoding error,
 // or JetStream's error.
 func Enqueue[T any](ctx context.Context, q *Queue, queue string, payload T, opts ...EnqueueOption) (string, error) {
-	if !validQueue(queue) {
-		return "", fmt.Errorf("jobqueue: queue %q: %w", queue, ErrInvalidQueue)
+	j := newPending(queue, payload, opts)
+	if j.err != nil {
+		return "", j.err
 	}
-	var data []byte
+	ack, err := q.js.PublishMsg(ctx, q.message(&j))
+	if err != nil {
+		return "", fmt.Errorf("jobqueue: enqueue %s: %w", queue, err)
+	}
+	return j.idFor(ack), nil
+}
+
+// pendingJob is a job checked and encoded, ready to be sent.
+type pendingJob struct {
+	queue string
+	data  []byte
+	cfg   jobConfig
+	id    string // set by Queue.message unless the sequence is the ID
+	err   error  // why it cannot be enqueued
+}
+
+// newPending checks and encodes a job for Enqueue and Batch.Add.
+func newPending[T any](queue string, payload T, opts []EnqueueOption) pendingJob {
+	j := pendingJob{queue: queue, cfg: jobConfig{level: Normal}}
+	if !validQueue(queue) {
+		j.err = fmt.Errorf("jobqueue: queue %q: %w", queue, ErrInvalidQueue)
+		return j
+	}
+	j.data, j.err = encode(payload)
+	if j.err != nil {
+		return j
+	}
+	if len(opts) > 0 {
+		j.cfg = applyJobOptions(opts)
+	}
+	switch c := j.cfg; {
+	case c.level < High || c.level > Low:
+		j.err = fmt.Errorf("jobqueue: Priority(%v): use High, Normal or Low", c.level)
+	case c.maxAttempts < 0:
+		j.err = fmt.Errorf("jobqueue: MaxAttempts(%d): must be >= 1", c.maxAttempts)
+	case c.timeout < 0, c.delay < 0:
+		j.err = fmt.Errorf("jobqueue: negative Timeout or Delay")
+	}
+	return j
+}
+
+// encode returns payload as Enqueue sends it.
+func encode[T any](payload T) ([]byte, error) {
 	switch p := any(payload).(type) {
 	case []byte:
-		data = p
+		return p, nil
 	case json.RawMessage:
-		data = p
-	default:
-		b, err := json.Marshal(payload)
-		if err != nil {
-			return "", fmt.Errorf("jobqueue: encode %T: %w", payload, err)
-		}
-		data = b
+		return p, nil
 	}
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return nil, fmt.Errorf("jobqueue: encode %T: %w", payload, err)
+	}
+	return b, nil
+}
+
+// applyJobOptions returns the configuration opts make of the default.
+func applyJobOptions(opts []EnqueueOption) jobConfig {
 	c := jobConfig{level: Normal}
 	for _, o := range opts {
 		if o != nil {
 			o.applyJob(&c)
 		}
 	}
-	switch {
-	case c.level < High || c.level > Low:
-		return "", fmt.Errorf("jobqueue: Priority(%v): use High, Normal or Low", c.level)
-	case c.maxAttempts < 0:
-		return "", fmt.Errorf("jobqueue: MaxAttempts(%d): must be >= 1", c.maxAttempts)
-	case c.timeout < 0, c.delay < 0:
-		return "", fmt.Errorf("jobqueue: negative Timeout or Delay")
+	return c
+}
+
+// message returns the message that enqueues j, whose delay starts now.
+//
+// The job's ID is its key, else its stream sequence, known from the
+// acknowledgement (see pendingJob.idFor); a scheduled job's sequence changes
+// when it fires, so it gets a unique ID. Headers carry only what differs
+// from defaults.
+func (q *Queue) message(j *pendingJob) *nats.Msg {
+	c := j.cfg
+	m := &nats.Msg{Subject: q.readySubject(j.queue, c.level), Data: j.data}
+	if c == (jobConfig{level: Normal}) {
+		return m
 	}
-	// The job's ID is its key, else its stream sequence, known from the
-	// acknowledgement; a scheduled job's sequence changes when it fires, so
-	// it gets a unique ID. Headers carry only what differs from defaults.
-	m := &nats.Msg{Subject: q.readySubject(queue, c.level), Data: data}
-	if c != (jobConfig{level: Normal}) {
-		m.Header = nats.Header{}
+	m.Header = nats.Header{}
+	j.id = c.key
+	if j.id == "" && c.delay > 0 {
+		j.id = nuid.Next()
 	}
-	id := c.key
-	if id == "" && c.delay > 0 {
-		id = nuid.Next()
+	if j.id != "" {
+		m.Header.Set(hdrID, j.id)
 	}
-	if id != "" {
-		m.Header.Set(hdrID, id)
-	}
-	if c.delay > 0 { // the fired message's timestamp is not the enqueue time
-		m.Header.Set(hdrEnqueued, time.Now().UTC().Format(time.RFC3339Nano))
+	if c.key != "" {
+		m.Header.Set(jetstream.MsgIDHeader, c.key)
 	}
 	if c.maxAttempts > 0 {
 		m.Header.Set(hdrMaxAttempts, strconv.Itoa(c.maxAttempts))
@@ -133,21 +180,20 @@ func Enqueue[T any](ctx context.Context, q *Queue, queue string, payload T, opts
 	if c.timeout > 0 {
 		m.Header.Set(hdrTimeout, c.timeout.String())
 	}
-	var popts []jetstream.PublishOpt
-	if c.key != "" {
-		popts = append(popts, jetstream.WithMsgID(c.key))
+	if c.delay > 0 { // the fired message's timestamp is not the enqueue time
+		now := time.Now()
+		m.Header.Set(hdrEnqueued, now.UTC().Format(time.RFC3339Nano))
+		schedule(m, q.schedSubject(j.queue, nuid.Next()), now.Add(c.delay))
 	}
-	if c.delay > 0 {
-		schedule(m, q.schedSubject(queue, nuid.Next()), time.Now().Add(c.delay))
+	return m
+}
+
+// idFor returns the ID of j, sent by Queue.message and stored as ack says.
+func (j *pendingJob) idFor(ack *jetstream.PubAck) string {
+	if j.id != "" {
+		return j.id
 	}
-	ack, err := q.js.PublishMsg(ctx, m, popts...)
-	if err != nil {
-		return "", fmt.Errorf("jobqueue: enqueue %s: %w", queue, err)
-	}
-	if id == "" {
-		id = strconv.FormatUint(ack.Sequence, 10)
-	}
-	return id, nil
+	return strconv.FormatUint(ack.Sequence, 10)
 }
 
 // schedule turns m, addressed to its ready subject, into a message schedule

@@ -88,3 +88,35 @@ func Example() {
 	// Output:
 	// sent to ann@example.com on attempt 2
 }
+
+// A batch enqueues many jobs without a round trip each. Every job has an
+// outcome: its ID, or its own error in a *BatchError; the valid jobs are
+// stored even when others fail.
+func ExampleQueue_EnqueueBatch() {
+	js, stop := exampleJetStream()
+	defer stop()
+	ctx := context.Background()
+	q, err := jobqueue.New(ctx, js, jobqueue.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		panic(err)
+	}
+	defer func() { _ = q.Stop(context.Background()) }()
+
+	var b jobqueue.Batch
+	for _, email := range []string{"ann@example.com", "bob@example.com"} {
+		b.Add("mail", welcome{Email: email}, jobqueue.IdempotencyKey("welcome/"+email))
+	}
+	b.Add("mail.bad", welcome{Email: "eve@example.com"}) // not a queue name
+	ids, err := q.EnqueueBatch(ctx, &b)
+	if be, ok := errors.AsType[*jobqueue.BatchError](err); ok {
+		for i, err := range be.Errs {
+			if errors.Is(err, jobqueue.ErrInvalidQueue) {
+				fmt.Printf("job %d: not enqueued, invalid queue name\n", i)
+			}
+		}
+	}
+	fmt.Printf("%q\n", ids)
+	// Output:
+	// job 2: not enqueued, invalid queue name
+	// ["welcome/ann@example.com" "welcome/bob@example.com" ""]
+}

@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Job is one run of a job, as its [Handler] sees it. The handler owns the
@@ -24,7 +24,7 @@ type Job struct {
 	History     []Attempt // the earlier attempts that failed, oldest first
 	Interrupted int       // earlier deliveries that ended without a result (see [WithMaxInterruptions])
 
-	msg       jetstream.Msg
+	msg       delivery
 	seq       uint64 // the message's stream sequence
 	delivered uint64 // deliveries of the message, this one included
 }
@@ -98,13 +98,20 @@ const (
 const maxErrorLen = 512
 
 // parse reads a job from a delivered message.
-func (q *Queue) parse(queue string, l Level, m jetstream.Msg) (*Job, time.Duration, error) {
-	md, err := m.Metadata()
+func (q *Queue) parse(queue string, l Level, m delivery) (*Job, time.Duration, error) {
+	j := new(Job)
+	timeout, err := q.parseInto(j, queue, l, m)
+	return j, timeout, err
+}
+
+// parseInto reads a job from a delivered message into j.
+func (q *Queue) parseInto(j *Job, queue string, l Level, m delivery) (time.Duration, error) {
+	md, err := metadata(m)
 	if err != nil {
-		return nil, 0, err
+		return 0, err
 	}
 	h := m.Headers()
-	j := &Job{
+	*j = Job{
 		ID:          h.Get(hdrID),
 		Queue:       queue,
 		Payload:     m.Data(),
@@ -123,16 +130,16 @@ func (q *Queue) parse(queue string, l Level, m jetstream.Msg) (*Job, time.Durati
 	}
 	j.Attempt = failed + 1
 	j.Interrupted = interrupted // the worker adds this message's own: see worker.charge
-	j.seq, j.delivered = md.Sequence.Stream, md.NumDelivered
+	j.seq, j.delivered = md.seq, md.delivered
 	if v := h.Get(hdrMaxAttempts); v != "" {
 		if n, err := strconv.Atoi(v); err == nil && n > 0 {
 			j.MaxAttempts = n
 		}
 	}
 	if j.ID == "" {
-		j.ID = strconv.FormatUint(md.Sequence.Stream, 10)
+		j.ID = strconv.FormatUint(md.seq, 10)
 	}
-	j.Enqueued = md.Timestamp
+	j.Enqueued = md.time
 	if v := h.Get(hdrEnqueued); v != "" {
 		j.Enqueued, _ = time.Parse(time.RFC3339Nano, v)
 	}
@@ -145,7 +152,7 @@ func (q *Queue) parse(queue string, l Level, m jetstream.Msg) (*Job, time.Durati
 	if v := h.Get(hdrTimeout); v != "" {
 		timeout, _ = time.ParseDuration(v)
 	}
-	return j, timeout, nil
+	return timeout, nil
 }
 
 // next returns a copy of j's message for its next attempt (or the dead
@@ -176,4 +183,52 @@ func truncate(s string) string {
 		return s
 	}
 	return s[:maxErrorLen] + "…"
+}
+
+// ackMetadata is what a job needs of a delivered message's metadata.
+type ackMetadata struct {
+	seq, delivered uint64 // the stream sequence; deliveries, this one included
+	time           time.Time
+}
+
+// parseAckSubject reads the metadata from the reply subject of a message
+// delivered by a JetStream consumer, without allocating:
+// "$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>",
+// or, since nats-server 2.10, "$JS.ACK.<domain>.<account hash>.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>[.<token>]".
+// It reports false for anything else, which jetstream.Msg.Metadata reads.
+func parseAckSubject(s string) (ackMetadata, bool) {
+	const prefix = "$JS.ACK."
+	if !strings.HasPrefix(s, prefix) {
+		return ackMetadata{}, false
+	}
+	var tok [12]string
+	n := 0
+	for rest := s[len(prefix):]; ; n++ {
+		if n == len(tok) {
+			return ackMetadata{}, false
+		}
+		i := strings.IndexByte(rest, '.')
+		if i < 0 {
+			tok[n] = rest
+			n++
+			break
+		}
+		tok[n], rest = rest[:i], rest[i+1:]
+	}
+	var f []string // delivered, stream seq, consumer seq, time, pending
+	switch n {
+	case 7:
+		f = tok[2:7]
+	case 9, 10:
+		f = tok[4:9]
+	default:
+		return ackMetadata{}, false
+	}
+	delivered, err1 := strconv.ParseUint(f[0], 10, 64)
+	seq, err2 := strconv.ParseUint(f[1], 10, 64)
+	ns, err3 := strconv.ParseInt(f[3], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return ackMetadata{}, false
+	}
+	return ackMetadata{seq: seq, delivered: delivered, time: time.Unix(0, ns)}, true
 }

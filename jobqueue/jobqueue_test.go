@@ -504,6 +504,64 @@ func TestPriority(t *testing.T) {
 	}
 }
 
+// Of the jobs a worker holds (running, or prefetched and waiting), a High
+// one runs before the Normal ones held before it.
+func TestPriorityAmongHeldJobs(t *testing.T) {
+	js := embedded(t)
+	q := newQueue(t, js)
+	release := make(chan struct{})
+	releaseOnce := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(releaseOnce) // before the queue's Stop, which waits for the handler
+	var (
+		mu  sync.Mutex
+		got []string
+	)
+	running := make(chan struct{})
+	if err := q.Handle(t.Context(), "held", func(_ context.Context, j *jobqueue.Job) error {
+		if string(j.Payload) == "first" {
+			close(running)
+			<-release
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, string(j.Payload))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, q, "held", []byte("first"))
+	<-running
+	for i := range 3 {
+		enqueue(t, q, "held", []byte(fmt.Sprint("normal", i)))
+	}
+	enqueue(t, q, "held", []byte("high"), jobqueue.Priority(jobqueue.High))
+	// The worker holds every job: delivered, not acknowledged.
+	for _, c := range []struct {
+		name string
+		n    int
+	}{{"held_1", 4}, {"held_0", 1}} {
+		eventually(t, 5*time.Second, c.name+" jobs not held", func() bool {
+			cons, err := js.Consumer(t.Context(), jobqueue.DefaultStream, c.name)
+			if err != nil {
+				return false
+			}
+			info, err := cons.Info(t.Context())
+			return err == nil && info.NumAckPending == c.n
+		})
+	}
+	releaseOnce()
+	eventually(t, 5*time.Second, "jobs not done", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) == 5
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if diff := cmp.Diff([]string{"first", "high", "normal0", "normal1", "normal2"}, got); diff != "" {
+		t.Errorf("processing order (-want +got):\n%s", diff)
+	}
+}
+
 func TestErrors(t *testing.T) {
 	q := newQueue(t, embedded(t))
 	if _, err := jobqueue.Enqueue(t.Context(), q, "bad.name", []byte("x")); !errors.Is(err, jobqueue.ErrInvalidQueue) {

@@ -60,6 +60,8 @@ type Queue struct {
 	stream  jetstream.Stream
 	started jetstream.Stream // run markers of redelivered jobs: see worker.charge
 
+	subjects sync.Map // queue name → *[3]string: its ready subjects by level
+
 	mu      sync.Mutex
 	workers map[string]*worker
 	stopped bool
@@ -296,7 +298,17 @@ func New(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Queue, e
 }
 
 func (q *Queue) readySubject(queue string, l Level) string {
-	return q.cfg.prefix + ".ready." + queue + "." + "012"[l:l+1] // l is valid: checked by callers
+	if s, ok := q.subjects.Load(queue); ok {
+		return s.(*[len(levels)]string)[l] // l is valid: checked by callers
+	}
+	var s [len(levels)]string
+	for _, l := range levels {
+		s[l] = q.cfg.prefix + ".ready." + queue + "." + "012"[l:l+1]
+	}
+	if len(queue) <= 64 { // the queues a program uses, not every name it was given
+		q.subjects.Store(queue, &s)
+	}
+	return s[l]
 }
 
 func (q *Queue) schedSubject(queue, token string) string {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 	"github.com/plykit/ply"
@@ -21,6 +22,12 @@ type HandleOption interface{ applyHandle(*handleConfig) }
 type handleOptionFunc func(*handleConfig)
 
 func (f handleOptionFunc) applyHandle(c *handleConfig) { f(c) }
+
+// defaultPrefetch is WithPrefetch's default: with 4 producers saturating
+// a queue on a shared 2-core machine, 16 and 64 left the workers behind
+// (enqueue-to-handler p50 of 0.5 s and 10-60 ms), 128 nearly not, 256 not
+// (BenchmarkJobs).
+const defaultPrefetch = 256
 
 type handleConfig struct {
 	concurrency int
@@ -34,9 +41,16 @@ func WithConcurrency(n int) HandleOption {
 	return handleOptionFunc(func(c *handleConfig) { c.concurrency = n })
 }
 
-// WithPrefetch sets how many jobs a worker fetches beyond those running, to
-// hide the fetch round trip. They count against no other worker's share
-// and are kept alive by heartbeats while they wait. Default: 16.
+// WithPrefetch sets how many jobs a worker holds beyond those running, to
+// hide the round trip of its pulls: a worker asks the server for more
+// jobs whenever half of its room (concurrency + prefetch) is free, and
+// keeps its pulls in flight while the held jobs run, as jetstream's
+// Consume does with its buffer (500 by default). With short jobs, the
+// throughput of a worker is about its room per round trip. Held jobs run
+// highest level first, are kept alive by heartbeats while they wait, and
+// wait for this process only: with long jobs and several processes, a
+// lower prefetch spreads them better (0 holds only the running ones).
+// Default: 256.
 func WithPrefetch(n int) HandleOption {
 	return handleOptionFunc(func(c *handleConfig) { c.prefetch = n })
 }
@@ -63,9 +77,10 @@ func WithIdleWait(d time.Duration) HandleOption {
 // [context.WithoutCancel] for workers that only Stop ends.
 //
 // Handle returns [ErrInvalidQueue], [ErrHandled] for a second handler of the
-// same queue, [ErrStopped], an option error, ctx's error, or JetStream's
+// same queue, [ErrStopped], an option error, ctx's error, JetStream's
 // error creating the queue's consumers (durable, named "<queue>_<level>",
-// shared by every process handling the queue).
+// shared by every process handling the queue), or the connection's error
+// subscribing to the replies of the workers' pulls.
 func (q *Queue) Handle(ctx context.Context, queue string, h Handler, opts ...HandleOption) error {
 	if !validQueue(queue) {
 		return fmt.Errorf("jobqueue: queue %q: %w", queue, ErrInvalidQueue)
@@ -73,7 +88,7 @@ func (q *Queue) Handle(ctx context.Context, queue string, h Handler, opts ...Han
 	if h == nil {
 		return errors.New("jobqueue: Handle with a nil Handler")
 	}
-	c := handleConfig{concurrency: 1, prefetch: 16, idle: 200 * time.Millisecond}
+	c := handleConfig{concurrency: 1, prefetch: defaultPrefetch, idle: 200 * time.Millisecond}
 	for _, o := range opts {
 		if o != nil {
 			o.applyHandle(&c)
@@ -115,23 +130,27 @@ func (q *Queue) Handle(ctx context.Context, queue string, h Handler, opts ...Han
 	q.workers[queue] = w // reserved; removed below on failure
 	q.mu.Unlock()
 
-	for i, l := range levels {
-		cons, err := q.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-			Durable:       queue + "_" + strconv.Itoa(int(l)),
+	fail := func(err error) error {
+		q.mu.Lock()
+		delete(q.workers, queue)
+		q.mu.Unlock()
+		close(w.drained) // for a Handle waiting for this reservation
+		return err
+	}
+	for _, l := range levels {
+		if _, err := q.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+			Durable:       w.consumerName(l),
 			FilterSubject: q.readySubject(queue, l),
 			AckPolicy:     jetstream.AckExplicitPolicy,
 			AckWait:       q.cfg.ackWait,
 			MaxDeliver:    -1, // attempts are counted by the workers, which dead-letter
 			MaxAckPending: 10_000,
-		})
-		if err != nil {
-			q.mu.Lock()
-			delete(q.workers, queue)
-			q.mu.Unlock()
-			close(w.drained) // for a Handle waiting for this reservation
-			return fmt.Errorf("jobqueue: consumer for %s %v: %w", queue, l, err)
+		}); err != nil {
+			return fail(fmt.Errorf("jobqueue: consumer for %s %v: %w", queue, l, err))
 		}
-		w.cons[i] = cons
+	}
+	if err := w.subscribe(); err != nil {
+		return fail(fmt.Errorf("jobqueue: subscribe for %s: %w", queue, err))
 	}
 	w.start(ctx)
 	w.unwatch = context.AfterFunc(ctx, w.drain)
@@ -170,18 +189,19 @@ func (w *worker) draining() bool {
 
 // worker fetches the jobs of one queue and runs them.
 type worker struct {
-	q     *Queue
-	queue string
-	h     Handler
-	cfg   handleConfig
-	cons  [len(levels)]jetstream.Consumer
+	q      *Queue
+	queue  string
+	h      Handler
+	cfg    handleConfig
+	sub    *nats.Subscription // the pulls' replies, to deliver
+	cbDone chan struct{}      // 1: deliver's send ended after unsubscribe
 
 	fetchCtx    context.Context // Handle's ctx's child, cancelled by stopFetching
 	stopFetch   context.CancelFunc
 	runCtx      context.Context // handlers' parent, cancelled when Stop's ctx is done
 	cancelRuns  context.CancelFunc
-	ready       chan *held    // fetched jobs in fetch order; capacity() so the fetcher never waits
-	freed       chan struct{} // 1: a held job finished
+	ready       [len(levels)]chan *held // held jobs waiting for a runner, by level; capacity() each, so deliver rarely waits
+	news        chan struct{}           // 1: refill() slots are free, or a pull ended
 	fetcherDone chan struct{}
 	runners     sync.WaitGroup // WithConcurrency goroutines running jobs from ready
 
@@ -191,16 +211,23 @@ type worker struct {
 	handleDone <-chan struct{} // Handle's ctx.Done()
 	drained    chan struct{}   // closed when drain has finished
 
-	mu   sync.Mutex
-	held map[*held]struct{}
+	mu          sync.Mutex
+	held        map[*held]struct{}
+	pulls       [len(levels)]levelPulls
+	pullID      uint64    // the last pull's
+	highEmpty   time.Time // when High was last asked, or found empty; zero: it had jobs
+	normalEmpty bool      // a Normal pull expired without a job since Low was last asked
+	subClosed   bool      // deliver holds no more jobs
+	cbActive    bool      // deliver is sending a job to ready without w.mu
 }
 
 // held is a fetched job not yet acknowledged: waiting for a slot or
 // running. The heartbeat loop keeps it alive.
 type held struct {
-	msg   jetstream.Msg
+	msg   delivery
 	level Level
 	since time.Time // fetched, or last heartbeat
+	job   Job       // read from msg by run; here to save an allocation
 }
 
 // start runs the workers; they stop fetching as soon as ctx is done.
@@ -208,18 +235,62 @@ func (w *worker) start(ctx context.Context) {
 	w.fetchCtx, w.stopFetch = context.WithCancel(ctx)
 
 	w.runCtx, w.cancelRuns = context.WithCancel(context.Background())
-	w.ready = make(chan *held, w.capacity())
-	w.freed = make(chan struct{}, 1)
+	for l := range w.ready {
+		w.ready[l] = make(chan *held, w.capacity())
+	}
+	w.news = make(chan struct{}, 1)
 	w.fetcherDone = make(chan struct{})
 	w.held = make(map[*held]struct{})
 	for range w.cfg.concurrency {
 		w.runners.Go(func() {
-			for hj := range w.ready {
+			ready := w.ready
+			for {
+				hj := nextHeld(&ready)
+				if hj == nil {
+					return
+				}
 				w.run(hj)
 			}
 		})
 	}
 	go w.fetchLoop()
+}
+
+// nextHeld returns the held job of the highest level that has one, waiting
+// for one if none has; nil once every channel of ready is closed and
+// drained. It sets the closed ones to nil.
+func nextHeld(ready *[len(levels)]chan *held) *held {
+	for l, ch := range ready {
+		if ch == nil {
+			continue
+		}
+		select {
+		case hj, ok := <-ch:
+			if ok {
+				return hj
+			}
+			ready[l] = nil
+		default:
+		}
+	}
+	for ready[High] != nil || ready[Normal] != nil || ready[Low] != nil {
+		var hj *held
+		var ok bool
+		var l Level
+		select {
+		case hj, ok = <-ready[High]:
+			l = High
+		case hj, ok = <-ready[Normal]:
+			l = Normal
+		case hj, ok = <-ready[Low]:
+			l = Low
+		}
+		if ok {
+			return hj
+		}
+		ready[l] = nil
+	}
+	return nil
 }
 
 func (w *worker) stopFetching() { w.stopFetch() }
@@ -246,122 +317,17 @@ func (w *worker) wait(ctx context.Context) error {
 
 func (w *worker) capacity() int { return w.cfg.concurrency + w.cfg.prefetch }
 
-func (w *worker) numHeld() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.held)
-}
-
-// highRecheck is how long a worker busy with Normal jobs goes without asking
-// High again after High was found empty: one request saved per round, for
-// at most this much extra wait of a High job.
-const highRecheck = 5 * time.Millisecond
-
-// fetchLoop fetches jobs while there is room and heartbeats the held ones.
-// Each round asks High for what it has (unless High was empty less than
-// highRecheck ago), then waits up to the idle wait for Normal jobs, taking
-// them as they arrive, and asks Low only when Normal had none: a High job
-// waits at most for the round in progress (the idle wait, or until the
-// round's jobs arrived) plus highRecheck; Low jobs wait while Normal has any.
-func (w *worker) fetchLoop() {
-	defer close(w.fetcherDone)
-	defer close(w.ready) // the runners finish what is held, then return
-	beat := time.NewTicker(w.q.cfg.ackWait / 3)
-	defer beat.Stop()
-	var highEmpty time.Time // when High was last found empty; zero: it had jobs
-	for w.fetchCtx.Err() == nil {
-		select {
-		case <-beat.C:
-			w.heartbeat()
-		default:
-		}
-		want := w.capacity() - w.numHeld()
-		if want <= 0 {
-			select {
-			case <-w.freed:
-			case <-beat.C:
-				w.heartbeat()
-			case <-w.fetchCtx.Done():
-			}
-			continue
-		}
-		// High first, every round; then wait on Normal, where nearly all
-		// jobs are, taking them as they come; Low when Normal had none.
-		if highEmpty.IsZero() || time.Since(highEmpty) >= highRecheck {
-			if w.fetchNoWait(High, want) > 0 {
-				highEmpty = time.Time{}
-				continue
-			}
-			highEmpty = time.Now()
-		}
-		if w.fetch(Normal, want) > 0 {
-			continue
-		}
-		w.fetchNoWait(Low, want)
-	}
-}
-
-func (w *worker) fetchNoWait(l Level, want int) int {
-	b, err := w.cons[l].FetchNoWait(want)
-	if err != nil {
-		w.fetchFailed(err)
-		return 0
-	}
-	return w.take(l, b)
-}
-
-// fetch waits up to the idle wait for want jobs of level l, taking them as
-// they arrive; a stop ends the wait.
-func (w *worker) fetch(l Level, want int) int {
-	ctx, cancel := context.WithTimeout(w.fetchCtx, w.cfg.idle)
-	defer cancel()
-	b, err := w.cons[l].Fetch(want, jetstream.FetchContext(ctx))
-	if err != nil {
-		w.fetchFailed(err)
-		return 0
-	}
-	return w.take(l, b)
-}
-
-// fetchFailed logs a fetch error and pauses so a down server is not
-// hammered; a stop ends the pause.
-func (w *worker) fetchFailed(err error) {
-	if w.fetchCtx.Err() != nil {
-		return
-	}
-	w.q.cfg.logger.Warn("jobqueue: fetch", "queue", w.queue, "err", err)
-	t := time.NewTimer(w.cfg.idle)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-w.fetchCtx.Done():
-	}
-}
-
-// take queues each job of b for the runners as it arrives, and returns how
-// many there were.
-func (w *worker) take(l Level, b jetstream.MessageBatch) int {
-	n := 0
-	for m := range b.Messages() {
-		n++
-		hj := &held{msg: m, level: l, since: time.Now()}
-		w.mu.Lock()
-		w.held[hj] = struct{}{}
-		w.mu.Unlock()
-		w.ready <- hj // never blocks: at most capacity() are held
-	}
-	if err := b.Error(); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrNoMessages) {
-		w.q.cfg.logger.Warn("jobqueue: fetch", "queue", w.queue, "err", err)
-	}
-	return n
-}
+// refill is how many free slots a worker holding jobs waits for before it
+// fetches again: half its capacity, so that each fetch round trip brings
+// many jobs while the runners work through the other half.
+func (w *worker) refill() int { return (w.capacity() + 1) / 2 }
 
 // heartbeat tells the server that the held jobs are still being worked on,
 // once per third of the ack wait each.
 func (w *worker) heartbeat() {
 	now := time.Now()
 	w.mu.Lock()
-	var due []jetstream.Msg
+	var due []delivery
 	for hj := range w.held {
 		if now.Sub(hj.since) >= w.q.cfg.ackWait/3 {
 			hj.since = now
@@ -381,17 +347,18 @@ func (w *worker) run(hj *held) {
 	defer func() {
 		w.mu.Lock()
 		delete(w.held, hj)
+		free := w.free()
 		w.mu.Unlock()
-		select {
-		case w.freed <- struct{}{}:
-		default:
+		if free == w.refill() { // the fetch loop waits for this, or more room
+			w.notify()
 		}
 	}()
 	if w.runCtx.Err() != nil { // stopped hard before it ran: leave it to the ack wait
 		return
 	}
 	m := hj.msg
-	j, timeout, err := w.q.parse(w.queue, hj.level, m)
+	j := &hj.job
+	timeout, err := w.q.parseInto(j, w.queue, hj.level, m)
 	if err != nil {
 		w.q.cfg.logger.Error("jobqueue: unreadable job message", "queue", w.queue, "err", err)
 		_ = m.Term()
