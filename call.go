@@ -42,6 +42,7 @@ var ErrStreamClosed = errors.New("ply: stream closed by its consumer")
 type Call struct {
 	s        *compiled
 	g        *generation // the call's, for API lookups
+	st       *stripe     // g's stripe that counts the call: &g.live[stripe&g.mask]
 	stripe   uint32      // which of a generation's stripes counts it
 	req, res any
 	sink     any         // a stream's func(T) bool

@@ -194,29 +194,37 @@ func (s *compiled) init() {
 	}
 }
 
-func (s *compiled) serve(ctx context.Context, c *Call, g *generation, req, res, sink any) (any, error) {
+// serve runs call c, counted on its generation (see [Host.serve]), and
+// returns it to the pool.
+func (s *compiled) serve(ctx context.Context, c *Call) (any, error) {
 	if c.seq >= 1<<31 { // renumber long before int32(last-base) could wrap
 		for i := range c.lv {
 			c.lv[i].last = 0
 		}
 		c.seq = 0
 	}
-	c.req, c.res, c.sink, c.base, c.g = req, res, sink, c.seq, g
+	c.base = c.seq
 	err := s.run(ctx, c)
-	res = c.res
+	if s.stats != nil {
+		s.stats.record(c.stripe, err)
+	}
+	res := c.res
 	s.release(c)
 	return res, err
 }
 
 // run calls the chain and then the after-hooks under the call's one
-// recover. c.top is 0 outside the chain, so its caller counts as the
-// running "level -1".
+// recover, and then ends the call on its generation. c.top is 0 outside
+// the chain, so its caller counts as the running "level -1".
 func (s *compiled) run(ctx context.Context, c *Call) (err error) {
 	hook := -1 // the running after-hook; -1 while the chain runs
 	defer func() {
 		if v := recover(); v != nil {
+			defer c.g.ended(c.st) // also if rescuing panics
 			err = s.rescue(ctx, c, hook, v)
+			return
 		}
+		c.g.ended(c.st) // returned, or runtime.Goexit: the hooks ran or never will
 	}()
 	err = s.enter(ctx, Next{c: c, lvl: -1})
 	for hook = 0; hook < len(s.hooks); hook++ {
@@ -259,7 +267,7 @@ func (s *compiled) release(c *Call) {
 	if c.poisoned { // a goroutine may still use it: leave it to the GC
 		return
 	}
-	c.req, c.res, c.sink, c.g = nil, nil, nil, nil
+	c.req, c.res, c.sink, c.g, c.st = nil, nil, nil, nil, nil
 	c.frames = c.frames[:0]
 	c.clearBag()
 	s.pool.Put(c)
