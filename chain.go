@@ -194,22 +194,36 @@ func (s *compiled) init() {
 	}
 }
 
-// serve runs call c, counted on its generation (see [Host.serve]), and
-// returns it to the pool.
-func (s *compiled) serve(ctx context.Context, c *Call) (any, error) {
+// begin readies pooled call c for a call on generation g, counted on its
+// stripe st.
+func (c *Call) begin(req, res, sink any, g *generation, st *stripe) {
 	if c.seq >= 1<<31 { // renumber long before int32(last-base) could wrap
-		for i := range c.lv {
-			c.lv[i].last = 0
-		}
-		c.seq = 0
+		c.renumber()
 	}
-	c.base = c.seq
-	err := s.run(ctx, c)
+	c.req, c.res, c.sink, c.g, c.st, c.base = req, res, sink, g, st, c.seq
+}
+
+func (c *Call) renumber() {
+	for i := range c.lv {
+		c.lv[i].last = 0
+	}
+	c.seq = 0
+}
+
+// end returns the response of call c, which run ended with err, and
+// returns c to the pool.
+func (s *compiled) end(c *Call, err error) (any, error) {
 	if s.stats != nil {
 		s.stats.record(c.stripe, err)
 	}
 	res := c.res
-	s.release(c)
+	if c.poisoned { // a goroutine may still use it: leave it to the GC
+		return res, err
+	}
+	c.req, c.res, c.sink, c.g, c.st = nil, nil, nil, nil, nil
+	c.frames = c.frames[:0]
+	c.clearBag()
+	s.pool.Put(c)
 	return res, err
 }
 
@@ -261,16 +275,6 @@ func (s *compiled) after(ctx context.Context, c *Call, i int, err error) (out er
 		err = h.fn(ctx, c, err, c.ran(h.lvl))
 	}
 	return err
-}
-
-func (s *compiled) release(c *Call) {
-	if c.poisoned { // a goroutine may still use it: leave it to the GC
-		return
-	}
-	c.req, c.res, c.sink, c.g, c.st = nil, nil, nil, nil, nil
-	c.frames = c.frames[:0]
-	c.clearBag()
-	s.pool.Put(c)
 }
 
 func stack() []byte { return debug.Stack() }

@@ -141,8 +141,8 @@ func (h *Host) serve(ctx context.Context, ch *Chain, req, res, sink any) (any, e
 	if g.retired.Load() || g.cancel != nil {
 		return h.serveSlow(ctx, ch, g, st, c, req, res, sink)
 	}
-	c.req, c.res, c.sink, c.g, c.st = req, res, sink, g, st
-	return s.serve(ctx, c)
+	c.begin(req, res, sink, g, st)
+	return s.end(c, s.run(ctx, c))
 }
 
 // serveSlow is serve for a call that loaded a generation as it was being
@@ -157,15 +157,15 @@ func (h *Host) serveSlow(ctx context.Context, ch *Chain, g *generation, st *stri
 		st.started.Add(1)
 	}
 	s := g.snaps[ch.idx]
-	c.req, c.res, c.sink, c.g, c.st = req, res, sink, g, st
-	if g.cancel == nil {
-		return s.serve(ctx, c)
+	c.begin(req, res, sink, g, st)
+	if g.cancel != nil {
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		stop := context.AfterFunc(g.ctx, func() { cancel(context.Cause(g.ctx)) })
+		defer stop()
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	stop := context.AfterFunc(g.ctx, func() { cancel(context.Cause(g.ctx)) })
-	defer stop()
-	return s.serve(ctx, c)
+	return s.end(c, s.run(ctx, c))
 }
 
 // chainStats counts one compiled chain's calls and failures, for the bake
