@@ -230,6 +230,11 @@ func (s *compiled) end(c *Call, err error) (any, error) {
 // run calls the chain and then the after-hooks under the call's one
 // recover, and then ends the call on its generation. c.top is 0 outside
 // the chain, so its caller counts as the running "level -1".
+//
+// run enters level 0 itself, as [compiled.enter] would from level -1 but
+// without its frame and its check: c.top is 0 when a call begins, as a
+// call that ended otherwise (poisoned, or left by runtime.Goexit) is never
+// reused.
 func (s *compiled) run(ctx context.Context, c *Call) (err error) {
 	hook := -1 // the running after-hook; -1 while the chain runs
 	defer func() {
@@ -240,7 +245,21 @@ func (s *compiled) run(ctx context.Context, c *Call) (err error) {
 		}
 		c.g.ended(c.st) // returned, or runtime.Goexit: the hooks ran or never will
 	}()
-	err = s.enter(ctx, Next{c: c, lvl: -1})
+	if s.observers != nil {
+		err = s.enterMeasured(ctx, Next{c: c, lvl: -1}, 0)
+	} else {
+		c.seq++
+		seq := c.seq
+		c.top = seq
+		l := &c.lv[0]
+		l.last = seq
+		err = l.fn(ctx, c, Next{c: c, seq: seq})
+		if c.top != seq {
+			err = c.leave(0, 0, seq, err)
+		} else {
+			c.top = 0
+		}
+	}
 	for hook = 0; hook < len(s.hooks); hook++ {
 		h := &s.hooks[hook]
 		err = h.fn(ctx, c, err, c.ran(h.lvl))
