@@ -186,7 +186,7 @@ type afterEntry struct {
 func (s *compiled) init() {
 	n := len(s.levels)
 	s.pool.New = func() any {
-		c := &Call{s: s, lv: make([]callLevel, n), stripe: callStripes.Add(1)}
+		c := &Call{s: s, lv: make([]callLevel, n), stripe: callStripes.Add(1), measured: s.observers != nil}
 		for i := range c.lv {
 			c.lv[i].fn = s.levels[i].fn
 		}
@@ -231,7 +231,7 @@ func (s *compiled) end(c *Call, err error) (any, error) {
 // recover, and then ends the call on its generation. c.top is 0 outside
 // the chain, so its caller counts as the running "level -1".
 //
-// run enters level 0 itself, as [compiled.enter] would from level -1 but
+// run enters level 0 itself, as [enter] would from level -1 but
 // without its frame and its check: c.top is 0 when a call begins, as a
 // call that ended otherwise (poisoned, or left by runtime.Goexit) is never
 // reused.
