@@ -20,8 +20,9 @@
 #	IMPLS="alice ply" DEPTHS="1 20" bench/callgrind.sh
 #	NSCOUNT=0 bench/callgrind.sh            # instructions only, no timed run
 #
-# BIN=path/to/bench.test measures a test binary built before (for instance
-# at another commit, with CGO_ENABLED=0 go test -c) instead of building one.
+# BIN=/absolute/path/bench.test measures a test binary built before (for
+# instance at another commit, with CGO_ENABLED=0 go test -c) instead of
+# building one.
 #
 # Environment: IMPLS, DEPTHS, N1 (default 20000), N2 (default 220000),
 # NSCOUNT (timed runs averaged for ns/op; default 3, 0 skips them).
