@@ -195,7 +195,7 @@ type afterEntry struct {
 func (s *compiled) init() {
 	n := len(s.levels)
 	s.pool.New = func() any {
-		c := &Call{s: s, lv: make([]callLevel, n), stripe: callStripes.Add(1)}
+		c := &Call{s: s, lv: make([]callLevel, n), stripe: callStripes.Add(1), measured: s.observers != nil}
 		for i := range c.lv {
 			c.lv[i].fn = s.levels[i].fn
 		}
@@ -203,31 +203,72 @@ func (s *compiled) init() {
 	}
 }
 
-func (s *compiled) serve(ctx context.Context, c *Call, g *generation, req, res, sink any) (any, error) {
+// begin readies pooled call c for a call on generation g, counted on its
+// stripe st.
+func (c *Call) begin(req, res, sink any, g *generation, st *stripe) {
 	if c.seq >= 1<<31 { // renumber long before int32(last-base) could wrap
-		for i := range c.lv {
-			c.lv[i].last = 0
-		}
-		c.seq = 0
+		c.renumber()
 	}
-	c.req, c.res, c.sink, c.base, c.g = req, res, sink, c.seq, g
-	err := s.run(ctx, c)
-	res = c.res
-	s.release(c)
+	c.req, c.res, c.sink, c.g, c.st, c.base = req, res, sink, g, st, c.seq
+}
+
+func (c *Call) renumber() {
+	for i := range c.lv {
+		c.lv[i].last = 0
+	}
+	c.seq = 0
+}
+
+// end returns the response of call c, which run ended with err, and
+// returns c to the pool.
+func (s *compiled) end(c *Call, err error) (any, error) {
+	if s.stats != nil {
+		s.stats.record(c.stripe, err)
+	}
+	res := c.res
+	if c.poisoned { // a goroutine may still use it: leave it to the GC
+		return res, err
+	}
+	c.req, c.res, c.sink, c.g, c.st = nil, nil, nil, nil, nil
+	c.frames = c.frames[:0]
+	c.clearBag()
+	s.pool.Put(c)
 	return res, err
 }
 
 // run calls the chain and then the after-hooks under the call's one
-// recover. c.top is 0 outside the chain, so its caller counts as the
-// running "level -1".
+// recover, and then ends the call on its generation. c.top is 0 outside
+// the chain, so its caller counts as the running "level -1".
+//
+// run enters level 0 itself, as [enter] would from level -1 but
+// without its frame and its check: c.top is 0 when a call begins, as a
+// call that ended otherwise (poisoned, or left by runtime.Goexit) is never
+// reused.
 func (s *compiled) run(ctx context.Context, c *Call) (err error) {
 	hook := -1 // the running after-hook; -1 while the chain runs
 	defer func() {
 		if v := recover(); v != nil {
+			defer c.g.ended(c.st) // also if rescuing panics
 			err = s.rescue(ctx, c, hook, v)
+			return
 		}
+		c.g.ended(c.st) // returned, or runtime.Goexit: the hooks ran or never will
 	}()
-	err = s.enter(ctx, Next{c: c, lvl: -1})
+	if s.observers != nil {
+		err = s.enterMeasured(ctx, Next{c: c, lvl: -1}, 0)
+	} else {
+		c.seq++
+		seq := c.seq
+		c.top = seq
+		l := &c.lv[0]
+		l.last = seq
+		err = l.fn(ctx, c, Next{c: c, seq: seq})
+		if c.top != seq {
+			err = c.leave(0, 0, seq, err)
+		} else {
+			c.top = 0
+		}
+	}
 	for hook = 0; hook < len(s.hooks); hook++ {
 		h := &s.hooks[hook]
 		err = h.fn(ctx, c, err, c.ran(h.lvl))
@@ -262,16 +303,6 @@ func (s *compiled) after(ctx context.Context, c *Call, i int, err error) (out er
 		err = h.fn(ctx, c, err, c.ran(h.lvl))
 	}
 	return err
-}
-
-func (s *compiled) release(c *Call) {
-	if c.poisoned { // a goroutine may still use it: leave it to the GC
-		return
-	}
-	c.req, c.res, c.sink, c.g = nil, nil, nil, nil
-	c.frames = c.frames[:0]
-	c.clearBag()
-	s.pool.Put(c)
 }
 
 func stack() []byte { return debug.Stack() }

@@ -117,26 +117,47 @@ func (g *generation) drain(ctx context.Context, grace time.Duration) uint64 {
 	}
 }
 
-// serve runs one call of chain idx on the current generation.
+// serve runs one call of chain ch on the current generation.
+//
+// The call is counted on its stripe of the generation: started here,
+// finished in [compiled.run]'s deferred function, once the after-hooks ran
+// (the last plugin code of the call). That defer is the one the call's
+// recover needs anyway, so counting costs no defer of its own, and it runs
+// on every way out of the chain: return, panic and runtime.Goexit.
+//
+// Two atomic adds per call are the least that drain can be correct with:
+// the start must be a read-modify-write (a full fence on every processor Go
+// supports) between publishing the call and reading g.retired, the mirror
+// of drain's store to retired before it reads the counts — else a call and
+// a drain could each miss the other. The end must be an atomic write too,
+// so that drain observes the call's work as done, and on amd64 every
+// atomic write is a locked instruction, a store as much as an add.
 func (h *Host) serve(ctx context.Context, ch *Chain, req, res, sink any) (any, error) {
-	for {
-		g := h.gen.Load()
-		s := g.snaps[ch.idx]
-		c := s.pool.Get().(*Call)
-		st := &g.live[c.stripe&g.mask]
-		st.started.Add(1)
-		if g.retired.Load() { // swapped out since the load: take the new one
-			g.ended(st)
-			s.pool.Put(c)
-			continue
-		}
-		return s.serveOn(ctx, g, st, c, req, res, sink)
+	g := h.gen.Load()
+	s := g.snaps[ch.idx]
+	c := s.pool.Get().(*Call)
+	st := &g.live[c.stripe&g.mask]
+	st.started.Add(1)
+	if g.retired.Load() || g.cancel != nil {
+		return h.serveSlow(ctx, ch, g, st, c, req, res, sink)
 	}
+	c.begin(req, res, sink, g, st)
+	return s.end(c, s.run(ctx, c))
 }
 
-// serveOn runs call c on generation g, counted on stripe st.
-func (s *compiled) serveOn(ctx context.Context, g *generation, st *stripe, c *Call, req, res, sink any) (any, error) {
-	defer g.ended(st) // also if the handler ends its goroutine (runtime.Goexit)
+// serveSlow is serve for a call that loaded a generation as it was being
+// retired, or on a host that cancels drained calls ([WithDrainGrace]).
+func (h *Host) serveSlow(ctx context.Context, ch *Chain, g *generation, st *stripe, c *Call, req, res, sink any) (any, error) {
+	for g.retired.Load() { // swapped out since the load: take the new one
+		g.ended(st)
+		g.snaps[ch.idx].pool.Put(c)
+		g = h.gen.Load()
+		c = g.snaps[ch.idx].pool.Get().(*Call)
+		st = &g.live[c.stripe&g.mask]
+		st.started.Add(1)
+	}
+	s := g.snaps[ch.idx]
+	c.begin(req, res, sink, g, st)
 	if g.cancel != nil {
 		var cancel context.CancelCauseFunc
 		ctx, cancel = context.WithCancelCause(ctx)
@@ -144,11 +165,7 @@ func (s *compiled) serveOn(ctx context.Context, g *generation, st *stripe, c *Ca
 		stop := context.AfterFunc(g.ctx, func() { cancel(context.Cause(g.ctx)) })
 		defer stop()
 	}
-	out, err := s.serve(ctx, c, g, req, res, sink)
-	if s.stats != nil {
-		s.stats.record(c.stripe, err)
-	}
-	return out, err
+	return s.end(c, s.run(ctx, c))
 }
 
 // chainStats counts one compiled chain's calls and failures, for the bake

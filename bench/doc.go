@@ -8,4 +8,11 @@
 //	cd bench && go test -run='^$' -bench=. -benchmem -count=6 . | tee /tmp/bench.txt
 //
 // Report ratios (benchstat over the same run), not absolute times.
+//
+// Times move with the load of a shared machine; instructions do not.
+// callgrind.sh counts BenchmarkChain's instructions per call under
+// valgrind's callgrind, depth × implementation, beside ns/op and allocs/op:
+//
+//	bench/callgrind.sh                              # every impl, depths 1–20
+//	IMPLS="alice ply" DEPTHS="1 20" bench/callgrind.sh
 package bench
