@@ -10,7 +10,9 @@ import "context"
 func ServeSnapshot(ctx context.Context, ch *Chain, req, res any) (any, error) {
 	g := ch.h.gen.Load()
 	s := g.snaps[ch.idx]
-	return s.serve(ctx, s.pool.Get().(*Call), g, req, res, nil)
+	c := s.pool.Get().(*Call)
+	c.begin(req, res, nil, g, nil)
+	return s.end(c, s.run(ctx, c))
 }
 
 // LazyFirstRetry is the backoff after a lazy plugin's first failed load,
