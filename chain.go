@@ -324,6 +324,7 @@ func (h *Host) compile(ctx context.Context, r *resolved, chains []*Chain, prev *
 	sameObservers := prev != nil && slices.Equal(observedBy, prev.observers)
 	d := newDelta(prev, r)
 	snaps := make([]*compiled, len(chains))
+	var scratch []contribution // one chain's contributions, reused: a chain keeps a copy of its exact size
 	for i, ch := range chains {
 		hr := r.handlers[i]
 		var old *compiled
@@ -334,7 +335,7 @@ func (h *Host) compile(ctx context.Context, r *resolved, chains []*Chain, prev *
 				continue
 			}
 		}
-		var contrib []contribution
+		contrib := scratch[:0]
 		hint := 0 // where in old.contrib the next reusable Wrap is: both are in chain order
 		for _, e := range r.chain {
 			if e.hooks.wrap == nil || e.failed() != nil || !e.wraps(hr.handler.Kind) {
@@ -364,11 +365,12 @@ func (h *Host) compile(ctx context.Context, r *resolved, chains []*Chain, prev *
 			}
 			contrib = append(contrib, contribution{e: e, opts: opts, w: w})
 		}
+		scratch = contrib
 		if sameObservers && old.handler == hr.handler && old.same(contrib) && reflect.DeepEqual(old.opts, hr.opts) {
 			snaps[i] = old
 			continue
 		}
-		snaps[i] = assemble(ch, hr, contrib, observers, counted)
+		snaps[i] = assemble(ch, hr, slices.Clone(contrib), observers, counted)
 	}
 	return snaps, nil
 }

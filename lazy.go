@@ -23,16 +23,19 @@ type lazyLoad struct {
 	e      *entry    // its entry there
 	loaded atomic.Bool
 
-	wrapMu  sync.Mutex // serializes the chains' first Wraps
-	mu      sync.Mutex
-	running chan struct{} // closed when the load in progress ends; nil when none runs
-	err     error         // the last load's failure
-	retry   time.Time     // no new load before then, after a failure
-	wait    time.Duration // the next backoff
+	placeholder Wrap       // what it gives every chain before it is loaded
+	wrapMu      sync.Mutex // serializes the chains' first Wraps
+	mu          sync.Mutex
+	running     chan struct{} // closed when the load in progress ends; nil when none runs
+	err         error         // the last load's failure
+	retry       time.Time     // no new load before then, after a failure
+	wait        time.Duration // the next backoff
 }
 
 func newLazyLoad(h *Host, r *resolved, e *entry) *lazyLoad {
-	return &lazyLoad{h: h, r: r, e: e, wait: lazyFirstRetry}
+	l := &lazyLoad{h: h, r: r, e: e, wait: lazyFirstRetry}
+	l.placeholder = Wrap{Layer: l.layer, After: l.after}
+	return l
 }
 
 // load loads the plugin unless it is loaded, waiting within ctx for a load
@@ -149,7 +152,7 @@ func (l *lazyLoad) bringUp(ctx context.Context) error {
 // for the chain once, and from then on calls what Wrap gave. The funcs are
 // the plugin's, shared by every chain; what Wrap gave a chain is kept in
 // the chain's level, so a lazy plugin costs a chain no allocation.
-func (l *lazyLoad) wrap() Wrap { return Wrap{Layer: l.layer, After: l.after} }
+func (l *lazyLoad) wrap() Wrap { return l.placeholder }
 
 // wrapped returns what the plugin's Wrap gave chain s, whose level lv is
 // the plugin's, running Wrap at the chain's first call.
