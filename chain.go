@@ -9,7 +9,6 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync"
-	"sync/atomic"
 )
 
 // Chain is one handler's compiled chain. What it calls is the host's
@@ -154,6 +153,7 @@ type compiled struct {
 	module    *Module
 	handler   *Handler
 	opts      map[string]any // plugin name -> the handler's decoded options for it
+	lazies    []*entry       // lazy plugins that wrap the chain once loaded; nil when none is left
 	contrib   []contribution // what each plugin's Wrap gave, in chain order
 	levels    []level        // the layers in chain order, then the handler
 	hooks     []afterEntry
@@ -172,10 +172,9 @@ type contribution struct {
 }
 
 type level struct {
-	fn   Layer
-	e    *entry // nil for the handler
-	s    *compiled
-	lazy atomic.Pointer[Wrap] // a lazy plugin's level: what its Wrap gave, once loaded
+	fn Layer
+	e  *entry // nil for the handler
+	s  *compiled
 }
 
 // fail attributes err to the level's plugin, or to the handler.
@@ -336,6 +335,7 @@ func (h *Host) compile(ctx context.Context, r *resolved, chains []*Chain, prev *
 			}
 		}
 		contrib := scratch[:0]
+		var lazies []*entry
 		hint := 0 // where in old.contrib the next reusable Wrap is: both are in chain order
 		for _, e := range r.chain {
 			if e.hooks.wrap == nil || e.failed() != nil || !e.wraps(hr.handler.Kind) {
@@ -346,8 +346,8 @@ func (h *Host) compile(ctx context.Context, r *resolved, chains []*Chain, prev *
 				contrib = append(contrib, contribution{e: e, opts: opts, w: w})
 				continue
 			}
-			if e.lazy != nil && !e.lazy.loaded.Load() {
-				contrib = append(contrib, contribution{e: e, opts: opts, w: e.lazy.wrap()})
+			if e.lazy != nil && !e.lazy.loaded.Load() { // compiled in by the chain's first call
+				lazies = append(lazies, e)
 				continue
 			}
 			var w Wrap
@@ -366,11 +366,12 @@ func (h *Host) compile(ctx context.Context, r *resolved, chains []*Chain, prev *
 			contrib = append(contrib, contribution{e: e, opts: opts, w: w})
 		}
 		scratch = contrib
-		if sameObservers && old.handler == hr.handler && old.same(contrib) && reflect.DeepEqual(old.opts, hr.opts) {
+		if sameObservers && old.handler == hr.handler && old.same(contrib) && sameEntries(old.lazies, lazies) && reflect.DeepEqual(old.opts, hr.opts) {
 			snaps[i] = old
 			continue
 		}
 		snaps[i] = assemble(ch, hr, slices.Clone(contrib), observers, counted)
+		snaps[i].lazies = lazies
 	}
 	return snaps, nil
 }
@@ -464,6 +465,11 @@ func (d *delta) spares(s *compiled) bool {
 			return false
 		}
 	}
+	for _, e := range s.lazies {
+		if _, ok := d.place[e.instance]; !ok || e.lazy.loaded.Load() {
+			return false
+		}
+	}
 	last := -1
 	for _, c := range s.contrib {
 		at, ok := d.place[c.e.instance]
@@ -489,6 +495,11 @@ func (s *compiled) same(contrib []contribution) bool {
 		}
 	}
 	return true
+}
+
+// sameEntries reports whether a and b hold the same instances in order.
+func sameEntries(a, b []*entry) bool {
+	return slices.EqualFunc(a, b, func(x, y *entry) bool { return x.instance == y.instance })
 }
 
 // sameFunc reports whether a and b are the same func value — as a reused

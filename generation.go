@@ -138,6 +138,9 @@ func (g *generation) drain(ctx context.Context, grace time.Duration) uint64 {
 func (h *Host) serve(ctx context.Context, ch *Chain, req, res, sink any) (any, error) {
 	g := h.gen.Load()
 	s := g.snaps[ch.idx]
+	if s.lazies != nil {
+		return h.serveLazy(ctx, ch, req, res, sink)
+	}
 	c := s.pool.Get().(*Call)
 	st := &g.live[c.stripe&g.mask]
 	st.started.Add(1)
@@ -160,6 +163,11 @@ func (h *Host) serveSlow(ctx context.Context, ch *Chain, g *generation, st *stri
 		st.started.Add(1)
 	}
 	s := g.snaps[ch.idx]
+	if s.lazies != nil {
+		g.ended(st)
+		s.pool.Put(c)
+		return h.serveLazy(ctx, ch, req, res, sink)
+	}
 	c.begin(req, res, sink, g, st)
 	if g.cancel != nil {
 		var cancel context.CancelCauseFunc
@@ -169,6 +177,54 @@ func (h *Host) serveSlow(ctx context.Context, ch *Chain, g *generation, st *stri
 		defer stop()
 	}
 	return s.end(c, s.run(ctx, c))
+}
+
+// serveLazy runs a call of a chain compiled without the lazy plugins that
+// wrap it: it loads them (once, whoever asks first; the others wait within
+// ctx), has the chains recompiled with their layers into a new generation,
+// and serves the call there. A failed load fails the call, before any
+// layer ran.
+func (h *Host) serveLazy(ctx context.Context, ch *Chain, req, res, sink any) (any, error) {
+	for {
+		g := h.gen.Load()
+		s := g.snaps[ch.idx]
+		if s.lazies == nil {
+			return h.serve(ctx, ch, req, res, sink)
+		}
+		for _, e := range s.lazies {
+			if err := e.lazy.load(ctx); err != nil {
+				return nil, err
+			}
+		}
+		if err := h.upgrade(ctx, g); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// upgrade replaces generation g, whose chains lack lazy plugins that have
+// loaded since, with one whose chains have their layers. It does nothing
+// when g is no longer current: whoever replaced it compiled the loaded
+// plugins in.
+func (h *Host) upgrade(ctx context.Context, g *generation) error {
+	h.life.Lock()
+	defer h.life.Unlock()
+	if h.gen.Load() != g {
+		return nil
+	}
+	h.mu.Lock()
+	chains, cfg := h.chains, h.cfg
+	h.mu.Unlock()
+	snaps, err := h.compile(ctx, g.r, chains, g, cfg.bake.period > 0)
+	if err != nil {
+		return err
+	}
+	h.genIDs++
+	next := newGeneration(h.genIDs, g.r, snaps, cfg.drainGrace)
+	next.observers = g.observers
+	h.gen.Store(next)
+	h.drains.Go(func() { g.drain(context.Background(), cfg.drainGrace) }) // its instances all serve on
+	return nil
 }
 
 // chainStats counts one compiled chain's calls and failures, for the bake

@@ -23,19 +23,15 @@ type lazyLoad struct {
 	e      *entry    // its entry there
 	loaded atomic.Bool
 
-	placeholder Wrap       // what it gives every chain before it is loaded
-	wrapMu      sync.Mutex // serializes the chains' first Wraps
-	mu          sync.Mutex
-	running     chan struct{} // closed when the load in progress ends; nil when none runs
-	err         error         // the last load's failure
-	retry       time.Time     // no new load before then, after a failure
-	wait        time.Duration // the next backoff
+	mu      sync.Mutex
+	running chan struct{} // closed when the load in progress ends; nil when none runs
+	err     error         // the last load's failure
+	retry   time.Time     // no new load before then, after a failure
+	wait    time.Duration // the next backoff
 }
 
 func newLazyLoad(h *Host, r *resolved, e *entry) *lazyLoad {
-	l := &lazyLoad{h: h, r: r, e: e, wait: lazyFirstRetry}
-	l.placeholder = Wrap{Layer: l.layer, After: l.after}
-	return l
+	return &lazyLoad{h: h, r: r, e: e, wait: lazyFirstRetry}
 }
 
 // load loads the plugin unless it is loaded, waiting within ctx for a load
@@ -145,66 +141,4 @@ func (l *lazyLoad) bringUp(ctx context.Context) error {
 		return err
 	}
 	return nil
-}
-
-// wrap returns what a lazy plugin contributes to a chain before it is
-// loaded: a layer that loads it at the chain's first call, runs its Wrap
-// for the chain once, and from then on calls what Wrap gave. The funcs are
-// the plugin's, shared by every chain; what Wrap gave a chain is kept in
-// the chain's level, so a lazy plugin costs a chain no allocation.
-func (l *lazyLoad) wrap() Wrap { return l.placeholder }
-
-// wrapped returns what the plugin's Wrap gave chain s, whose level lv is
-// the plugin's, running Wrap at the chain's first call.
-func (l *lazyLoad) wrapped(ctx context.Context, s *compiled, lv *level) (*Wrap, error) {
-	if got := lv.lazy.Load(); got != nil {
-		return got, nil
-	}
-	if err := l.load(ctx); err != nil {
-		return nil, err
-	}
-	l.wrapMu.Lock()
-	defer l.wrapMu.Unlock()
-	if got := lv.lazy.Load(); got != nil {
-		return got, nil
-	}
-	e := l.e
-	t := Target{Handler: s.handler, Module: s.module, Options: s.opts[e.info.Name]}
-	var got Wrap
-	err := l.h.run(ctx, e, OpWrap, s.module.Name+"/"+s.handler.Name, func(ctx context.Context) error {
-		var err error
-		got, err = e.hooks.wrap(ctx, t)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	lv.lazy.Store(&got)
-	return &got, nil
-}
-
-func (l *lazyLoad) layer(ctx context.Context, c *Call, next Next) error {
-	got, err := l.wrapped(ctx, c.s, &c.s.levels[next.lvl])
-	if err != nil {
-		return err
-	}
-	if got.Layer == nil {
-		return next.Run(ctx)
-	}
-	return got.Layer(ctx, c, next)
-}
-
-func (l *lazyLoad) after(ctx context.Context, c *Call, err error, ran bool) error {
-	for i := range c.s.hooks { // the plugin's own after-hook entry says which level is its
-		a := &c.s.hooks[i]
-		if a.e.instance != l.e.instance || a.lvl < 0 {
-			continue
-		}
-		got := c.s.levels[a.lvl].lazy.Load()
-		if got == nil || got.After == nil {
-			return err
-		}
-		return got.After(ctx, c, err, ran)
-	}
-	return err
 }
