@@ -2,6 +2,7 @@ package ply
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -207,7 +208,9 @@ func (h *Host) serveLazy(ctx context.Context, ch *Chain, req, res, sink any) (an
 // when g is no longer current: whoever replaced it compiled the loaded
 // plugins in.
 func (h *Host) upgrade(ctx context.Context, g *generation) error {
-	h.life.Lock()
+	if err := h.life.LockContext(ctx); err != nil { // a reload in progress compiles the loaded plugins in
+		return fmt.Errorf("ply: waiting to add lazy plugins to the chains: %w", err)
+	}
 	defer h.life.Unlock()
 	if h.gen.Load() != g {
 		return nil

@@ -34,12 +34,29 @@ type Host struct {
 	resolved *resolved // the current generation's plan, from the build on
 	chains   []*Chain  // one per handler, in mount order, from the Wrap phase on
 
-	life   sync.Mutex // serializes start, reloads and stop
+	life   lifeLock // serializes start, reloads, lazy upgrades and stop
 	gen    atomic.Pointer[generation]
 	genIDs uint64         // under life
 	drains sync.WaitGroup // replaced generations still draining in the background
 
 	previewing atomic.Bool // set by Preview before any hook runs
+}
+
+// lifeLock is a mutex that a waiter can give up on: a call that must wait
+// for a reload to end waits within its context.
+type lifeLock chan struct{}
+
+func (l lifeLock) Lock()   { l <- struct{}{} }
+func (l lifeLock) Unlock() { <-l }
+
+// LockContext locks l, or returns ctx's cause if ctx ends first.
+func (l lifeLock) LockContext(ctx context.Context) error {
+	select {
+	case l <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
 }
 
 func (h *Host) resolvedPlan() *resolved {
@@ -57,7 +74,7 @@ func New(plugins []Plugin, opts ...Option) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Host{cfg: cfg, regs: append([]Plugin(nil), plugins...)}, nil
+	return &Host{cfg: cfg, regs: append([]Plugin(nil), plugins...), life: make(lifeLock, 1)}, nil
 }
 
 // Register adds plugins after those already registered. The options given
