@@ -87,7 +87,7 @@ type resolved struct {
 // finds every problem it can and returns them joined.
 func (h *Host) build() (*resolved, error) {
 	h.mu.Lock()
-	cfg, regs, mounted := h.cfg, slices.Clone(h.regs), slices.Clone(h.modules)
+	cfg, regs, mounted := *h.config(), slices.Clone(h.regs), slices.Clone(h.modules)
 	h.mu.Unlock()
 	return buildPlan(cfg, regs, mounted)
 }

@@ -216,7 +216,7 @@ func (h *Host) upgrade(ctx context.Context, g *generation) error {
 		return nil
 	}
 	h.mu.Lock()
-	chains, cfg := h.chains, h.cfg
+	chains, cfg := h.chains, *h.config()
 	h.mu.Unlock()
 	snaps, err := h.compile(ctx, g.r, chains, g, cfg.bake.period > 0)
 	if err != nil {

@@ -123,7 +123,7 @@ type probe struct {
 func (h *Host) check(ctx context.Context, e *entry, hc HealthChecker) (*Step, error) {
 	p := &e.probe
 	p.mu.Lock()
-	if !p.at.IsZero() && time.Since(p.at) < h.cfg.healthCache {
+	if !p.at.IsZero() && time.Since(p.at) < h.config().healthCache {
 		defer p.mu.Unlock()
 		return nil, p.err
 	}

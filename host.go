@@ -25,7 +25,7 @@ const (
 // their lifecycle. Create one with [New]; a process may hold several, and
 // they share nothing. A Host is safe for concurrent use.
 type Host struct {
-	cfg config
+	cfg atomic.Pointer[config] // replaced by a reload with new options; read it with config()
 
 	mu       sync.Mutex
 	regs     []Plugin
@@ -41,6 +41,8 @@ type Host struct {
 
 	previewing atomic.Bool // set by Preview before any hook runs
 }
+
+func (h *Host) config() *config { return h.cfg.Load() }
 
 // lifeLock is a mutex that a waiter can give up on: a call that must wait
 // for a reload to end waits within its context.
@@ -74,7 +76,9 @@ func New(plugins []Plugin, opts ...Option) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Host{cfg: cfg, regs: append([]Plugin(nil), plugins...), life: make(lifeLock, 1)}, nil
+	h := &Host{regs: append([]Plugin(nil), plugins...), life: make(lifeLock, 1)}
+	h.cfg.Store(&cfg)
+	return h, nil
 }
 
 // Register adds plugins after those already registered. The options given
@@ -227,7 +231,7 @@ func (h *Host) Run(ctx context.Context) error {
 		return err
 	}
 	<-ctx.Done()
-	sctx, stop := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.stopTimeout)
+	sctx, stop := context.WithTimeout(context.WithoutCancel(ctx), h.config().stopTimeout)
 	defer stop()
 	return h.Stop(sctx)
 }

@@ -98,7 +98,7 @@ func (h *Host) run(ctx context.Context, e *entry, op, handler string, fn hook) e
 
 // report passes step to the observers.
 func (h *Host) report(step Step) {
-	for _, observe := range h.cfg.observers {
+	for _, observe := range h.config().observers {
 		observe(step)
 	}
 }
@@ -106,7 +106,7 @@ func (h *Host) report(step Step) {
 // invoke is run without the report: it returns the step, whose Err is the
 // *PluginError run returns.
 func (h *Host) invoke(ctx context.Context, e *entry, op, handler string, fn hook) Step {
-	timeout := h.cfg.timeouts[op]
+	timeout := h.config().timeouts[op]
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	done := make(chan error, 1) // buffered: an abandoned hook still finishes without blocking
@@ -165,7 +165,7 @@ func (b *bringUp) provision(ctx context.Context) error {
 		if e.hooks.provision == nil {
 			continue
 		}
-		s := &Setup{h: h, r: b.r, e: e, logger: h.cfg.logger.With("plugin", e.info.Name, "version", e.info.Version)}
+		s := &Setup{h: h, r: b.r, e: e, logger: h.config().logger.With("plugin", e.info.Name, "version", e.info.Version)}
 		if err := h.run(ctx, e, OpProvision, "", func(ctx context.Context) error { return e.hooks.provision(ctx, s) }); err != nil {
 			if err := h.failed(e, err); err != nil {
 				return err
@@ -329,12 +329,12 @@ func (h *Host) startAll(ctx context.Context, r *resolved, preview bool) error {
 	for i, hr := range r.handlers {
 		chains[i] = &Chain{h: h, idx: i, module: hr.module.Name, name: hr.handler.Name}
 	}
-	snaps, err := h.compile(ctx, r, chains, nil, h.cfg.bake.period > 0)
+	snaps, err := h.compile(ctx, r, chains, nil, h.config().bake.period > 0)
 	if err != nil {
 		return fail(err)
 	}
 	h.genIDs++
-	g := newGeneration(h.genIDs, r, snaps, h.cfg.drainGrace)
+	g := newGeneration(h.genIDs, r, snaps, h.config().drainGrace)
 	_, g.observers = observersOf(r)
 	h.gen.Store(g)
 	h.mu.Lock()
@@ -403,7 +403,7 @@ func (h *Host) failed(e *entry, err error) error {
 		return err
 	}
 	e.failure.Store(&err)
-	h.cfg.logger.Error("optional plugin failed; the host runs without it",
+	h.config().logger.Error("optional plugin failed; the host runs without it",
 		"plugin", e.info.Name, "version", e.info.Version, "err", err)
 	return nil
 }

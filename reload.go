@@ -160,7 +160,7 @@ func (h *Host) Reload(ctx context.Context, c Change) (Reloaded, error) {
 	h.life.Lock()
 	defer h.life.Unlock()
 	h.mu.Lock()
-	state, cfg, regs := h.state, h.cfg, h.regs
+	state, cfg, regs := h.state, *h.config(), h.regs
 	h.mu.Unlock()
 	if state != stateStarted {
 		return Reloaded{}, fmt.Errorf("ply: Reload: %w", ErrNotStarted)
@@ -182,7 +182,7 @@ func (h *Host) Reload(ctx context.Context, c Change) (Reloaded, error) {
 
 // observed reports a reload to the log and the ReloadObservers.
 func (h *Host) observed(rl Reloaded, err error) error {
-	log := h.cfg.logger
+	log := h.config().logger
 	switch {
 	case err != nil:
 		log.Error("reload failed; the host serves as before", "err", err)
@@ -259,7 +259,7 @@ func (h *Host) reload(ctx context.Context, cfg config, regs []Plugin, renew func
 	h.mu.Lock()
 	chains := h.chains
 	h.mu.Unlock()
-	prevCfg := h.cfg
+	prevCfg := *h.config()
 	snaps, err := h.compile(ctx, r, chains, old, cfg.bake.period > 0)
 	if err != nil {
 		return fail(err)
@@ -271,7 +271,8 @@ func (h *Host) reload(ctx context.Context, cfg config, regs []Plugin, renew func
 	}
 	if len(b.set) == 0 && len(gone) == 0 && rl.NoChange() {
 		h.mu.Lock()
-		h.cfg, h.regs = cfg, regs
+		h.cfg.Store(&cfg)
+		h.regs = regs
 		h.mu.Unlock()
 		rl.Generation = old.id
 		return rl, nil
@@ -304,7 +305,8 @@ func (h *Host) reload(ctx context.Context, cfg config, regs []Plugin, renew func
 func (h *Host) swap(g *generation, cfg config, regs []Plugin) {
 	h.gen.Store(g)
 	h.mu.Lock()
-	h.resolved, h.cfg, h.regs = g.r, cfg, regs
+	h.resolved, h.regs = g.r, regs
+	h.cfg.Store(&cfg)
 	h.mu.Unlock()
 }
 
@@ -318,7 +320,7 @@ func (h *Host) retire(ctx context.Context, g *generation, grace time.Duration, s
 	h.drains.Go(func() {
 		g.drain(context.Background(), grace)
 		if err := h.bringDown(context.Background(), startedOf(set), set); err != nil {
-			h.cfg.logger.Error("stopping a replaced generation", "generation", g.id, "err", err)
+			h.config().logger.Error("stopping a replaced generation", "generation", g.id, "err", err)
 		}
 	})
 	return fmt.Errorf("ply: reload: generation %d still has calls running; they finish in the background: %w", g.id, context.Cause(ctx))
