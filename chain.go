@@ -329,7 +329,7 @@ func (h *Host) compile(ctx context.Context, r *resolved, chains []*Chain, prev *
 		var old *compiled
 		if prev != nil {
 			old = prev.snaps[i]
-			if sameObservers && old.handler == hr.handler && d.spares(old) && reflect.DeepEqual(old.opts, hr.opts) {
+			if sameObservers && sameHandler(old.handler, hr.handler) && d.spares(old) && reflect.DeepEqual(old.opts, hr.opts) {
 				snaps[i] = old // nothing it holds changed: no Wrap runs, nothing is compiled
 				continue
 			}
@@ -366,7 +366,7 @@ func (h *Host) compile(ctx context.Context, r *resolved, chains []*Chain, prev *
 			contrib = append(contrib, contribution{e: e, opts: opts, w: w})
 		}
 		scratch = contrib
-		if sameObservers && old.handler == hr.handler && old.same(contrib) && sameEntries(old.lazies, lazies) && reflect.DeepEqual(old.opts, hr.opts) {
+		if sameObservers && sameHandler(old.handler, hr.handler) && old.same(contrib) && sameEntries(old.lazies, lazies) && reflect.DeepEqual(old.opts, hr.opts) {
 			snaps[i] = old
 			continue
 		}
@@ -416,7 +416,7 @@ func assemble(ch *Chain, hr *handlerRef, contrib []contribution, observers []Lay
 // instance, wrapping the same handler with equal options. It looks from
 // *hint on, where the previous match left off, then from the start.
 func (s *compiled) reuse(e *entry, hd *Handler, opts any, hint *int) (Wrap, bool) {
-	if s == nil || s.handler != hd {
+	if s == nil || !sameHandler(s.handler, hd) {
 		return Wrap{}, false
 	}
 	n := len(s.contrib)
@@ -495,6 +495,14 @@ func (s *compiled) same(contrib []contribution) bool {
 		}
 	}
 	return true
+}
+
+// sameHandler reports whether a and b are the same handler: the same
+// object, or one mounted again (options from a file are new objects each
+// time) with the same name, kind, tags and func. Its options are compared
+// decoded, by the caller.
+func sameHandler(a, b *Handler) bool {
+	return a == b || a.Name == b.Name && a.Kind == b.Kind && slices.Equal(a.Tags, b.Tags) && sameFunc(a.Func, b.Func)
 }
 
 // sameEntries reports whether a and b hold the same instances in order.

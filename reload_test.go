@@ -456,6 +456,10 @@ func TestChainOptionsFollowReloads(t *testing.T) {
 	if got := ch.Options("other"); got != nil {
 		t.Errorf("Options(other) = %#v, want nil", got)
 	}
+	// The same module mounted again (as a file's reload mounts it): a no-op.
+	if rl, err := h.Reload(t.Context(), ply.Change{Options: []ply.Option{module(5), quiet}}); err != nil || !rl.NoChange() {
+		t.Errorf("a reload to the same module = %v, %v; want no change", rl, err)
+	}
 	if _, err := h.Reload(t.Context(), ply.Change{Options: []ply.Option{module(7), quiet}}); err != nil {
 		t.Fatal(err)
 	}

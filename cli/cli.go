@@ -223,12 +223,13 @@ func (a *app) load(path string, extra ...ply.Option) (*ply.Host, *ply.Plan, *con
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return a.loadData(path, data, extra...)
+	return a.loadData(path, data, nil, extra...)
 }
 
-// loadData is load for the file's contents, data.
-func (a *app) loadData(path string, data []byte, extra ...ply.Option) (*ply.Host, *ply.Plan, *config.Host, error) {
-	cfg, loadErr := config.Load(path, data, a.catalog, a.server)
+// loadData is load for the file's contents, data; prev is the file as
+// loaded before, when this is a reload (see [config.LoadAgain]).
+func (a *app) loadData(path string, data []byte, prev *config.Host, extra ...ply.Option) (*ply.Host, *ply.Plan, *config.Host, error) {
+	cfg, loadErr := config.LoadAgain(path, data, a.catalog, a.server, prev)
 	if cfg == nil {
 		return nil, nil, nil, loadErr
 	}

@@ -36,6 +36,7 @@ type live struct {
 	host   *ply.Host
 
 	plugins []ply.Plugin // the registrations the host runs, as last given
+	cfg     *config.Host // the file the host runs, as loaded: its routes' handlers carry over
 	seen    []byte       // the file as last read, loaded or refused
 }
 
@@ -58,7 +59,7 @@ func (l *live) reload(ctx context.Context, force bool) (ply.Reloaded, error) {
 		l.logger.Info("the file changed: reloading", "file", l.path)
 	}
 	l.seen = data
-	_, _, cfg, err := l.app.loadData(l.path, data, l.opts...)
+	_, _, cfg, err := l.app.loadData(l.path, data, l.cfg, l.opts...)
 	if err != nil {
 		return ply.Reloaded{}, l.refused(err)
 	}
@@ -95,7 +96,7 @@ func (l *live) reload(ctx context.Context, force bool) (ply.Reloaded, error) {
 				plugins[i] = p
 			}
 		}
-		l.plugins = plugins
+		l.plugins, l.cfg = plugins, cfg
 	}
 	return rl, err // the host logged it
 }

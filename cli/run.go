@@ -99,14 +99,14 @@ func (a *app) start(ctx context.Context, path string, logger *slog.Logger, own [
 	if err != nil {
 		return nil, nil, err
 	}
-	h, plan, cfg, err := a.loadData(path, data, append(slices.Clone(own), once...)...)
+	h, plan, cfg, err := a.loadData(path, data, nil, append(slices.Clone(own), once...)...)
 	if err != nil {
 		return nil, nil, err
 	}
 	if err := h.Start(ctx); err != nil {
 		return nil, nil, err
 	}
-	return &live{app: a, path: path, opts: own, logger: logger, stderr: a.stderr, host: h, plugins: cfg.Plugins, seen: data}, plan, nil
+	return &live{app: a, path: path, opts: own, logger: logger, stderr: a.stderr, host: h, plugins: cfg.Plugins, cfg: cfg, seen: data}, plan, nil
 }
 
 // summary prints the plugins in chain order, the routes, the URL and a few

@@ -17,6 +17,7 @@ package config
 import (
 	"bytes"
 	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -97,7 +98,8 @@ type Host struct {
 	Plugins []ply.Plugin
 	Options []ply.Option
 
-	doc *options.Document
+	doc      *options.Document
+	builtins map[string]ply.HandlerFunc // the routes' handlers, by what they serve (builtinKey)
 }
 
 // MaxSize is the size of the largest file Load reads, in bytes: 256 KiB,
@@ -153,11 +155,19 @@ func ReadFile(path string) ([]byte, error) {
 // caller can check the plugins too ([ply.Host.Plan]) and report everything
 // at once.
 func Load(name string, data []byte, cat Catalog, server string) (*Host, error) {
+	return LoadAgain(name, data, cat, server, nil)
+}
+
+// LoadAgain is [Load] for a host that was loaded before, as prev: a route
+// that serves what it served in prev keeps prev's handler, so a reload
+// sees its handler unchanged (and a files route keeps its open directory).
+// prev may be nil.
+func LoadAgain(name string, data []byte, cat Catalog, server string, prev *Host) (*Host, error) {
 	if len(data) > MaxSize {
 		return nil, &option.Error{File: name, Problem: fmt.Sprintf(
 			"the file is %d bytes, over the limit of %d (256 KiB); keep large data out of it, or split the host", len(data), MaxSize)}
 	}
-	l := &loader{name: name, data: data, cat: cat, server: server}
+	l := &loader{name: name, data: data, cat: cat, server: server, prev: prev}
 	doc, problems := options.Parse(options.Source{File: name, Data: data, Env: os.LookupEnv})
 	if doc == nil {
 		for i, p := range problems {
@@ -190,6 +200,7 @@ type loader struct {
 	cat          Catalog
 	doc          *options.Document
 	errs         []*option.Error
+	prev         *Host // an earlier load of the host, whose route handlers are reused
 }
 
 func (l *loader) add(path, problem string) {
@@ -285,7 +296,7 @@ func (l *loader) build(f File) *Host {
 			if countHandlers(r) != 1 {
 				continue // reported by Validate, with its position
 			}
-			fn, err := builtin(r, m.Prefix)
+			fn, err := l.builtin(h, r, m.Prefix)
 			if err != nil {
 				l.add(fmt.Sprintf("modules[%d].routes[%d]", i, j), err.Error())
 				continue
@@ -296,6 +307,45 @@ func (l *loader) build(f File) *Host {
 		h.Options = append(h.Options, ply.WithModules(mod))
 	}
 	return h
+}
+
+// builtin returns the handler of route r under prefix: prev's, when it
+// served the same, else a new one. h keeps it for the next load.
+func (l *loader) builtin(h *Host, r Route, prefix string) (ply.HandlerFunc, error) {
+	key := builtinKey(r, prefix)
+	fn, ok := l.prev.builtinFor(key)
+	if !ok {
+		var err error
+		if fn, err = builtin(r, prefix); err != nil {
+			return nil, err
+		}
+	}
+	if h.builtins == nil {
+		h.builtins = make(map[string]ply.HandlerFunc)
+	}
+	h.builtins[key] = fn
+	return fn, nil
+}
+
+func (h *Host) builtinFor(key string) (ply.HandlerFunc, bool) {
+	if h == nil {
+		return nil, false
+	}
+	fn, ok := h.builtins[key]
+	return fn, ok
+}
+
+// builtinKey says what a route's handler serves: its pattern, prefix and
+// handler section (not its tags or options, which the host applies).
+func builtinKey(r Route, prefix string) string {
+	b, _ := json.Marshal(struct { //nolint:errchkjson // plain strings, numbers, maps and slices of them: Marshal cannot fail
+		Prefix string
+		Route  string
+		Static *Static
+		Proxy  *Proxy
+		Files  *Files
+	}{prefix, r.Route, r.Static, r.Proxy, r.Files})
+	return string(b)
 }
 
 // raw points a plugin at its options in the file. The host decodes them
