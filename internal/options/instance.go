@@ -40,6 +40,7 @@ type builder struct {
 	keys     map[string]ast.Node // the key of each mapping entry, by the entry's path
 	types    map[string]reflect.Type
 	bad      map[ast.Node]bool // values the decoder cannot take, which it is not given
+	dangling map[ast.Node]bool // aliases without an anchor, reported once each
 	badPaths []string          // their paths
 	unknown  bool              // a key names no field: decode leniently, the schema reports it
 	fatal    bool              // a problem that leaves nothing to decode
@@ -198,7 +199,15 @@ func (b *builder) follow(n ast.Node, path string) (ast.Node, bool) {
 			n = a.Value
 		case *ast.AliasNode:
 			target := b.d.resolve(a)
+			if target == nil && b.dangling[a] { // reported where the alias was first met: an anchor repeated by
+				b.leaveOut(n, path) // other aliases would report it once per repetition, without bound
+				return nil, false
+			}
 			if target == nil {
+				if b.dangling == nil {
+					b.dangling = make(map[ast.Node]bool)
+				}
+				b.dangling[a] = true
 				name := ""
 				if a.Value != nil {
 					name = a.Value.String()
