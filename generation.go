@@ -216,8 +216,11 @@ func (h *Host) upgrade(ctx context.Context, g *generation) error {
 		return nil
 	}
 	h.mu.Lock()
-	chains, cfg := h.chains, *h.config()
+	chains, cfg, state := h.chains, *h.config(), h.state
 	h.mu.Unlock()
+	if state != stateStarted { // stopping: no new generation, and no drain for Stop to miss
+		return fmt.Errorf("ply: adding lazy plugins to the chains: %w", ErrNotStarted)
+	}
 	snaps, err := h.compile(ctx, g.r, chains, g, cfg.bake.period > 0)
 	if err != nil {
 		return err
