@@ -35,7 +35,13 @@ type testHost struct {
 // handlers; plytest stops it when the test ends.
 func serve(t *testing.T, plugins []ply.Plugin, handlers []ply.Handler, opts ...ply.Option) *testHost {
 	t.Helper()
-	srv := httpserver.New(httpserver.Options{Addr: "127.0.0.1:0"})
+	return serveWith(t, httpserver.New(httpserver.Options{Addr: "127.0.0.1:0"}), plugins, handlers, opts...)
+}
+
+// serveWith is serve with the server given, for tests that reload the host
+// and must name the server among the plugins that carry over.
+func serveWith(t *testing.T, srv *httpserver.Server, plugins []ply.Plugin, handlers []ply.Handler, opts ...ply.Option) *testHost {
+	t.Helper()
 	opts = append([]ply.Option{ply.WithModules(ply.Module{Name: "app", Handlers: handlers})}, opts...)
 	h := plytest.New(t, append([]ply.Plugin{srv}, plugins...), opts...)
 	// No keep-alives: no client connection outlives a request, for goleak.
