@@ -314,6 +314,38 @@ func TestCache(t *testing.T) {
 	}
 }
 
+// A reload that gives the cache new options keeps what it stored, and the
+// cache the host provides afterwards is the new one, which knows the tags.
+func TestCacheReloadKeepsResponses(t *testing.T) {
+	var calls atomic.Int32
+	srv := httpserver.New(httpserver.Options{Addr: "127.0.0.1:0"})
+	h := serveWith(t, srv, []ply.Plugin{stock.NewCache(middleware.CacheOptions{})},
+		[]ply.Handler{route("GET /items", func(w http.ResponseWriter, _ *http.Request) {
+			calls.Add(1)
+			w.Header().Set("Cache-Control", "max-age=60")
+			w.Header().Set("Cache-Tag", "items")
+			_, _ = io.WriteString(w, "items")
+		})})
+	h.get(t, "/items")
+	if _, err := h.Reload(t.Context(), ply.Change{Plugins: []ply.Plugin{srv, stock.NewCache(middleware.CacheOptions{MaxBytes: 32 << 20})}}); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	if res, _ := h.get(t, "/items"); res.Header.Get("X-Cache") != "HIT" {
+		t.Errorf("after the reload: X-Cache %q, want HIT", res.Header.Get("X-Cache"))
+	}
+	c, err := ply.Lookup(h, stock.CacheKey)
+	if err != nil {
+		t.Fatalf("Lookup(%s): %v", stock.CacheKey, err)
+	}
+	c.InvalidateTag("items")
+	if res, _ := h.get(t, "/items"); res.Header.Get("X-Cache") != "MISS" {
+		t.Errorf("after InvalidateTag: X-Cache %q, want MISS", res.Header.Get("X-Cache"))
+	}
+	if got := calls.Load(); got != 2 {
+		t.Errorf("handler ran %d times, want 2", got)
+	}
+}
+
 func TestBreaker(t *testing.T) {
 	var calls atomic.Int32
 	h := serve(t, []ply.Plugin{stock.NewBreaker(middleware.BreakerOptions{Failures: 2, Timeout: time.Minute})},
