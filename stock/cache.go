@@ -2,7 +2,6 @@ package stock
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/plykit/ply"
 	"github.com/plykit/ply/middleware"
@@ -77,12 +76,7 @@ func (p *Cache) ExportState(context.Context) (any, error) { return p.cache, nil 
 // ImportState takes over the stored responses of the instance this one
 // replaces ([middleware.Cache.Adopt]).
 func (p *Cache) ImportState(_ context.Context, state any, from ply.Info) error {
-	old, ok := state.(*middleware.Cache)
-	if !ok {
-		return fmt.Errorf("cache: cannot take over the state of %s: got %T, want *middleware.Cache", from.ID(), state)
-	}
-	p.cache.Adopt(old)
-	return nil
+	return takeOver(p.Info(), state, from, func(old *middleware.Cache) { p.cache.Adopt(old) })
 }
 
 // Cleanup stops the cache's background work.

@@ -120,12 +120,7 @@ func (p *RateLimit) ExportState(context.Context) (any, error) { return p.rl, nil
 // When the two limit by different keys the buckets are left behind: they
 // count other things.
 func (p *RateLimit) ImportState(_ context.Context, state any, from ply.Info) error {
-	old, ok := state.(*middleware.RateLimit)
-	if !ok {
-		return fmt.Errorf("ratelimit: cannot take over the state of %s: got %T, want *middleware.RateLimit", from.ID(), state)
-	}
-	p.rl.Adopt(old)
-	return nil
+	return takeOver(p.Info(), state, from, func(old *middleware.RateLimit) { p.rl.Adopt(old) })
 }
 
 // Cleanup stops the bucket store's background clean-up.

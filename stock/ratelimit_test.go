@@ -132,3 +132,19 @@ func TestRateLimitReloadKeepsBuckets(t *testing.T) {
 		})
 	}
 }
+
+// State of another type than a plugin exports is refused, naming both types.
+func TestImportStateOfAnotherType(t *testing.T) {
+	from := ply.Info{Name: "old", Version: "1.0.0"}
+	for _, tt := range []struct {
+		plugin ply.StateImporter
+		want   string
+	}{
+		{stock.NewRateLimit(middleware.RateLimitOptions{}), "ratelimit: cannot take over the state of old@1.0.0: got string, want *middleware.RateLimit"},
+		{stock.NewCache(middleware.CacheOptions{}), "cache: cannot take over the state of old@1.0.0: got string, want *middleware.Cache"},
+	} {
+		if err := tt.plugin.ImportState(t.Context(), "state", from); err == nil || err.Error() != tt.want {
+			t.Errorf("ImportState(a string) = %v, want %q", err, tt.want)
+		}
+	}
+}
