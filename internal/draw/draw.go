@@ -50,6 +50,8 @@ type route struct {
 	layers []string // plugin names, outermost first
 }
 
+// New returns the graph of plan: its plugins in lifecycle order, their
+// edges, and the chain of each of chains.
 func New(plan *ply.Plan, chains []*ply.Chain) *Graph {
 	g := &Graph{nodes: plan.Order(ply.LifecycleOrder), index: make(map[string]int), edges: plan.Edges()}
 	for i, n := range g.nodes {
