@@ -181,3 +181,6 @@ func (r *reloads) all() []Reload {
 	slices.Reverse(out)
 	return out
 }
+
+// Calls returns the sampled calls the inspector keeps, newest first.
+func (p *Plugin) Calls() []*Call { return p.calls.list() }

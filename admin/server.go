@@ -130,7 +130,7 @@ func (p *Plugin) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/plugins/{name}", p.api(func(r *http.Request) (any, error) { return p.plugin(r.Context(), r.PathValue("name")) }))
 	mux.HandleFunc("GET /api/graph.svg", p.graphSVG)
 	mux.HandleFunc("GET /api/chains", p.api(func(*http.Request) (any, error) { return p.Chains(), nil }))
-	mux.HandleFunc("GET /api/calls", p.api(func(*http.Request) (any, error) { return p.calls.list(), nil }))
+	mux.HandleFunc("GET /api/calls", p.api(func(*http.Request) (any, error) { return p.Calls(), nil }))
 	mux.HandleFunc("GET /api/calls/{id}", p.api(func(r *http.Request) (any, error) { return p.call(r.PathValue("id")) }))
 	mux.HandleFunc("GET /api/jobs", p.api(func(r *http.Request) (any, error) { return p.jobsView(r.Context(), 0) }))
 	mux.HandleFunc("GET /api/jobs/{queue}/dead", p.api(func(r *http.Request) (any, error) {
