@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/plykit/ply"
+	"github.com/plykit/ply/admin"
+)
+
+// The admin page previews a new file against the running host, then
+// applies it: the file is written, the host reloads, and the reload is in
+// the page's history; the page itself carries over.
+func TestAdminReloadsTheRunsFile(t *testing.T) {
+	var version atomic.Value
+	version.Store("1.0.0")
+	page, rl, handler, err := newAdmin("127.0.0.1:0", false, slog.DiscardHandler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := startLive(t, loadConfig("a", false), &version, slog.New(handler), ply.WithDefaults(page))
+	rl.set(l)
+	client := &http.Client{}
+	api := func(method, path, body string, into any) int {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), method, "http://"+page.Addr().String()+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+page.Token())
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = res.Body.Close() }()
+		if into != nil {
+			if err := json.NewDecoder(res.Body).Decode(into); err != nil {
+				t.Fatalf("%s %s: %v", method, path, err)
+			}
+		}
+		return res.StatusCode
+	}
+
+	var cfg admin.ConfigView
+	if code := api(http.MethodGet, "/api/config", "", &cfg); code != http.StatusOK || cfg.Data != loadConfig("a", false) || cfg.File != l.path {
+		t.Fatalf("GET /api/config: %d, %+v; want the run's file", code, cfg)
+	}
+	var pv admin.Preview
+	if code := api(http.MethodPost, "/api/reload/preview", loadConfig("b", false), &pv); code != http.StatusOK {
+		t.Fatalf("preview: %d", code)
+	}
+	want := admin.Preview{Added: []string{"stamp.extra"}, Changed: []string{"requestid", "stamp.one", "stamp.versioned"}, Unchanged: []string{"httpserver"}}
+	if diff := cmp.Diff(want, pv, cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".Diff" }, cmp.Ignore())); diff != "" {
+		t.Errorf("preview (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(pv.Diff, "+  - name: stamp.extra\n") || !strings.Contains(pv.Diff, "-    options: {tag: a}\n") {
+		t.Errorf("preview diff lacks the changed lines:\n%s", pv.Diff)
+	}
+	var bad map[string]string
+	if code := api(http.MethodPost, "/api/reload/preview", "plugins:\n  - name: nosuch\n", &bad); code != http.StatusUnprocessableEntity || !strings.Contains(bad["error"], "nosuch") {
+		t.Errorf("preview of a bad file: %d %v, want 422 naming the plugin", code, bad)
+	}
+
+	var applied admin.Applied
+	if code := api(http.MethodPost, "/api/reload", loadConfig("b", false), &applied); code != http.StatusOK || applied.Outcome != ply.ReloadOK {
+		t.Fatalf("apply: %d, %+v", code, applied)
+	}
+	if data, err := os.ReadFile(l.path); err != nil || string(data) != loadConfig("b", false) {
+		t.Errorf("the file after apply: %q, %v; want the new configuration", data, err)
+	}
+	if got := stampOf(t, &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}, "http://"+addrOf(t, l.host)+"/hello"); got != "b" {
+		t.Errorf("GET /hello answered by configuration %q after apply, want b", got)
+	}
+	var history []admin.Reload
+	api(http.MethodGet, "/api/reloads", "", &history)
+	if len(history) != 1 || history[0].Outcome != ply.ReloadOK {
+		t.Errorf("reload history %+v, want one ok", history)
+	}
+	var ov admin.Overview
+	api(http.MethodGet, "/api/plugins", "", &ov)
+	if !slices.ContainsFunc(ov.Plugins, func(r admin.PluginRow) bool { return r.Name == "admin" && r.State == "ok" }) {
+		t.Errorf("the admin page is not in the reloaded host: %+v", ov.Plugins)
+	}
+	if code := api(http.MethodPost, "/api/reload", "plugins: [", nil); code != http.StatusUnprocessableEntity {
+		t.Errorf("apply of a file with a syntax error: %d, want 422", code)
+	}
+	if data, _ := os.ReadFile(l.path); string(data) != loadConfig("b", false) {
+		t.Error("a file with problems was written")
+	}
+}
+
+func TestLineDiff(t *testing.T) {
+	for _, tt := range []struct{ a, b, want string }{
+		{"x\ny\n", "x\ny\n", " x\n y\n"},
+		{"x\ny\n", "x\nz\n", " x\n+z\n-y\n"},
+		{"", "a\n", "+a\n"},
+		{"a\n", "", "-a\n"},
+		{"a\nb\nc\n", "a\nc\nd\n", " a\n-b\n c\n+d\n"},
+	} {
+		if got := lineDiff(tt.a, tt.b); got != tt.want {
+			t.Errorf("lineDiff(%q, %q) = %q, want %q", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
