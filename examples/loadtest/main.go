@@ -6,7 +6,8 @@
 // Both servers run in this process with the same libraries and options:
 // recover, request id, access log to io.Discard, auth with an API key,
 // rate limit with a very high limit, the cache's miss path (requests send
-// Cache-Control: no-store) and metrics. Rounds alternate between the two so
+// Cache-Control: no-store) and metrics; ply-admin adds the admin page
+// (ply run --admin), sampling one call in 100. Rounds alternate between the two so
 // drift on a shared machine hits both alike. It prints requests/s and
 // latency percentiles per variant and the ratios ply/net/http.
 package main
@@ -31,6 +32,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/plykit/ply"
+	"github.com/plykit/ply/admin"
 	"github.com/plykit/ply/httpserver"
 	"github.com/plykit/ply/middleware"
 	"github.com/plykit/ply/stock"
@@ -108,14 +110,14 @@ func meterProvider() (*sdkmetric.MeterProvider, error) {
 // plyHost builds the same chain as a ply host with the stock plugins;
 // layers says whether the metrics plugin also records every layer. stop
 // stops the host, then its MeterProvider.
-func plyHost(ctx context.Context, logger *slog.Logger, layers bool) (stop func(), _ *httpserver.Server, _ error) {
+func plyHost(ctx context.Context, logger *slog.Logger, layers bool, extra ...ply.Plugin) (stop func(), _ *httpserver.Server, _ error) {
 	authOpts, rlOpts, cacheOpts := options()
 	mp, err := meterProvider()
 	if err != nil {
 		return nil, nil, err
 	}
 	srv := httpserver.New(httpserver.Options{Addr: "127.0.0.1:0"})
-	h, err := ply.New([]ply.Plugin{
+	h, err := ply.New(append([]ply.Plugin{
 		srv,
 		stock.NewRecover(middleware.RecoverOptions{}),
 		stock.NewRequestID(middleware.RequestIDOptions{}),
@@ -124,7 +126,7 @@ func plyHost(ctx context.Context, logger *slog.Logger, layers bool) (stop func()
 		stock.NewRateLimit(rlOpts),
 		stock.NewCache(cacheOpts),
 		stock.NewMetrics(stock.MetricsOptions{Layers: &layers, MeterProvider: mp}),
-	}, ply.WithLogger(logger), ply.WithModules(ply.Module{Name: "api", Prefix: "/api", Handlers: []ply.Handler{{
+	}, extra...), ply.WithLogger(logger), ply.WithModules(ply.Module{Name: "api", Prefix: "/api", Handlers: []ply.Handler{{
 		Kind: ply.KindHTTP, Name: "GET /hello",
 		Func: func(_ context.Context, c *ply.Call) error {
 			hello(c.Response().(http.ResponseWriter), c.Request().(*http.Request))
@@ -239,19 +241,32 @@ func run(ctx context.Context, rounds int, d time.Duration, workers int) error {
 		return err
 	}
 	defer stopBare() // at exit, after the results
+	// The admin page on, as ply run --admin has it: the host's logs teed
+	// into the page, every layer measured, one call in 100 sampled.
+	logs := admin.NewLogs(logger.Handler(), 1000)
+	page, err := admin.New(admin.Options{Addr: "127.0.0.1:0", SampleEvery: 100, Logs: logs})
+	if err != nil {
+		return err
+	}
+	stopAdmin, adminSrv, err := plyHost(ctx, slog.New(logs), true, page)
+	if err != nil {
+		return err
+	}
+	defer stopAdmin() // at exit, after the results
 
 	urls := map[string]string{
-		"net/http": "http://" + ln.Addr().String() + "/api/hello",
-		"ply":      "http://" + srv.Addr().String() + "/api/hello",
-		"ply-bare": "http://" + bareSrv.Addr().String() + "/api/hello",
+		"net/http":  "http://" + ln.Addr().String() + "/api/hello",
+		"ply":       "http://" + srv.Addr().String() + "/api/hello",
+		"ply-bare":  "http://" + bareSrv.Addr().String() + "/api/hello",
+		"ply-admin": "http://" + adminSrv.Addr().String() + "/api/hello",
 	}
-	order := []string{"net/http", "ply", "ply-bare"}
+	order := []string{"net/http", "ply", "ply-bare", "ply-admin"}
 	for name, u := range urls { // warm up and check both answer 200
 		if r := load(ctx, u, 4, 300*time.Millisecond); r.requests == 0 || r.errors > 0 {
 			return fmt.Errorf("%s: %d ok, %d failed in warm-up", name, r.requests, r.errors)
 		}
 	}
-	total := map[string]*result{"net/http": {}, "ply": {}, "ply-bare": {}}
+	total := map[string]*result{"net/http": {}, "ply": {}, "ply-bare": {}, "ply-admin": {}}
 	for i := range len(order) * rounds {
 		round := i / len(order)
 		name := order[(i+round)%len(order)] // rotate who goes first each round
@@ -263,7 +278,7 @@ func run(ctx context.Context, rounds int, d time.Duration, workers int) error {
 		t.lat = append(t.lat, r.lat...)
 	}
 	fmt.Printf("%d rounds of %v per variant, %d workers, GOMAXPROCS shared by servers and load\n\n", rounds, d, workers)
-	fmt.Printf("%-9s %12s %8s %10s %10s %10s\n", "variant", "requests/s", "errors", "p50", "p99", "p99.9")
+	fmt.Printf("%-10s %12s %8s %10s %10s %10s\n", "variant", "requests/s", "errors", "p50", "p99", "p99.9")
 	rps := map[string]float64{}
 	p99 := map[string]time.Duration{}
 	for _, name := range order {
@@ -271,13 +286,15 @@ func run(ctx context.Context, rounds int, d time.Duration, workers int) error {
 		slices.Sort(t.lat)
 		rps[name] = float64(t.requests) / t.elapsed.Seconds()
 		p99[name] = pct(t.lat, 0.99)
-		fmt.Printf("%-9s %12.0f %8d %10v %10v %10v\n", name, rps[name], t.errors, pct(t.lat, 0.5), p99[name], pct(t.lat, 0.999))
+		fmt.Printf("%-10s %12.0f %8d %10v %10v %10v\n", name, rps[name], t.errors, pct(t.lat, 0.5), p99[name], pct(t.lat, 0.999))
 	}
 	fmt.Println("\nply: the stock plugins, with per-layer metrics; ply-bare: the same without them (metrics layers: false)")
 	for _, name := range []string{"ply", "ply-bare"} {
 		fmt.Printf("%s / net/http: requests/s %.3f (target >= 0.9), p99 %.3f (target <= 1.2)\n", name, rps[name]/rps["net/http"], float64(p99[name])/float64(p99["net/http"]))
 	}
-	if total["ply"].errors+total["ply-bare"].errors+total["net/http"].errors > 0 {
+	fmt.Printf("ply-admin / ply: requests/s %.3f (target >= 0.97), p99 %.3f: the admin page on, sampling 1 call in 100\n",
+		rps["ply-admin"]/rps["ply"], float64(p99["ply-admin"])/float64(p99["ply"]))
+	if total["ply"].errors+total["ply-bare"].errors+total["net/http"].errors+total["ply-admin"].errors > 0 {
 		return errors.New("some requests failed")
 	}
 	return nil
