@@ -192,9 +192,6 @@ func (p *Plugin) Validate(context.Context) error {
 
 // Start listens on the address and serves the page in the background.
 func (p *Plugin) Start(ctx context.Context) error {
-	if preview := p.host == nil; preview {
-		return nil
-	}
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", p.opts.Addr)
 	if err != nil {
 		return fmt.Errorf("admin: listen on %s: %w (choose another address with --admin)", p.opts.Addr, err)

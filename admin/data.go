@@ -225,7 +225,7 @@ type TopicView struct {
 }
 
 func (p *Plugin) jobsView(ctx context.Context, deadLimit int) (JobsView, error) {
-	var v JobsView
+	v := JobsView{Queues: []QueueView{}, Topics: []TopicView{}}
 	if p.queues == nil {
 		v.Note = "this host has no job queues"
 		return v, nil
