@@ -27,6 +27,10 @@ type Call struct {
 	// Layers are the layers that ran, in the order they were entered
 	// (outermost first); a layer that ran twice (a retry) is there twice.
 	Layers []Span `json:"layers"`
+	// AfterHooks are the plugins whose after-hooks ran once the outermost
+	// layer returned, in the order they ran: every after-hook of the chain
+	// runs for every call. Their own times and errors are not recorded.
+	AfterHooks []string `json:"afterHooks,omitempty"`
 }
 
 // Span is one layer's part in a sampled call.

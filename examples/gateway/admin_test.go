@@ -231,6 +231,9 @@ func TestAdminPageInChromium(t *testing.T) {
 	if short := attr(`#timeline tr[data-plugin="auth"]`, "data-short"); short != "true" {
 		t.Errorf("call %s: auth's row says short-circuit %q, want true", id, short)
 	}
+	if after := value("after-hooks", chromedp.Text("#after-hooks")); !strings.Contains(after, "visits") {
+		t.Errorf("call %s: after-hooks %q, want visits' among them", id, after)
+	}
 
 	// Jobs: the dead job, retried from the page, runs again and succeeds.
 	before := queue()
