@@ -17,13 +17,28 @@ import (
 
 // Jobs returns the host's job queue and event bus as [admin.Jobs]. It
 // looks them up on every call, so it works before the host started and
-// across reloads that replace them; a host without them has no queues and
-// no topics.
+// across reloads that replace them; a host without them, or with them lazy
+// and not loaded yet, has no queues and no topics.
 func Jobs(h *ply.Host) admin.Jobs { return jobs{h} }
 
 type jobs struct{ h *ply.Host }
 
+// loaded reports whether the plugin named name is registered and not a
+// lazy plugin still waiting for its first use: looking up its API would
+// load it, and a page view must not.
+func (j jobs) loaded(name string) bool {
+	for _, st := range j.h.Health(context.Background()) { // cached: the overview asks as often
+		if st.Name == name {
+			return st.State != ply.StateLazy && st.State != ply.StateLoading
+		}
+	}
+	return false
+}
+
 func (j jobs) queue() (*jobqueue.Queue, error) {
+	if !j.loaded(jobqueue.Key.Plugin()) {
+		return nil, nil
+	}
 	q, err := ply.Lookup(j.h, jobqueue.Key)
 	if errors.Is(err, ply.ErrNotRegistered) {
 		return nil, nil
@@ -94,6 +109,9 @@ func (j jobs) DiscardDead(ctx context.Context, queue string, seq uint64) error {
 }
 
 func (j jobs) Topics(context.Context) ([]admin.Topic, error) {
+	if !j.loaded(eventbus.Key.Plugin()) {
+		return nil, nil
+	}
 	bus, err := ply.Lookup(j.h, eventbus.Key)
 	if errors.Is(err, ply.ErrNotRegistered) {
 		return nil, nil

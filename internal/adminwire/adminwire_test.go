@@ -89,3 +89,17 @@ func TestJobsWithoutQueues(t *testing.T) {
 		t.Errorf("RetryDead without a queue: %v, want admin.ErrNotFound", err)
 	}
 }
+
+// Showing the jobs page does not load a lazy job queue.
+func TestJobsLeavesALazyQueueUnloaded(t *testing.T) {
+	h := plytest.New(t, []ply.Plugin{backbone.New(backbone.Options{DataDir: t.TempDir()}), jobqueue.NewPlugin(jobqueue.PluginOptions{})},
+		ply.WithLogger(slog.New(slog.DiscardHandler)), ply.WithLazy("jobs"))
+	if qs, err := adminwire.Jobs(h).Queues(t.Context()); err != nil || len(qs) != 0 {
+		t.Errorf("Queues = %v, %v; want none", qs, err)
+	}
+	for _, st := range h.Health(t.Context()) {
+		if st.Name == "jobs" && st.State != ply.StateLazy {
+			t.Errorf("jobs is %v after the jobs page, want still lazy", st.State)
+		}
+	}
+}
