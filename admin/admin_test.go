@@ -189,6 +189,17 @@ func TestPostsAreCSRFSafe(t *testing.T) {
 	}
 }
 
+// The overview shows the tenants the hook returns, a column each.
+func TestOverviewShowsTenants(t *testing.T) {
+	page, _ := start(t, admin.Options{Tenants: func(context.Context) ([]admin.Tenant, error) {
+		return []admin.Tenant{{Name: "acme", Plugins: map[string]string{"guard": "1.0.0"}}}, nil
+	}})
+	res, body := do(t, page, request{method: http.MethodGet, path: "/", header: map[string]string{"Authorization": "Bearer " + page.Token()}})
+	if res.StatusCode != http.StatusOK || !strings.Contains(body, "<th>tenant acme</th>") || !strings.Contains(body, "<td>1.0.0</td>\n</tr>") {
+		t.Errorf("overview: %d, want a column for tenant acme with guard's version:\n%s", res.StatusCode, body)
+	}
+}
+
 func TestNewRefusesBadOptions(t *testing.T) {
 	for _, tt := range []struct {
 		name    string

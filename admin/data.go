@@ -25,7 +25,7 @@ var ErrNotFound = errors.New("admin: not found")
 type PluginRow struct {
 	Name        string `json:"name"`
 	Version     string `json:"version"`
-	Band        string `json:"band"`
+	Band        string `json:"band,omitempty"` // system, security…; empty between the bands
 	Priority    int    `json:"priority"`
 	State       string `json:"state"`            // starting, ok, degraded, failed, stopping, stopped, lazy, loading
 	Health      string `json:"health,omitempty"` // why it is degraded or failed
@@ -45,10 +45,7 @@ func bandOf(prio int) string {
 	if prio == 0 {
 		prio = ply.Business
 	}
-	if b := ply.Band(prio); b != "" {
-		return b
-	}
-	return "custom"
+	return ply.Band(prio) // "" between the bands
 }
 
 // plugins returns every plugin in lifecycle order with its state.
