@@ -1,6 +1,7 @@
 package admin_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -197,6 +198,29 @@ func TestOverviewShowsTenants(t *testing.T) {
 	res, body := do(t, page, request{method: http.MethodGet, path: "/", header: map[string]string{"Authorization": "Bearer " + page.Token()}})
 	if res.StatusCode != http.StatusOK || !strings.Contains(body, "<th>tenant acme</th>") || !strings.Contains(body, "<td>1.0.0</td>\n</tr>") {
 		t.Errorf("overview: %d, want a column for tenant acme with guard's version:\n%s", res.StatusCode, body)
+	}
+}
+
+// The event stream sends a tick at once, and ends when the host stops
+// (goleak checks that its handler returned).
+func TestEventsStream(t *testing.T) {
+	page, _ := start(t, admin.Options{})
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+page.Addr().String()+"/events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+page.Token())
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = res.Body.Close() }()
+	if ct := res.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Errorf("Content-Type %q, want text/event-stream", ct)
+	}
+	line, err := bufio.NewReader(res.Body).ReadString('\n')
+	if err != nil || line != "event: tick\n" {
+		t.Errorf("first line %q, %v; want event: tick", line, err)
 	}
 }
 

@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -89,12 +92,44 @@ func TestAdminReloadsTheRunsFile(t *testing.T) {
 	if !slices.ContainsFunc(ov.Plugins, func(r admin.PluginRow) bool { return r.Name == "admin" && r.State == "ok" }) {
 		t.Errorf("the admin page is not in the reloaded host: %+v", ov.Plugins)
 	}
+	// The page's form: preview with the login cookie and the CSRF token.
+	form := url.Values{"csrf": {csrfOf(page)}, "action": {"preview"}, "config": {loadConfig("a", false)}}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+page.Addr().String()+"/reload", strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Cookie", "ply_admin="+page.Token())
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html, _ := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(html), `id="preview"`) || !strings.Contains(string(html), `<span class="d-">-  - name: stamp.extra</span>`) {
+		t.Errorf("the reload form's preview: %d, want the diff removing stamp.extra:\n%s", res.StatusCode, html)
+	}
 	if code := api(http.MethodPost, "/api/reload", "plugins: [", nil); code != http.StatusUnprocessableEntity {
 		t.Errorf("apply of a file with a syntax error: %d, want 422", code)
 	}
 	if data, _ := os.ReadFile(l.path); string(data) != loadConfig("b", false) {
 		t.Error("a file with problems was written")
 	}
+}
+
+// csrfOf reads the CSRF token from the page, as the browser's form has it.
+func csrfOf(page *admin.Plugin) string {
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://"+page.Addr().String()+"/", nil)
+	req.Header.Set("Authorization", "Bearer "+page.Token())
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return ""
+	}
+	defer func() { _ = res.Body.Close() }()
+	b, _ := io.ReadAll(res.Body)
+	_, after, _ := strings.Cut(string(b), `name="csrf-token" content="`)
+	tok, _, _ := strings.Cut(after, `"`)
+	return tok
 }
 
 func TestLineDiff(t *testing.T) {
