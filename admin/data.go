@@ -213,6 +213,7 @@ type JobsView struct {
 	Queues []QueueView `json:"queues"`
 	Topics []TopicView `json:"topics"`
 	Note   string      `json:"note,omitempty"`
+	Done   string      `json:"-"` // the page's: the action just done (retry, discard)
 }
 
 // QueueView is a queue with its first dead jobs.

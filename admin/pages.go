@@ -2,7 +2,9 @@ package admin
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -81,6 +83,7 @@ type view struct {
 	CSRF  string
 	Data  any
 	Err   string
+	Live  string // a hash of the live part: the script swaps it in only when it changed
 }
 
 // page renders a page with what data returns. A request with the header
@@ -94,14 +97,20 @@ func (p *Plugin) page(name string, data func(r *http.Request) (string, any, erro
 		if err != nil {
 			v.Err, status = err.Error(), statusOf(err)
 		}
-		tmpl := "layout"
-		if r.Header.Get("X-Fragment") == "live" {
-			tmpl = "live"
-		}
 		var b bytes.Buffer
-		if err := pages[name].ExecuteTemplate(&b, tmpl, v); err != nil {
+		if err := pages[name].ExecuteTemplate(&b, "live", v); err != nil {
 			http.Error(w, "rendering the page: "+err.Error(), http.StatusInternalServerError)
 			return
+		}
+		sum := sha256.Sum256(b.Bytes())
+		v.Live = hex.EncodeToString(sum[:8])
+		w.Header().Set("X-Live-Hash", v.Live)
+		if r.Header.Get("X-Fragment") != "live" {
+			b.Reset()
+			if err := pages[name].ExecuteTemplate(&b, "layout", v); err != nil {
+				http.Error(w, "rendering the page: "+err.Error(), http.StatusInternalServerError)
+				return
+			}
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
@@ -146,6 +155,9 @@ func (p *Plugin) callData(r *http.Request) (string, any, error) {
 
 func (p *Plugin) jobsData(r *http.Request) (string, any, error) {
 	v, err := p.jobsView(r.Context(), 20)
+	if d := r.URL.Query().Get("done"); d == "retry" || d == "discard" {
+		v.Done = d
+	}
 	return "Jobs and events", v, err
 }
 

@@ -10,8 +10,10 @@
     busy = true;
     try {
       const res = await fetch(location.href, { headers: { "X-Fragment": "live" }, credentials: "same-origin" });
-      if (res.ok) {
+      const hash = res.headers.get("X-Live-Hash");
+      if (res.ok && hash !== live.dataset.hash) { // unchanged: leave the DOM alone
         live.innerHTML = await res.text();
+        live.dataset.hash = hash;
         document.body.dataset.refreshed = String(Date.now());
       }
     } finally {
