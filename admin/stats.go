@@ -98,7 +98,7 @@ func (p *Plugin) ObserveLayer(s ply.LayerSample) {
 		st.shorts.Add(1)
 	}
 	st.self.record(s.Self)
-	if s.Call != nil {
+	if s.Call != nil && p.opts.SampleEvery > 0 { // the inspector on: is this call sampled?
 		if tr, ok := ply.Get(s.Call, traceKey); ok && tr != nil {
 			tr.add(s)
 		}
