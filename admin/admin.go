@@ -116,7 +116,7 @@ func New(opts Options) (*Plugin, error) {
 		return nil, fmt.Errorf("admin: address %q: %w (want host:port, e.g. 127.0.0.1:9091)", opts.Addr, err)
 	}
 	if !opts.AllowRemote && !loopback(host) {
-		return nil, fmt.Errorf("admin: address %q: %w: serve on 127.0.0.1, or allow remote access explicitly (--admin-allow-remote)", opts.Addr, ErrNotLoopback)
+		return nil, fmt.Errorf("%w: %q; serve on 127.0.0.1, or allow remote access explicitly (--admin-allow-remote)", ErrNotLoopback, opts.Addr)
 	}
 	token := opts.Token
 	if token == "" {
