@@ -1,10 +1,12 @@
 // Command gateway builds the host of ply.yaml in Go — the same plugins,
 // options, routes and address — plus one custom plugin: "visits", which
 // counts requests per route in a key-value bucket on the embedded NATS
-// server, and a route that shows the counts. Stop `ply run
+// server, and a route that shows the counts; and a job queue, "reports"
+// (POST /reports enqueues one; {"name": "q3", "failFirst": true} makes one
+// that is dead-lettered, to retry from the admin page). Stop `ply run
 // examples/gateway/ply.yaml` first: both listen on 127.0.0.1:8080.
 //
-//	go run ./examples/gateway
+//	go run ./examples/gateway                        # -admin 127.0.0.1:9091 adds the admin page
 package main
 
 import (
