@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -29,7 +30,26 @@ func TestAdminReloadsTheRunsFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := startLive(t, loadConfig("a", false), &version, slog.New(handler), ply.WithDefaults(page))
+	// As startLive, with the page beside the file's plugins, as ply run has it.
+	a := &app{catalog: stockCatalog(), replaced: map[string]bool{}, server: "httpserver", stdout: io.Discard, stderr: io.Discard, extra: []ply.Plugin{page}}
+	for _, name := range []string{"stamp.one", "stamp.extra"} {
+		a.catalog[name] = func() ply.Plugin { return &stamper{name: name, version: "1.0.0"} }
+	}
+	a.catalog["stamp.versioned"] = func() ply.Plugin { return &stamper{name: "stamp.versioned", version: version.Load().(string)} }
+	path := filepath.Join(t.TempDir(), "ply.yaml")
+	if err := os.WriteFile(path, []byte(loadConfig("a", false)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(handler)
+	l, _, err := a.start(t.Context(), path, logger, []ply.Option{ply.WithLogger(logger)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.host.Stop(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
 	rl.set(l)
 	client := &http.Client{}
 	api := func(method, path, body string, into any) int {

@@ -78,6 +78,7 @@ func (l *live) reload(ctx context.Context, force bool) (ply.Reloaded, error) {
 			plugins[i] = old // the kernel keeps it if its options did not change, or renews it
 		}
 	}
+	plugins = append(plugins, l.app.extra...) // the same objects: carried over
 	renewed := make([]ply.Plugin, len(plugins))
 	renew := func(old ply.Plugin) ply.Plugin {
 		newPlugin, ok := l.app.catalog[old.Info().Name]

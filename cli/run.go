@@ -80,8 +80,8 @@ func (a *app) runCmd() *cobra.Command {
 			if graceFlag > 0 {
 				own = append(own, ply.WithDrainGrace(graceFlag))
 			}
-			if page != nil { // in every generation: a reload carries it over
-				own = append(own, ply.WithDefaults(page))
+			if page != nil { // beside the file's plugins in every generation: a reload carries it over
+				ra.extra = []ply.Plugin{page}
 			}
 			l, plan, err := ra.start(ctx, args[0], logger, own, ply.WithObserver(func(s ply.Step) {
 				_ = bar.Add(1)
@@ -125,6 +125,9 @@ func (a *app) start(ctx context.Context, path string, logger *slog.Logger, own [
 	}
 	h, plan, cfg, err := a.loadData(path, data, nil, append(slices.Clone(own), once...)...)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := h.Register(a.extra...); err != nil {
 		return nil, nil, err
 	}
 	if err := h.Start(ctx); err != nil {
