@@ -52,6 +52,10 @@ type Options struct {
 	// Tenants lists the host's tenants for the overview, once a host has
 	// them; nil: the overview has no tenants column.
 	Tenants func(ctx context.Context) ([]Tenant, error)
+	// Required makes the page a required plugin: a host whose page cannot
+	// serve (its port taken) fails to start instead of running without it.
+	// ply run --admin sets it, since the operator asked for the page.
+	Required bool
 }
 
 // Tenant is one tenant as the overview shows it: the plugins it enables
@@ -144,9 +148,13 @@ func loopback(host string) bool {
 }
 
 // Info names the plugin "admin". Priority 1 puts its layer outside every
-// stock band.
+// stock band. It is optional unless [Options.Required].
 func (p *Plugin) Info() ply.Info {
-	return ply.Info{Name: "admin", Version: "0.1.0", Priority: 1, Policy: ply.PolicyOptional,
+	policy := ply.PolicyOptional
+	if p.opts.Required {
+		policy = ply.PolicyRequired
+	}
+	return ply.Info{Name: "admin", Version: "0.1.0", Priority: 1, Policy: policy,
 		Description: "the admin page: plugins, graph, chains, request inspector, jobs, reload, logs"}
 }
 

@@ -23,7 +23,7 @@ import (
 func newAdmin(addr string, allowRemote bool, handler slog.Handler) (*admin.Plugin, *pageReloader, slog.Handler, error) {
 	logs := admin.NewLogs(handler, 1000)
 	rl := &pageReloader{}
-	page, err := admin.New(admin.Options{Addr: addr, AllowRemote: allowRemote, Logs: logs, Jobs: adminwire.Jobs, Reloader: rl})
+	page, err := admin.New(admin.Options{Addr: addr, AllowRemote: allowRemote, Logs: logs, Jobs: adminwire.Jobs, Reloader: rl, Required: true})
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -3,8 +3,10 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -163,5 +165,34 @@ func TestLineDiff(t *testing.T) {
 		if got := lineDiff(tt.a, tt.b); got != tt.want {
 			t.Errorf("lineDiff(%q, %q) = %q, want %q", tt.a, tt.b, got, tt.want)
 		}
+	}
+}
+
+// The operator asked for the page: when its port is taken, ply run does not
+// start without it, and says which plugin and address failed.
+func TestAdminOnATakenPortFailsTheRun(t *testing.T) {
+	taken, err := new(net.ListenConfig).Listen(t.Context(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = taken.Close() }()
+	page, _, handler, err := newAdmin(taken.Addr().String(), false, slog.DiscardHandler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &app{catalog: stockCatalog(), replaced: map[string]bool{}, server: "httpserver", stdout: io.Discard, stderr: io.Discard, extra: []ply.Plugin{page}}
+	path := filepath.Join(t.TempDir(), "ply.yaml")
+	const file = "plugins:\n  - name: httpserver\n    options: {addr: \"127.0.0.1:0\"}\nmodules:\n  - name: api\n    routes:\n      - route: GET /hello\n        static: {text: hi}\n"
+	if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(handler)
+	l, _, err := a.start(t.Context(), path, logger, []ply.Option{ply.WithLogger(logger)})
+	if err == nil {
+		_ = l.host.Stop(context.Background())
+		t.Fatal("the run started without its admin page")
+	}
+	if pe, ok := errors.AsType[*ply.PluginError](err); !ok || pe.Plugin != "admin" || !strings.Contains(err.Error(), taken.Addr().String()) {
+		t.Errorf("start error = %v, want the admin plugin's, naming %s", err, taken.Addr())
 	}
 }

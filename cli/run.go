@@ -95,11 +95,8 @@ func (a *app) runCmd() *cobra.Command {
 			summary(cmd.OutOrStdout(), plan, l.host)
 			if page != nil {
 				pageRl.set(l)
-				if u := page.LoginURL(); u != "" {
-					_, _ = fmt.Fprintf(cmd.OutOrStdout(), "admin page: %s\n", u) // it carries the token: for the operator's eyes
-				} else { // an optional plugin: the host runs without it, and its failure was logged
-					_, _ = fmt.Fprintf(cmd.OutOrStdout(), "admin page: not serving (see the log)\n")
-				}
+				// Required: the host did not start unless the page serves.
+				_, _ = fmt.Fprintf(cmd.OutOrStdout(), "admin page: %s\n", page.LoginURL()) // it carries the token: for the operator's eyes
 			}
 			serveErr := l.serve(ctx, watchFlag)
 			_, _ = fmt.Fprintln(cmd.OutOrStdout(), "stopping")
