@@ -72,6 +72,10 @@ type Explanation struct {
 	Kind    OrderKind
 	Handler string // "module/handler" for [Chain.Explain]
 	Steps   []Placement
+	// Tenant and Versions are set by [Host.ExplainTenant]: the tenant, and
+	// which version of each plugin with several serves it, and why.
+	Tenant   string          `json:",omitempty"`
+	Versions []VersionChoice `json:",omitempty"`
 }
 
 // String renders the explanation as a numbered list:
