@@ -154,6 +154,20 @@ func WithRenew(renew func(old Plugin) Plugin) Option {
 // tenantKey is the context key of a call's tenant.
 type tenantKey struct{}
 
+// tenantCtx carries a call's tenant: context.WithValue's job in 24 bytes
+// instead of 48, the one allocation a multi-tenant call makes.
+type tenantCtx struct {
+	context.Context
+	sl *tenantSlot
+}
+
+func (c *tenantCtx) Value(key any) any {
+	if _, ok := key.(tenantKey); ok {
+		return c.sl
+	}
+	return c.Context.Value(key)
+}
+
 // TenantOf returns the tenant of the call ctx belongs to, and false on a
 // host without tenants or outside a call. Storage, events and jobs scope
 // their data by it: it comes from the call, never from the plugin.
@@ -715,12 +729,12 @@ func (h *Host) serveTenant(ctx context.Context, g *generation, ch *Chain, req, r
 			return nil, &TenantError{Status: tn.unknown, Err: err}
 		}
 	}
-	sl := (*tn.slots.Load())[name]
-	if sl == nil || sl.gone.Load() {
+	sl := (*tn.slots.Load())[name] // a tenant removed since the load is gone once its views are retired
+	if sl == nil {
 		return nil, &TenantError{Tenant: name, Status: tn.unknown}
 	}
 	if tn.cfg.named {
-		ctx = context.WithValue(ctx, tenantKey{}, sl)
+		ctx = &tenantCtx{Context: ctx, sl: sl}
 	}
 	for {
 		p := sl.prof.Load()
@@ -753,11 +767,14 @@ func (h *Host) serveTenant(ctx context.Context, g *generation, ch *Chain, req, r
 		c := s.pool.Get().(*Call)
 		st := &run.live[c.stripe&run.mask]
 		st.started.Add(1)
-		if run.retired.Load() || g.retired.Load() {
+		if run.retired.Load() || (run != g && g.retired.Load()) {
 			run.ended(st)
 			s.pool.Put(c)
-			if g.retired.Load() { // the host reloaded: resolve again on its new tenancy
+			switch {
+			case g.retired.Load(): // the host reloaded: resolve again on its new tenancy
 				return h.serve(ctx, ch, req, res, sink)
+			case sl.gone.Load():
+				return nil, &TenantError{Tenant: name, Status: tn.unknown}
 			}
 			continue // the tenant changed: take its new plugin set
 		}
