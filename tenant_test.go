@@ -78,6 +78,9 @@ func (s *tstamp) Wrap(context.Context, ply.Target) (ply.Wrap, error) {
 }
 
 func renewTstamp(old ply.Plugin) ply.Plugin {
+	if pr, ok := old.(*tenantProbe); ok {
+		return &tenantProbe{name: pr.name, prio: pr.prio, opts: pr.opts}
+	}
 	o := old.(*tstamp)
 	return &tstamp{name: o.name, version: o.version, prio: o.prio, requires: o.requires, opts: o.opts, running: o.running}
 }
