@@ -46,7 +46,7 @@ func (s *sampleLog) take() []string {
 func TestTenantIsolationProperty(t *testing.T) {
 	for seed := range uint64(40) {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(seed, 15))
+			rng := rand.New(rand.NewPCG(seed, 15)) //nolint:gosec // a seeded, reproducible test: not for secrets
 			nplug := 2 + rng.IntN(5)
 			var ps []ply.Plugin
 			prio := make(map[string]int)
@@ -132,8 +132,10 @@ type tenantProbe struct {
 	opts tstampOpts
 }
 
-func (p *tenantProbe) Info() ply.Info { return ply.Info{Name: p.name, Version: "1.0.0", Priority: p.prio} }
-func (p *tenantProbe) Options() any   { return &p.opts }
+func (p *tenantProbe) Info() ply.Info {
+	return ply.Info{Name: p.name, Version: "1.0.0", Priority: p.prio}
+}
+func (p *tenantProbe) Options() any { return &p.opts }
 func (p *tenantProbe) Wrap(context.Context, ply.Target) (ply.Wrap, error) {
 	return ply.Wrap{Layer: func(ctx context.Context, c *ply.Call, next ply.Next) error {
 		tenant, _ := ply.TenantOf(ctx)

@@ -41,6 +41,7 @@ type File struct {
 	Listen  string   `json:"listen,omitempty"`
 	Plugins []Plugin `json:"plugins,omitempty"`
 	Modules []Module `json:"modules,omitempty"`
+	Tenants *Tenants `json:"tenants,omitempty"` // see tenants.go
 }
 
 // Plugin is one entry of the plugins list.
@@ -290,6 +291,7 @@ func (l *loader) build(f File) *Host {
 		}
 	}
 	l.checkRoutes(f, listed)
+	l.tenants(h, f.Tenants)
 	for i, m := range f.Modules {
 		mod := ply.Module{Name: m.Name, Prefix: m.Prefix, Options: l.raws(h, fmt.Sprintf("modules[%d].options", i), m.Options)}
 		for j, r := range m.Routes {
