@@ -231,3 +231,17 @@ func deprecationLayer(ctx context.Context, c *ply.Call, next ply.Next) error {
 // DeprecationValue formats t as RFC 9745 wants it: a structured-field
 // date, "@" and the Unix time in seconds.
 func DeprecationValue(t time.Time) string { return "@" + strconv.FormatInt(t.Unix(), 10) }
+
+// Default returns a selector that reads with sel and, when the request
+// names no tenant (an error matching [ErrNoTenant]), returns name: the
+// tenant of calls that say nothing. A tenant that is named but unknown is
+// still refused by the host.
+func Default(sel ply.Selector, name string) ply.Selector {
+	return func(ctx context.Context, req any) (string, error) {
+		v, err := sel(ctx, req)
+		if errors.Is(err, ErrNoTenant) {
+			return name, nil
+		}
+		return v, err
+	}
+}

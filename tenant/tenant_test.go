@@ -63,6 +63,9 @@ func TestSelectors(t *testing.T) {
 		{name: "malformed token", sel: tenant.Claim("tid"), req: req("/", "Authorization", "Bearer a.b"), wantErr: tenant.ErrNoTenant},
 		{name: "not HTTP", sel: tenant.Header("X-Tenant"), req: "job", wantErr: tenant.ErrNotHTTP},
 		{name: "first that reads", sel: tenant.First(tenant.Header("X-Tenant"), tenant.PathPrefix("/t/")), req: req("/t/acme"), want: "acme"},
+		{name: "default when none is named", sel: tenant.Default(tenant.Header("X-Tenant"), "demo"), req: req("/"), want: "demo"},
+		{name: "default leaves a named tenant", sel: tenant.Default(tenant.Header("X-Tenant"), "demo"), req: req("/", "X-Tenant", "acme"), want: "acme"},
+		{name: "default keeps other errors", sel: tenant.Default(tenant.Header("X-Tenant"), "demo"), req: "job", wantErr: tenant.ErrNotHTTP},
 		{name: "none reads", sel: tenant.First(tenant.Header("X-Tenant"), tenant.PathPrefix("/t/")), req: req("/"), wantErr: tenant.ErrNoTenant},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,6 +14,9 @@ import (
 type Tenants struct {
 	// From says where the tenant is read: exactly one of its fields.
 	From TenantFrom `json:"from"`
+	// Default is the tenant of a call that names none; empty refuses such
+	// calls as unknown.
+	Default string `json:"default,omitempty"`
 	// Unknown is the HTTP status for a call of an unknown tenant: 404
 	// (default) or 403.
 	Unknown int `json:"unknown,omitempty" jsonschema:"enum=0,enum=403,enum=404"`
@@ -66,6 +69,9 @@ func (l *loader) tenants(h *Host, t *Tenants) {
 		l.add("tenants.from", fmt.Sprintf("give exactly one of header, host, path and claim (got %d)", n))
 		return
 	}
+	if t.Default != "" {
+		sel = tenant.Default(sel, t.Default)
+	}
 	seen := make(map[string]bool)
 	var list []ply.Tenant
 	for i, tn := range t.List {
@@ -94,6 +100,9 @@ func (l *loader) tenants(h *Host, t *Tenants) {
 			pt.Plugins[name] = out
 		}
 		list = append(list, pt)
+	}
+	if t.Default != "" && !seen[t.Default] {
+		l.add("tenants.default", fmt.Sprintf("tenant %q is not in the list; add it there (with no plugins it runs the host's chains)", t.Default))
 	}
 	h.Options = append(h.Options, ply.WithTenants(sel, list...), ply.WithRenew(func(old ply.Plugin) ply.Plugin {
 		if mk, ok := l.cat[old.Info().Name]; ok {
