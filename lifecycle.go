@@ -326,7 +326,7 @@ func (h *Host) startAll(ctx context.Context, r *resolved, preview bool) error {
 		return fail(err)
 	}
 	var tn *tenancy
-	if cfg := h.config(); tenantsOn(cfg, r) && !preview {
+	if cfg := h.config(); tenantsOn(cfg, r) {
 		var err error
 		if tn, err = h.newTenancy(ctx, r, *cfg); err != nil {
 			return fail(err)
@@ -351,7 +351,12 @@ func (h *Host) startAll(ctx context.Context, r *resolved, preview bool) error {
 	h.chains = chains
 	h.mu.Unlock()
 	if preview {
-		return b.rollback(context.WithoutCancel(ctx))
+		var err error
+		if tn != nil { // compiled now, to be explained once the plugins are cleaned up
+			err = tn.compileAll(ctx, chains)
+			err = errors.Join(err, tn.stop(context.WithoutCancel(ctx)))
+		}
+		return errors.Join(err, b.rollback(context.WithoutCancel(ctx)))
 	}
 	if err := b.start(ctx, chains); err != nil {
 		return fail(err)

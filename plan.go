@@ -86,7 +86,7 @@ type Explanation struct {
 func (x Explanation) String() string {
 	var b strings.Builder
 	if x.Handler != "" {
-		b.WriteString("chain of " + x.Handler + ":\n")
+		b.WriteString("chain of " + x.Handler + tenantSuffix(x.Tenant) + ":\n")
 	} else {
 		b.WriteString(x.Kind.String() + " order:\n")
 	}
@@ -108,6 +108,7 @@ func (x Explanation) String() string {
 		line := fmt.Sprintf("%3d. %-*s  %-16s %s", i+1, width, s.Plugin.ID(), prio, s.Reason)
 		b.WriteString(strings.TrimRight(line, " ") + "\n")
 	}
+	writeVersions(&b, x.Versions)
 	return b.String()
 }
 

@@ -1037,3 +1037,27 @@ func sameTenants(a, b tenantConfig) bool {
 	}
 	return reflect.DeepEqual(strip(a), strip(b))
 }
+
+// compileAll compiles every view's chains, for a preview to explain.
+func (tn *tenancy) compileAll(ctx context.Context, chains []*Chain) error {
+	profiles := []*profile{tn.base}
+	for _, sl := range *tn.slots.Load() {
+		if p := sl.prof.Load(); p != nil {
+			profiles = append(profiles, p)
+		}
+	}
+	var errs []error
+	for _, p := range profiles {
+		for _, v := range p.views {
+			if v == nil {
+				continue
+			}
+			for _, ch := range chains {
+				if _, err := v.snap(ctx, tn.h, ch); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -191,3 +191,35 @@ func tenantsOn(cfg *config, r *resolved) bool {
 	}
 	return false
 }
+
+func tenantSuffix(t string) string {
+	if t == "" {
+		return ""
+	}
+	return fmt.Sprintf(" for tenant %q", t)
+}
+
+// writeVersions renders which version of each plugin serves, and why:
+//
+//	versions:
+//	  auth@2.0.0  weight (1.4.0: 90, 2.0.0: 10) beta
+func writeVersions(b *strings.Builder, vs []VersionChoice) {
+	if len(vs) == 0 {
+		return
+	}
+	b.WriteString("versions:\n")
+	for _, v := range vs {
+		why := v.Why
+		if len(v.Weights) > 0 {
+			var ws []string
+			for _, ver := range sortedKeys(v.Weights) {
+				ws = append(ws, fmt.Sprintf("%s: %d", ver, v.Weights[ver]))
+			}
+			why += " (" + strings.Join(ws, ", ") + ")"
+		}
+		if v.Release != Active {
+			why += " " + v.Release.String()
+		}
+		fmt.Fprintf(b, "  %s@%s  %s\n", v.Plugin, v.Version, why)
+	}
+}
