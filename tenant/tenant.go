@@ -245,3 +245,15 @@ func Default(sel ply.Selector, name string) ply.Selector {
 		return v, err
 	}
 }
+
+// Context reads the tenant of the call the chain is called from: a chain
+// called with a tenant's context ([ply.TenantOf]), such as an event
+// handler's chain that an in-process event published in the tenant's call
+// runs, serves that tenant. Compose it with the selector of the host's
+// requests: First(Header("X-Tenant"), Context).
+func Context(ctx context.Context, _ any) (string, error) {
+	if t, ok := ply.TenantOf(ctx); ok {
+		return t, nil
+	}
+	return "", fmt.Errorf("the context belongs to no tenant's call: %w", ErrNoTenant)
+}

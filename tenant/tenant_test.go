@@ -66,6 +66,7 @@ func TestSelectors(t *testing.T) {
 		{name: "default when none is named", sel: tenant.Default(tenant.Header("X-Tenant"), "demo"), req: req("/"), want: "demo"},
 		{name: "default leaves a named tenant", sel: tenant.Default(tenant.Header("X-Tenant"), "demo"), req: req("/", "X-Tenant", "acme"), want: "acme"},
 		{name: "default keeps other errors", sel: tenant.Default(tenant.Header("X-Tenant"), "demo"), req: "job", wantErr: tenant.ErrNotHTTP},
+		{name: "a context of no tenant's call", sel: tenant.Context, req: req("/"), wantErr: tenant.ErrNoTenant},
 		{name: "none reads", sel: tenant.First(tenant.Header("X-Tenant"), tenant.PathPrefix("/t/")), req: req("/"), wantErr: tenant.ErrNoTenant},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
