@@ -365,3 +365,39 @@ func (c *countingHandler) Handle(_ context.Context, r slog.Record) error {
 }
 func (c *countingHandler) WithAttrs([]slog.Attr) slog.Handler { return c }
 func (c *countingHandler) WithGroup(string) slog.Handler      { return c }
+
+// TestReloadWithTenants reloads the host: the tenants' plugin sets are
+// rebuilt on the new generation, the replaced instances (the host's and
+// the tenants' own) are stopped, and the tenants serve with their options
+// and the host's new ones.
+func TestReloadWithTenants(t *testing.T) {
+	running := new(atomic.Int64)
+	auth := &tstamp{name: "auth", version: "1.0.0", running: running, opts: tstampOpts{Tag: "v1"}}
+	limit := &tstamp{name: "limit", version: "1.0.0", running: running}
+	tenants := ply.WithTenants(byTenant, ply.Tenant{Name: "a"},
+		ply.Tenant{Name: "b", Plugins: map[string]ply.TenantPlugin{"limit": {Options: raw("limit: 7")}}})
+	h, ch := startTenants(t, []ply.Plugin{auth, limit}, tenants)
+	if got := running.Load(); got != 3 {
+		t.Fatalf("running = %d, want 3 (auth, limit, b's limit)", got)
+	}
+	auth2 := &tstamp{name: "auth", version: "1.0.0", running: running, opts: tstampOpts{Tag: "v2"}}
+	if _, err := h.Reload(t.Context(), ply.Change{Plugins: []ply.Plugin{auth2, limit},
+		Options: []ply.Option{ply.WithLogger(discard), ply.WithModules(echo()), ply.WithRenew(renewTstamp), tenants}}); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	if got := running.Load(); got != 3 {
+		t.Errorf("running after the reload = %d, want 3: the replaced auth and b's old limit stopped", got)
+	}
+	for tenant, want := range map[string][]string{
+		"a": {"auth@1.0.0 tag=v2 limit=0", "limit@1.0.0 tag= limit=0", "handler tenant=a/a"},
+		"b": {"auth@1.0.0 tag=v2 limit=0", "limit@1.0.0 tag= limit=7", "handler tenant=b/b"},
+	} {
+		got, err := call(t.Context(), ch, &treq{tenant: tenant})
+		if err != nil {
+			t.Fatalf("tenant %s: %v", tenant, err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("tenant %s after the reload (-want +got):\n%s", tenant, diff)
+		}
+	}
+}

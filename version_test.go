@@ -264,3 +264,33 @@ func TestVersionConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestExplainTenant(t *testing.T) {
+	h, _ := startTenants(t, authVersions(),
+		ply.WithTenants(byTenant, ply.Tenant{Name: "canary"}, ply.Tenant{Name: "old", Plugins: map[string]ply.TenantPlugin{"auth": {Version: "1.4.0"}}}),
+		ply.WithWeights("auth", byUser, map[string]int{"1.4.0": 90, "2.0.0": 10}),
+		ply.WithRelease("auth@1.4.0", ply.Release{State: ply.Deprecated}))
+	for _, tt := range []struct{ tenant, want string }{
+		{"canary", `chain of m/h for tenant "canary":
+  1. auth@1.4.0  security 100
+versions:
+  auth@1.4.0  weight (1.4.0: 90, 2.0.0: 10) deprecated
+`},
+		{"old", `chain of m/h for tenant "old":
+  1. auth@1.4.0  security 100
+versions:
+  auth@1.4.0  pin deprecated
+`},
+	} {
+		x, err := h.ExplainTenant(t.Context(), tt.tenant, "m", "h")
+		if err != nil {
+			t.Fatalf("ExplainTenant(%s): %v", tt.tenant, err)
+		}
+		if diff := cmp.Diff(tt.want, x.String()); diff != "" {
+			t.Errorf("tenant %s (-want +got):\n%s", tt.tenant, diff)
+		}
+	}
+	if _, err := h.ExplainTenant(t.Context(), "nobody", "m", "h"); !errors.Is(err, ply.ErrUnknownTenant) {
+		t.Errorf("ExplainTenant of an unknown tenant: %v, want ErrUnknownTenant", err)
+	}
+}
