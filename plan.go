@@ -10,7 +10,10 @@ import (
 )
 
 // Plan is the resolved order of a host's plugins, as [Host.Plan] built it.
-type Plan struct{ r *resolved }
+type Plan struct {
+	r *resolved
+	h *Host // for the tenants' plans ([Plan.Tenant]); nil in a plan of a preview's chains
+}
 
 // OrderKind selects one of a plan's two orders.
 type OrderKind int
@@ -88,7 +91,7 @@ func (x Explanation) String() string {
 	if x.Handler != "" {
 		b.WriteString("chain of " + x.Handler + tenantSuffix(x.Tenant) + ":\n")
 	} else {
-		b.WriteString(x.Kind.String() + " order:\n")
+		b.WriteString(x.Kind.String() + " order" + tenantSuffix(x.Tenant) + ":\n")
 	}
 	width := 0
 	for _, s := range x.Steps {

@@ -447,68 +447,13 @@ func maps2[V any](m map[string]V) map[string]V {
 // choose lays out the profile's views: which plugins each leaves out and
 // which version of each plugin with several it serves.
 func (p *profile) choose(tn *tenancy, cfg tenantConfig) error {
-	skip := make(map[*entry]bool)
-	var fixed []VersionChoice
-	var errs []error
-	if p.t != nil {
-		for name, tp := range p.t.Plugins {
-			if tp.Disabled {
-				for _, e := range p.r.byName[name] {
-					skip[e] = true
-				}
-			}
-		}
+	skip, fixed, dims, err := choices(p.r, p.t, cfg)
+	if err != nil {
+		return err
 	}
-	for _, name := range sortedKeys(p.r.byName) {
-		es := p.r.byName[name]
-		if len(es) < 2 {
-			continue
-		}
-		pin := ""
-		if p.t != nil {
-			pin = p.t.Plugins[name].Version
-		}
-		def := defaultVersion(es, cfg.releases)
-		w, weighted := cfg.weights[name]
-		switch {
-		case pin != "":
-			for _, e := range es {
-				if e.info.Version != pin {
-					skip[e] = true
-				}
-			}
-			fixed = append(fixed, VersionChoice{Plugin: name, Version: pin, Why: "pin"})
-		case weighted || cfg.headerOK[name]:
-			d := dimension{name: name, versions: es, def: def, sticky: nil, header: cfg.headerOK[name]}
-			if weighted {
-				d.sticky = w.sticky
-				sum := 0
-				for _, e := range es {
-					sum += w.weights[e.info.Version]
-					d.cum = append(d.cum, sum)
-				}
-				for v := range w.weights {
-					if !slices.ContainsFunc(es, func(e *entry) bool { return e.info.Version == v }) {
-						errs = append(errs, fmt.Errorf("ply: WithWeights(%q): version %q is not registered (have %v): %w", name, v, versionsOf(es), ErrVersionMismatch))
-					}
-				}
-				if sum == 0 {
-					errs = append(errs, fmt.Errorf("ply: WithWeights(%q): the weights add up to 0; give at least one version a weight > 0", name))
-				}
-			}
-			p.header = p.header || d.header
-			p.dims = append(p.dims, d)
-		default:
-			for i, e := range es {
-				if i != def {
-					skip[e] = true
-				}
-			}
-			fixed = append(fixed, VersionChoice{Plugin: name, Version: es[def].info.Version, Why: "default"})
-		}
-	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
+	p.dims = dims
+	for _, d := range dims {
+		p.header = p.header || d.header
 	}
 	n := 1
 	for _, d := range p.dims {
@@ -554,6 +499,72 @@ func (p *profile) choose(tn *tenancy, cfg tenantConfig) error {
 		p.views[i] = v
 	}
 	return nil
+}
+
+// choices returns, for tenant t (nil: the host) on plan r, the entries
+// its chains leave out (disabled plugins, versions not chosen), the
+// versions chosen once for all its calls, and the plugins whose version is
+// chosen per call.
+func choices(r *resolved, t *Tenant, cfg tenantConfig) (skip map[*entry]bool, fixed []VersionChoice, dims []dimension, err error) {
+	skip = make(map[*entry]bool)
+	var errs []error
+	if t != nil {
+		for name, tp := range t.Plugins {
+			if tp.Disabled {
+				for _, e := range r.byName[name] {
+					skip[e] = true
+				}
+			}
+		}
+	}
+	for _, name := range sortedKeys(r.byName) {
+		es := r.byName[name]
+		if len(es) < 2 {
+			continue
+		}
+		pin := ""
+		if t != nil {
+			pin = t.Plugins[name].Version
+		}
+		def := defaultVersion(es, cfg.releases)
+		w, weighted := cfg.weights[name]
+		switch {
+		case pin != "":
+			for _, e := range es {
+				if e.info.Version != pin {
+					skip[e] = true
+				}
+			}
+			fixed = append(fixed, VersionChoice{Plugin: name, Version: pin, Why: "pin"})
+		case weighted || cfg.headerOK[name]:
+			d := dimension{name: name, versions: es, def: def, sticky: nil, header: cfg.headerOK[name]}
+			if weighted {
+				d.sticky = w.sticky
+				sum := 0
+				for _, e := range es {
+					sum += w.weights[e.info.Version]
+					d.cum = append(d.cum, sum)
+				}
+				for v := range w.weights {
+					if !slices.ContainsFunc(es, func(e *entry) bool { return e.info.Version == v }) {
+						errs = append(errs, fmt.Errorf("ply: WithWeights(%q): version %q is not registered (have %v): %w", name, v, versionsOf(es), ErrVersionMismatch))
+					}
+				}
+				if sum == 0 {
+					errs = append(errs, fmt.Errorf("ply: WithWeights(%q): the weights add up to 0; give at least one version a weight > 0", name))
+				}
+			}
+			dims = append(dims, d)
+		default:
+			for i, e := range es {
+				if i != def {
+					skip[e] = true
+				}
+			}
+			fixed = append(fixed, VersionChoice{Plugin: name, Version: es[def].info.Version, Why: "default"})
+		}
+	}
+	return skip, fixed, dims, errors.Join(errs...)
 }
 
 func maps2p(m map[*entry]bool) map[*entry]bool {
@@ -1060,4 +1071,78 @@ func (tn *tenancy) compileAll(ctx context.Context, chains []*Chain) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Tenant explains, from the plan alone (no hook runs), the chain order
+// that serves tenant: the plugins that may wrap its handlers, outermost
+// first — the host's order with the tenant's priorities, without the
+// plugins it disables and the versions that do not serve it — and which
+// version of each plugin with several serves it, and why. Which of them
+// wrap a given handler is their Wrap's choice: [Host.ExplainTenant] shows
+// that. Where versions are chosen per call, the order lists every
+// candidate. It returns an error matching [ErrUnknownTenant] for a tenant
+// the host's options do not list.
+func (p *Plan) Tenant(name string) (Explanation, error) {
+	if p.h == nil {
+		return Explanation{}, fmt.Errorf("ply: plan: tenant %q: this plan has no host: %w", name, ErrUnknownTenant)
+	}
+	p.h.mu.Lock()
+	cfg, regs, mounted := *p.h.config(), slices.Clone(p.h.regs), slices.Clone(p.h.modules)
+	p.h.mu.Unlock()
+	i := slices.IndexFunc(cfg.tn.tenants, func(t Tenant) bool { return t.Name == name })
+	if i < 0 || !cfg.tn.named {
+		return Explanation{}, &TenantError{Tenant: name, Status: cmpOr(cfg.tn.unknown, 404)}
+	}
+	t := &cfg.tn.tenants[i]
+	r := p.r
+	prio := false
+	for _, tp := range t.Plugins {
+		prio = prio || tp.Priority != nil
+	}
+	if prio {
+		cfg.priorities = maps2(cfg.priorities)
+		for n, tp := range t.Plugins {
+			if tp.Priority != nil {
+				cfg.priorities[n] = *tp.Priority
+			}
+		}
+		var err error
+		if r, err = buildPlan(cfg, regs, mounted); err != nil {
+			return Explanation{}, fmt.Errorf("ply: tenant %q: %w", name, err)
+		}
+	}
+	skip, fixed, dims, err := choices(r, t, cfg.tn)
+	if err != nil {
+		return Explanation{}, fmt.Errorf("ply: tenant %q: %w", name, err)
+	}
+	var es []*entry
+	for _, e := range r.chain {
+		if !skip[e] {
+			es = append(es, e)
+		}
+	}
+	x := Explanation{Kind: ChainOrder, Tenant: name, Versions: fixed}
+	for _, d := range dims {
+		why := "header"
+		var weights map[string]int
+		if d.cum != nil {
+			why, weights = "weight", cfg.tn.weights[d.name].weights
+		}
+		for _, e := range d.versions {
+			x.Versions = append(x.Versions, VersionChoice{Plugin: d.name, Version: e.info.Version, Why: why, Weights: weights})
+		}
+	}
+	for ci := range x.Versions {
+		c := &x.Versions[ci]
+		c.Release = cfg.tn.releases[c.Plugin+"@"+c.Version].State
+	}
+	pl := &Plan{r: r}
+	for i, e := range es {
+		s := Placement{Plugin: e.info}
+		if i > 0 {
+			s.Reason = pl.reason(ChainOrder, r.chainOrd.Why(es[i-1].index, e.index))
+		}
+		x.Steps = append(x.Steps, s)
+	}
+	return x, nil
 }

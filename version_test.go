@@ -294,3 +294,42 @@ versions:
 		t.Errorf("ExplainTenant of an unknown tenant: %v, want ErrUnknownTenant", err)
 	}
 }
+
+func TestPlanTenant(t *testing.T) {
+	h, err := ply.New(append(authVersions(), &tstamp{name: "log", version: "1.0.0", prio: ply.Logging}),
+		ply.WithLogger(discard), ply.WithModules(echo()),
+		ply.WithTenants(byTenant,
+			ply.Tenant{Name: "flipped", Plugins: map[string]ply.TenantPlugin{"log": {Priority: intp(ply.System)}, "auth": {Version: "1.4.0"}}},
+			ply.Tenant{Name: "quiet", Plugins: map[string]ply.TenantPlugin{"log": {Disabled: true}}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := h.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ tenant, want string }{
+		{"flipped", `chain order for tenant "flipped":
+  1. log@1.0.0   system 50
+  2. auth@1.4.0  security 100     priority 50 (system) < 100 (security)
+versions:
+  auth@1.4.0  pin
+`},
+		{"quiet", `chain order for tenant "quiet":
+  1. auth@2.0.0  security 100
+versions:
+  auth@2.0.0  default
+`},
+	} {
+		x, err := plan.Tenant(tt.tenant)
+		if err != nil {
+			t.Fatalf("Plan.Tenant(%s): %v", tt.tenant, err)
+		}
+		if diff := cmp.Diff(tt.want, x.String()); diff != "" {
+			t.Errorf("tenant %s (-want +got):\n%s", tt.tenant, diff)
+		}
+	}
+	if _, err := plan.Tenant("nobody"); !errors.Is(err, ply.ErrUnknownTenant) {
+		t.Errorf("Plan.Tenant of an unknown tenant: %v, want ErrUnknownTenant", err)
+	}
+}
