@@ -314,7 +314,11 @@ func (h *Host) reload(ctx context.Context, cfg config, regs []Plugin, renew func
 			back := newGeneration(h.genIDs, old.r, old.snaps, prevCfg.drainGrace)
 			back.observers, back.tn = old.observers, old.tn
 			h.swap(back, prevCfg, h.regs)
-			err := h.retire(ctx, next, prevCfg.drainGrace, fresh)
+			var err error
+			if tn != nil && tn != old.tn { // the rolled-back tenants' views run on its instances: retired first
+				err = tn.retire(ctx)
+			}
+			err = errors.Join(err, h.retire(ctx, next, prevCfg.drainGrace, fresh))
 			rl.Generation, rl.RolledBack = back.id, why
 			return rl, errors.Join(fmt.Errorf("%w: %w", ErrRolledBack, why), err)
 		}
