@@ -1146,3 +1146,17 @@ func (p *Plan) Tenant(name string) (Explanation, error) {
 	}
 	return x, nil
 }
+
+// own appends the tenants' own instances to es, by tenant name, and their
+// tenants to names.
+func (tn *tenancy) own(es []*entry, names []string) ([]*entry, []string) {
+	slots := *tn.slots.Load()
+	for _, name := range sortedKeys(slots) {
+		if p := slots[name].prof.Load(); p != nil {
+			for _, e := range p.own {
+				es, names = append(es, e), append(names, name)
+			}
+		}
+	}
+	return es, names
+}

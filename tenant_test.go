@@ -184,6 +184,13 @@ func TestTenantInstances(t *testing.T) {
 	if got := running.Load(); got != 5 {
 		t.Errorf("running instances = %d, want 5 (3 of the host's, auth and limit of tenant b)", got)
 	}
+	var health []string
+	for _, s := range h.Health(t.Context()) {
+		health = append(health, fmt.Sprintf("%s %s %s", s.Name, s.State, s.Tenant))
+	}
+	if diff := cmp.Diff([]string{"auth ok ", "limit ok ", "log ok ", "auth ok b", "limit ok b"}, health); diff != "" {
+		t.Errorf("Health (-want +got):\n%s", diff)
+	}
 	if err := h.RemoveTenant(t.Context(), "b"); err != nil {
 		t.Fatalf("RemoveTenant: %v", err)
 	}
