@@ -266,7 +266,7 @@ func (h *Host) newTenancy(ctx context.Context, r *resolved, cfg config) (*tenanc
 	var errs []error
 	slots := make(map[string]*tenantSlot, len(cfg.tn.tenants))
 	var built []*profile
-	base, err := tn.profile(ctx, r, cfg, nil)
+	base, err := tn.profile(ctx, r, cfg, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -278,7 +278,7 @@ func (h *Host) newTenancy(ctx context.Context, r *resolved, cfg config) (*tenanc
 		if !t.overrides() {
 			continue
 		}
-		p, err := tn.profile(ctx, r, cfg, t)
+		p, err := tn.profile(ctx, r, cfg, t, nil)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -309,12 +309,16 @@ func cmpOr(a, b int) int {
 // profile builds the plugin set of tenant t (the host's when t is nil) on
 // the host's plan r, and provisions and validates the instances it alone
 // holds: start them with [profile.start].
-func (tn *tenancy) profile(ctx context.Context, r *resolved, cfg config, t *Tenant) (*profile, error) {
+//
+// prev is the tenant's plugin set being replaced, if any: each of its own
+// instances hands its state to the new instance of the same plugin
+// ([StateExporter], [StateImporter]).
+func (tn *tenancy) profile(ctx context.Context, r *resolved, cfg config, t *Tenant, prev *profile) (*profile, error) {
 	p := &profile{t: t, r: r}
 	where := "host"
 	if t != nil {
 		where = fmt.Sprintf("tenant %q", t.Name)
-		if err := p.plan(ctx, tn.h, r, cfg, t); err != nil {
+		if err := p.plan(ctx, tn.h, r, cfg, t, prev); err != nil {
 			return nil, fmt.Errorf("ply: %s: %w", where, err)
 		}
 	}
@@ -328,7 +332,7 @@ func (tn *tenancy) profile(ctx context.Context, r *resolved, cfg config, t *Tena
 // plan gives the tenant its own plan when it changes options or
 // priorities: the host's registrations resolved again, sharing every
 // instance whose options and dependencies the tenant leaves alone.
-func (p *profile) plan(ctx context.Context, h *Host, r *resolved, cfg config, t *Tenant) error {
+func (p *profile) plan(ctx context.Context, h *Host, r *resolved, cfg config, t *Tenant, prev *profile) error {
 	var errs []error
 	merged := make(map[string]any) // ID -> the tenant's options, where they differ from the host's
 	prio := false
@@ -429,7 +433,16 @@ func (p *profile) plan(ctx context.Context, h *Host, r *resolved, cfg config, t 
 	if len(p.own) == 0 {
 		return nil
 	}
-	b := &bringUp{h: h, r: tr, set: p.own}
+	b := &bringUp{h: h, r: tr, set: p.own, from: make(map[*entry]*entry)}
+	if prev != nil {
+		for _, e := range p.own {
+			for _, o := range prev.own {
+				if o.info.ID() == e.info.ID() {
+					b.from[e] = o
+				}
+			}
+		}
+	}
 	if err := b.provision(ctx); err != nil {
 		return errors.Join(err, b.rollback(context.WithoutCancel(ctx)))
 	}
@@ -916,7 +929,11 @@ func (h *Host) changeTenant(ctx context.Context, name string, t *Tenant) error {
 	var p *profile
 	if t != nil && t.overrides() {
 		var err error
-		if p, err = tn.profile(ctx, g.r, cfg, t); err != nil {
+		var prev *profile
+		if old != nil {
+			prev = old.prof.Load()
+		}
+		if p, err = tn.profile(ctx, g.r, cfg, t, prev); err != nil {
 			return err
 		}
 		if err := p.start(ctx, h); err != nil {

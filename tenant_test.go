@@ -408,3 +408,53 @@ func TestReloadWithTenants(t *testing.T) {
 		}
 	}
 }
+
+// tcounter counts its calls, and hands the count over in a reload.
+type tcounter struct {
+	opts tstampOpts
+	n    atomic.Int64
+}
+
+func (c *tcounter) Info() ply.Info { return ply.Info{Name: "counter", Version: "1.0.0"} }
+func (c *tcounter) Options() any   { return &c.opts }
+func (c *tcounter) ExportState(context.Context) (any, error) {
+	return c.n.Load(), nil
+}
+
+func (c *tcounter) ImportState(_ context.Context, state any, _ ply.Info) error {
+	c.n.Store(state.(int64))
+	return nil
+}
+
+func (c *tcounter) Wrap(context.Context, ply.Target) (ply.Wrap, error) {
+	return ply.Wrap{Layer: func(ctx context.Context, call *ply.Call, next ply.Next) error {
+		r := call.Request().(*treq)
+		r.seen = append(r.seen, fmt.Sprintf("counter tag=%s n=%d", c.opts.Tag, c.n.Add(1)))
+		return next.Run(ctx)
+	}}, nil
+}
+
+// TestSetTenantHandsStateOver changes a tenant's options: its new instance
+// of the plugin takes over the old one's state.
+func TestSetTenantHandsStateOver(t *testing.T) {
+	tenant := func(tag string) ply.Tenant {
+		return ply.Tenant{Name: "a", Plugins: map[string]ply.TenantPlugin{"counter": {Options: raw("tag: " + tag)}}}
+	}
+	h, ch := startTenants(t, []ply.Plugin{&tcounter{}}, ply.WithTenants(byTenant, tenant("one")),
+		ply.WithRenew(func(ply.Plugin) ply.Plugin { return &tcounter{} }))
+	for range 3 {
+		if _, err := call(t.Context(), ch, &treq{tenant: "a"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.SetTenant(t.Context(), tenant("two")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := call(t.Context(), ch, &treq{tenant: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0] != "counter tag=two n=4" {
+		t.Errorf("after SetTenant: %q, want the new instance to count on from 3", got[0])
+	}
+}
