@@ -811,14 +811,22 @@ func (h *Host) serveTenant(ctx context.Context, g *generation, ch *Chain, req, r
 			tn.deprecatedCall(sl, v)
 		}
 		if run.cancel != nil {
-			var cancel context.CancelCauseFunc
-			ctx, cancel = context.WithCancelCause(ctx)
-			defer cancel(nil)
-			stop := context.AfterFunc(run.ctx, func() { cancel(context.Cause(run.ctx)) })
-			defer stop()
+			return s.runCancellable(ctx, run, c)
 		}
 		return s.end(c, s.run(ctx, c))
 	}
+}
+
+// runCancellable runs call c of s on generation g, whose drain cancels the
+// calls that outlive its grace period ([WithDrainGrace]). It is a function
+// of its own so that serveTenant has no defer: a defer in its loop would
+// cost every call the runtime's deferreturn.
+func (s *compiled) runCancellable(ctx context.Context, g *generation, c *Call) (any, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(g.ctx, func() { cancel(context.Cause(g.ctx)) })
+	defer stop()
+	return s.end(c, s.run(ctx, c))
 }
 
 // snap returns the view's compiled chain ch, compiling it on first use.

@@ -43,7 +43,11 @@ func Header(name string) ply.Selector {
 			return "", err
 		}
 		if vs := r.Header[key]; len(vs) > 0 {
-			if v := strings.TrimSpace(vs[0]); v != "" {
+			v := vs[0]
+			if v != "" && v[0] != ' ' && v[0] != '\t' && v[len(v)-1] != ' ' && v[len(v)-1] != '\t' {
+				return v, nil // as net/http stores it: already trimmed
+			}
+			if v = strings.TrimSpace(v); v != "" {
 				return v, nil
 			}
 		}
