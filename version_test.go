@@ -108,6 +108,7 @@ func TestWeightsHold(t *testing.T) {
 				}
 			}
 			share := 100 * float64(v2) / n
+			t.Logf("weight %d%%: auth@2.0.0 served %.2f%% of %d calls", w, share, n)
 			if math.Abs(share-float64(w)) > 1 {
 				t.Errorf("auth@2.0.0 served %.2f%% of calls, want %d%% ± 1", share, w)
 			}
