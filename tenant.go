@@ -979,11 +979,10 @@ func (h *Host) changeTenant(ctx context.Context, name string, t *Tenant) error {
 // serves, sorted; nil for a host without tenants.
 func (h *Host) Tenants() []string {
 	g := h.gen.Load()
-	if g == nil || g.tn == nil {
+	if g == nil || g.tn == nil || !g.tn.cfg.named {
 		return nil
 	}
-	names := sortedKeys(*g.tn.slots.Load())
-	return names
+	return sortedKeys(*g.tn.slots.Load())
 }
 
 // ExplainTenant returns the chain that serves tenant's calls of the

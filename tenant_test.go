@@ -458,3 +458,39 @@ func TestSetTenantHandsStateOver(t *testing.T) {
 		t.Errorf("after SetTenant: %q, want the new instance to count on from 3", got[0])
 	}
 }
+
+// TestTenantLazyPlugin serves a tenant whose chain has a lazy plugin: its
+// first call loads it, once, and the layer runs for the tenant and for the
+// host's chain alike.
+func TestTenantLazyPlugin(t *testing.T) {
+	var loads atomic.Int64
+	lazy := ply.Func{Meta: ply.Info{Name: "lazy", Version: "1.0.0", Lazy: true},
+		OnProvision: func(context.Context, *ply.Setup) error { loads.Add(1); return nil },
+		OnWrap: func(context.Context, ply.Target) (ply.Wrap, error) {
+			return ply.Wrap{Layer: func(ctx context.Context, c *ply.Call, next ply.Next) error {
+				r := c.Request().(*treq)
+				r.seen = append(r.seen, "lazy")
+				return next.Run(ctx)
+			}}, nil
+		}}
+	_, ch := startTenants(t, []ply.Plugin{lazy, &tstamp{name: "log", version: "1.0.0"}},
+		ply.WithTenants(byTenant, ply.Tenant{Name: "plain"}, ply.Tenant{Name: "quiet", Plugins: map[string]ply.TenantPlugin{"log": {Disabled: true}}}))
+	for _, tt := range []struct {
+		tenant string
+		want   []string
+	}{
+		{"quiet", []string{"lazy", "handler tenant=quiet/quiet"}},
+		{"plain", []string{"lazy", "log@1.0.0 tag= limit=0", "handler tenant=plain/plain"}},
+	} {
+		got, err := call(t.Context(), ch, &treq{tenant: tt.tenant})
+		if err != nil {
+			t.Fatalf("tenant %s: %v", tt.tenant, err)
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("tenant %s (-want +got):\n%s", tt.tenant, diff)
+		}
+	}
+	if n := loads.Load(); n != 1 {
+		t.Errorf("the lazy plugin was provisioned %d times, want 1", n)
+	}
+}
