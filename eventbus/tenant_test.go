@@ -70,3 +70,46 @@ func TestEventsKeepTheirTenant(t *testing.T) {
 		t.Errorf("deliveries (handler, user, the chain's tenant, its context's) (-want +got):\n%s", diff)
 	}
 }
+
+// TestRemoteEventsKeepTheirTenant publishes over NATS from two tenants'
+// calls: the remote subscriber reads each event's publishing tenant.
+func TestRemoteEventsKeepTheirTenant(t *testing.T) {
+	nc := plytest.NATS(t)
+	pub := newBus(t, eventbus.WithConn(nc))
+	sub := newBus(t, eventbus.WithConn(nc))
+	got := make(chan string, 3)
+	if _, err := eventbus.Subscribe(sub, ordersAny, func(ctx context.Context, o order) error {
+		tenant, err := eventbus.TenantOf(ctx, nil)
+		if err != nil {
+			tenant = err.Error()
+		}
+		got <- o.ID + " " + tenant
+		return nil
+	}, eventbus.Remote()); err != nil {
+		t.Fatal(err)
+	}
+	publish := func(ctx context.Context, c *ply.Call) error {
+		return eventbus.Publish(ctx, pub, orderCreated, order{ID: c.Request().(string)})
+	}
+	h := plytest.New(t, nil, ply.WithLogger(slog.New(slog.DiscardHandler)),
+		ply.WithTenants(func(_ context.Context, req any) (string, error) { return req.(string), nil }, ply.Tenant{Name: "acme"}, ply.Tenant{Name: "globex"}),
+		ply.WithModules(ply.Module{Name: "m", Handlers: []ply.Handler{{Kind: "rpc", Name: "publish", Func: publish}}}))
+	ch, err := h.Chain("m", "publish")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tenant := range []string{"acme", "globex"} {
+		if _, err := ch.Serve(t.Context(), tenant, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := eventbus.Publish(t.Context(), pub, orderCreated, order{ID: "none"}); err != nil { // outside any call
+		t.Fatal(err)
+	}
+	lines := []string{<-got, <-got, <-got}
+	slices.Sort(lines)
+	want := []string{"acme acme", "globex globex", "none " + eventbus.ErrNoTenant.Error()}
+	if diff := cmp.Diff(want, lines); diff != "" {
+		t.Errorf("remote deliveries (-want +got):\n%s", diff)
+	}
+}
