@@ -1,9 +1,11 @@
 package ply
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
@@ -256,7 +258,7 @@ type VersionChoice struct {
 }
 
 func (h *Host) newTenancy(ctx context.Context, r *resolved, cfg config) (*tenancy, error) {
-	tn := &tenancy{h: h, cfg: cfg.tn, resolve: cfg.tn.resolve, unknown: cmpOr(cfg.tn.unknown, 404),
+	tn := &tenancy{h: h, cfg: cfg.tn, resolve: cfg.tn.resolve, unknown: cmp.Or(cfg.tn.unknown, 404),
 		counts: make(map[string]*atomic.Int64)}
 	for id, rel := range cfg.tn.releases {
 		if rel.State == Deprecated {
@@ -297,13 +299,6 @@ func (h *Host) newTenancy(ctx context.Context, r *resolved, cfg config) (*tenanc
 		return nil, errors.Join(errs...)
 	}
 	return tn, nil
-}
-
-func cmpOr(a, b int) int {
-	if a != 0 {
-		return a
-	}
-	return b
 }
 
 // profile builds the plugin set of tenant t (the host's when t is nil) on
@@ -373,7 +368,7 @@ func (p *profile) plan(ctx context.Context, h *Host, r *resolved, cfg config, t 
 	if len(merged) == 0 && !prio {
 		return nil // the host's plan, with some plugins or versions left out
 	}
-	cfg.priorities = maps2(cfg.priorities)
+	cfg.priorities = maps.Clone(cfg.priorities)
 	for name, tp := range t.Plugins {
 		if tp.Priority != nil {
 			cfg.priorities[name] = *tp.Priority
@@ -449,14 +444,6 @@ func (p *profile) plan(ctx context.Context, h *Host, r *resolved, cfg config, t 
 	return nil
 }
 
-func maps2[V any](m map[string]V) map[string]V {
-	out := make(map[string]V, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
 // choose lays out the profile's views: which plugins each leaves out and
 // which version of each plugin with several it serves.
 func (p *profile) choose(tn *tenancy, cfg tenantConfig) error {
@@ -477,7 +464,7 @@ func (p *profile) choose(tn *tenancy, cfg tenantConfig) error {
 		return nil // the host's generation serves, as it is
 	}
 	for i := range n {
-		v := &view{p: p, skip: maps2p(skip), choices: slices.Clone(fixed)}
+		v := &view{p: p, skip: maps.Clone(skip), choices: slices.Clone(fixed)}
 		at := i
 		for _, d := range p.dims {
 			k := at % len(d.versions)
@@ -578,14 +565,6 @@ func choices(r *resolved, t *Tenant, cfg tenantConfig) (skip map[*entry]bool, fi
 		}
 	}
 	return skip, fixed, dims, errors.Join(errs...)
-}
-
-func maps2p(m map[*entry]bool) map[*entry]bool {
-	out := make(map[*entry]bool, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // defaultVersion returns the index of the highest active version in es
@@ -948,7 +927,7 @@ func (h *Host) changeTenant(ctx context.Context, name string, t *Tenant) error {
 			return err
 		}
 	}
-	next := maps2(slots)
+	next := maps.Clone(slots)
 	var was *profile
 	switch {
 	case t == nil:
@@ -1050,7 +1029,7 @@ func (h *Host) ExplainTenant(ctx context.Context, tenant, module, handler string
 func sameTenants(a, b tenantConfig) bool {
 	strip := func(c tenantConfig) tenantConfig {
 		c.resolve, c.renew, c.header = nil, nil, nil
-		c.weights = maps2(c.weights)
+		c.weights = maps.Clone(c.weights)
 		for k, w := range c.weights {
 			w.sticky = nil
 			c.weights[k] = w
@@ -1058,7 +1037,7 @@ func sameTenants(a, b tenantConfig) bool {
 		c.tenants = slices.Clone(c.tenants)
 		for i := range c.tenants {
 			t := &c.tenants[i]
-			t.Plugins = maps2(t.Plugins)
+			t.Plugins = maps.Clone(t.Plugins)
 			for k, tp := range t.Plugins {
 				if tp.Options != nil {
 					o := *tp.Options
@@ -1115,7 +1094,7 @@ func (p *Plan) Tenant(name string) (Explanation, error) {
 	p.h.mu.Unlock()
 	i := slices.IndexFunc(cfg.tn.tenants, func(t Tenant) bool { return t.Name == name })
 	if i < 0 || !cfg.tn.named {
-		return Explanation{}, &TenantError{Tenant: name, Status: cmpOr(cfg.tn.unknown, 404)}
+		return Explanation{}, &TenantError{Tenant: name, Status: cmp.Or(cfg.tn.unknown, 404)}
 	}
 	t := &cfg.tn.tenants[i]
 	r := p.r
@@ -1124,7 +1103,7 @@ func (p *Plan) Tenant(name string) (Explanation, error) {
 		prio = prio || tp.Priority != nil
 	}
 	if prio {
-		cfg.priorities = maps2(cfg.priorities)
+		cfg.priorities = maps.Clone(cfg.priorities)
 		for n, tp := range t.Plugins {
 			if tp.Priority != nil {
 				cfg.priorities[n] = *tp.Priority
