@@ -677,15 +677,28 @@ func (p *profile) bringDown(ctx context.Context, h *Host) error {
 }
 
 // retire drains the profile's views, then brings its own instances down.
+// If ctx ends first, the rest goes on in the background, and Stop waits
+// for it, as for a replaced generation.
 func (p *profile) retire(ctx context.Context, h *Host) error {
 	if p == nil {
 		return nil
 	}
 	grace := h.config().drainGrace
-	for _, v := range p.views {
-		if v != nil && v.g.drain(ctx, grace) > 0 {
-			return fmt.Errorf("ply: tenant: calls still running on a replaced plugin set: %w", context.Cause(ctx))
+	for i, v := range p.views {
+		if v == nil || v.g.drain(ctx, grace) == 0 {
+			continue
 		}
+		h.drains.Go(func() {
+			for _, v := range p.views[i:] {
+				if v != nil {
+					v.g.drain(context.Background(), grace)
+				}
+			}
+			if err := p.bringDown(context.Background(), h); err != nil {
+				h.config().logger.Error("stopping a tenant's replaced plugin set", "err", err)
+			}
+		})
+		return fmt.Errorf("ply: tenant: calls still running on a replaced plugin set; they finish in the background: %w", context.Cause(ctx))
 	}
 	return p.bringDown(context.WithoutCancel(ctx), h)
 }
