@@ -133,10 +133,11 @@ func buildPlan(cfg config, regs []Plugin, mounted []*Module) (*resolved, error) 
 		}
 	}
 	for _, name := range sortedKeys(cfg.options) {
-		if len(r.byName[name]) == 0 {
+		if !r.has(name) {
 			errs = append(errs, fmt.Errorf("ply: WithOptions(%q): %w", name, ErrNotRegistered))
 		}
 	}
+	errs = append(errs, r.checkVersions(cfg.tn)...)
 	for _, e := range entries {
 		if e.version != nil {
 			errs = append(errs, checkOptions(e, cfg.options)...)

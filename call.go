@@ -57,6 +57,9 @@ type Call struct {
 	measured bool   // s has observers: its levels run through enterMeasured
 	left     int32  // then: the level of that layer
 	leftAt   uint32 // and the first invocation number after it returned
+
+	tenant *tenantSlot // the call's tenant; nil on a host without tenants
+	view   *view       // the tenant's plugin set serving the call; nil for the host's
 }
 
 type callLevel struct {
@@ -250,6 +253,9 @@ func (s *compiled) enterMeasured(ctx context.Context, n Next, lvl int32) (err er
 		}
 		sample := s.sample(lvl)
 		sample.Self, sample.Took, sample.Err, sample.ShortCircuit, sample.Call = took-l.inner, took, err, !l.nexts, c
+		if c.tenant != nil {
+			sample.Tenant = c.tenant.name
+		}
 		if !returned {
 			sample.Err = ErrUnwound
 		}

@@ -228,7 +228,7 @@ func (s *compiled) end(c *Call, err error) (any, error) {
 	if c.poisoned { // a goroutine may still use it: leave it to the GC
 		return res, err
 	}
-	c.req, c.res, c.sink, c.g, c.st = nil, nil, nil, nil, nil
+	c.req, c.res, c.sink, c.g, c.st, c.tenant, c.view = nil, nil, nil, nil, nil, nil, nil
 	c.frames = c.frames[:0]
 	c.clearBag()
 	s.pool.Put(c)
@@ -601,7 +601,11 @@ func (h *Host) Mount(modules ...Module) error {
 // contributes a layer or an after-hook.
 func (ch *Chain) Explain() Explanation {
 	g := ch.h.gen.Load()
-	s, r := g.snaps[ch.idx], g.r
+	return explainSnap(ch, g.snaps[ch.idx], g.r)
+}
+
+// explainSnap explains snapshot s of ch on plan r.
+func explainSnap(ch *Chain, s *compiled, r *resolved) Explanation {
 	current := make(map[*instance]*entry, len(r.entries)) // a snapshot carried over holds an earlier plan's entries
 	for _, e := range r.entries {
 		current[e.instance] = e

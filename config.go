@@ -22,7 +22,10 @@ func checkOptions(e *entry, files map[string]RawOptions) []error {
 		return nil
 	}
 	var problems []*option.Error
-	raw, fromFile := files[e.info.Name]
+	raw, fromFile := files[e.info.ID()] // keyed name@version when several versions are registered
+	if !fromFile {
+		raw, fromFile = files[e.info.Name]
+	}
 	file := ""
 	if fromFile {
 		file = raw.File

@@ -89,6 +89,22 @@
 // also when the caller stopped early. A misused next is an error naming the
 // plugin: [ErrNextConcurrent], [ErrNextAfterReturn], [ErrNextStillRunning].
 //
+// # Tenants and versions side by side
+//
+// [WithTenants] makes a host multi-tenant: a [Selector] reads each call's
+// tenant before its chain runs (package tenant reads HTTP headers, host
+// names, paths and token claims), and an unknown tenant is refused with a
+// [*TenantError], never served by another tenant's chain. Each [Tenant]
+// may disable plugins, merge options over the host's, override
+// priorities and pin versions; a tenant gets its own instance of a plugin
+// only where its options differ ([WithRenew]), and its chains are compiled
+// on first use. [TenantOf] and [Call.Tenant] give the call's tenant;
+// storage, jobs and metrics scope by it. [Host.SetTenant] and
+// [Host.RemoveTenant] reload one tenant alone. Several versions of a
+// plugin can be registered: the highest [Active] one serves unless a
+// tenant's pin, [WithWeights] or [WithVersionHeader] chooses another;
+// [WithRelease] marks versions [Beta] or [Deprecated].
+//
 // # Plugins talking to each other
 //
 // A plugin provides a typed API under a [Key] with [Provide]; others get it

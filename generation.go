@@ -22,6 +22,7 @@ type generation struct {
 	mask  uint32
 
 	observers []*instance // the LayerObservers its chains were compiled with
+	tn        *tenancy    // nil unless the host has tenants or chooses versions per call
 
 	// retired is set once another generation took this one's place: a call
 	// that loaded it too late backs off and takes the current one, and every
@@ -138,6 +139,9 @@ func (g *generation) drain(ctx context.Context, grace time.Duration) uint64 {
 // atomic write is a locked instruction, a store as much as an add.
 func (h *Host) serve(ctx context.Context, ch *Chain, req, res, sink any) (any, error) {
 	g := h.gen.Load()
+	if g.tn != nil {
+		return h.serveTenant(ctx, g, ch, req, res, sink)
+	}
 	s := g.snaps[ch.idx]
 	if s.lazies != nil {
 		return h.serveLazy(ctx, ch, req, res, sink)
@@ -227,7 +231,7 @@ func (h *Host) upgrade(ctx context.Context, g *generation) error {
 	}
 	h.genIDs++
 	next := newGeneration(h.genIDs, g.r, snaps, cfg.drainGrace)
-	next.observers = g.observers
+	next.observers, next.tn = g.observers, g.tn
 	h.gen.Store(next)
 	h.drains.Go(func() { g.drain(context.Background(), cfg.drainGrace) }) // its instances all serve on
 	return nil

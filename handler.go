@@ -107,6 +107,7 @@ type LayerSample struct {
 	Plugin, Version string // the layer's plugin
 	Module, Handler string // the handler; for HTTP its pattern, so cardinality stays bounded
 	Kind            Kind
+	Tenant          string        // the call's tenant; empty on a host without tenants
 	Self            time.Duration // in the layer, excluding its next
 	Err             error         // what the layer returned
 	ShortCircuit    bool          // the layer returned without calling next

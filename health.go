@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -38,6 +39,9 @@ type Status struct {
 	Policy        Policy
 	State         State
 	Err           error // why it is degraded or failed
+	// Tenant is set for an instance a tenant alone has (its options differ
+	// from the host's); empty for the host's instances.
+	Tenant string
 }
 
 // Health reports every plugin's state, in lifecycle order. For started
@@ -61,11 +65,15 @@ func (h *Host) Health(ctx context.Context) []Status {
 	if r == nil {
 		return nil
 	}
-	out := make([]Status, len(r.lifecycle))
-	steps := make([]*Step, len(r.lifecycle))
+	es, tenants := slices.Clone(r.lifecycle), make([]string, len(r.lifecycle))
+	if g := h.gen.Load(); g != nil && g.tn != nil { // then the tenants' own instances
+		es, tenants = g.tn.own(es, tenants)
+	}
+	out := make([]Status, len(es))
+	steps := make([]*Step, len(es))
 	var wg sync.WaitGroup
-	for i, e := range r.lifecycle {
-		out[i] = Status{Name: e.info.Name, Version: e.info.Version, Policy: e.info.Policy, State: State(e.state.Load()), Err: e.failed()}
+	for i, e := range es {
+		out[i] = Status{Name: e.info.Name, Version: e.info.Version, Policy: e.info.Policy, State: State(e.state.Load()), Err: e.failed(), Tenant: tenants[i]}
 		if hc, ok := e.p.(HealthChecker); ok && running && out[i].Err == nil && e.started.Load() { // re-checked: health recovers
 			wg.Go(func() {
 				var err error

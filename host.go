@@ -117,7 +117,7 @@ func (h *Host) Plan() (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Plan{r: r}, nil
+	return &Plan{r: r, h: h}, nil
 }
 
 // Start builds the plan (returning its problems as [Host.Plan] does, before

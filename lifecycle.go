@@ -325,6 +325,15 @@ func (h *Host) startAll(ctx context.Context, r *resolved, preview bool) error {
 	if err := b.provision(ctx); err != nil {
 		return fail(err)
 	}
+	var tn *tenancy
+	if cfg := h.config(); tenantsOn(cfg, r) {
+		var err error
+		if tn, err = h.newTenancy(ctx, r, *cfg); err != nil {
+			return fail(err)
+		}
+		inner := fail
+		fail = func(err error) error { return inner(errors.Join(err, tn.stop(context.WithoutCancel(ctx)))) }
+	}
 	chains := make([]*Chain, len(r.handlers))
 	for i, hr := range r.handlers {
 		chains[i] = &Chain{h: h, idx: i, module: hr.module.Name, name: hr.handler.Name}
@@ -336,15 +345,26 @@ func (h *Host) startAll(ctx context.Context, r *resolved, preview bool) error {
 	h.genIDs++
 	g := newGeneration(h.genIDs, r, snaps, h.config().drainGrace)
 	_, g.observers = observersOf(r)
+	g.tn = tn
 	h.gen.Store(g)
 	h.mu.Lock()
 	h.chains = chains
 	h.mu.Unlock()
 	if preview {
-		return b.rollback(context.WithoutCancel(ctx))
+		var err error
+		if tn != nil { // compiled now, to be explained once the plugins are cleaned up
+			err = tn.compileAll(ctx, chains)
+			err = errors.Join(err, tn.stop(context.WithoutCancel(ctx)))
+		}
+		return errors.Join(err, b.rollback(context.WithoutCancel(ctx)))
 	}
 	if err := b.start(ctx, chains); err != nil {
 		return fail(err)
+	}
+	if tn != nil {
+		if err := tn.start(ctx); err != nil {
+			return fail(err)
+		}
 	}
 	return nil
 }
@@ -357,6 +377,10 @@ func (h *Host) stopAll(ctx context.Context) error {
 	if g == nil {
 		return nil
 	}
+	var tenants error
+	if g.tn != nil { // tenants' own instances depend on the host's: they stop first
+		tenants = g.tn.stop(ctx)
+	}
 	var started []*entry
 	for _, e := range g.r.lifecycle {
 		if e.lazy != nil {
@@ -366,7 +390,7 @@ func (h *Host) stopAll(ctx context.Context) error {
 			started = append(started, e)
 		}
 	}
-	return h.bringDown(ctx, started, g.r.lifecycle)
+	return errors.Join(tenants, h.bringDown(ctx, started, g.r.lifecycle))
 }
 
 // gate fails e when one of its required dependencies failed (an optional

@@ -58,6 +58,7 @@ type config struct {
 	healthCache time.Duration
 	drainGrace  time.Duration
 	bake        bakeConfig
+	tn          tenantConfig // tenants and versions side by side: tenant.go, version.go
 	errs        []error
 }
 

@@ -10,7 +10,10 @@ import (
 )
 
 // Plan is the resolved order of a host's plugins, as [Host.Plan] built it.
-type Plan struct{ r *resolved }
+type Plan struct {
+	r *resolved
+	h *Host // for the tenants' plans ([Plan.Tenant]); nil in a plan of a preview's chains
+}
 
 // OrderKind selects one of a plan's two orders.
 type OrderKind int
@@ -72,6 +75,10 @@ type Explanation struct {
 	Kind    OrderKind
 	Handler string // "module/handler" for [Chain.Explain]
 	Steps   []Placement
+	// Tenant and Versions are set by [Host.ExplainTenant]: the tenant, and
+	// which version of each plugin with several serves it, and why.
+	Tenant   string          `json:",omitempty"`
+	Versions []VersionChoice `json:",omitempty"`
 }
 
 // String renders the explanation as a numbered list:
@@ -82,9 +89,9 @@ type Explanation struct {
 func (x Explanation) String() string {
 	var b strings.Builder
 	if x.Handler != "" {
-		b.WriteString("chain of " + x.Handler + ":\n")
+		b.WriteString("chain of " + x.Handler + tenantSuffix(x.Tenant) + ":\n")
 	} else {
-		b.WriteString(x.Kind.String() + " order:\n")
+		b.WriteString(x.Kind.String() + " order" + tenantSuffix(x.Tenant) + ":\n")
 	}
 	width := 0
 	for _, s := range x.Steps {
@@ -104,6 +111,7 @@ func (x Explanation) String() string {
 		line := fmt.Sprintf("%3d. %-*s  %-16s %s", i+1, width, s.Plugin.ID(), prio, s.Reason)
 		b.WriteString(strings.TrimRight(line, " ") + "\n")
 	}
+	writeVersions(&b, x.Versions)
 	return b.String()
 }
 

@@ -269,7 +269,22 @@ func (h *Host) reload(ctx context.Context, cfg config, regs []Plugin, renew func
 			rl.Chains++
 		}
 	}
-	if len(b.set) == 0 && len(gone) == 0 && rl.NoChange() {
+	var tn *tenancy
+	switch {
+	case !tenantsOn(&cfg, r):
+	case len(b.set) == 0 && len(gone) == 0 && rl.NoChange() && old.tn != nil && sameTenants(old.tn.cfg, cfg.tn):
+		tn = old.tn // the tenants and the plugins they share are as they were
+	default:
+		if tn, err = h.newTenancy(ctx, r, cfg); err != nil {
+			return fail(err)
+		}
+		inner := fail
+		fail = func(err error) (Reloaded, error) {
+			rl, err := inner(err)
+			return rl, errors.Join(err, tn.stop(context.WithoutCancel(ctx)))
+		}
+	}
+	if len(b.set) == 0 && len(gone) == 0 && rl.NoChange() && tn == old.tn {
 		h.mu.Lock()
 		h.cfg.Store(&cfg)
 		h.regs = regs
@@ -280,10 +295,16 @@ func (h *Host) reload(ctx context.Context, cfg config, regs []Plugin, renew func
 	if err := b.start(ctx, chains); err != nil {
 		return fail(err)
 	}
+	if tn != nil && tn != old.tn {
+		if err := tn.start(ctx); err != nil {
+			return fail(err)
+		}
+	}
 
 	h.genIDs++
 	next := newGeneration(h.genIDs, r, snaps, cfg.drainGrace)
 	_, next.observers = observersOf(r)
+	next.tn = tn
 	h.swap(next, cfg, regs)
 	rl.Generation = next.id
 
@@ -291,14 +312,22 @@ func (h *Host) reload(ctx context.Context, cfg config, regs []Plugin, renew func
 		if why := h.bake(ctx, cfg.bake, old, next); why != nil {
 			h.genIDs++
 			back := newGeneration(h.genIDs, old.r, old.snaps, prevCfg.drainGrace)
-			back.observers = old.observers
+			back.observers, back.tn = old.observers, old.tn
 			h.swap(back, prevCfg, h.regs)
-			err := h.retire(ctx, next, prevCfg.drainGrace, fresh)
+			var err error
+			if tn != nil && tn != old.tn { // the rolled-back tenants' views run on its instances: retired first
+				err = tn.retire(ctx)
+			}
+			err = errors.Join(err, h.retire(ctx, next, prevCfg.drainGrace, fresh))
 			rl.Generation, rl.RolledBack = back.id, why
 			return rl, errors.Join(fmt.Errorf("%w: %w", ErrRolledBack, why), err)
 		}
 	}
-	return rl, h.retire(ctx, old, cfg.drainGrace, gone)
+	var tenants error
+	if old.tn != nil && old.tn != tn { // its views run on the old instances: drained first
+		tenants = old.tn.retire(ctx)
+	}
+	return rl, errors.Join(tenants, h.retire(ctx, old, cfg.drainGrace, gone))
 }
 
 // swap makes g the current generation, with its configuration.

@@ -84,6 +84,8 @@ func TestGolden(t *testing.T) {
 		{"graph.mermaid.golden", []string{"graph", "--format", "mermaid", "testdata/layers.yaml"}},
 		{"graph.svg.golden", []string{"graph", "--format", "svg", "testdata/layers.yaml"}},
 		{"validate-ok.golden", []string{"validate", "testdata/layers.yaml"}},
+		{"explain-tenant.golden", []string{"explain", "testdata/tenants.yaml", "--tenant", "quiet"}},
+		{"explain-tenant-first.golden", []string{"explain", "testdata/tenants.yaml", "GET /hello", "--tenant", "first"}},
 	} {
 		t.Run(tt.golden, func(t *testing.T) {
 			out, err := run(t, tt.args...)

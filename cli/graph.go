@@ -25,7 +25,7 @@ func (a *app) graphCmd() *cobra.Command {
 			if render == nil {
 				return usageError(fmt.Errorf("--format %q: want dot, mermaid or svg", format))
 			}
-			plan, chains, err := a.preview(cmd.Context(), args[0])
+			_, plan, chains, err := a.preview(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

@@ -121,14 +121,15 @@ func sortedNames[V any](m map[string]V) []string {
 }
 
 func (a *app) explainCmd() *cobra.Command {
-	return &cobra.Command{
+	var tenant string
+	cmd := &cobra.Command{
 		Use:   "explain FILE [ROUTE]",
 		Short: "Print each route's chain (or ROUTE's) and why each plugin sits where it does",
 		Long: "explain provisions the plugins and runs their Wrap phase, as start would, then cleans up " +
 			"without starting anything, so it shows the chains the host would serve.",
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			plan, chains, err := a.preview(cmd.Context(), args[0])
+			h, plan, chains, err := a.preview(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -142,6 +143,11 @@ func (a *app) explainCmd() *cobra.Command {
 					_, _ = fmt.Fprintln(w)
 				}
 				x := ch.Explain()
+				if cmd.Flags().Changed("tenant") {
+					if x, err = h.ExplainTenant(cmd.Context(), tenant, ch.Module().Name, ch.Handler().Name); err != nil {
+						return usageError(fmt.Errorf("%w; the tenants of %s are %q", err, args[0], h.Tenants()))
+					}
+				}
 				_, _ = fmt.Fprint(w, x.String())
 				if len(x.Steps) == 0 {
 					_, _ = fmt.Fprintln(w, "  (no layers)")
@@ -158,14 +164,16 @@ func (a *app) explainCmd() *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&tenant, "tenant", "", "show the chains that serve this tenant (of the file's tenants section), and which plugin versions serve it and why")
+	return cmd
 }
 
 // preview builds the host of a file, plans it and previews its chains.
-func (a *app) preview(ctx context.Context, path string) (*ply.Plan, []*ply.Chain, error) {
+func (a *app) preview(ctx context.Context, path string) (*ply.Host, *ply.Plan, []*ply.Chain, error) {
 	h, plan, _, err := a.load(path, ply.WithLogger(quiet()))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	chains, err := h.Preview(ctx)
-	return plan, chains, err
+	return h, plan, chains, err
 }

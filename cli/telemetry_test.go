@@ -163,8 +163,8 @@ func TestRunGatewayServesMetrics(t *testing.T) {
 		`http_server_requests_total{`,
 		`http_server_request_duration_seconds_bucket{`,
 		`ply_layer_calls_total{handler="api GET /hello",`,
-		`plugin="auth"}`,
-		`plugin="cache"}`,
+		`plugin="auth",tenant="demo"}`, // the gateway has tenants: a call without X-Tenant is demo
+		`plugin="cache",tenant="demo"}`,
 		`ply_layer_self_seconds_total{`,
 	} {
 		if !strings.Contains(scrape, series) {

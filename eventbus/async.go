@@ -277,7 +277,7 @@ func (r *remote[T]) handle(m *nats.Msg) {
 	var v T
 	err := json.Unmarshal(m.Data, &v)
 	if err == nil {
-		ctx := r.b.propagator().Extract(r.ctx, headerCarrier{m})
+		ctx := withTenant(r.b.propagator().Extract(r.ctx, headerCarrier{m}), m)
 		err = call(ctx, r.fn, v)
 	} else {
 		err = fmt.Errorf("decode: %w", err)

@@ -151,6 +151,7 @@ func send[T any](ctx context.Context, b *Bus, st *topicState[T], v T, async bool
 	}
 	m := &nats.Msg{Subject: st.subject, Data: data}
 	b.propagator().Inject(ctx, headerCarrier{m})
+	setTenant(ctx, m)
 	switch {
 	case !st.durable:
 		err = b.nc.PublishMsg(m)

@@ -212,6 +212,9 @@ func layer(mw func(http.Handler) http.Handler, viaContext bool) ply.Layer {
 			w = rw
 			c.SetResponse(rw)
 		}
+		if ctx != r.Context() { // the chain's context (a tenant's, a layer's deadline) goes on inside the middleware
+			r = r.WithContext(ctx)
+		}
 		if viaContext {
 			r = r.WithContext(context.WithValue(r.Context(), writerKey{}, rw))
 		}

@@ -69,6 +69,7 @@ func (q *Queue) EnqueueBatch(ctx context.Context, b *Batch) (ids []string, err e
 		ack jetstream.PubAckFuture
 	}
 	window := make([]inFlight, 0, min(len(b.jobs), batchWindow))
+	tenant := tenantOf(ctx)
 	done := ctx.Done()
 	// settle waits for the oldest job in flight.
 	settle := func() {
@@ -99,6 +100,7 @@ func (q *Queue) EnqueueBatch(ctx context.Context, b *Batch) (ids []string, err e
 		if len(window) == cap(window) {
 			settle()
 		}
+		j.cfg.tenant = tenant
 		m := q.message(j)
 		for {
 			ack, err := q.js.PublishMsgAsync(m)

@@ -25,6 +25,7 @@ type jobConfig struct {
 	key         string
 	timeout     time.Duration
 	maxAttempts int
+	tenant      string // of the enqueuing call's context: tenant.go
 }
 
 // Delay makes the job available after d, not before. The stream schedules
@@ -84,6 +85,7 @@ func Enqueue[T any](ctx context.Context, q *Queue, queue string, payload T, opts
 	if j.err != nil {
 		return "", j.err
 	}
+	j.cfg.tenant = tenantOf(ctx)
 	ack, err := q.js.PublishMsg(ctx, q.message(&j))
 	if err != nil {
 		return "", fmt.Errorf("jobqueue: enqueue %s: %w", queue, err)
@@ -176,6 +178,9 @@ func (q *Queue) message(j *pendingJob) *nats.Msg {
 	}
 	if c.maxAttempts > 0 {
 		m.Header.Set(hdrMaxAttempts, strconv.Itoa(c.maxAttempts))
+	}
+	if c.tenant != "" {
+		m.Header.Set(hdrTenant, c.tenant)
 	}
 	if c.timeout > 0 {
 		m.Header.Set(hdrTimeout, c.timeout.String())

@@ -23,6 +23,10 @@ type Job struct {
 	Enqueued    time.Time // when the job was first enqueued
 	History     []Attempt // the earlier attempts that failed, oldest first
 	Interrupted int       // earlier deliveries that ended without a result (see [WithMaxInterruptions])
+	// Tenant is the tenant of the call that enqueued the job
+	// ([ply.TenantOf] of Enqueue's context); empty when none. A
+	// multi-tenant host runs the job's chain for that tenant ([TenantOf]).
+	Tenant string
 
 	msg       delivery
 	seq       uint64 // the message's stream sequence
@@ -84,6 +88,7 @@ func Typed[T any](fn func(ctx context.Context, v T, j *Job) error) Handler {
 // Message headers: the job's metadata travels with it.
 const (
 	hdrID          = "Ply-Job-Id"
+	hdrTenant      = "Ply-Tenant"           // the enqueuing call's tenant
 	hdrEnqueued    = "Ply-Job-Enqueued"     // RFC 3339, nanoseconds
 	hdrMaxAttempts = "Ply-Job-Max-Attempts" // absent: the queue's default
 	hdrTimeout     = "Ply-Job-Timeout"      // a Go duration; absent: none
@@ -113,6 +118,7 @@ func (q *Queue) parseInto(j *Job, queue string, l Level, m delivery) (time.Durat
 	h := m.Headers()
 	*j = Job{
 		ID:          h.Get(hdrID),
+		Tenant:      h.Get(hdrTenant),
 		Queue:       queue,
 		Payload:     m.Data(),
 		Priority:    l,

@@ -21,6 +21,14 @@
 // A [Store] reads and writes only its own bucket: it cannot name a key of
 // another namespace, so one tenant's store never sees another's data.
 //
+// # Tenants
+//
+// On a multi-tenant host, [Tenants] gives a plugin one store per tenant,
+// chosen by the call: [Tenants.Store] takes the call's context, reads its
+// tenant ([ply.TenantOf]) and returns the store of namespace
+// "<tenant>/<base>". No method takes a tenant's name, so an instance
+// shared by many tenants reaches, for each call, only its tenant's keys.
+//
 // # Keys, revisions and TTL
 //
 // Keys are what JetStream allows: letters, digits and "-/_=.", not starting

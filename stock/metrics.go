@@ -1,6 +1,7 @@
 package stock
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"sync"
@@ -30,6 +31,10 @@ type MetricsOptions struct {
 	// Layers records calls, errors, short-circuits and self-time of every
 	// plugin's layer per handler. Default true.
 	Layers *bool `json:"layers,omitempty"`
+	// TenantLabels is how many tenants, the busiest, get a tenant label of
+	// their own on the layer metrics of a multi-tenant host; the others'
+	// calls count as tenant "other". Default [DefaultTenantLabels].
+	TenantLabels int `json:"tenantLabels,omitempty" jsonschema:"minimum=0,maximum=1000"`
 
 	// MeterProvider records the metrics: an OpenTelemetry API provider that
 	// the program wires (an SDK MeterProvider with its readers and
@@ -80,6 +85,7 @@ type Metrics struct {
 	reg    metric.Registration // of the layer instruments' callback
 	mu     sync.Mutex
 	layers map[string]*layerStats // by plugin and handler
+	rank   *tenantRank            // which tenants get a label of their own
 
 	reloads    metric.Int64Counter
 	reloadTook metric.Float64Histogram
@@ -159,14 +165,28 @@ func (p *Metrics) layerInstruments() error {
 		return err
 	}
 	p.layers = make(map[string]*layerStats)
+	p.rank = newTenantRank(cmp.Or(p.opts.TenantLabels, DefaultTenantLabels))
 	p.reg, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		for _, l := range p.layers {
+		observe := func(l *layerStats) {
 			o.ObserveInt64(calls, l.calls.Load(), l.attrs)
 			o.ObserveInt64(errs, l.errs.Load(), l.attrs)
 			o.ObserveInt64(shorts, l.shorts.Load(), l.attrs)
 			o.ObserveFloat64(self, float64(l.selfNanos.Load())/1e9, l.attrs)
+		}
+		for _, l := range p.layers {
+			if l.calls.Load() > 0 || l.tenantCount() == 0 {
+				observe(l)
+			}
+			p.foldDemoted(l)
+			top := *p.rank.top.Load()
+			l.tenants.Range(func(k, s any) bool {
+				if label := k.(string); label == OtherTenants || top[label] {
+					observe(s.(*layerStats))
+				}
+				return true
+			})
 		}
 		return nil
 	}, calls, errs, shorts, self)
@@ -202,6 +222,8 @@ func (p *Metrics) ObserveReload(r ply.Reloaded, err error) {
 // snapshots: a reload that recompiles a chain prepares the same stats again.
 type layerStats struct {
 	attrs               metric.ObserveOption
+	labels              []attribute.KeyValue // plugin and handler
+	tenants             sync.Map             // tenant label -> *layerStats, on a multi-tenant host
 	calls, errs, shorts atomic.Int64
 	selfNanos           atomic.Int64
 }
@@ -219,7 +241,8 @@ func (p *Metrics) PrepareLayer(s ply.LayerSample) any {
 	if l, ok := p.layers[key]; ok {
 		return l
 	}
-	l := &layerStats{attrs: metric.WithAttributeSet(attribute.NewSet(attribute.String("plugin", s.Plugin), attribute.String("handler", handler)))}
+	labels := []attribute.KeyValue{attribute.String("plugin", s.Plugin), attribute.String("handler", handler)}
+	l := &layerStats{labels: labels, attrs: metric.WithAttributeSet(attribute.NewSet(labels...))}
 	p.layers[key] = l
 	return l
 }
@@ -229,6 +252,9 @@ func (p *Metrics) ObserveLayer(s ply.LayerSample) {
 	l, ok := s.Prepared.(*layerStats)
 	if !ok {
 		return
+	}
+	if s.Tenant != "" {
+		l = p.forTenant(l, s.Tenant)
 	}
 	l.calls.Add(1)
 	if s.Err != nil {

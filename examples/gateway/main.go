@@ -40,12 +40,15 @@ import (
 	"github.com/plykit/ply/kv"
 	"github.com/plykit/ply/middleware"
 	"github.com/plykit/ply/stock"
+	"github.com/plykit/ply/tenant"
 )
 
-// Visits counts calls per route in a KV bucket; it is a plugin that
-// depends on the NATS backbone and wraps every HTTP route.
+// Visits counts calls per route in a KV bucket per tenant; it is a plugin
+// that depends on the NATS backbone and wraps every HTTP route. One
+// instance serves every tenant: the bucket is the calling tenant's
+// (kv.Tenants), so a tenant sees only its own counts.
 type Visits struct {
-	store *kv.Store
+	stores *kv.Tenants
 }
 
 var visitsKey = ply.NewKey[*Visits]("visits.counter")
@@ -55,12 +58,12 @@ func (v *Visits) Info() ply.Info {
 		Requires: []ply.Dependency{{Name: "backbone", Constraint: "^0.1"}}, Description: "counts calls per route in NATS KV"}
 }
 
-func (v *Visits) Provision(ctx context.Context, s *ply.Setup) error {
+func (v *Visits) Provision(_ context.Context, s *ply.Setup) error {
 	js, err := ply.Lookup(s, backbone.JetStream)
 	if err != nil {
 		return err
 	}
-	if v.store, err = kv.New(ctx, js, "gateway/visits"); err != nil {
+	if v.stores, err = kv.NewTenants(js, "gateway/visits"); err != nil {
 		return err
 	}
 	return ply.Provide(s, visitsKey, v)
@@ -77,12 +80,17 @@ func (v *Visits) Wrap(_ context.Context, t ply.Target) (ply.Wrap, error) {
 	}}, nil
 }
 
-// increment adds one to a counter with compare-and-set, retrying on races.
+// increment adds one to a counter of the call's tenant with
+// compare-and-set, retrying on races.
 func (v *Visits) increment(ctx context.Context, key string) error {
+	store, err := v.stores.Store(ctx)
+	if err != nil {
+		return err
+	}
 	for {
-		e, err := v.store.Get(ctx, key)
+		e, err := store.Get(ctx, key)
 		if errors.Is(err, kv.ErrNotFound) {
-			if _, err = v.store.Create(ctx, key, []byte("1")); !errors.Is(err, kv.ErrExists) {
+			if _, err = store.Create(ctx, key, []byte("1")); !errors.Is(err, kv.ErrExists) {
 				return err
 			}
 			continue
@@ -91,21 +99,25 @@ func (v *Visits) increment(ctx context.Context, key string) error {
 			return err
 		}
 		n, _ := strconv.Atoi(string(e.Value))
-		if _, err = v.store.Update(ctx, key, []byte(strconv.Itoa(n+1)), e.Revision); !errors.Is(err, kv.ErrConflict) {
+		if _, err = store.Update(ctx, key, []byte(strconv.Itoa(n+1)), e.Revision); !errors.Is(err, kv.ErrConflict) {
 			return err
 		}
 	}
 }
 
-// counts returns every route's count.
+// counts returns every route's count for the call's tenant.
 func (v *Visits) counts(ctx context.Context) (map[string]int, error) {
-	keys, err := v.store.Keys(ctx)
+	store, err := v.stores.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := store.Keys(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := make(map[string]int, len(keys))
 	for _, k := range keys {
-		if e, err := v.store.Get(ctx, k); err == nil {
+		if e, err := store.Get(ctx, k); err == nil {
 			out[k], _ = strconv.Atoi(string(e.Value))
 		}
 	}
@@ -199,7 +211,7 @@ func run(adminAddr string) error {
 	}
 	defer shutdown() // after the host stopped
 	server, _, plugins, api := gateway(metrics, home)
-	opts := []ply.Option{ply.WithModules(api, reports())}
+	opts := append(tenants(), ply.WithModules(api, reports()))
 	var page *admin.Plugin
 	if adminAddr != "" {
 		var logger *slog.Logger
@@ -218,12 +230,34 @@ func run(adminAddr string) error {
 		return err
 	}
 	url, metricsURL := "http://"+server.Addr().String(), "http://"+server.AdminAddr().String()
-	fmt.Printf("serving on %s\ntry:\n  curl -H 'X-API-Key: demo-key-0123456789' %s/api/hello\n  curl %s/api/visits\n  curl %s/metrics\n", url, url, url, metricsURL)
+	fmt.Printf("serving on %s\ntry:\n  curl -H 'X-API-Key: demo-key-0123456789' %s/api/hello\n  curl -H 'X-Tenant: acme' -H 'X-API-Key: acme-key-0123456789' %s/api/hello\n  curl %s/api/visits\n  curl %s/metrics\n", url, url, url, url, metricsURL)
 	if page != nil {
 		fmt.Printf("admin page: %s\n", page.LoginURL())
 	}
 	<-ctx.Done()
 	return h.Stop(context.WithoutCancel(ctx))
+}
+
+// tenants are ply.yaml's: acme and globex with API keys and rate limits of
+// their own, demo (a request without X-Tenant) with the host's plugins.
+// Their own auth and ratelimit instances come from the stock catalog.
+func tenants() []ply.Option {
+	opts := func(yaml string) *ply.RawOptions { return &ply.RawOptions{Data: []byte(yaml)} }
+	catalog := stock.Catalog()
+	return []ply.Option{
+		ply.WithTenants(tenant.Default(tenant.Header("X-Tenant"), "demo"),
+			ply.Tenant{Name: "demo"},
+			ply.Tenant{Name: "acme", Plugins: map[string]ply.TenantPlugin{
+				"auth":      {Options: opts("apiKeys: [{name: acme, key: acme-key-0123456789}]")},
+				"ratelimit": {Options: opts("{rate: 50, burst: 100}")},
+			}},
+			ply.Tenant{Name: "globex", Plugins: map[string]ply.TenantPlugin{
+				"auth":      {Options: opts("apiKeys: [{name: globex, key: globex-key-0123456789}]")},
+				"ratelimit": {Options: opts("{rate: 1, burst: 2}")},
+				"cache":     {Disabled: true},
+			}}),
+		ply.WithRenew(func(old ply.Plugin) ply.Plugin { return catalog[old.Info().Name]() }),
+	}
 }
 
 // telemetry wires the OpenTelemetry SDK, as the library leaves to the

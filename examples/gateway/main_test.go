@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"reflect"
@@ -165,5 +166,120 @@ func TestTelemetryServesMetrics(t *testing.T) {
 	get("/hello")
 	if scrape := get("/metrics"); !strings.Contains(scrape, `http_server_requests_total{`) {
 		t.Errorf("no http_server_requests_total in the scrape:\n%s", scrape)
+	}
+}
+
+// TestTenants runs the host of ply.yaml on loopback and calls it as two
+// tenants: each has its own API key (the other's is refused) and its own
+// rate limit, a call without a tenant is tenant demo with the host's key,
+// and an unknown tenant is not found.
+func TestTenants(t *testing.T) {
+	const file = "ply.yaml"
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := config.Catalog(stock.Catalog())
+	cat["backbone"] = func() ply.Plugin { return backbone.New(backbone.Options{DataDir: t.TempDir()}) }
+	cfg, err := config.Load(file, data, cat, "httpserver")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := append(slices.Clone(cfg.Options), ply.WithLogger(slog.New(slog.DiscardHandler)),
+		ply.WithOptions("httpserver", ply.RawOptions{Data: []byte("{addr: '127.0.0.1:0', adminAddr: '127.0.0.1:0'}")}))
+	plytest.New(t, cfg.Plugins, opts...)
+	var srv *httpserver.Server
+	for _, p := range cfg.Plugins {
+		if s, ok := p.(*httpserver.Server); ok {
+			srv = s
+		}
+	}
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	get := func(tenant, key string) int {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+srv.Addr().String()+"/api/hello", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tenant != "" {
+			req.Header.Set("X-Tenant", tenant)
+		}
+		req.Header.Set("X-API-Key", key)
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		_ = res.Body.Close()
+		return res.StatusCode
+	}
+	for _, tt := range []struct {
+		name, tenant, key string
+		want              int
+	}{
+		{"demo, by default, with the host's key", "", "demo-key-0123456789", 200},
+		{"acme with its key", "acme", "acme-key-0123456789", 200},
+		{"acme with globex's key", "acme", "globex-key-0123456789", 401},
+		{"acme with the host's key", "acme", "demo-key-0123456789", 401},
+		{"globex with its key", "globex", "globex-key-0123456789", 200},
+		{"globex with acme's key", "globex", "acme-key-0123456789", 401},
+		{"an unknown tenant", "initech", "demo-key-0123456789", 404},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := get(tt.tenant, tt.key); got != tt.want {
+				t.Errorf("status %d, want %d", got, tt.want)
+			}
+		})
+	}
+	// globex's burst is 2 (one call used above): its third call is limited;
+	// acme's burst of 100 takes the same calls.
+	statuses := func(tenant, key string) []int {
+		var out []int
+		for range 3 {
+			out = append(out, get(tenant, key))
+		}
+		return out
+	}
+	if got := statuses("globex", "globex-key-0123456789"); got[2] != http.StatusTooManyRequests {
+		t.Errorf("globex's statuses %v: want its third call limited (429)", got)
+	}
+	if got := statuses("acme", "acme-key-0123456789"); slices.Contains(got, http.StatusTooManyRequests) {
+		t.Errorf("acme's statuses %v: want none limited", got)
+	}
+}
+
+// TestVisitsPerTenant runs the Go host: the visits plugin, one instance
+// for every tenant, counts each tenant's calls in that tenant's bucket.
+func TestVisitsPerTenant(t *testing.T) {
+	srv, _, plugins, api := gateway(stock.MetricsOptions{}, place{addr: "127.0.0.1:0", metricsAddr: "127.0.0.1:0", dataDir: t.TempDir()})
+	plytest.New(t, plugins, append(tenants(), ply.WithModules(api), ply.WithLogger(slog.New(slog.DiscardHandler)))...)
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	get := func(path, tenant, key string) string {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+srv.Addr().String()+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-Tenant", tenant)
+		req.Header.Set("X-API-Key", key)
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = res.Body.Close() }()
+		body, _ := io.ReadAll(res.Body)
+		return strings.TrimSpace(string(body))
+	}
+	get("/api/hello", "acme", "acme-key-0123456789")
+	get("/api/hello", "acme", "acme-key-0123456789")
+	get("/api/hello", "globex", "globex-key-0123456789")
+	// The visits route counts itself too, after it answered.
+	for _, tt := range []struct{ tenant, want string }{
+		{"acme", `{"api.GET__hello":2}`},
+		{"globex", `{"api.GET__hello":1}`},
+	} {
+		if got := get("/api/visits", tt.tenant, ""); got != tt.want {
+			t.Errorf("tenant %s's visits: %s, want %s", tt.tenant, got, tt.want)
+		}
 	}
 }

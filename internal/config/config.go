@@ -41,11 +41,15 @@ type File struct {
 	Listen  string   `json:"listen,omitempty"`
 	Plugins []Plugin `json:"plugins,omitempty"`
 	Modules []Module `json:"modules,omitempty"`
+	Tenants *Tenants `json:"tenants,omitempty"` // see tenants.go
+	// Versions chooses among several versions of a plugin: see tenants.go.
+	Versions *Versions `json:"versions,omitempty"`
 }
 
 // Plugin is one entry of the plugins list.
 type Plugin struct {
 	Name     string `json:"name" jsonschema:"required,minLength=1"`
+	Version  string `json:"version,omitempty"`  // one of several versions side by side: the catalog's "name@version"
 	Priority *int   `json:"priority,omitempty"` // operator override of the plugin's priority
 	Options  any    `json:"options,omitempty"`  // decoded by the plugin itself
 	Disabled bool   `json:"disabled,omitempty"`
@@ -240,17 +244,25 @@ func (l *loader) build(f File) *Host {
 	first := map[string]int{} // plugin name -> index of its first entry
 	for i, p := range f.Plugins {
 		path := fmt.Sprintf("plugins[%d].name", i)
-		if j, dup := first[p.Name]; dup && p.Name != "" {
+		id := p.Name // the catalog's key, and the options' key
+		if p.Version != "" {
+			id = p.Name + "@" + p.Version
+		}
+		if j, dup := first[id]; dup && p.Name != "" {
 			line, _ := l.doc.Position(fmt.Sprintf("plugins[%d].name", j))
-			l.add(path, fmt.Sprintf("plugin %q is listed twice (first at line %d); keep one entry", p.Name, line))
+			l.add(path, fmt.Sprintf("plugin %q is listed twice (first at line %d); keep one entry", id, line))
 			continue
 		}
-		first[p.Name] = i
+		first[id] = i
 		if p.Disabled {
 			continue
 		}
-		newPlugin, ok := l.cat[p.Name]
+		newPlugin, ok := l.cat[id]
 		if !ok {
+			if p.Version != "" {
+				l.add(fmt.Sprintf("plugins[%d].version", i), noVersion(p.Name, p.Version, l.cat))
+				continue
+			}
 			if p.Name != "" { // an empty name is reported by the schema
 				l.add(path, unknownPlugin(p.Name, l.cat))
 			}
@@ -262,7 +274,7 @@ func (l *loader) build(f File) *Host {
 			if c, ok := plugin.(ply.Configurable); !ok || c.Options() == nil {
 				l.add(fmt.Sprintf("plugins[%d].options", i), fmt.Sprintf("plugin %s takes no options; remove them", p.Name))
 			} else {
-				h.Options = append(h.Options, ply.WithOptions(p.Name, l.raw(fmt.Sprintf("$.plugins[%d].options", i))))
+				h.Options = append(h.Options, ply.WithOptions(id, l.raw(fmt.Sprintf("$.plugins[%d].options", i))))
 			}
 		}
 		if p.Lazy {
@@ -290,6 +302,8 @@ func (l *loader) build(f File) *Host {
 		}
 	}
 	l.checkRoutes(f, listed)
+	l.tenants(h, f.Tenants)
+	l.versions(h, f.Versions)
 	for i, m := range f.Modules {
 		mod := ply.Module{Name: m.Name, Prefix: m.Prefix, Options: l.raws(h, fmt.Sprintf("modules[%d].options", i), m.Options)}
 		for j, r := range m.Routes {

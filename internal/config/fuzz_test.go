@@ -29,6 +29,8 @@ func FuzzLoad(f *testing.F) {
 	f.Add("listen: 127.0.0.1:0\n")
 	f.Add("modules: [{name: m, prefix: /p, routes: [{route: GET /f/, files: {dir: /}}]}]\n")
 	f.Add("plugins: [{name: nope}]\n")
+	f.Add("plugins: [{name: greet}]\ntenants: {from: {header: X-T}, default: a, list: [{name: a, plugins: {greet: {options: {greeting: yo}, priority: 5}}}]}\n")
+	f.Add("plugins: [{name: greet, version: 1.0.0}]\nversions: {header: V, plugins: {greet: {choosable: true, weights: {1.0.0: 1}, sticky: {claim: sub}}}}\n")
 	f.Add("x: ${NOPE}\n")
 	f.Add("modules: [{name: a, routes: [{route: GET /x, static: {}}]}, {name: b, routes: [{route: GET /x, static: {}}]}]\n")
 	f.Add("modules: [{name: a, routes: [{route: 'GET /x/{', static: {}}, {route: FOO BAR BAZ, static: {}}]}]\n")

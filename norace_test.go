@@ -1,0 +1,5 @@
+//go:build !race
+
+package ply_test
+
+const raceEnabled = false
