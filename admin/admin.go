@@ -49,8 +49,9 @@ type Options struct {
 	// Reloader previews and applies a new configuration; nil: the reload
 	// page shows only the history of reloads made otherwise.
 	Reloader Reloader
-	// Tenants lists the host's tenants for the overview, once a host has
-	// them; nil: the overview has no tenants column.
+	// Tenants lists the tenants for the overview; nil: the host's own
+	// ([ply.WithTenants]), with the plugins in each tenant's chains and
+	// the version serving it by default.
 	Tenants func(ctx context.Context) ([]Tenant, error)
 	// Required makes the page a required plugin: a host whose page cannot
 	// serve (its port taken) fails to start instead of running without it.

@@ -3,11 +3,14 @@ package admin_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -359,3 +362,39 @@ func (r *recorder) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 func (r *recorder) WriteHeader(s int) { r.status = s }
+
+// Without a hook the overview shows the host's own tenants: the version
+// of each plugin that serves a tenant, and nothing where a tenant
+// disabled it; a tenant's own instance says whose it is.
+func TestOverviewShowsTheHostsTenants(t *testing.T) {
+	page, err := admin.New(admin.Options{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	guard := func() ply.Plugin {
+		return ply.Func{Meta: ply.Info{Name: "guard", Version: "1.0.0", Priority: ply.Security}, Opts: &struct {
+			Word string `json:"word"`
+		}{}}
+	}
+	byName := func(name string) ply.Selector {
+		return func(context.Context, any) (string, error) { return name, nil }
+	}
+	plytest.New(t, []ply.Plugin{page, guard()}, ply.WithLogger(slog.New(slog.DiscardHandler)),
+		ply.WithRenew(func(ply.Plugin) ply.Plugin { return guard() }),
+		ply.WithTenants(byName("acme"),
+			ply.Tenant{Name: "acme", Plugins: map[string]ply.TenantPlugin{"guard": {Options: &ply.RawOptions{Data: []byte("word: acme\n")}}}},
+			ply.Tenant{Name: "globex", Plugins: map[string]ply.TenantPlugin{"guard": {Disabled: true}}}),
+		ply.WithModules(ply.Module{Name: "m", Handlers: []ply.Handler{{Kind: "rpc", Name: "hello", Func: func(context.Context, *ply.Call) error { return nil }}}}))
+	var ov admin.Overview
+	res, body := do(t, page, request{method: http.MethodGet, path: "/api/plugins", header: map[string]string{"Authorization": "Bearer " + page.Token()}})
+	if res.StatusCode != http.StatusOK || json.Unmarshal([]byte(body), &ov) != nil {
+		t.Fatalf("GET /api/plugins: %d %s", res.StatusCode, body)
+	}
+	want := []admin.Tenant{{Name: "acme", Plugins: map[string]string{"admin": "0.1.0", "guard": "1.0.0"}}, {Name: "globex", Plugins: map[string]string{"admin": "0.1.0"}}}
+	if !reflect.DeepEqual(ov.Tenants, want) {
+		t.Errorf("tenants %+v, want %+v", ov.Tenants, want)
+	}
+	if !slices.ContainsFunc(ov.Plugins, func(r admin.PluginRow) bool { return r.Name == "guard" && r.Tenant == "acme" }) {
+		t.Errorf("no row for acme's own guard: %+v", ov.Plugins)
+	}
+}

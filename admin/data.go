@@ -33,6 +33,7 @@ type PluginRow struct {
 	Lazy        bool   `json:"lazy"`
 	Loaded      bool   `json:"loaded"` // false for a lazy plugin not loaded yet
 	Description string `json:"description,omitempty"`
+	Tenant      string `json:"tenant,omitempty"` // set for an instance that one tenant alone runs
 }
 
 // Overview is the overview page's data.
@@ -67,14 +68,33 @@ func (p *Plugin) plugins(ctx context.Context) (Overview, error) {
 		if st.Err != nil {
 			row.Health = st.Err.Error()
 		}
+		row.Tenant = st.Tenant
 		ov.Plugins = append(ov.Plugins, row)
 	}
 	if p.opts.Tenants != nil {
-		if ov.Tenants, err = p.opts.Tenants(ctx); err != nil {
-			return ov, err
-		}
+		ov.Tenants, err = p.opts.Tenants(ctx)
+	} else {
+		ov.Tenants, err = hostTenants(p.host, plan)
 	}
-	return ov, nil
+	return ov, err
+}
+
+// hostTenants lists the host's tenants with the plugins in their chains
+// and the version of each that serves them by default.
+func hostTenants(h *ply.Host, plan *ply.Plan) ([]Tenant, error) {
+	var out []Tenant
+	for _, name := range h.Tenants() {
+		x, err := plan.Tenant(name)
+		if err != nil {
+			return out, err
+		}
+		t := Tenant{Name: name, Plugins: make(map[string]string, len(x.Steps))}
+		for _, s := range x.Steps {
+			t.Plugins[s.Plugin.Name] = s.Plugin.Version
+		}
+		out = append(out, t)
+	}
+	return out, nil
 }
 
 // PluginDetail is one plugin's page: its info, its options with secrets
