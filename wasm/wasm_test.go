@@ -1,0 +1,315 @@
+package wasm_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/plykit/ply"
+	"github.com/plykit/ply/wasm"
+)
+
+// open opens the module at path with cfg's grants and limits, and a
+// compilation cache of its own.
+func open(t *testing.T, path string, cfg wasm.Config) *wasm.Plugin {
+	t.Helper()
+	cfg.Path = path
+	if cfg.CacheDir == "" {
+		cfg.CacheDir = filepath.Join(os.TempDir(), "ply-wasm-test-cache")
+	}
+	p, err := wasm.Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", path, err)
+	}
+	return p
+}
+
+// served is what the handler saw of a call.
+type served struct {
+	mu    sync.Mutex
+	calls int
+	seen  string // the X-Seen header the guest set
+}
+
+// start runs a host with plugins and one HTTP handler, and returns its
+// chain; the host stops when the test ends.
+func start(t *testing.T, s *served, plugins []ply.Plugin, opts ...ply.Option) *ply.Chain {
+	t.Helper()
+	handler := func(_ context.Context, c *ply.Call) error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.calls++
+		if r, ok := c.Request().(*http.Request); ok {
+			s.seen = r.Header.Get("X-Seen")
+		}
+		return nil
+	}
+	opts = append(opts, ply.WithModules(ply.Module{Name: "site", Handlers: []ply.Handler{
+		{Kind: ply.KindHTTP, Name: "GET /x", Func: handler},
+		{Kind: ply.KindRPC, Name: "echo", Func: handler},
+	}}))
+	h, err := ply.New(plugins, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := h.Stop(context.WithoutCancel(t.Context())); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	ch, err := h.Chain("site", "GET /x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
+func get(t *testing.T, ch *ply.Chain, mode string) (*httptest.ResponseRecorder, error) {
+	t.Helper()
+	r := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/x?q=1", nil)
+	if mode != "" {
+		r.Header.Set("X-Mode", mode)
+	}
+	w := httptest.NewRecorder()
+	_, err := ch.Serve(t.Context(), r, w)
+	return w, err
+}
+
+var hostileGrants = wasm.Grants{Log: true, KV: true}
+
+func TestLayer(t *testing.T) {
+	p := open(t, hostileWasm, wasm.Config{Grants: hostileGrants})
+	var s served
+	ch := start(t, &s, []ply.Plugin{p}, ply.WithLogger(discard()))
+	for _, tt := range []struct {
+		name      string
+		mode      string
+		wantCalls int // handler calls, cumulative
+		wantSeen  string
+		wantCode  int
+		wantErr   error
+	}{
+		{name: "continue with a header", mode: "ok", wantCalls: 1, wantSeen: "GET /x?q=1", wantCode: 200},
+		{name: "respond short-circuits", mode: "respond", wantCalls: 1, wantCode: 418},
+		{name: "fail is the plugin's error", mode: "fail", wantCalls: 1, wantErr: wasm.ErrGuest},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w, err := get(t, ch, tt.mode)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if err != nil {
+				pe, ok := errors.AsType[*ply.PluginError](err)
+				if !ok || pe.Plugin != "hostile" || pe.Op != ply.OpLayer {
+					t.Errorf("err = %#v, want a *ply.PluginError naming hostile's layer", err)
+				}
+				return
+			}
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if s.calls != tt.wantCalls || (tt.wantSeen != "" && s.seen != tt.wantSeen) || w.Code != tt.wantCode {
+				t.Errorf("calls %d seen %q code %d, want %d %q %d", s.calls, s.seen, w.Code, tt.wantCalls, tt.wantSeen, tt.wantCode)
+			}
+			if tt.mode == "respond" && (w.Body.String() != "teapot" || w.Header().Get("X-Hostile") != "responded") {
+				t.Errorf("response %q with headers %v", w.Body, w.Header())
+			}
+		})
+	}
+}
+
+func TestKVIsThePluginsOwn(t *testing.T) {
+	kv := &mapKV{m: map[string][]byte{}}
+	p := open(t, hostileWasm, wasm.Config{Grants: hostileGrants, KV: kv, Limits: wasm.Limits{Pool: 2}})
+	var s served
+	ch := start(t, &s, []ply.Plugin{p}, ply.WithLogger(discard()))
+	for i, want := range []string{"1", "2", "3"} {
+		w, err := get(t, ch, "kv")
+		if err != nil || w.Header().Get("X-Count") != want {
+			t.Fatalf("call %d: X-Count %q, err %v; want %s", i, w.Header().Get("X-Count"), err, want)
+		}
+	}
+	kv.mu.Lock()
+	defer kv.mu.Unlock()
+	if got := string(kv.m["hostile/count"]); len(kv.m) != 1 || got != "3" {
+		t.Errorf("store = %q, want only hostile/count = 3", kv.m)
+	}
+}
+
+type mapKV struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (k *mapKV) Get(_ context.Context, key string) ([]byte, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	v, ok := k.m[key]
+	if !ok {
+		return nil, wasm.ErrNotFound
+	}
+	return v, nil
+}
+
+func (k *mapKV) Put(_ context.Context, key string, v []byte) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.m[key] = v
+	return nil
+}
+
+func (k *mapKV) Delete(_ context.Context, key string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.m, key)
+	return nil
+}
+
+// TestHostile runs guests that misbehave beside calls that behave, on one
+// plugin: every bad call fails attributed to the plugin, and the host
+// serves the good ones throughout.
+func TestHostile(t *testing.T) {
+	const deadline = 100 * time.Millisecond
+	for _, tt := range []struct {
+		mode    string
+		limits  wasm.Limits
+		wantErr error
+	}{
+		{mode: "loop", limits: wasm.Limits{Deadline: deadline, Pool: 3}, wantErr: wasm.ErrDeadline},
+		// The bomb's deadline is long enough for it to fill its 12.5 MiB.
+		{mode: "bomb", limits: wasm.Limits{Deadline: 5 * time.Second, MemoryPages: 200, Pool: 3}, wantErr: wasm.ErrTrap},
+		{mode: "trap", limits: wasm.Limits{Deadline: deadline, Pool: 3}, wantErr: wasm.ErrTrap},
+	} {
+		t.Run(tt.mode, func(t *testing.T) {
+			p := open(t, hostileWasm, wasm.Config{Grants: hostileGrants, Limits: tt.limits})
+			var s served
+			ch := start(t, &s, []ply.Plugin{p}, ply.WithLogger(discard()))
+			stop := make(chan struct{})
+			var good sync.WaitGroup
+			good.Go(func() { // other requests go on while the guest misbehaves
+				for {
+					if _, err := get(t, ch, "ok"); err != nil {
+						t.Errorf("a good call failed beside %s: %v", tt.mode, err)
+						return
+					}
+					select {
+					case <-stop:
+						return
+					default:
+					}
+				}
+			})
+			began := time.Now()
+			_, err := get(t, ch, tt.mode)
+			took := time.Since(began)
+			close(stop)
+			good.Wait()
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if pe, ok := errors.AsType[*ply.PluginError](err); !ok || pe.Plugin != "hostile" {
+				t.Errorf("err = %v, want it attributed to hostile", err)
+			}
+			if tt.mode == "bomb" && !strings.Contains(err.Error(), "out of memory") {
+				t.Errorf("err = %v, want the guest's out of memory", err)
+			}
+			if tt.mode == "loop" && took > deadline+50*time.Millisecond {
+				t.Errorf("the loop was stopped after %v, want within %v", took, deadline+50*time.Millisecond)
+			}
+			if _, err := get(t, ch, "ok"); err != nil {
+				t.Errorf("a call after the %s: %v", tt.mode, err)
+			}
+		})
+	}
+}
+
+// TestTrapsDegradeHealth: a guest that traps on every call marks the
+// plugin degraded, while the pool keeps serving good calls; a good call
+// makes it healthy again.
+func TestTrapsDegradeHealth(t *testing.T) {
+	p := open(t, hostileWasm, wasm.Config{Grants: hostileGrants, Limits: wasm.Limits{Pool: 2, Traps: 3}})
+	var s served
+	ch := start(t, &s, []ply.Plugin{p}, ply.WithLogger(discard()))
+	for i := range 3 {
+		if err := p.Health(t.Context()); err != nil {
+			t.Fatalf("after %d traps: health %v, want ok", i, err)
+		}
+		if _, err := get(t, ch, "trap"); !errors.Is(err, wasm.ErrTrap) {
+			t.Fatalf("trap %d: err = %v", i, err)
+		}
+	}
+	if err := p.Health(t.Context()); !errors.Is(err, ply.ErrDegraded) {
+		t.Fatalf("after 3 traps: health = %v, want degraded", err)
+	}
+	for i := range 5 { // more calls than the pool holds: no trapped instance came back
+		if _, err := get(t, ch, "ok"); err != nil {
+			t.Fatalf("good call %d after the traps: %v", i, err)
+		}
+	}
+	if err := p.Health(t.Context()); err != nil {
+		t.Errorf("after a good call: health = %v, want ok", err)
+	}
+}
+
+func TestFailOpen(t *testing.T) {
+	p := open(t, hostileWasm, wasm.Config{Grants: hostileGrants, Limits: wasm.Limits{FailOpen: true}})
+	var s served
+	ch := start(t, &s, []ply.Plugin{p}, ply.WithLogger(discard()))
+	if _, err := get(t, ch, "trap"); err != nil {
+		t.Fatalf("fail open: err = %v, want the chain to go on", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.calls != 1 {
+		t.Errorf("handler calls = %d, want 1", s.calls)
+	}
+}
+
+func TestOpenRefuses(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	for _, tt := range []struct {
+		name    string
+		path    string
+		grants  wasm.Grants
+		wantErr error
+		wantCap string
+	}{
+		{name: "garbage bytes", path: write("garbage.wasm", []byte("this is not wasm at all\x00\x01")), wantErr: wasm.ErrModule},
+		{name: "empty file", path: write("empty.wasm", nil), wantErr: wasm.ErrModule},
+		{name: "wasm without the ABI", path: write("bare.wasm", []byte("\x00asm\x01\x00\x00\x00")), wantErr: wasm.ErrModule},
+		{name: "missing file", path: filepath.Join(dir, "nope.wasm"), wantErr: os.ErrNotExist},
+		{name: "ungranted kv", path: hostileWasm, grants: wasm.Grants{Log: true}, wantCap: "kv"},
+		{name: "ungranted log", path: hostileWasm, grants: wasm.Grants{KV: true}, wantCap: "log"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := wasm.Open(t.Context(), wasm.Config{Path: tt.path, Grants: tt.grants, CacheDir: filepath.Join(os.TempDir(), "ply-wasm-test-cache")})
+			if tt.wantCap != "" {
+				ce, ok := errors.AsType[*wasm.CapabilityError](err)
+				if !ok || ce.Capability != tt.wantCap {
+					t.Fatalf("err = %v, want a *CapabilityError for %s", err, tt.wantCap)
+				}
+				return
+			}
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			t.Log(err)
+		})
+	}
+}
