@@ -23,8 +23,9 @@ import (
 // hostFuncs are the capabilities' implementations for one plugin: the
 // functions of the "ply" host module its runtime provides.
 type hostFuncs struct {
-	plugin  string
-	logger  *slog.Logger
+	plugin   string
+	deadline time.Duration // bounds each kv, http and publish call, as the guest's call is bounded
+	logger   *slog.Logger
 	kv      KV
 	client  *http.Client
 	hosts   []string
@@ -93,6 +94,8 @@ func (h *hostFuncs) kvGet(ctx context.Context, m api.Module, stack []uint64) {
 		stack[0] = neg(2)
 		return
 	}
+	ctx, cancel := context.WithTimeout(ctx, h.deadline)
+	defer cancel()
 	v, err := h.kv.Get(ctx, h.scoped(key))
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -117,6 +120,8 @@ func (h *hostFuncs) kvSet(ctx context.Context, m api.Module, stack []uint64) {
 		stack[0] = 1
 		return
 	}
+	ctx, cancel := context.WithTimeout(ctx, h.deadline)
+	defer cancel()
 	if err := h.kv.Put(ctx, h.scoped(key), bytes.Clone(val)); err != nil {
 		h.warn(ctx, "kv set", err)
 		stack[0] = 1
@@ -131,6 +136,8 @@ func (h *hostFuncs) kvDelete(ctx context.Context, m api.Module, stack []uint64) 
 		stack[0] = 1
 		return
 	}
+	ctx, cancel := context.WithTimeout(ctx, h.deadline)
+	defer cancel()
 	if err := h.kv.Delete(ctx, h.scoped(key)); err != nil && !errors.Is(err, ErrNotFound) {
 		h.warn(ctx, "kv delete", err)
 		stack[0] = 1
@@ -222,6 +229,8 @@ func (h *hostFuncs) do(ctx context.Context, msg []byte) ([]byte, error) {
 	if !h.allowedHost(u) {
 		return nil, fmt.Errorf("http_fetch: host %q is not in the plugin's grants.http", u.Host)
 	}
+	ctx, cancel := context.WithTimeout(ctx, h.deadline)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("http_fetch: %w", err)
@@ -285,6 +294,8 @@ func (h *hostFuncs) publishFn(ctx context.Context, m api.Module, stack []uint64)
 		stack[0] = 1
 		return
 	}
+	ctx, cancel := context.WithTimeout(ctx, h.deadline)
+	defer cancel()
 	if err := h.publish(ctx, string(subj), bytes.Clone(data)); err != nil {
 		h.warn(ctx, "publish", err)
 		stack[0] = 1

@@ -143,7 +143,7 @@ func (p *Plugin) Provision(ctx context.Context, s *ply.Setup) error {
 		return fmt.Errorf("%s changed since it was loaded; reload the host to run the new module", p.cfg.Path)
 	}
 	p.log = s.Logger()
-	p.host = &hostFuncs{plugin: p.info.Name, logger: p.log, kv: p.cfg.KV, client: p.cfg.HTTPClient,
+	p.host = &hostFuncs{plugin: p.info.Name, deadline: p.lim.Deadline, logger: p.log, kv: p.cfg.KV, client: p.cfg.HTTPClient,
 		hosts: p.cfg.Grants.HTTP, subject: p.cfg.Grants.Events, publish: p.cfg.Publish}
 	if p.host.kv == nil {
 		p.host.kv = &memKV{}
@@ -218,7 +218,7 @@ func (p *Plugin) layer(ctx context.Context, c *ply.Call, next ply.Next) error {
 		return p.fail(err)
 	}
 	in.timer.Reset(p.lim.Deadline)
-	err = in.layer.CallWithStack(in.ctx, in.stack[:])
+	err = in.layer.CallWithStack(context.Background(), in.stack[:]) //nolint:contextcheck // the deadline closes the module; see instance.timer
 	stopped := !in.timer.Stop()
 	if err != nil {
 		msg := err.Error() + outputSuffix(in.out.take())

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
 )
 
 // bufSize is the size of the input buffer each instance starts with; a
@@ -26,19 +27,18 @@ type instance struct {
 	bufCap  uint32
 	scratch []byte    // the request, encoded on the host before it is copied in
 	stack   [1]uint64 // CallWithStack's parameters and results
-	// ctx is the instance's own context, cancelled by timer when a call
-	// runs past its deadline: wazero then stops the guest, and the
-	// instance is discarded. One timer per instance, reset per call,
-	// allocates nothing per call.
-	ctx    context.Context //nolint:containedctx // the instance's lifetime context, not a call's
-	cancel context.CancelFunc
-	timer  *time.Timer
-	out    *output
+	// timer closes the module when a call runs past its deadline: the
+	// guest's code, compiled with termination checks, then stops at its
+	// next loop back-edge or function entry, and the instance is
+	// discarded. One timer per instance, reset per call, allocates nothing
+	// per call, and the call's context stays one without Done, which
+	// wazero watches at less cost.
+	timer *time.Timer
+	out   *output
 }
 
 func (in *instance) close(ctx context.Context) {
 	in.timer.Stop()
-	in.cancel()
 	_ = in.mod.Close(ctx) // closing a module releases memory; its error says nothing actionable
 }
 
@@ -110,15 +110,15 @@ func (p *pool) instantiate(ctx context.Context) (*instance, error) {
 	out := &output{}
 	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions(startFunctions(p.e.compiled)...).
 		WithStderr(out).WithStdout(out)
-	ictx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	mod, err := p.e.rt.InstantiateModule(ictx, p.e.compiled, cfg)
+	mod, err := p.e.rt.InstantiateModule(context.WithoutCancel(ctx), p.e.compiled, cfg)
 	if err != nil {
-		cancel()
 		return nil, fmt.Errorf("instantiate %s: %w", p.path, err)
 	}
 	in := &instance{mod: mod, mem: mod.Memory(), layer: mod.ExportedFunction("ply_layer"),
-		buffer: mod.ExportedFunction("ply_buffer"), ctx: ictx, cancel: cancel, out: out}
-	in.timer = time.AfterFunc(time.Hour, cancel)
+		buffer: mod.ExportedFunction("ply_buffer"), out: out}
+	in.timer = time.AfterFunc(time.Hour, func() {
+		_ = mod.CloseWithExitCode(context.Background(), sys.ExitCodeDeadlineExceeded) // the call sees it and fails
+	})
 	in.timer.Stop()
 	if err := in.grow(bufSize); err != nil {
 		in.close(ctx)
@@ -137,7 +137,7 @@ func (in *instance) grow(n int) error {
 		return fmt.Errorf("a request of %d bytes is too large", n)
 	}
 	in.stack[0] = uint64(n) //nolint:gosec // checked above
-	if err := in.buffer.CallWithStack(in.ctx, in.stack[:]); err != nil {
+	if err := in.buffer.CallWithStack(context.Background(), in.stack[:]); err != nil {
 		return fmt.Errorf("ply_buffer: %w", err)
 	}
 	in.buf, in.bufCap = uint32(in.stack[0]), uint32(n) //nolint:gosec // a wasm i32 pointer; n checked above
@@ -154,7 +154,7 @@ func (p *pool) init(in *instance) error {
 		}
 	}
 	in.mem.Write(in.buf, p.opts)
-	res, err := in.mod.ExportedFunction("ply_init").Call(in.ctx, uint64(len(p.opts)))
+	res, err := in.mod.ExportedFunction("ply_init").Call(context.Background(), uint64(len(p.opts)))
 	if err != nil {
 		return fmt.Errorf("%s: ply_init: %w%s", p.path, err, outputSuffix(in.out.take()))
 	}
