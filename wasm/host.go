@@ -26,12 +26,12 @@ type hostFuncs struct {
 	plugin   string
 	deadline time.Duration // bounds each kv, http and publish call, as the guest's call is bounded
 	logger   *slog.Logger
-	kv      KV
-	client  *http.Client
-	hosts   []string
-	subject []string
-	publish func(ctx context.Context, subject string, data []byte) error
-	kept    sync.Map // api.Module -> []byte: an http answer too large for the guest's buffer
+	kv       KV
+	client   *http.Client
+	hosts    []string
+	subject  []string
+	publish  func(ctx context.Context, subject string, data []byte) error
+	kept     sync.Map // api.Module -> []byte: an http answer too large for the guest's buffer
 }
 
 const i32, i64 = api.ValueTypeI32, api.ValueTypeI64
