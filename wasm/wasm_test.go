@@ -42,20 +42,14 @@ type served struct {
 // chain; the host stops when the test ends.
 func start(t *testing.T, s *served, plugins []ply.Plugin, opts ...ply.Option) *ply.Chain {
 	t.Helper()
-	handler := func(_ context.Context, c *ply.Call) error {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.calls++
-		if r, ok := c.Request().(*http.Request); ok {
-			s.seen = r.Header.Get("X-Seen")
-		}
-		return nil
-	}
-	opts = append(opts, ply.WithModules(ply.Module{Name: "site", Handlers: []ply.Handler{
-		{Kind: ply.KindHTTP, Name: "GET /x", Func: handler},
-		{Kind: ply.KindRPC, Name: "echo", Func: handler},
-	}}))
-	h, err := ply.New(plugins, opts...)
+	_, ch := startHost(t, s, plugins, opts...)
+	return ch
+}
+
+// startHost is start, returning the host too.
+func startHost(t *testing.T, s *served, plugins []ply.Plugin, opts ...ply.Option) (*ply.Host, *ply.Chain) {
+	t.Helper()
+	h, err := ply.New(plugins, append(opts, site(s))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +65,24 @@ func start(t *testing.T, s *served, plugins []ply.Plugin, opts ...ply.Option) *p
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ch
+	return h, ch
+}
+
+// site is the test module: an HTTP and an RPC handler that record in s.
+func site(s *served) ply.Option {
+	handler := func(_ context.Context, c *ply.Call) error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.calls++
+		if r, ok := c.Request().(*http.Request); ok {
+			s.seen = r.Header.Get("X-Seen")
+		}
+		return nil
+	}
+	return ply.WithModules(ply.Module{Name: "site", Handlers: []ply.Handler{
+		{Kind: ply.KindHTTP, Name: "GET /x", Func: handler},
+		{Kind: ply.KindRPC, Name: "echo", Func: handler},
+	}})
 }
 
 func get(t *testing.T, ch *ply.Chain, mode string) (*httptest.ResponseRecorder, error) {
