@@ -91,8 +91,9 @@ func BenchmarkWasmCall(b *testing.B) {
 		if err := mod.ExportedFunction("ply_buffer").CallWithStack(ctx, stack); err != nil {
 			b.Fatal(err)
 		}
-		buf := uint32(stack[0])
-		if _, err := mod.ExportedFunction("ply_init").Call(ctx, uint64(rawOptions(mem, buf))); err != nil {
+		buf := uint32(stack[0])           //nolint:gosec // a wasm i32 pointer
+		n := uint64(rawOptions(mem, buf)) //nolint:gosec // a length of 1
+		if _, err := mod.ExportedFunction("ply_init").Call(ctx, n); err != nil {
 			b.Fatal(err)
 		}
 		for _, w := range works {
@@ -107,8 +108,8 @@ func BenchmarkWasmCall(b *testing.B) {
 					if err := layer.CallWithStack(ctx, stack[:1]); err != nil {
 						b.Fatal(err)
 					}
-					res, _ := mem.Read(uint32(stack[0]>>32), uint32(stack[0]))
-					if res[0] == abi.Respond { // continue's result has no body
+					res, _ := mem.Read(uint32(stack[0]>>32), uint32(stack[0])) //nolint:gosec // a packed pointer and length
+					if res[0] == abi.Respond {                                 // continue's result has no body
 						out.Write(resultBody(res))
 					}
 				}
@@ -285,7 +286,7 @@ func BenchmarkWasmInstance(b *testing.B) {
 				b.Fatal(err)
 			}
 			msg := binary.AppendUvarint(nil, 0)
-			mod.Memory().Write(uint32(stack[0]), msg)
+			mod.Memory().Write(uint32(stack[0]), msg) //nolint:gosec // a wasm i32 pointer
 			if _, err := mod.ExportedFunction("ply_init").Call(ctx, uint64(len(msg))); err != nil {
 				b.Fatal(err)
 			}

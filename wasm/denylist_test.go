@@ -173,11 +173,11 @@ func TestReload(t *testing.T) {
 
 func copyFile(t *testing.T, from, to string) {
 	t.Helper()
-	b, err := os.ReadFile(from)
+	b, err := os.ReadFile(from) //nolint:gosec // the guest the test built
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(to, b, 0o600); err != nil {
+	if err := os.WriteFile(to, b, 0o600); err != nil { //nolint:gosec // into the test's temporary directory
 		t.Fatal(err)
 	}
 }

@@ -29,14 +29,14 @@ func TestPlyYAML(t *testing.T) {
 		t.Fatal(err)
 	}
 	for from, to := range map[string]string{built: "denylist.wasm", "ply.yaml": "ply.yaml"} {
-		b, err := os.ReadFile(from)
+		b, err := os.ReadFile(from) //nolint:gosec // the test's own files
 		if err != nil {
 			t.Fatal(err)
 		}
 		if to == "ply.yaml" { // any free port
 			b = []byte(strings.Replace(string(b), "listen: 127.0.0.1:8080", "listen: 127.0.0.1:0", 1))
 		}
-		if err := os.WriteFile(filepath.Join(dir, to), b, 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, to), b, 0o600); err != nil { //nolint:gosec // into the test's temporary directory
 			t.Fatal(err)
 		}
 	}

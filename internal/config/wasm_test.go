@@ -26,11 +26,11 @@ func guest(t *testing.T, dir, into, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) //nolint:gosec // the guest the test built
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(into, name), b, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(into, name), b, 0o600); err != nil { //nolint:gosec // into the test's temporary directory
 		t.Fatal(err)
 	}
 }
