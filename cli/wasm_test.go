@@ -50,6 +50,16 @@ modules:
       - route: GET /hello
         static: {text: hello}
 `
+	// Compile the changed module into the cache before the test, as ply
+	// run would have for an earlier run: a compilation under -race takes
+	// longer than await's bound.
+	changed := filepath.Join(dir, "changed.wasm")
+	if err := os.WriteFile(changed, withSection(module), 0o600); err != nil { //nolint:gosec // into the test's temporary directory
+		t.Fatal(err)
+	}
+	if _, err := wasm.Open(t.Context(), wasm.Config{Path: changed}); err != nil {
+		t.Fatal(err)
+	}
 	logs := make(messages, 1024)
 	l := startLive(t, config, nil, slog.New(logs))
 	var stderr syncBuffer

@@ -58,6 +58,10 @@ type Limits struct {
 	// Pool is the most instances the plugin runs at once; calls beyond it
 	// wait for one, within their context. Default GOMAXPROCS.
 	Pool int `json:"pool,omitempty" jsonschema:"minimum=0,maximum=1024"`
+	// Warm is how many instances Provision makes, so that the first calls
+	// do not wait for one (a Go guest takes milliseconds to instantiate).
+	// Default 1; at most Pool.
+	Warm int `json:"warm,omitempty" jsonschema:"minimum=0"`
 	// Traps is how many failed calls in a row (traps, deadlines) mark the
 	// plugin degraded in health. Default 5.
 	Traps int `json:"traps,omitempty" jsonschema:"minimum=0"`
@@ -80,6 +84,10 @@ func (l Limits) withDefaults() Limits {
 	if l.Pool == 0 {
 		l.Pool = runtime.GOMAXPROCS(0)
 	}
+	if l.Warm == 0 {
+		l.Warm = 1
+	}
+	l.Warm = min(l.Warm, l.Pool)
 	if l.Traps == 0 {
 		l.Traps = 5
 	}

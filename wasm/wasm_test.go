@@ -151,8 +151,13 @@ func TestKVIsThePluginsOwn(t *testing.T) {
 	}
 	kv.mu.Lock()
 	defer kv.mu.Unlock()
-	if got := string(kv.m["hostile/count"]); len(kv.m) != 1 || got != "3" {
-		t.Errorf("store = %q, want only hostile/count = 3", kv.m)
+	for k := range kv.m {
+		if !strings.HasPrefix(k, "hostile/") {
+			t.Errorf("key %q outside the plugin's own", k)
+		}
+	}
+	if got := string(kv.m["hostile/count"]); got != "3" {
+		t.Errorf("hostile/count = %q, want 3", got)
 	}
 }
 
@@ -195,7 +200,7 @@ func TestHostile(t *testing.T) {
 		limits  wasm.Limits
 		wantErr error
 	}{
-		{mode: "loop", limits: wasm.Limits{Deadline: deadline, Pool: 3}, wantErr: wasm.ErrDeadline},
+		{mode: "loop", limits: wasm.Limits{Deadline: deadline, Pool: 3, Warm: 3}, wantErr: wasm.ErrDeadline},
 		// The bomb's deadline is long enough for it to fill its 12.5 MiB.
 		{mode: "bomb", limits: wasm.Limits{Deadline: 5 * time.Second, MemoryPages: 200, Pool: 3}, wantErr: wasm.ErrTrap},
 		{mode: "trap", limits: wasm.Limits{Deadline: deadline, Pool: 3}, wantErr: wasm.ErrTrap},
@@ -322,5 +327,42 @@ func TestOpenRefuses(t *testing.T) {
 			}
 			t.Log(err)
 		})
+	}
+}
+
+// TestHooks: the guest's start and stop hooks run with the host's, and a
+// failing one fails the host's step, attributed to the plugin.
+func TestHooks(t *testing.T) {
+	kv := &mapKV{m: map[string][]byte{}}
+	p := open(t, hostileWasm, wasm.Config{Grants: hostileGrants, KV: kv})
+	h, err := ply.New([]ply.Plugin{p}, ply.WithLogger(discard()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := kv.Get(t.Context(), "hostile/started"); string(v) != "yes" {
+		t.Errorf("after start: hostile/started = %q, want yes", v)
+	}
+	if err := h.Stop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := kv.Get(t.Context(), "hostile/stopped"); string(v) != "yes" {
+		t.Errorf("after stop: hostile/stopped = %q, want yes", v)
+	}
+
+	failing := open(t, hostileWasm, wasm.Config{Grants: hostileGrants, KV: kv})
+	h, err = ply.New([]ply.Plugin{failing}, ply.WithLogger(discard()),
+		ply.WithOptions("hostile", ply.RawOptions{File: "ply.yaml", Data: []byte("mode: fail\n")}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	err = h.Stop(t.Context())
+	if pe, ok := errors.AsType[*ply.PluginError](err); !ok || pe.Op != ply.OpStop || pe.Plugin != "hostile" || !errors.Is(err, wasm.ErrGuest) {
+		t.Errorf("stop = %v, want the guest's failure as hostile's stop error", err)
 	}
 }

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"errors"
 	"strconv"
 
 	"github.com/plykit/ply/wasm/guest"
@@ -23,6 +24,13 @@ func init() {
 		Init: func() error {
 			guest.Log(guest.LevelInfo, "hostile ready in mode "+mode)
 			return nil
+		},
+		Start: func() error { return guest.KVSet("started", []byte("yes")) },
+		Stop: func() error {
+			if mode == "fail" {
+				return errors.New("hostile: refused to stop")
+			}
+			return guest.KVSet("stopped", []byte("yes"))
 		},
 		Layer: layer,
 	})
