@@ -41,7 +41,7 @@ func BenchmarkWasmCall(b *testing.B) {
 	}{{"empty", nil}, {"1KiB", payload}}
 
 	b.Run("impl=ply", func(b *testing.B) {
-		p, err := wasm.Open(b.Context(), wasm.Config{Path: hostileWasm, CacheDir: benchCache(), Grants: hostileGrants, Limits: wasm.Limits{Pool: 1}})
+		p, err := wasm.Open(b.Context(), wasm.Config{Path: hostileWasm, CacheDir: benchCache(), Grants: hostileGrants, Publish: publish, Limits: wasm.Limits{Pool: 1}})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -148,8 +148,8 @@ func rawOptions(mem api.Memory, buf uint32) int {
 }
 
 // rawRuntime is a wazero runtime as a user would set one up for the
-// module: the compilation cache, WASI, and the two host functions it
-// imports (log and kv_get/kv_set, doing nothing).
+// module: the compilation cache, WASI, and the host functions it imports,
+// doing nothing (the benchmark's calls use none of them).
 func rawRuntime(b *testing.B, terminate bool) wazero.Runtime {
 	b.Helper()
 	ctx := b.Context()
@@ -166,6 +166,10 @@ func rawRuntime(b *testing.B, terminate bool) wazero.Runtime {
 		NewFunctionBuilder().WithGoModuleFunction(noop, []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, nil).Export("log").
 		NewFunctionBuilder().WithGoModuleFunction(noop, []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI64}).Export("kv_get").
 		NewFunctionBuilder().WithGoModuleFunction(noop, []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).Export("kv_set").
+		NewFunctionBuilder().WithGoModuleFunction(noop, nil, []api.ValueType{api.ValueTypeI64}).Export("clock_now").
+		NewFunctionBuilder().WithGoModuleFunction(noop, []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, nil).Export("random").
+		NewFunctionBuilder().WithGoModuleFunction(noop, []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI64}).Export("http_fetch").
+		NewFunctionBuilder().WithGoModuleFunction(noop, []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).Export("publish").
 		Instantiate(ctx)
 	if err != nil {
 		b.Fatal(err)

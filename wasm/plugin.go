@@ -119,7 +119,7 @@ func newPlugin(ctx context.Context, cfg Config, lim Limits, hash [32]byte, e *en
 		p.opts = reflect.New(optionsType(m.Options))
 	}
 	if len(cfg.Grants.Events) > 0 && cfg.Publish == nil {
-		return nil, fmt.Errorf("%s: events are granted, but the host gives the plugin no event publisher (Config.Publish)", cfg.Path)
+		return nil, fmt.Errorf("%s: %w", cfg.Path, ErrNoPublisher)
 	}
 	return p, nil
 }

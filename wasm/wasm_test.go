@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +23,9 @@ import (
 func open(t *testing.T, path string, cfg wasm.Config) *wasm.Plugin {
 	t.Helper()
 	cfg.Path = path
+	if cfg.Publish == nil {
+		cfg.Publish = publish
+	}
 	if cfg.CacheDir == "" {
 		cfg.CacheDir = filepath.Join(os.TempDir(), "ply-wasm-test-cache")
 	}
@@ -87,7 +92,16 @@ func site(s *served) ply.Option {
 
 func get(t *testing.T, ch *ply.Chain, mode string) (*httptest.ResponseRecorder, error) {
 	t.Helper()
-	r := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/x?q=1", nil)
+	return post(t, ch, mode, "")
+}
+
+func post(t *testing.T, ch *ply.Chain, mode, body string) (*httptest.ResponseRecorder, error) {
+	t.Helper()
+	method := http.MethodGet
+	if body != "" {
+		method = http.MethodPost
+	}
+	r := httptest.NewRequestWithContext(t.Context(), method, "/x?q=1", strings.NewReader(body))
 	if mode != "" {
 		r.Header.Set("X-Mode", mode)
 	}
@@ -96,7 +110,22 @@ func get(t *testing.T, ch *ply.Chain, mode string) (*httptest.ResponseRecorder, 
 	return w, err
 }
 
-var hostileGrants = wasm.Grants{Log: true, KV: true}
+// hostileGrants grant the hostile guest every capability it imports; its
+// http allowlist names no server the tests run.
+var hostileGrants = wasm.Grants{Log: true, KV: true, Clock: true, Random: true, HTTP: []string{"example.invalid"}, Events: []string{"hostile.>"}}
+
+// published records what guests publish, for every test's plugins.
+var published = struct {
+	sync.Mutex
+	subjects []string
+}{}
+
+func publish(_ context.Context, subject string, data []byte) error {
+	published.Lock()
+	defer published.Unlock()
+	published.subjects = append(published.subjects, subject+" "+string(data))
+	return nil
+}
 
 func TestLayer(t *testing.T) {
 	p := open(t, hostileWasm, wasm.Config{Grants: hostileGrants})
@@ -135,6 +164,20 @@ func TestLayer(t *testing.T) {
 				t.Errorf("response %q with headers %v", w.Body, w.Header())
 			}
 		})
+	}
+}
+
+// TestBody: a plugin that asks for bodies gets them, up to its maxBody.
+func TestBody(t *testing.T) {
+	p := open(t, hostileWasm, wasm.Config{Grants: hostileGrants, Limits: wasm.Limits{MaxBody: 8}})
+	var s served
+	ch := start(t, &s, []ply.Plugin{p}, ply.WithLogger(discard()))
+	w, err := post(t, ch, "echo", "ping")
+	if err != nil || w.Code != 200 || w.Body.String() != "ping" {
+		t.Errorf("echo: %d %q %v, want 200 ping", w.Code, w.Body, err)
+	}
+	if _, err := post(t, ch, "echo", "a body over eight bytes"); err == nil || !strings.Contains(err.Error(), "maxBody") {
+		t.Errorf("a body over maxBody: err = %v, want one naming maxBody", err)
 	}
 }
 
@@ -310,11 +353,15 @@ func TestOpenRefuses(t *testing.T) {
 		{name: "empty file", path: write("empty.wasm", nil), wantErr: wasm.ErrModule},
 		{name: "wasm without the ABI", path: write("bare.wasm", []byte("\x00asm\x01\x00\x00\x00")), wantErr: wasm.ErrModule},
 		{name: "missing file", path: filepath.Join(dir, "nope.wasm"), wantErr: os.ErrNotExist},
-		{name: "ungranted kv", path: hostileWasm, grants: wasm.Grants{Log: true}, wantCap: "kv"},
-		{name: "ungranted log", path: hostileWasm, grants: wasm.Grants{KV: true}, wantCap: "log"},
+		{name: "ungranted kv", path: hostileWasm, grants: except(func(g *wasm.Grants) { g.KV = false }), wantCap: "kv"},
+		{name: "ungranted log", path: hostileWasm, grants: except(func(g *wasm.Grants) { g.Log = false }), wantCap: "log"},
+		{name: "ungranted clock", path: hostileWasm, grants: except(func(g *wasm.Grants) { g.Clock = false }), wantCap: "clock"},
+		{name: "ungranted random", path: hostileWasm, grants: except(func(g *wasm.Grants) { g.Random = false }), wantCap: "random"},
+		{name: "ungranted http", path: hostileWasm, grants: except(func(g *wasm.Grants) { g.HTTP = nil }), wantCap: "http"},
+		{name: "ungranted events", path: hostileWasm, grants: except(func(g *wasm.Grants) { g.Events = nil }), wantCap: "events"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := wasm.Open(t.Context(), wasm.Config{Path: tt.path, Grants: tt.grants, CacheDir: filepath.Join(os.TempDir(), "ply-wasm-test-cache")})
+			_, err := wasm.Open(t.Context(), wasm.Config{Path: tt.path, Grants: tt.grants, Publish: publish, CacheDir: filepath.Join(os.TempDir(), "ply-wasm-test-cache")})
 			if tt.wantCap != "" {
 				ce, ok := errors.AsType[*wasm.CapabilityError](err)
 				if !ok || ce.Capability != tt.wantCap {
@@ -364,5 +411,65 @@ func TestHooks(t *testing.T) {
 	err = h.Stop(t.Context())
 	if pe, ok := errors.AsType[*ply.PluginError](err); !ok || pe.Op != ply.OpStop || pe.Plugin != "hostile" || !errors.Is(err, wasm.ErrGuest) {
 		t.Errorf("stop = %v, want the guest's failure as hostile's stop error", err)
+	}
+}
+
+// except returns hostileGrants changed by drop.
+func except(drop func(g *wasm.Grants)) wasm.Grants {
+	g := hostileGrants
+	drop(&g)
+	return g
+}
+
+// TestCapabilities: the clock, randomness and events reach the guest; http
+// reaches only the hosts on the allowlist.
+func TestCapabilities(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = w.Write([]byte("from upstream"))
+	}))
+	defer upstream.Close()
+	other := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		t.Error("a host off the allowlist was reached")
+	}))
+	defer other.Close()
+	grants := hostileGrants
+	grants.HTTP = []string{strings.TrimPrefix(upstream.URL, "http://")}
+	p := open(t, hostileWasm, wasm.Config{Grants: grants})
+	var s served
+	ch := start(t, &s, []ply.Plugin{p}, ply.WithLogger(discard()))
+
+	call := func(mode string, header ...string) (*httptest.ResponseRecorder, error) {
+		r := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/x", nil)
+		r.Header.Set("X-Mode", mode)
+		for i := 0; i+1 < len(header); i += 2 {
+			r.Header.Set(header[i], header[i+1])
+		}
+		w := httptest.NewRecorder()
+		_, err := ch.Serve(t.Context(), r, w)
+		return w, err
+	}
+	w, err := call("fetch", "X-Target", upstream.URL+"/a")
+	if err != nil || w.Code != http.StatusAccepted || w.Body.String() != "from upstream" {
+		t.Errorf("fetch an allowed host: %d %q %v", w.Code, w.Body, err)
+	}
+	if _, err := call("fetch", "X-Target", other.URL+"/a"); !errors.Is(err, wasm.ErrGuest) || !strings.Contains(err.Error(), "not in the plugin's grants.http") {
+		t.Errorf("fetch a host off the allowlist: err = %v", err)
+	}
+	before := time.Now().UnixNano()
+	w, err = call("caps", "X-Subject", "hostile.greeting")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if now, _ := strconv.ParseInt(w.Header().Get("X-Now"), 10, 64); now < before || w.Header().Get("X-Random") != "8" {
+		t.Errorf("clock %s (want >= %d), random %s", w.Header().Get("X-Now"), before, w.Header().Get("X-Random"))
+	}
+	if _, err := call("caps", "X-Subject", "other.greeting"); !errors.Is(err, wasm.ErrGuest) {
+		t.Errorf("publish to a subject not granted: err = %v, want the guest's failure", err)
+	}
+	published.Lock()
+	defer published.Unlock()
+	if !slices.Contains(published.subjects, "hostile.greeting hello") || slices.ContainsFunc(published.subjects, func(s string) bool { return strings.HasPrefix(s, "other.") }) {
+		t.Errorf("published %q, want hostile.greeting only", published.subjects)
 	}
 }

@@ -34,14 +34,16 @@ func (l *loader) wasmPlugin(i int, p Plugin) (ply.Plugin, bool) {
 	}
 	wp, err := wasm.Open(context.Background(), cfg)
 	if err != nil {
-		var ce *wasm.CapabilityError
-		switch {
-		case errors.As(err, &ce) && p.Grants != nil:
-			l.add(at("grants"), "plugin "+p.Name+": "+err.Error())
-		case errors.As(err, &ce):
-			l.add(at("name"), "plugin "+p.Name+": "+err.Error())
-		default:
-			l.add(at("path"), "plugin "+p.Name+": "+err.Error())
+		for _, err := range flatten(err) {
+			var ce *wasm.CapabilityError
+			switch {
+			case (errors.As(err, &ce) || errors.Is(err, wasm.ErrNoPublisher)) && p.Grants != nil:
+				l.add(at("grants"), "plugin "+p.Name+": "+err.Error())
+			case errors.As(err, &ce):
+				l.add(at("name"), "plugin "+p.Name+": "+err.Error())
+			default:
+				l.add(at("path"), "plugin "+p.Name+": "+err.Error())
+			}
 		}
 		return nil, false
 	}
@@ -50,4 +52,12 @@ func (l *loader) wasmPlugin(i int, p Plugin) (ply.Plugin, bool) {
 		return nil, false
 	}
 	return wp, true
+}
+
+// flatten returns the errors err joins, or err.
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok { //nolint:errorlint // only a join is split
+		return j.Unwrap()
+	}
+	return []error{err}
 }

@@ -88,6 +88,7 @@ modules:
 func TestLoadWasmProblems(t *testing.T) {
 	dir := t.TempDir()
 	guest(t, "../../wasm/testdata/hostile", dir, "hostile.wasm")
+	guest(t, "../../examples/wasm/denylist", dir, "denylist.wasm")
 	if err := os.WriteFile(filepath.Join(dir, "garbage.wasm"), []byte("not wasm"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +100,8 @@ func TestLoadWasmProblems(t *testing.T) {
   - name: hostile
     runtime: wasm
     path: hostile.wasm
-    grants: {log: true}`, want: []string{"ply.yaml:6:13:", "ply.kv_get, of capability kv, which is not granted", `add "kv: true"`}},
+    grants: {log: true}`, want: []string{"ply.yaml:6:13:", "ply.kv_get, of capability kv, which is not granted", `add "kv: true"`,
+			"ply.http_fetch, of capability http", "list the allowed hosts under the plugin's grants.http"}},
 		{name: "ungranted capability without grants", entry: `
   - name: hostile
     runtime: wasm
@@ -117,8 +119,12 @@ func TestLoadWasmProblems(t *testing.T) {
 		{name: "name is not the manifest's", entry: `
   - name: other
     runtime: wasm
-    path: hostile.wasm
-    grants: {log: true, kv: true}`, want: []string{"ply.yaml:3:11:", `is the plugin "hostile": name the entry "hostile"`}},
+    path: denylist.wasm`, want: []string{"ply.yaml:3:11:", `is the plugin "denylist": name the entry "denylist"`}},
+		{name: "events need a publisher", entry: `
+  - name: denylist
+    runtime: wasm
+    path: denylist.wasm
+    grants: {events: [a.b]}`, want: []string{"ply.yaml:6:13:", "no event publisher"}},
 		{name: "unknown runtime", entry: `
   - name: plain
     runtime: lua`, want: []string{"ply.yaml:4:14:", "runtime"}},
