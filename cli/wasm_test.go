@@ -18,7 +18,7 @@ import (
 func withSection(b []byte) []byte {
 	const name = "ply.test"
 	payload := append(append([]byte{byte(len(name))}, name...), "changed"...)
-	return append(append(append([]byte(nil), b...), 0, byte(len(payload))), payload...)
+	return append(append(append([]byte(nil), b...), 0, byte(len(payload))), payload...) //nolint:gosec // a payload of 16 bytes
 }
 
 // ply run --watch reloads a wasm plugin whose module file changed, though

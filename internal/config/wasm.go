@@ -56,7 +56,7 @@ func (l *loader) wasmPlugin(i int, p Plugin) (ply.Plugin, bool) {
 
 // flatten returns the errors err joins, or err.
 func flatten(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok { //nolint:errorlint // only a join is split
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		return j.Unwrap()
 	}
 	return []error{err}
