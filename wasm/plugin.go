@@ -294,8 +294,11 @@ func (p *Plugin) layer(ctx context.Context, c *ply.Call, next ply.Next) error {
 	in.timer.Reset(p.lim.Deadline)
 	err = in.layer.CallWithStack(context.Background(), in.stack[:]) //nolint:contextcheck // the deadline closes the module; see instance.timer
 	stopped := !in.timer.Stop()
-	if err != nil {
-		msg := err.Error() + outputSuffix(in.out.take())
+	if err != nil || stopped { // stopped: the timer closed the module, perhaps as the call returned
+		msg := "closed at its deadline"
+		if err != nil {
+			msg = err.Error() + outputSuffix(in.out.take())
+		}
 		pl.discard(in)
 		return p.trapped(ctx, c, next, errors.New(msg), stopped)
 	}
@@ -308,6 +311,10 @@ func (p *Plugin) layer(ctx context.Context, c *ply.Call, next ply.Next) error {
 		return p.trapped(ctx, c, next, errors.New("the result lies outside the guest's memory"), false)
 	}
 	action, err := p.apply(c, r, res)
+	var failure string
+	if err == nil && action == abi.Fail {
+		failure = p.message(res) // a copy: res is the instance's memory
+	}
 	pl.put(in) // before next: the inner chain never holds this instance
 	if err != nil {
 		return p.trapped(ctx, c, next, err, false)
@@ -317,7 +324,7 @@ func (p *Plugin) layer(ctx context.Context, c *ply.Call, next ply.Next) error {
 	case abi.Respond:
 		return nil
 	case abi.Fail:
-		return p.fail(&CallError{Kind: ErrGuest, Message: p.message(res)})
+		return p.fail(&CallError{Kind: ErrGuest, Message: failure})
 	}
 	return next.Run(ctx)
 }
