@@ -2,7 +2,9 @@ package wasm
 
 import (
 	"context"
+
 	"errors"
+	"github.com/plykit/ply"
 	"net/http"
 	"runtime"
 	"time"
@@ -29,6 +31,14 @@ type Config struct {
 	// Publish backs the events capability; required when Grants.Events is
 	// set.
 	Publish func(ctx context.Context, subject string, data []byte) error `json:"-"`
+	// Setup, when set, runs at the start of Provision with the host's
+	// setup and this Config, to fill what only the running host has — a
+	// KV or a Publish backed by another plugin's API (ply.Lookup). Name
+	// that plugin in Requires, so that it is provisioned first.
+	Setup func(ctx context.Context, s *ply.Setup, c *Config) error `json:"-"`
+	// Requires are dependencies the plugin has beside its manifest's: the
+	// plugins Setup looks up.
+	Requires []ply.Dependency `json:"-"`
 	// HTTPClient makes the http capability's requests. Default: a client
 	// that refuses redirects to hosts off the allowlist.
 	HTTPClient *http.Client `json:"-"`

@@ -118,7 +118,8 @@ func newPlugin(ctx context.Context, cfg Config, lim Limits, hash [32]byte, e *en
 	if len(m.Options) > 0 {
 		p.opts = reflect.New(optionsType(m.Options))
 	}
-	if len(cfg.Grants.Events) > 0 && cfg.Publish == nil {
+	p.info.Requires = append(p.info.Requires, cfg.Requires...)
+	if len(cfg.Grants.Events) > 0 && cfg.Publish == nil && cfg.Setup == nil {
 		return nil, fmt.Errorf("%s: %w", cfg.Path, ErrNoPublisher)
 	}
 	return p, nil
@@ -171,8 +172,17 @@ func (p *Plugin) Provision(ctx context.Context, s *ply.Setup) error {
 		p.eng, p.host = e, host
 	}
 	p.log = s.Logger()
-	*p.host = hostFuncs{plugin: p.info.Name, deadline: p.lim.Deadline, logger: p.log, kv: p.cfg.KV, client: p.cfg.HTTPClient,
-		hosts: p.cfg.Grants.HTTP, subject: p.cfg.Grants.Events, publish: p.cfg.Publish}
+	cfg := p.cfg // Setup fills a copy: a second Provision starts from the same Config
+	if cfg.Setup != nil {
+		if err := cfg.Setup(ctx, s, &cfg); err != nil {
+			return err
+		}
+	}
+	if len(cfg.Grants.Events) > 0 && cfg.Publish == nil {
+		return ErrNoPublisher
+	}
+	*p.host = hostFuncs{plugin: p.info.Name, deadline: p.lim.Deadline, logger: p.log, kv: cfg.KV, client: cfg.HTTPClient,
+		hosts: cfg.Grants.HTTP, subject: cfg.Grants.Events, publish: cfg.Publish}
 	if p.host.kv == nil {
 		p.host.kv = &memKV{}
 	}

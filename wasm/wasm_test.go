@@ -469,7 +469,7 @@ func TestCapabilities(t *testing.T) {
 	}
 	published.Lock()
 	defer published.Unlock()
-	if !slices.Contains(published.subjects, "hostile.greeting hello") || slices.ContainsFunc(published.subjects, func(s string) bool { return strings.HasPrefix(s, "other.") }) {
+	if !slices.Contains(published.subjects, `hostile.greeting "hello"`) || slices.ContainsFunc(published.subjects, func(s string) bool { return strings.HasPrefix(s, "other.") }) {
 		t.Errorf("published %q, want hostile.greeting only", published.subjects)
 	}
 }

@@ -2,11 +2,14 @@ package config
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
 
 	"github.com/plykit/ply"
+	"github.com/plykit/ply/eventbus"
 	"github.com/plykit/ply/wasm"
 )
 
@@ -31,6 +34,9 @@ func (l *loader) wasmPlugin(i int, p Plugin) (ply.Plugin, bool) {
 	}
 	if p.Limits != nil {
 		cfg.Limits = *p.Limits
+	}
+	if len(cfg.Grants.Events) > 0 {
+		publishOnBus(&cfg)
 	}
 	wp, err := wasm.Open(context.Background(), cfg)
 	if err != nil {
@@ -60,4 +66,57 @@ func flatten(err error) []error {
 		return j.Unwrap()
 	}
 	return []error{err}
+}
+
+// publishOnBus backs a wasm plugin's events capability with the host's
+// event bus (the "events" plugin, which the wasm plugin then requires):
+// each publish is an event of JSON data on its subject, as the events
+// plugin's handlers receive them.
+func publishOnBus(cfg *wasm.Config) {
+	cfg.Requires = append(cfg.Requires, ply.Dependency{Name: "events"})
+	cfg.Setup = func(_ context.Context, s *ply.Setup, c *wasm.Config) error {
+		bus, err := ply.Lookup(s, eventbus.Key)
+		if err != nil {
+			return err
+		}
+		topics := &topicCache{m: map[string]eventbus.Topic[json.RawMessage]{}}
+		c.Publish = func(ctx context.Context, subject string, data []byte) error {
+			if !json.Valid(data) {
+				return fmt.Errorf("publish %s: the event is not JSON", subject)
+			}
+			t, err := topics.get(subject)
+			if err != nil {
+				return err
+			}
+			return eventbus.Publish(ctx, bus, t, json.RawMessage(data))
+		}
+		return nil
+	}
+}
+
+// topicCache keeps the topics a plugin publishes to, up to maxTopics:
+// a topic caches its route on the bus.
+type topicCache struct {
+	mu sync.Mutex
+	m  map[string]eventbus.Topic[json.RawMessage]
+}
+
+const maxTopics = 256
+
+func (c *topicCache) get(subject string) (t eventbus.Topic[json.RawMessage], err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t, ok := c.m[subject]; ok {
+		return t, nil
+	}
+	defer func() {
+		if v := recover(); v != nil { // NewTopic panics on a subject NATS refuses
+			err = fmt.Errorf("publish %q: %v", subject, v)
+		}
+	}()
+	t = eventbus.NewTopic[json.RawMessage](subject)
+	if len(c.m) < maxTopics {
+		c.m[subject] = t
+	}
+	return t, nil
 }

@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/plykit/ply"
+	"github.com/plykit/ply/eventbus"
 	"github.com/plykit/ply/httpserver"
 	"github.com/plykit/ply/internal/config"
 	"github.com/plykit/ply/internal/wasmtest"
@@ -120,11 +122,6 @@ func TestLoadWasmProblems(t *testing.T) {
   - name: other
     runtime: wasm
     path: denylist.wasm`, want: []string{"ply.yaml:3:11:", `is the plugin "denylist": name the entry "denylist"`}},
-		{name: "events need a publisher", entry: `
-  - name: denylist
-    runtime: wasm
-    path: denylist.wasm
-    grants: {events: [a.b]}`, want: []string{"ply.yaml:6:13:", "no event publisher"}},
 		{name: "unknown runtime", entry: `
   - name: plain
     runtime: lua`, want: []string{"ply.yaml:4:14:", "runtime"}},
@@ -143,5 +140,73 @@ func TestLoadWasmProblems(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLoadWasmEvents: a wasm plugin granted events publishes on the host's
+// event bus, to the subjects granted only.
+func TestLoadWasmEvents(t *testing.T) {
+	dir := t.TempDir()
+	guest(t, "../../wasm/testdata/hostile", dir, "hostile.wasm")
+	file := filepath.Join(dir, "ply.yaml")
+	data := []byte(`plugins:
+  - name: events
+  - name: hostile
+    runtime: wasm
+    path: hostile.wasm
+    grants: {log: true, kv: true, clock: true, random: true, http: [example.invalid], events: [hostile.>]}
+modules:
+  - name: site
+    routes:
+      - route: GET /hello
+        static: {text: hello}
+`)
+	var srv *httpserver.Server
+	cat := catalog(&srv)
+	cat["events"] = func() ply.Plugin { return eventbus.NewPlugin() }
+	cfg, err := config.Load(file, data, cat, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := ply.New(cfg.Plugins, append(cfg.Options, ply.WithLogger(discard))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = h.Stop(context.WithoutCancel(t.Context())) }()
+	bus, err := ply.Lookup(h, eventbus.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 1)
+	sub, err := eventbus.Subscribe(bus, eventbus.NewTopic[json.RawMessage]("hostile.greeting"), func(_ context.Context, ev json.RawMessage) error {
+		got <- string(ev)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sub.Drain(context.WithoutCancel(t.Context())) }()
+	ch, err := h.Chain("site", "GET /hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for subject, wantErr := range map[string]bool{"hostile.greeting": false, "other.greeting": true} {
+		r := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/hello", nil)
+		r.Header.Set("X-Mode", "caps")
+		r.Header.Set("X-Subject", subject)
+		if _, err := ch.Serve(t.Context(), r, httptest.NewRecorder()); (err != nil) != wantErr {
+			t.Errorf("publish to %s: err = %v, want error %v", subject, err, wantErr)
+		}
+	}
+	select { // Publish delivers to synchronous subscribers before it returns
+	case ev := <-got:
+		if ev != `"hello"` {
+			t.Errorf("event %s, want \"hello\"", ev)
+		}
+	default:
+		t.Error("no event on hostile.greeting")
 	}
 }

@@ -73,7 +73,7 @@ func layer(req *guest.Request, res *guest.Response) {
 		guest.Random(b)
 		res.SetHeader("X-Now", strconv.FormatInt(guest.Now(), 10))
 		res.SetHeader("X-Random", strconv.Itoa(len(b)))
-		if err := guest.Publish(req.Header("X-Subject"), []byte("hello")); err != nil {
+		if err := guest.Publish(req.Header("X-Subject"), []byte(`"hello"`)); err != nil {
 			res.Fail(err.Error())
 		}
 	case "echo":
