@@ -9,7 +9,9 @@ import (
 	"sync"
 
 	"github.com/plykit/ply"
+	"github.com/plykit/ply/backbone/keys"
 	"github.com/plykit/ply/eventbus"
+	"github.com/plykit/ply/kv"
 	"github.com/plykit/ply/wasm"
 )
 
@@ -37,6 +39,9 @@ func (l *loader) wasmPlugin(i int, p Plugin) (ply.Plugin, bool) {
 	}
 	if len(cfg.Grants.Events) > 0 {
 		publishOnBus(&cfg)
+	}
+	if cfg.Grants.KV {
+		storeOnBackbone(&cfg)
 	}
 	wp, err := wasm.Open(context.Background(), cfg)
 	if err != nil {
@@ -74,7 +79,7 @@ func flatten(err error) []error {
 // plugin's handlers receive them.
 func publishOnBus(cfg *wasm.Config) {
 	cfg.Requires = append(cfg.Requires, ply.Dependency{Name: "events"})
-	cfg.Setup = func(_ context.Context, s *ply.Setup, c *wasm.Config) error {
+	addSetup(cfg, func(_ context.Context, s *ply.Setup, c *wasm.Config) error {
 		bus, err := ply.Lookup(s, eventbus.Key)
 		if err != nil {
 			return err
@@ -91,8 +96,65 @@ func publishOnBus(cfg *wasm.Config) {
 			return eventbus.Publish(ctx, bus, t, json.RawMessage(data))
 		}
 		return nil
+	})
+}
+
+// addSetup runs fn after cfg's Setup, if any.
+func addSetup(cfg *wasm.Config, fn func(context.Context, *ply.Setup, *wasm.Config) error) {
+	prev := cfg.Setup
+	cfg.Setup = func(ctx context.Context, s *ply.Setup, c *wasm.Config) error {
+		if prev != nil {
+			if err := prev(ctx, s, c); err != nil {
+				return err
+			}
+		}
+		return fn(ctx, s, c)
 	}
 }
+
+// storeOnBackbone backs a wasm plugin's kv capability with a JetStream
+// key-value bucket of its own (namespace "wasm/<plugin>") when the host has
+// the backbone; without one, the plugin's keys stay in memory.
+func storeOnBackbone(cfg *wasm.Config) {
+	cfg.Requires = append(cfg.Requires, ply.Dependency{Name: "backbone", Optional: true})
+	addSetup(cfg, func(ctx context.Context, s *ply.Setup, c *wasm.Config) error {
+		js, err := ply.Lookup(s, keys.JetStream)
+		if errors.Is(err, ply.ErrNotRegistered) {
+			return nil // no backbone: the default, in memory
+		}
+		if err != nil {
+			return err
+		}
+		ns, err := kv.Namespace("wasm", s.Info().Name)
+		if err != nil {
+			return err
+		}
+		store, err := kv.New(ctx, js, ns)
+		if err != nil {
+			return err
+		}
+		c.KV = jetstreamKV{store}
+		return nil
+	})
+}
+
+// jetstreamKV is a kv.Store as a wasm.KV.
+type jetstreamKV struct{ s *kv.Store }
+
+func (k jetstreamKV) Get(ctx context.Context, key string) ([]byte, error) {
+	e, err := k.s.Get(ctx, key)
+	if errors.Is(err, kv.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %w", wasm.ErrNotFound, err)
+	}
+	return e.Value, err
+}
+
+func (k jetstreamKV) Put(ctx context.Context, key string, value []byte) error {
+	_, err := k.s.Put(ctx, key, value)
+	return err
+}
+
+func (k jetstreamKV) Delete(ctx context.Context, key string) error { return k.s.Delete(ctx, key) }
 
 // topicCache keeps the topics a plugin publishes to, up to maxTopics:
 // a topic caches its route on the bus.

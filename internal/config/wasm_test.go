@@ -12,10 +12,13 @@ import (
 	"testing"
 
 	"github.com/plykit/ply"
+	"github.com/plykit/ply/backbone"
+	"github.com/plykit/ply/backbone/keys"
 	"github.com/plykit/ply/eventbus"
 	"github.com/plykit/ply/httpserver"
 	"github.com/plykit/ply/internal/config"
 	"github.com/plykit/ply/internal/wasmtest"
+	"github.com/plykit/ply/kv"
 	"github.com/plykit/ply/option"
 	"github.com/plykit/ply/wasm"
 )
@@ -208,5 +211,67 @@ modules:
 		}
 	default:
 		t.Error("no event on hostile.greeting")
+	}
+}
+
+// TestLoadWasmKVOnBackbone: with the backbone, a wasm plugin's keys are in
+// a JetStream bucket of its own.
+func TestLoadWasmKVOnBackbone(t *testing.T) {
+	dir := t.TempDir()
+	guest(t, "../../wasm/testdata/hostile", dir, "hostile.wasm")
+	file := filepath.Join(dir, "ply.yaml")
+	data := []byte(`plugins:
+  - name: backbone
+    options: {dataDir: ` + filepath.Join(dir, "nats") + `}
+  - name: events
+  - name: hostile
+    runtime: wasm
+    path: hostile.wasm
+    grants: {log: true, kv: true, clock: true, random: true, http: [example.invalid], events: [hostile.>]}
+modules:
+  - name: site
+    routes:
+      - route: GET /hello
+        static: {text: hello}
+`)
+	var srv *httpserver.Server
+	cat := catalog(&srv)
+	cat["events"] = func() ply.Plugin { return eventbus.NewPlugin() }
+	cat["backbone"] = func() ply.Plugin { return backbone.New(backbone.Options{}) }
+	cfg, err := config.Load(file, data, cat, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := ply.New(cfg.Plugins, append(cfg.Options, ply.WithLogger(discard))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = h.Stop(context.WithoutCancel(t.Context())) }()
+	ch, err := h.Chain("site", "GET /hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"1", "2"} {
+		r := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/hello", nil)
+		r.Header.Set("X-Mode", "kv")
+		w := httptest.NewRecorder()
+		if _, err := ch.Serve(t.Context(), r, w); err != nil || w.Header().Get("X-Count") != want {
+			t.Fatalf("call %d: X-Count %q, %v; want %s", i, w.Header().Get("X-Count"), err, want)
+		}
+	}
+	js, err := ply.Lookup(h, keys.JetStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := kv.New(t.Context(), js, "wasm/hostile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := store.Get(t.Context(), "hostile/count")
+	if err != nil || string(e.Value) != "2" {
+		t.Errorf("the bucket holds %q, %v; want 2", e.Value, err)
 	}
 }
