@@ -196,6 +196,7 @@ func (p *Plugin) Provision(ctx context.Context, s *ply.Setup) error {
 		opts = []byte{0}
 	}
 	p.pool = newPool(p.eng, p.cfg.Path, opts, p.lim)
+	p.pool.forget = p.host.kept.Delete
 	p.traps.Store(0)
 	warm := make([]*instance, 0, p.lim.Warm)
 	defer func() {
