@@ -18,11 +18,15 @@ import (
 	"github.com/plykit/ply/wasm"
 )
 
-// open opens the module at path with cfg's grants and limits, and a
-// compilation cache of its own.
+// open opens the module at path with cfg's grants and limits (a deadline
+// of 1s unless given), a publisher that records, and the tests' shared
+// compilation cache.
 func open(t *testing.T, path string, cfg wasm.Config) *wasm.Plugin {
 	t.Helper()
 	cfg.Path = path
+	if cfg.Limits.Deadline == 0 { // the default, 100ms, is short for a loaded test machine
+		cfg.Limits.Deadline = time.Second
+	}
 	if cfg.Publish == nil {
 		cfg.Publish = publish
 	}
