@@ -44,6 +44,7 @@ func TestWatchWasmModule(t *testing.T) {
     runtime: wasm
     path: ` + path + `
     options: {deny: [mallory]}
+    limits: {deadline: 1s}
 modules:
   - name: api
     routes:

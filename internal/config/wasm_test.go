@@ -48,7 +48,7 @@ func TestLoadWasm(t *testing.T) {
   - name: denylist
     runtime: wasm
     path: denylist.wasm
-    limits: {deadline: 50ms, pool: 2}
+    limits: {deadline: 1s, pool: 2}
     options:
       deny: [mallory]
 modules:
@@ -158,6 +158,7 @@ func TestLoadWasmEvents(t *testing.T) {
     runtime: wasm
     path: hostile.wasm
     grants: {log: true, kv: true, clock: true, random: true, http: [example.invalid], events: [hostile.>]}
+    limits: {deadline: 1s}
 modules:
   - name: site
     routes:
@@ -228,6 +229,7 @@ func TestLoadWasmKVOnBackbone(t *testing.T) {
     runtime: wasm
     path: hostile.wasm
     grants: {log: true, kv: true, clock: true, random: true, http: [example.invalid], events: [hostile.>]}
+    limits: {deadline: 1s}
 modules:
   - name: site
     routes:
