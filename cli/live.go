@@ -57,7 +57,7 @@ func (l *live) reload(ctx context.Context, force bool) (ply.Reloaded, error) {
 		return ply.Reloaded{}, l.refused(err)
 	}
 	if !force {
-		if bytes.Equal(data, l.seen) {
+		if bytes.Equal(data, l.seen) && !l.modulesChanged() {
 			return ply.Reloaded{}, errUnchanged
 		}
 		l.logger.Info("the file changed: reloading", "file", l.path)
@@ -74,18 +74,20 @@ func (l *live) reload(ctx context.Context, force bool) (ply.Reloaded, error) {
 	plugins := make([]ply.Plugin, len(cfg.Plugins))
 	for i, p := range cfg.Plugins {
 		plugins[i] = p
-		if old, ok := running[p.Info().Name]; ok && old.Info().Version == p.Info().Version {
+		if old, ok := running[p.Info().Name]; ok && old.Info().Version == p.Info().Version && !stale(old) {
 			plugins[i] = old // the kernel keeps it if its options did not change, or renews it
 		}
 	}
 	plugins = append(plugins, l.app.extra...) // the same objects: carried over
 	renewed := make([]ply.Plugin, len(plugins))
 	renew := func(old ply.Plugin) ply.Plugin {
-		newPlugin, ok := l.app.catalog[old.Info().Name]
-		if !ok {
+		p := l.renewWasm(ctx, old)
+		if newPlugin, ok := l.app.catalog[old.Info().Name]; ok && p == nil {
+			p = newPlugin()
+		}
+		if p == nil {
 			return nil
 		}
-		p := newPlugin()
 		for i, q := range plugins {
 			if same(q, old) {
 				renewed[i] = p
@@ -143,6 +145,11 @@ func (l *live) serve(ctx context.Context, watch bool) error {
 		if err := w.Add(filepath.Dir(l.path)); err != nil {
 			return fmt.Errorf("watch %s: %w", l.path, err)
 		}
+		for _, dir := range l.moduleDirs() {
+			if err := w.Add(dir); err != nil {
+				return fmt.Errorf("watch %s: %w", dir, err)
+			}
+		}
 		events, watchErrs = w.Events, w.Errors
 		l.logger.Info("watching the file for changes", "file", l.path)
 	}
@@ -158,7 +165,7 @@ func (l *live) serve(ctx context.Context, watch bool) error {
 			l.logger.Info("SIGHUP: reloading", "file", l.path)
 			_, _ = l.reload(ctx, true) // reported by reload and the host
 		case ev := <-events:
-			if name := filepath.Base(ev.Name); name == base || strings.HasPrefix(name, "..") { // ..data: a ConfigMap's swap
+			if name := filepath.Base(ev.Name); name == base || strings.HasPrefix(name, "..") || l.isModule(ev.Name) { // ..data: a ConfigMap's swap
 				settle.Reset(debounce)
 			}
 		case err := <-watchErrs:

@@ -33,6 +33,7 @@ import (
 	"github.com/plykit/ply/httpserver"
 	"github.com/plykit/ply/internal/options"
 	"github.com/plykit/ply/option"
+	"github.com/plykit/ply/wasm"
 )
 
 // File is the shape of a ply.yaml file.
@@ -54,6 +55,12 @@ type Plugin struct {
 	Options  any    `json:"options,omitempty"`  // decoded by the plugin itself
 	Disabled bool   `json:"disabled,omitempty"`
 	Lazy     bool   `json:"lazy,omitempty"` // load at first use, not at start (ply.WithLazy)
+	// Runtime is how the plugin runs: compiled in (empty or "go", from the
+	// catalog) or "wasm", the WebAssembly module at Path.
+	Runtime string       `json:"runtime,omitempty" jsonschema:"enum=go,enum=wasm"`
+	Path    string       `json:"path,omitempty"`   // runtime wasm: the module's file, relative to this file
+	Grants  *wasm.Grants `json:"grants,omitempty"` // runtime wasm: the capabilities it may use; none by default
+	Limits  *wasm.Limits `json:"limits,omitempty"` // runtime wasm: memory, deadline, pool, traps, failOpen
 }
 
 // Module is a group of routes with a prefix and per-plugin options.
@@ -257,18 +264,10 @@ func (l *loader) build(f File) *Host {
 		if p.Disabled {
 			continue
 		}
-		newPlugin, ok := l.cat[id]
+		plugin, ok := l.plugin(i, p, id)
 		if !ok {
-			if p.Version != "" {
-				l.add(fmt.Sprintf("plugins[%d].version", i), noVersion(p.Name, p.Version, l.cat))
-				continue
-			}
-			if p.Name != "" { // an empty name is reported by the schema
-				l.add(path, unknownPlugin(p.Name, l.cat))
-			}
 			continue
 		}
-		plugin := newPlugin()
 		h.Plugins = append(h.Plugins, plugin)
 		if p.Options != nil {
 			if c, ok := plugin.(ply.Configurable); !ok || c.Options() == nil {
@@ -321,6 +320,27 @@ func (l *loader) build(f File) *Host {
 		h.Options = append(h.Options, ply.WithModules(mod))
 	}
 	return h
+}
+
+// plugin makes the plugin of entry i: from the catalog, under id (its name,
+// or name@version), or for runtime wasm from its module (see wasm.go).
+func (l *loader) plugin(i int, p Plugin, id string) (ply.Plugin, bool) {
+	if p.Runtime == wasm.Runtime {
+		return l.wasmPlugin(i, p)
+	}
+	if p.Path != "" || p.Grants != nil || p.Limits != nil {
+		l.add(fmt.Sprintf("plugins[%d].runtime", i), "path, grants and limits are for a WebAssembly plugin: add runtime: wasm, or remove them")
+	}
+	newPlugin, ok := l.cat[id]
+	switch {
+	case ok:
+		return newPlugin(), true
+	case p.Version != "":
+		l.add(fmt.Sprintf("plugins[%d].version", i), noVersion(p.Name, p.Version, l.cat))
+	case p.Name != "": // an empty name is reported by the schema
+		l.add(fmt.Sprintf("plugins[%d].name", i), unknownPlugin(p.Name, l.cat))
+	}
+	return nil, false
 }
 
 // builtin returns the handler of route r under prefix: prev's, when it
