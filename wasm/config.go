@@ -25,8 +25,11 @@ type Config struct {
 	// Default: os.UserCacheDir()/ply/wasm; "off" compiles every time.
 	CacheDir string `json:"-"`
 	// KV backs the kv capability. Each plugin sees only its own keys (the
-	// host prefixes them with the plugin's name). Default: a store in
-	// memory owned by the plugin, emptied by its Cleanup.
+	// host prefixes them with the plugin's name). Its methods get the
+	// context of the layer call they serve, so a store on a host with
+	// tenants picks the calling tenant's keys from it ([ply.TenantOf]), as
+	// the default does. Default: a store in memory owned by the plugin,
+	// emptied by its Cleanup.
 	KV KV `json:"-"`
 	// Publish backs the events capability; required when Grants.Events is
 	// set.

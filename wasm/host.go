@@ -17,6 +17,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/plykit/ply"
 	"github.com/plykit/ply/wasm/abi"
 )
 
@@ -72,7 +73,7 @@ func (h *hostFuncs) log(ctx context.Context, m api.Module, stack []uint64) {
 	if len(msg) > maxLog {
 		msg = msg[:maxLog]
 	}
-	h.logger.Log(ctx, slog.Level(int32(stack[0])), string(msg)) //nolint:gosec // the guest's level, an i32
+	h.logger.Log(callerOf(ctx), slog.Level(int32(stack[0])), string(msg)) //nolint:gosec // the guest's level, an i32
 }
 
 func (h *hostFuncs) now(_ context.Context, _ api.Module, stack []uint64) {
@@ -94,7 +95,7 @@ func (h *hostFuncs) kvGet(ctx context.Context, m api.Module, stack []uint64) {
 		stack[0] = neg(2)
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, h.deadline)
+	ctx, cancel := context.WithTimeout(callerOf(ctx), h.deadline)
 	defer cancel()
 	v, err := h.kv.Get(ctx, h.scoped(key))
 	switch {
@@ -120,7 +121,7 @@ func (h *hostFuncs) kvSet(ctx context.Context, m api.Module, stack []uint64) {
 		stack[0] = 1
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, h.deadline)
+	ctx, cancel := context.WithTimeout(callerOf(ctx), h.deadline)
 	defer cancel()
 	if err := h.kv.Put(ctx, h.scoped(key), bytes.Clone(val)); err != nil {
 		h.warn(ctx, "kv set", err)
@@ -136,7 +137,7 @@ func (h *hostFuncs) kvDelete(ctx context.Context, m api.Module, stack []uint64) 
 		stack[0] = 1
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, h.deadline)
+	ctx, cancel := context.WithTimeout(callerOf(ctx), h.deadline)
 	defer cancel()
 	if err := h.kv.Delete(ctx, h.scoped(key)); err != nil && !errors.Is(err, ErrNotFound) {
 		h.warn(ctx, "kv delete", err)
@@ -229,7 +230,7 @@ func (h *hostFuncs) do(ctx context.Context, msg []byte) ([]byte, error) {
 	if !h.allowedHost(u) {
 		return nil, fmt.Errorf("http_fetch: host %q is not in the plugin's grants.http", u.Host)
 	}
-	ctx, cancel := context.WithTimeout(ctx, h.deadline)
+	ctx, cancel := context.WithTimeout(callerOf(ctx), h.deadline)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
 	if err != nil {
@@ -294,7 +295,7 @@ func (h *hostFuncs) publishFn(ctx context.Context, m api.Module, stack []uint64)
 		stack[0] = 1
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, h.deadline)
+	ctx, cancel := context.WithTimeout(callerOf(ctx), h.deadline)
 	defer cancel()
 	if err := h.publish(ctx, string(subj), bytes.Clone(data)); err != nil {
 		h.warn(ctx, "publish", err)
@@ -304,24 +305,44 @@ func (h *hostFuncs) publishFn(ctx context.Context, m api.Module, stack []uint64)
 	stack[0] = 0
 }
 
+// callerOf returns the context of the layer call that a host function
+// serves — with its values (the call's tenant, its trace) and its
+// cancellation — or ctx outside a layer call (the start and stop hooks).
+func callerOf(ctx context.Context) context.Context {
+	if in, ok := ctx.Value(instanceKey{}).(*instance); ok && in.caller != nil {
+		return in.caller
+	}
+	return ctx
+}
+
 // memKV is the default store of the kv capability: in memory, for the
-// plugin's lifetime.
+// plugin's lifetime. On a host with tenants each tenant's calls have keys
+// of their own ([ply.TenantOf]).
 type memKV struct{ m sync.Map }
 
-func (s *memKV) Get(_ context.Context, key string) ([]byte, error) {
-	v, ok := s.m.Load(key)
+// tenantKey scopes key to the tenant of ctx's call: NUL never starts a
+// plugin's key, so no tenant's key is another's or the host's.
+func tenantKey(ctx context.Context, key string) string {
+	if t, ok := ply.TenantOf(ctx); ok {
+		return "\x00" + t + "\x00" + key
+	}
+	return key
+}
+
+func (s *memKV) Get(ctx context.Context, key string) ([]byte, error) {
+	v, ok := s.m.Load(tenantKey(ctx, key))
 	if !ok {
 		return nil, ErrNotFound
 	}
 	return bytes.Clone(v.([]byte)), nil
 }
 
-func (s *memKV) Put(_ context.Context, key string, value []byte) error {
-	s.m.Store(key, bytes.Clone(value))
+func (s *memKV) Put(ctx context.Context, key string, value []byte) error {
+	s.m.Store(tenantKey(ctx, key), bytes.Clone(value))
 	return nil
 }
 
-func (s *memKV) Delete(_ context.Context, key string) error {
-	s.m.Delete(key)
+func (s *memKV) Delete(ctx context.Context, key string) error {
+	s.m.Delete(tenantKey(ctx, key))
 	return nil
 }

@@ -306,8 +306,11 @@ func (p *Plugin) layer(ctx context.Context, c *ply.Call, next ply.Next) error {
 		return p.fail(err)
 	}
 	in.timer.Reset(p.lim.Deadline)
-	err = in.layer.CallWithStack(context.Background(), in.stack[:]) //nolint:contextcheck // the deadline closes the module; see instance.timer
+	in.caller = ctx
+	err = in.layer.CallWithStack(in.ctx, in.stack[:]) //nolint:contextcheck // the deadline closes the module (see instance.timer); host functions get ctx through in.caller
 	stopped := !in.timer.Stop()
+	// The instance goes back to the pool: it keeps no call's context.
+	in.caller = nil
 	if err != nil || stopped { // stopped: the timer closed the module, perhaps as the call returned
 		msg := "closed at its deadline"
 		if err != nil {

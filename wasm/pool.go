@@ -35,7 +35,14 @@ type instance struct {
 	// wazero watches at less cost.
 	timer *time.Timer
 	out   *output
+	// ctx is every layer call's context: no Done, and the instance, so
+	// that host functions reach caller, the context of the layer call
+	// they serve, set for the call's duration only (see callerOf).
+	ctx    context.Context
+	caller context.Context
 }
+
+type instanceKey struct{}
 
 func (in *instance) close(ctx context.Context) {
 	in.timer.Stop()
@@ -120,6 +127,7 @@ func (p *pool) instantiate(ctx context.Context) (*instance, error) {
 	}
 	in := &instance{mod: mod, mem: mod.Memory(), layer: mod.ExportedFunction("ply_layer"),
 		buffer: mod.ExportedFunction("ply_buffer"), out: out}
+	in.ctx = context.WithValue(context.Background(), instanceKey{}, in)
 	in.timer = time.AfterFunc(time.Hour, func() {
 		_ = mod.CloseWithExitCode(context.Background(), sys.ExitCodeDeadlineExceeded) // the call sees it and fails
 	})

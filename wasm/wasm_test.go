@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/plykit/ply"
+	"github.com/plykit/ply/tenant"
 	"github.com/plykit/ply/wasm"
 )
 
@@ -206,6 +207,27 @@ func TestKVIsThePluginsOwn(t *testing.T) {
 	}
 	if got := string(kv.m["hostile/count"]); got != "3" {
 		t.Errorf("hostile/count = %q, want 3", got)
+	}
+}
+
+// On a host with tenants, a shared instance serving tenant A's call
+// reaches only A's keys: each tenant counts on its own, through the
+// default store and the caller's context that host functions get.
+func TestKVIsTheTenantsOwn(t *testing.T) {
+	p := open(t, hostileWasm, wasm.Config{Grants: hostileGrants, Limits: wasm.Limits{Pool: 1}})
+	var s served
+	ch := start(t, &s, []ply.Plugin{p}, ply.WithLogger(discard()),
+		ply.WithTenants(tenant.Header("X-Tenant"), ply.Tenant{Name: "acme"}, ply.Tenant{Name: "globex"}))
+	for i, tt := range []struct{ tenant, want string }{
+		{"acme", "1"}, {"acme", "2"}, {"globex", "1"}, {"acme", "3"}, {"globex", "2"},
+	} {
+		r := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/x", nil)
+		r.Header.Set("X-Mode", "kv")
+		r.Header.Set("X-Tenant", tt.tenant)
+		w := httptest.NewRecorder()
+		if _, err := ch.Serve(t.Context(), r, w); err != nil || w.Header().Get("X-Count") != tt.want {
+			t.Fatalf("call %d, tenant %s: X-Count %q, err %v; want %s", i, tt.tenant, w.Header().Get("X-Count"), err, tt.want)
+		}
 	}
 }
 

@@ -113,8 +113,9 @@ func addSetup(cfg *wasm.Config, fn func(context.Context, *ply.Setup, *wasm.Confi
 }
 
 // storeOnBackbone backs a wasm plugin's kv capability with a JetStream
-// key-value bucket of its own (namespace "wasm/<plugin>") when the host has
-// the backbone; without one, the plugin's keys stay in memory.
+// key-value bucket of its own (namespace "wasm/<plugin>", and on a host
+// with tenants "<tenant>/wasm/<plugin>" for each tenant's calls) when the
+// host has the backbone; without one, the plugin's keys stay in memory.
 func storeOnBackbone(cfg *wasm.Config) {
 	cfg.Requires = append(cfg.Requires, ply.Dependency{Name: "backbone", Optional: true})
 	addSetup(cfg, func(ctx context.Context, s *ply.Setup, c *wasm.Config) error {
@@ -133,16 +134,37 @@ func storeOnBackbone(cfg *wasm.Config) {
 		if err != nil {
 			return err
 		}
-		c.KV = jetstreamKV{store}
+		tenants, err := kv.NewTenants(js, ns)
+		if err != nil {
+			return err
+		}
+		c.KV = jetstreamKV{own: store, tenants: tenants}
 		return nil
 	})
 }
 
-// jetstreamKV is a kv.Store as a wasm.KV.
-type jetstreamKV struct{ s *kv.Store }
+// jetstreamKV is a kv.Store as a wasm.KV: the plugin's own, or on a host
+// with tenants the store of the calling tenant ("<tenant>/wasm/<plugin>").
+type jetstreamKV struct {
+	own     *kv.Store
+	tenants *kv.Tenants
+}
+
+// store returns the store of ctx's call: its tenant's, else the plugin's.
+func (k jetstreamKV) store(ctx context.Context) (*kv.Store, error) {
+	s, err := k.tenants.Store(ctx)
+	if errors.Is(err, kv.ErrNoTenant) {
+		return k.own, nil
+	}
+	return s, err
+}
 
 func (k jetstreamKV) Get(ctx context.Context, key string) ([]byte, error) {
-	e, err := k.s.Get(ctx, key)
+	s, err := k.store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.Get(ctx, key)
 	if errors.Is(err, kv.ErrNotFound) {
 		return nil, fmt.Errorf("%w: %w", wasm.ErrNotFound, err)
 	}
@@ -150,11 +172,21 @@ func (k jetstreamKV) Get(ctx context.Context, key string) ([]byte, error) {
 }
 
 func (k jetstreamKV) Put(ctx context.Context, key string, value []byte) error {
-	_, err := k.s.Put(ctx, key, value)
+	s, err := k.store(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = s.Put(ctx, key, value)
 	return err
 }
 
-func (k jetstreamKV) Delete(ctx context.Context, key string) error { return k.s.Delete(ctx, key) }
+func (k jetstreamKV) Delete(ctx context.Context, key string) error {
+	s, err := k.store(ctx)
+	if err != nil {
+		return err
+	}
+	return s.Delete(ctx, key)
+}
 
 // topicCache keeps the topics a plugin publishes to, up to maxTopics:
 // a topic caches its route on the bus.

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -216,12 +217,24 @@ modules:
 }
 
 // TestLoadWasmKVOnBackbone: with the backbone, a wasm plugin's keys are in
-// a JetStream bucket of its own.
+// a JetStream bucket of its own; on a host with tenants, each tenant's
+// calls count in that tenant's bucket.
 func TestLoadWasmKVOnBackbone(t *testing.T) {
-	dir := t.TempDir()
-	guest(t, "../../wasm/testdata/hostile", dir, "hostile.wasm")
-	file := filepath.Join(dir, "ply.yaml")
-	data := []byte(`plugins:
+	for _, tt := range []struct {
+		name    string
+		tenants string
+		calls   []string          // the tenant of each call, "" for none
+		buckets map[string]string // namespace -> the count it holds
+	}{
+		{name: "no tenants", calls: []string{"", ""}, buckets: map[string]string{"wasm/hostile": "2"}},
+		{name: "tenants", tenants: "tenants:\n  from: {header: X-Tenant}\n  list: [{name: acme}, {name: globex}]\n",
+			calls: []string{"acme", "globex", "acme"}, buckets: map[string]string{"acme/wasm/hostile": "2", "globex/wasm/hostile": "1"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			guest(t, "../../wasm/testdata/hostile", dir, "hostile.wasm")
+			file := filepath.Join(dir, "ply.yaml")
+			data := []byte(`plugins:
   - name: backbone
     options: {dataDir: ` + filepath.Join(dir, "nats") + `}
   - name: events
@@ -230,50 +243,58 @@ func TestLoadWasmKVOnBackbone(t *testing.T) {
     path: hostile.wasm
     grants: {log: true, kv: true, clock: true, random: true, http: [example.invalid], events: [hostile.>]}
     limits: {deadline: 1s}
-modules:
+` + tt.tenants + `modules:
   - name: site
     routes:
       - route: GET /hello
         static: {text: hello}
 `)
-	var srv *httpserver.Server
-	cat := catalog(&srv)
-	cat["events"] = func() ply.Plugin { return eventbus.NewPlugin() }
-	cat["backbone"] = func() ply.Plugin { return backbone.New(backbone.Options{}) }
-	cfg, err := config.Load(file, data, cat, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := ply.New(cfg.Plugins, append(cfg.Options, ply.WithLogger(discard))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = h.Stop(context.WithoutCancel(t.Context())) }()
-	ch, err := h.Chain("site", "GET /hello")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, want := range []string{"1", "2"} {
-		r := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/hello", nil)
-		r.Header.Set("X-Mode", "kv")
-		w := httptest.NewRecorder()
-		if _, err := ch.Serve(t.Context(), r, w); err != nil || w.Header().Get("X-Count") != want {
-			t.Fatalf("call %d: X-Count %q, %v; want %s", i, w.Header().Get("X-Count"), err, want)
-		}
-	}
-	js, err := ply.Lookup(h, keys.JetStream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := kv.New(t.Context(), js, "wasm/hostile")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := store.Get(t.Context(), "hostile/count")
-	if err != nil || string(e.Value) != "2" {
-		t.Errorf("the bucket holds %q, %v; want 2", e.Value, err)
+			var srv *httpserver.Server
+			cat := catalog(&srv)
+			cat["events"] = func() ply.Plugin { return eventbus.NewPlugin() }
+			cat["backbone"] = func() ply.Plugin { return backbone.New(backbone.Options{}) }
+			cfg, err := config.Load(file, data, cat, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := ply.New(cfg.Plugins, append(cfg.Options, ply.WithLogger(discard))...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := h.Start(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = h.Stop(context.WithoutCancel(t.Context())) }()
+			ch, err := h.Chain("site", "GET /hello")
+			if err != nil {
+				t.Fatal(err)
+			}
+			counts := map[string]int{}
+			for i, tenant := range tt.calls {
+				r := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/hello", nil)
+				r.Header.Set("X-Mode", "kv")
+				if tenant != "" {
+					r.Header.Set("X-Tenant", tenant)
+				}
+				counts[tenant]++
+				w := httptest.NewRecorder()
+				if _, err := ch.Serve(t.Context(), r, w); err != nil || w.Header().Get("X-Count") != strconv.Itoa(counts[tenant]) {
+					t.Fatalf("call %d (tenant %q): X-Count %q, %v; want %d", i, tenant, w.Header().Get("X-Count"), err, counts[tenant])
+				}
+			}
+			js, err := ply.Lookup(h, keys.JetStream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for ns, want := range tt.buckets {
+				store, err := kv.New(t.Context(), js, ns)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if e, err := store.Get(t.Context(), "hostile/count"); err != nil || string(e.Value) != want {
+					t.Errorf("bucket %s holds %q, %v; want %s", ns, e.Value, err, want)
+				}
+			}
+		})
 	}
 }
