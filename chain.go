@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync"
+	"time"
 )
 
 // Chain is one handler's compiled chain. What it calls is the host's
@@ -159,8 +160,11 @@ type compiled struct {
 	hooks     []afterEntry
 	observers []LayerObserver // nil unless a plugin measures layers
 	prepared  [][]any         // per observer, per level: what PrepareLayer returned
-	stats     *chainStats     // nil unless the host bakes reloads
-	pool      sync.Pool
+	// preparedHooks is, per observer, per after-hook, what PrepareLayer
+	// returned for the hook's sample.
+	preparedHooks [][]any
+	stats         *chainStats // nil unless the host bakes reloads
+	pool          sync.Pool
 }
 
 // contribution is one plugin's Wrap of a chain, kept so that a reload
@@ -269,10 +273,41 @@ func (s *compiled) run(ctx context.Context, c *Call) (err error) {
 		}
 	}
 	for hook = 0; hook < len(s.hooks); hook++ {
+		if s.observers != nil {
+			err = s.hookMeasured(ctx, c, hook, err)
+			continue
+		}
 		h := &s.hooks[hook]
 		err = h.fn(ctx, c, err, c.ran(h.lvl))
 	}
 	return err
+}
+
+// hookMeasured runs after-hook i of a chain with a [LayerObserver], timing
+// it and reporting its sample (After set) — also when it panics, with
+// [ErrUnwound] as its error.
+func (s *compiled) hookMeasured(ctx context.Context, c *Call, i int, err error) (out error) {
+	h := &s.hooks[i]
+	start := time.Now()
+	returned := false
+	defer func() {
+		took := time.Since(start)
+		sample := LayerSample{Plugin: h.e.info.Name, Version: h.e.info.Version, Module: s.module.Name,
+			Handler: s.handler.Name, Kind: s.handler.Kind, After: true, Self: took, Took: took, Err: out, Call: c}
+		if c.tenant != nil {
+			sample.Tenant = c.tenant.name
+		}
+		if !returned {
+			sample.Err = ErrUnwound
+		}
+		for j, o := range s.observers {
+			sample.Prepared = s.preparedHooks[j][i]
+			o.ObserveLayer(sample)
+		}
+	}()
+	out = h.fn(ctx, c, err, c.ran(h.lvl))
+	returned = true
+	return out
 }
 
 // rescue turns panic v into the call's error — raised in the chain when
@@ -298,6 +333,10 @@ func (s *compiled) after(ctx context.Context, c *Call, i int, err error) (out er
 		}
 	}()
 	for ; i < len(s.hooks); i++ {
+		if s.observers != nil {
+			err = s.hookMeasured(ctx, c, i, err)
+			continue
+		}
 		h := &s.hooks[i]
 		err = h.fn(ctx, c, err, c.ran(h.lvl))
 	}
@@ -400,9 +439,16 @@ func assemble(ch *Chain, hr *handlerRef, contrib []contribution, observers []Lay
 				wanted = wanted || prep[lv] != nil
 			}
 		}
+		hooks := make([]any, len(s.hooks))
+		for i, h := range s.hooks {
+			hooks[i] = o.PrepareLayer(LayerSample{Plugin: h.e.info.Name, Version: h.e.info.Version, Module: s.module.Name,
+				Handler: s.handler.Name, Kind: s.handler.Kind, After: true})
+			wanted = wanted || hooks[i] != nil
+		}
 		if wanted { // an observer that prepares nothing declines this chain: it costs nothing
 			s.observers = append(s.observers, o)
 			s.prepared = append(s.prepared, prep)
+			s.preparedHooks = append(s.preparedHooks, hooks)
 		}
 	}
 	if counted {

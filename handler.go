@@ -89,8 +89,9 @@ type Binder interface {
 // the host measures each layer's calls, errors, short-circuits and
 // self-time (its own time, without the inner layers) and calls
 // ObserveLayer synchronously after each layer returns, from the calling
-// goroutine: it must be fast and safe for concurrent use. When none does,
-// chains measure nothing.
+// goroutine: it must be fast and safe for concurrent use. After-hooks are
+// measured too, each sample marked [LayerSample].After, after the
+// outermost layer's. When none does, chains measure nothing.
 //
 // PrepareLayer is called once per layer when a chain is compiled (at the
 // Wrap phase and whenever a reload recompiles a chain), with the sample's
@@ -107,16 +108,22 @@ type LayerSample struct {
 	Plugin, Version string // the layer's plugin
 	Module, Handler string // the handler; for HTTP its pattern, so cardinality stays bounded
 	Kind            Kind
-	Tenant          string        // the call's tenant; empty on a host without tenants
-	Self            time.Duration // in the layer, excluding its next
-	Err             error         // what the layer returned
-	ShortCircuit    bool          // the layer returned without calling next
-	Prepared        any           // what the observer's PrepareLayer returned for this layer
+	// After marks the sample of the plugin's after-hook ([Wrap].After),
+	// which ran once the outermost layer returned: Self and Took are the
+	// hook's time, Err what it returned. An observer that counts layers
+	// only declines these by returning nil from PrepareLayer.
+	After        bool
+	Tenant       string        // the call's tenant; empty on a host without tenants
+	Self         time.Duration // in the layer, excluding its next
+	Err          error         // what the layer returned
+	ShortCircuit bool          // the layer returned without calling next
+	Prepared     any           // what the observer's PrepareLayer returned for this layer
 	// Took is the layer's whole time, its next included (Self + the inner
 	// layers and the handler), and Call the call it is part of: an observer
 	// that groups a call's samples (a request inspector) finds its state in
 	// the call's bag ([Get]). Samples reach the observer inner → outer, the
-	// outermost layer's last. Call is valid only during ObserveLayer.
+	// outermost layer's last of the layers, then the after-hooks' in the
+	// order they ran. Call is valid only during ObserveLayer.
 	Took time.Duration
 	Call *Call
 }

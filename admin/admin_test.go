@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -396,5 +397,54 @@ func TestOverviewShowsTheHostsTenants(t *testing.T) {
 	}
 	if !slices.ContainsFunc(ov.Plugins, func(r admin.PluginRow) bool { return r.Name == "guard" && r.Tenant == "acme" }) {
 		t.Errorf("no row for acme's own guard: %+v", ov.Plugins)
+	}
+}
+
+// The inspector records each after-hook of a sampled call with what it
+// returned, after the layers; the hooks count in no layer's figures.
+func TestInspectorRecordsAfterHooks(t *testing.T) {
+	page, err := admin.New(admin.Options{Addr: "127.0.0.1:0", SampleEvery: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	audit := ply.Func{Meta: ply.Info{Name: "audit", Version: "1.0.0", Priority: ply.Logging},
+		OnWrap: func(context.Context, ply.Target) (ply.Wrap, error) {
+			return ply.Wrap{After: func(_ context.Context, _ *ply.Call, err error, _ bool) error {
+				if err != nil {
+					return fmt.Errorf("audited: %w", err)
+				}
+				return nil
+			}}, nil
+		}}
+	h := plytest.New(t, []ply.Plugin{page, audit}, ply.WithLogger(slog.New(slog.DiscardHandler)), ply.WithModules(ply.Module{Name: "m", Handlers: []ply.Handler{
+		{Kind: "rpc", Name: "hello", Func: func(_ context.Context, c *ply.Call) error {
+			if c.Request() == "deny" {
+				return errDenied
+			}
+			return nil
+		}},
+	}}))
+	ch, err := h.Chain("m", "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, req := range []string{"ok", "deny"} {
+		_, _ = ch.Serve(t.Context(), req, nil)
+	}
+	calls := page.Calls()
+	if len(calls) != 2 {
+		t.Fatalf("%d calls kept, want 2", len(calls))
+	}
+	for i, want := range []string{"audited: " + errDenied.Error(), ""} { // newest first
+		if hs := calls[i].AfterHooks; len(hs) != 1 || hs[0].Plugin != "audit" || hs[0].Error != want {
+			t.Errorf("call %d: after-hooks %+v, want audit returning %q", calls[i].ID, hs, want)
+		}
+	}
+	for _, c := range page.Chains() {
+		for _, l := range c.Layers {
+			if l.Plugin == "audit" && l.Calls != 0 {
+				t.Errorf("audit's after-hook counted as %d layer calls", l.Calls)
+			}
+		}
 	}
 }

@@ -216,16 +216,7 @@ func (p *Plugin) call(idText string) (*Call, error) {
 	if c == nil {
 		return nil, notFound("call %d is not kept (any more): the inspector keeps the last %d", id, p.opts.Keep)
 	}
-	out := *c
-	out.AfterHooks = nil
-	if ch, err := p.host.Chain(c.Module, c.Handler); err == nil {
-		for _, st := range ch.Explain().Steps {
-			if st.After {
-				out.AfterHooks = append(out.AfterHooks, st.Plugin.Name)
-			}
-		}
-	}
-	return &out, nil
+	return c, nil
 }
 
 // JobsView is the jobs page's data.

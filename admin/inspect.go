@@ -27,10 +27,17 @@ type Call struct {
 	// Layers are the layers that ran, in the order they were entered
 	// (outermost first); a layer that ran twice (a retry) is there twice.
 	Layers []Span `json:"layers"`
-	// AfterHooks are the plugins whose after-hooks ran once the outermost
-	// layer returned, in the order they ran: every after-hook of the chain
-	// runs for every call. Their own times and errors are not recorded.
-	AfterHooks []string `json:"afterHooks,omitempty"`
+	// AfterHooks are the after-hooks that ran once the outermost layer
+	// returned, in the order they ran (every after-hook of the chain runs
+	// for every call), each with its time and what it returned.
+	AfterHooks []Hook `json:"afterHooks,omitempty"`
+}
+
+// Hook is one after-hook's part in a sampled call.
+type Hook struct {
+	Plugin string        `json:"plugin"`
+	Took   time.Duration `json:"took"` // nanoseconds
+	Error  string        `json:"error,omitempty"`
 }
 
 // Span is one layer's part in a sampled call.
@@ -48,10 +55,29 @@ type Span struct {
 type trace struct {
 	start time.Time
 	call  Call
+	// kept: the call is in the inspector's ring, which readers copy under
+	// its lock; from then on only the after-hooks' samples change it,
+	// under that lock too.
+	kept bool
 }
 
-// add records a layer that returned; samples come inner → outer.
-func (tr *trace) add(s ply.LayerSample) {
+// add records a layer that returned; samples come inner → outer, and the
+// sampler's own last, which is not recorded. The after-hooks' samples come
+// after the call went to r.
+func (tr *trace) add(s ply.LayerSample, r *ring) {
+	if s.After {
+		h := Hook{Plugin: s.Plugin, Took: s.Took}
+		if s.Err != nil {
+			h.Error = s.Err.Error()
+		}
+		r.mu.Lock()
+		tr.call.AfterHooks = append(tr.call.AfterHooks, h)
+		r.mu.Unlock()
+		return
+	}
+	if tr.kept {
+		return // the sampler's own layer
+	}
 	end := time.Since(tr.start)
 	sp := Span{Plugin: s.Plugin, Start: end - s.Took, Took: s.Took, Self: s.Self, ShortCircuit: s.ShortCircuit}
 	if s.Err != nil {
@@ -87,9 +113,8 @@ func (p *Plugin) sampler(module, handler string, kind ply.Kind) ply.Layer {
 		if r, ok := c.Request().(*http.Request); ok {
 			tr.call.Request = r.Method + " " + r.URL.Path
 		}
-		ply.Set(c, traceKey, tr)
+		ply.Set(c, traceKey, tr) // until the call ends: the after-hooks' samples come after this layer returned
 		err := next.Run(ctx)
-		ply.Set(c, traceKey, nil) // the samples after this one (this layer's own) are not the trace's
 		tr.call.Took = time.Since(tr.start)
 		cs.took.record(tr.call.Took)
 		cs.calls.Add(1)
@@ -103,6 +128,7 @@ func (p *Plugin) sampler(module, handler string, kind ply.Kind) ply.Layer {
 		tr.call.Time = tr.start
 		slices.Reverse(tr.call.Layers) // entered order: outermost first
 		slices.SortStableFunc(tr.call.Layers, func(a, b Span) int { return int(a.Start - b.Start) })
+		tr.kept = true
 		p.calls.add(&tr.call)
 		return err
 	}
@@ -127,14 +153,17 @@ func (r *ring) add(c *Call) {
 	r.next = (r.next + 1) % len(r.calls)
 }
 
-// list returns the kept calls, newest first.
+// list returns copies of the kept calls, newest first: a call's
+// after-hooks are still added while it is kept.
 func (r *ring) list() []*Call {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make([]*Call, 0, len(r.calls))
 	for i := range r.calls {
 		if c := r.calls[(r.next-1-i+2*len(r.calls))%len(r.calls)]; c != nil {
-			out = append(out, c)
+			cp := *c
+			cp.AfterHooks = slices.Clone(c.AfterHooks)
+			out = append(out, &cp)
 		}
 	}
 	return out

@@ -79,7 +79,16 @@ func (r *registry) lookup(module, handler, plugin string) *layerStat {
 
 // PrepareLayer returns the layer's figures, made once per (module,
 // handler, plugin): every sample of the layer finds them as Prepared.
-func (p *Plugin) PrepareLayer(s ply.LayerSample) any { return p.stats.layer(s) }
+// An after-hook's sample only joins the inspector's timeline.
+func (p *Plugin) PrepareLayer(s ply.LayerSample) any {
+	if s.After {
+		return afterHook
+	}
+	return p.stats.layer(s)
+}
+
+// afterHook is what PrepareLayer returns for an after-hook's sample.
+var afterHook = new(struct{ _ byte })
 
 // ObserveLayer counts the layer's call, error and short-circuit, records
 // its self-time, and, for a call the inspector samples, adds the layer to
@@ -87,7 +96,11 @@ func (p *Plugin) PrepareLayer(s ply.LayerSample) any { return p.stats.layer(s) }
 // finds no trace for the calls not sampled.
 func (p *Plugin) ObserveLayer(s ply.LayerSample) {
 	st, ok := s.Prepared.(*layerStat)
-	if !ok {
+	if !ok && s.Prepared != afterHook {
+		return
+	}
+	if !ok { // an after-hook: for the inspector only
+		p.trace(s)
 		return
 	}
 	st.calls.Add(1)
@@ -98,9 +111,14 @@ func (p *Plugin) ObserveLayer(s ply.LayerSample) {
 		st.shorts.Add(1)
 	}
 	st.self.record(s.Self)
+	p.trace(s)
+}
+
+// trace adds s to its call's timeline if the inspector samples the call.
+func (p *Plugin) trace(s ply.LayerSample) {
 	if s.Call != nil && p.opts.SampleEvery > 0 { // the inspector on: is this call sampled?
 		if tr, ok := ply.Get(s.Call, traceKey); ok && tr != nil {
-			tr.add(s)
+			tr.add(s, p.calls)
 		}
 	}
 }

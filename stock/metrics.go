@@ -231,8 +231,8 @@ type layerStats struct {
 // PrepareLayer returns the stats of a plugin on a handler (for HTTP, the
 // route pattern, so label cardinality stays bounded).
 func (p *Metrics) PrepareLayer(s ply.LayerSample) any {
-	if p.opts.Layers != nil && !*p.opts.Layers {
-		return nil // declined: the kernel does not measure
+	if (p.opts.Layers != nil && !*p.opts.Layers) || s.After {
+		return nil // declined: the kernel does not measure (layers off), or an after-hook, not a layer
 	}
 	handler := s.Module + " " + s.Handler
 	key := s.Plugin + "\x00" + handler
