@@ -12,6 +12,8 @@
 //	ply plugins [--schema]   list the plugins this binary knows (--schema: as JSON)
 //	ply explain FILE [ROUTE] each route's chain, and why
 //	ply graph FILE           the plugin graph as DOT, Mermaid or SVG
+//	ply config push FILE     push FILE to a fleet (ply run --fleet) as a new revision
+//	ply config status        what each host of a fleet serves
 //	ply version, ply --version
 //
 // # Exit status
@@ -130,7 +132,7 @@ func New(opts ...Option) *cobra.Command {
 	root.SuggestionsMinimumDistance = 2
 	root.SetVersionTemplate("ply {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
-	root.AddCommand(a.runCmd(), a.validateCmd(), a.pluginsCmd(), a.explainCmd(), a.graphCmd(), versionCmd())
+	root.AddCommand(a.runCmd(), a.validateCmd(), a.pluginsCmd(), a.explainCmd(), a.graphCmd(), a.configCmd(), versionCmd())
 	for _, c := range root.Commands() {
 		c.Long = cmp.Or(c.Long, c.Short) + exitStatus
 		if c.Args != nil {
