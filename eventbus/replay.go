@@ -1,0 +1,142 @@
+package eventbus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// A Position is where a [Replay] starts: [FromSequence] or [FromTime].
+type Position struct {
+	seq uint64
+	t   time.Time
+}
+
+// FromSequence starts a replay at the stream sequence seq (1 is the
+// first; a sequence no longer stored starts at the first one kept).
+func FromSequence(seq uint64) Position { return Position{seq: max(seq, 1)} }
+
+// FromTime starts a replay at the first event stored at or after t.
+func FromTime(t time.Time) Position { return Position{t: t} }
+
+// Stored is an event read back from its stream by [Replay].
+type Stored[T any] struct {
+	Event    T
+	Subject  string    // the topic's subject it was published on
+	Sequence uint64    // its sequence in the stream: resume with FromSequence(Sequence+1)
+	Time     time.Time // when the stream stored it
+	ID       string    // its message ID (see [Identifier])
+}
+
+// replayWait bounds the wait for the next batch of a replay: the events
+// it reads are stored already, so a server that sends nothing for this long
+// has none left (they were removed meanwhile).
+const replayWait = 5 * time.Second
+
+// replayBatch is how many events a replay asks for at a time.
+const replayBatch = 256
+
+// Replay reads back the events of a [Durable] topic (or of a wildcard
+// topic's subjects) that its stream holds, oldest first, from position
+// from up to the last one stored when Replay began; events published
+// meanwhile are not included. It reads through an ephemeral consumer of
+// the stream, removed at the end, on the bus's connection ([WithConn]).
+//
+// Each element is an event and nil, or an error: one that does not decode
+// into T (the sequence goes on if the loop continues), or one that ends
+// the replay: [ErrNoConn], no stream holding the subject
+// ([jetstream.ErrStreamNotFound]), ctx done, or the server's error.
+// Breaking out of the loop stops the replay.
+func Replay[T any](ctx context.Context, b *Bus, topic Topic[T], from Position) iter.Seq2[Stored[T], error] {
+	return func(yield func(Stored[T], error) bool) {
+		if topic.st == nil {
+			yield(Stored[T]{}, ErrZeroTopic)
+			return
+		}
+		if b.js == nil {
+			yield(Stored[T]{}, ErrNoConn)
+			return
+		}
+		subject := topic.st.subject
+		stream, err := b.js.StreamNameBySubject(ctx, subject)
+		if err != nil {
+			yield(Stored[T]{}, fmt.Errorf("eventbus: replay %s: %w", subject, err))
+			return
+		}
+		cfg := jetstream.ConsumerConfig{
+			FilterSubject:     subject,
+			AckPolicy:         jetstream.AckNonePolicy,
+			InactiveThreshold: time.Minute, // the server removes it if this process dies first
+			MemoryStorage:     true,
+		}
+		switch {
+		case !from.t.IsZero():
+			cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &from.t
+		case from.seq > 1:
+			cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from.seq
+		default:
+			cfg.DeliverPolicy = jetstream.DeliverAllPolicy
+		}
+		cons, err := b.js.CreateConsumer(ctx, stream, cfg)
+		if err != nil {
+			yield(Stored[T]{}, fmt.Errorf("eventbus: replay %s from stream %s: %w", subject, stream, err))
+			return
+		}
+		defer func() { // best effort: the inactive threshold removes it otherwise
+			_ = b.js.DeleteConsumer(context.WithoutCancel(ctx), stream, cons.CachedInfo().Name)
+		}()
+		left := cons.CachedInfo().NumPending
+		for left > 0 {
+			fctx, cancel := context.WithTimeout(ctx, replayWait)
+			batch, err := cons.Fetch(int(min(left, replayBatch)), jetstream.FetchContext(fctx))
+			if err != nil {
+				cancel()
+				yield(Stored[T]{}, fmt.Errorf("eventbus: replay %s: %w", subject, err))
+				return
+			}
+			n := 0
+			for m := range batch.Messages() {
+				n++
+				left--
+				md, err := m.Metadata()
+				if err != nil {
+					if !yield(Stored[T]{}, fmt.Errorf("eventbus: replay %s: %w", subject, err)) {
+						cancel()
+						return
+					}
+					continue
+				}
+				s := Stored[T]{Subject: m.Subject(), Sequence: md.Sequence.Stream, Time: md.Timestamp, ID: m.Headers().Get(jetstream.MsgIDHeader)}
+				if err := json.Unmarshal(m.Data(), &s.Event); err != nil {
+					err = fmt.Errorf("eventbus: replay %s: decode the event at sequence %d: %w", subject, s.Sequence, err)
+					if !yield(s, err) {
+						cancel()
+						return
+					}
+					continue
+				}
+				if !yield(s, nil) {
+					cancel()
+					return
+				}
+			}
+			cancel()
+			if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) {
+				yield(Stored[T]{}, fmt.Errorf("eventbus: replay %s: %w", subject, err))
+				return
+			}
+			if err := ctx.Err(); err != nil {
+				yield(Stored[T]{}, fmt.Errorf("eventbus: replay %s: %w", subject, err))
+				return
+			}
+			if n == 0 {
+				return // removed meanwhile (limits, purge): nothing left
+			}
+		}
+	}
+}
