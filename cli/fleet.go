@@ -104,7 +104,10 @@ func (ff *fleetFlags) connect(ctx context.Context, logger *slog.Logger) (*nats.C
 		nc.Close()
 		return nil, nil, fmt.Errorf("fleet: %w", err)
 	}
-	f, err := fleet.Open(ctx, js, ff.namespace, ff.replicas)
+	// A cluster electing leaders answers nothing for a while: not an error.
+	f, err := backoff.Retry(ctx, func() (*fleet.Fleet, error) {
+		return fleet.Open(ctx, js, ff.namespace, ff.replicas)
+	}, backoff.WithMaxElapsedTime(30*time.Second))
 	if err != nil {
 		nc.Close()
 		return nil, nil, fmt.Errorf("fleet: %w", err)
@@ -164,31 +167,12 @@ func (fh *fleetHost) revisions() <-chan fleet.Revision {
 	return fh.w.Revisions()
 }
 
-// watch starts watching the revisions after the newest one seen.
-func (fh *fleetHost) watch(ctx context.Context) error {
-	w, err := fh.f.Watch(ctx, fh.seen)
-	if err != nil {
-		return fmt.Errorf("fleet: watch %s: %w", fh.f.Bucket(), err)
-	}
-	fh.w = w
-	return nil
-}
-
-// revision applies rev to l's host; ok false: the watch ended, and is
-// started again (unless ctx is done).
+// revision applies rev to l's host; ok false: the watch ended (ctx is
+// done).
 func (fh *fleetHost) revision(ctx context.Context, l *live, rev fleet.Revision, ok bool) {
 	if !ok {
 		fh.w.Stop()
 		fh.w = nil
-		if ctx.Err() != nil {
-			return
-		}
-		fh.logger.Warn("fleet: the watch ended; watching again")
-		_, err := backoff.Retry(ctx, func() (struct{}, error) { return struct{}{}, fh.watch(ctx) },
-			backoff.WithMaxElapsedTime(0))
-		if err != nil {
-			fh.logger.Error("fleet: cannot watch again", "err", err)
-		}
 		return
 	}
 	began := time.Now()
@@ -274,9 +258,7 @@ func (a *app) startFleet(ctx context.Context, fh *fleetHost, path string, logger
 	}
 	l.fleet = fh
 	fh.report(ctx, l.host, fh.seen, refused == nil && fh.seen == fh.serving, refused, 0)
-	if err := fh.watch(ctx); err != nil {
-		return nil, nil, errors.Join(err, l.host.Stop(context.WithoutCancel(ctx)))
-	}
+	fh.w = fh.f.Watch(ctx, fh.seen)
 	return l, plan, nil
 }
 

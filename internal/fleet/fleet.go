@@ -34,6 +34,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -151,36 +152,93 @@ func (f *Fleet) Push(ctx context.Context, data []byte, last uint64) (uint64, err
 
 // Watcher delivers revisions; see [Fleet.Watch].
 type Watcher struct {
-	w    *kv.Watcher
-	c    chan Revision
-	done chan struct{}
+	f      *Fleet
+	c      chan Revision
+	events chan Revision // from the bucket's watch
+	cancel context.CancelFunc
+	done   chan struct{} // both goroutines ended
 }
+
+// CheckEvery is how often a [Watcher] also reads the current revision: a
+// revision that a broken or stalled watch missed (a server lost, a leader
+// elected) is delivered within about this long.
+const CheckEvery = time.Second
 
 // Watch delivers, on [Watcher.Revisions], the revisions after revision
-// after, oldest first: the current one (if newer) and then every push. The
-// watch survives reconnections and the loss of a server (JetStream resumes
-// it). Stop it with [Watcher.Stop]; it also stops when ctx is done.
-func (f *Fleet) Watch(ctx context.Context, after uint64) (*Watcher, error) {
-	w, err := f.store.Watch(ctx, ConfigKey)
-	if err != nil {
-		return nil, err
-	}
-	fw := &Watcher{w: w, c: make(chan Revision), done: make(chan struct{})}
-	go fw.run(after)
-	return fw, nil
+// after, oldest first: the current one (if newer) and then every push.
+// Pushes come as the bucket's watch sees them; besides, the watcher reads
+// the current revision every [CheckEvery], so one that a broken watch
+// missed comes late, not never (the watch itself is started again until
+// it holds). Revisions skipped meanwhile are not delivered: the newest
+// counts. Watch returns at once; stop the watcher with [Watcher.Stop]. It
+// also stops when ctx is done.
+func (f *Fleet) Watch(ctx context.Context, after uint64) *Watcher {
+	ctx, cancel := context.WithCancel(ctx)
+	w := &Watcher{f: f, c: make(chan Revision), events: make(chan Revision), cancel: cancel, done: make(chan struct{})}
+	var wg sync.WaitGroup
+	wg.Go(func() { w.watch(ctx) })
+	wg.Go(func() { w.run(ctx, after) })
+	go func() {
+		wg.Wait()
+		close(w.done)
+	}()
+	return w
 }
 
-func (w *Watcher) run(after uint64) {
-	defer close(w.done)
-	defer close(w.c)
-	for ev := range w.w.Updates() {
-		if ev.Op != kv.OpPut || ev.Revision <= after {
-			continue // a deleted configuration keeps the hosts as they are
+// watch forwards the bucket's watch of the key to w.events, and starts it
+// again whenever it ends or cannot start, until ctx is done.
+func (w *Watcher) watch(ctx context.Context) {
+	for ctx.Err() == nil {
+		kw, err := w.f.store.Watch(ctx, ConfigKey) // may block until the cluster answers, or ctx ends
+		if err == nil {
+			for ev := range kw.Updates() {
+				if ev.Op != kv.OpPut {
+					continue // a deleted configuration keeps the hosts as they are
+				}
+				select {
+				case w.events <- Revision{Number: ev.Revision, Data: ev.Value, Created: ev.Created}:
+				case <-ctx.Done():
+				}
+			}
+			kw.Stop()
 		}
-		after = ev.Revision
+		t := time.NewTimer(CheckEvery)
 		select {
-		case w.c <- Revision{Number: ev.Revision, Data: ev.Value, Created: ev.Created}:
-		case <-w.w.Done():
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// run delivers the revisions newer than after, from the watch and from
+// reading the current one every CheckEvery, until ctx is done.
+func (w *Watcher) run(ctx context.Context, after uint64) {
+	defer close(w.c)
+	tick := time.NewTicker(CheckEvery)
+	defer tick.Stop()
+	for {
+		var rev Revision
+		select {
+		case <-ctx.Done():
+			return
+		case rev = <-w.events:
+		case <-tick.C:
+			cctx, cancel := context.WithTimeout(ctx, CheckEvery)
+			cur, err := w.f.Current(cctx)
+			cancel()
+			if err != nil {
+				continue
+			}
+			rev = cur
+		}
+		if rev.Number <= after {
+			continue
+		}
+		after = rev.Number
+		select {
+		case w.c <- rev:
+		case <-ctx.Done():
 			return
 		}
 	}
@@ -192,7 +250,7 @@ func (w *Watcher) Revisions() <-chan Revision { return w.c }
 
 // Stop stops the watcher and waits for its goroutines. It is idempotent.
 func (w *Watcher) Stop() {
-	w.w.Stop()
+	w.cancel()
 	<-w.done
 }
 
