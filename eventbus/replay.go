@@ -11,6 +11,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// decodeEvent decodes an event as it travels on NATS, JSON, into a T: the
+// decoding of every event that comes from another process.
+func decodeEvent[T any](data []byte) (T, error) {
+	var v T
+	err := json.Unmarshal(data, &v)
+	return v, err
+}
+
 // A Position is where a [Replay] starts: [FromSequence] or [FromTime].
 type Position struct {
 	seq uint64
@@ -112,7 +120,7 @@ func Replay[T any](ctx context.Context, b *Bus, topic Topic[T], from Position) i
 					continue
 				}
 				s := Stored[T]{Subject: m.Subject(), Sequence: md.Sequence.Stream, Time: md.Timestamp, ID: m.Headers().Get(jetstream.MsgIDHeader)}
-				if err := json.Unmarshal(m.Data(), &s.Event); err != nil {
+				if s.Event, err = decodeEvent[T](m.Data()); err != nil {
 					err = fmt.Errorf("eventbus: replay %s: decode the event at sequence %d: %w", subject, s.Sequence, err)
 					if !yield(s, err) {
 						cancel()
