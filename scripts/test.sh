@@ -35,6 +35,9 @@ fi
 step "go test -race"
 go test -race -shuffle=on -count=1 -timeout=20m ./...
 
+step "campaign --short: 3 NATS servers and 3 hosts as processes, through kill -9 and pushes"
+./scripts/campaign.sh --short
+
 step "fuzz (${FUZZTIME:=5s} per target)"
 for pkg in $(go list ./...); do
 	dir=$(go list -f '{{.Dir}}' "$pkg")
