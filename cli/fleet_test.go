@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 
@@ -229,4 +230,57 @@ func TestFleetPush(t *testing.T) {
 			t.Errorf("current revision = %d, %v; want %d unchanged", now.Number, err, before.Number)
 		}
 	})
+}
+
+// TestOnlyServerLost runs a host on one external NATS server and kills
+// the server: HTTP calls, which do not need NATS, keep working; the
+// backbone's health is degraded while it reconnects, and OK again once the
+// server is back, without a restart of the host.
+func TestOnlyServerLost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a nats-server process")
+	}
+	p := natstest.Start(t)
+	a := &app{catalog: stockCatalog(), replaced: map[string]bool{}, server: "httpserver", stdout: io.Discard, stderr: io.Discard}
+	cfg := strings.Replace(fleetConfig("up", false), "  - name: requestid\n", "  - name: requestid\n  - name: backbone\n    options: {urls: [\""+p.URL()+"\"]}\n", 1)
+	path := writeTemp(t, "ply.yaml", cfg)
+	logger := slog.New(slog.DiscardHandler)
+	l, _, err := a.start(t.Context(), path, logger, []ply.Option{ply.WithLogger(logger)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.host.Stop(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	backbone := func() ply.State {
+		for _, st := range l.host.Health(t.Context()) {
+			if st.Name == "backbone" {
+				return st.State
+			}
+		}
+		t.Fatal("no backbone in the host's health")
+		return ply.StateFailed
+	}
+	awaitState := func(want ply.State) {
+		t.Helper()
+		deadline := time.Now().Add(natstest.ReadyTimeout)
+		for backbone() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("backbone is %s after %v, want %s", backbone(), natstest.ReadyTimeout, want)
+			}
+			time.Sleep(10 * time.Millisecond) // polling the client's state: nothing to wait on
+		}
+	}
+	awaitState(ply.StateOK)
+	p.Kill()
+	awaitState(ply.StateDegraded)
+	for _, path := range []string{"/hello", "/readyz"} {
+		if code, body := get(t, l, path); code != http.StatusOK {
+			t.Errorf("GET %s with the server down = %d %q, want 200", path, code, body)
+		}
+	}
+	p.Restart(t)
+	awaitState(ply.StateOK)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -26,10 +27,15 @@ type Identifier interface {
 	EventID() string
 }
 
-// sendAttempts is how many times a synchronous durable publish is tried,
-// with the same message ID, when the server did not answer: the stream
-// stores it once.
-const sendAttempts = 3
+// retryFor is how long a synchronous durable publish is tried again, with
+// the same message ID, while no answer comes (lost with a server) or no
+// stream answers (one electing a leader), when ctx has no deadline; with
+// one, it is tried until the deadline. The stream stores it once.
+const retryFor = 5 * time.Second
+
+// attemptTimeout bounds one try of a durable publish: an answer lost with
+// a server (the connection moves to another) is not waited for longer.
+const attemptTimeout = 2 * time.Second
 
 // eventID is v's own ID, or a new unique one.
 func eventID(v any) string {
@@ -49,15 +55,36 @@ func sendDurable(ctx context.Context, b *Bus, m *nats.Msg, id string, async bool
 	if async {
 		_, err = b.js.PublishMsgAsync(m, jetstream.WithMsgID(id))
 	}
-	for i := 0; i < sendAttempts && !async; i++ {
-		_, err = b.js.PublishMsg(ctx, m, jetstream.WithMsgID(id),
-			jetstream.WithRetryAttempts(2)) // no responders: a stream electing a leader
-		if err == nil || ctx.Err() != nil || !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+	deadline, bounded := ctx.Deadline()
+	if !bounded {
+		deadline = time.Now().Add(retryFor)
+	}
+	wait := 50 * time.Millisecond
+	for !async {
+		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		_, err = b.js.PublishMsg(actx, m, jetstream.WithMsgID(id))
+		cancel()
+		if err == nil || ctx.Err() != nil || !transient(err) || time.Now().Add(wait).After(deadline) {
 			break
 		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+		wait = min(2*wait, time.Second)
 	}
 	if err != nil {
 		return fmt.Errorf("%w: %s (id %s): %w", ErrNotStored, m.Subject, id, err)
 	}
 	return nil
+}
+
+// transient reports whether a durable publish may succeed if tried again:
+// no answer came (it was lost with a server), or no stream answered (one
+// electing a leader, or none holds the subject).
+func transient(err error) bool {
+	return errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -222,5 +224,50 @@ func TestOnlyServerLost(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"down", "up"}, local); diff != "" {
 		t.Errorf("local deliveries (-want +got):\n%s", diff)
+	}
+}
+
+// TestClusterNodeLossDurable publishes durable events to a stream with 3
+// replicas, kills the server the bus is connected to half way, and reads
+// the stream back: every event is stored, once, in publish order.
+func TestClusterNodeLossDurable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a cluster")
+	}
+	procs := natstest.StartCluster(t, 3)
+	var urls []string
+	for _, p := range procs {
+		urls = append(urls, p.URL())
+	}
+	nc := connect(t, strings.Join(urls, ","), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	natstest.CreateStream(t, js, jetstream.StreamConfig{Name: "LEDGER", Subjects: []string{"ledger.>"}, Replicas: 3})
+	b := newBus(t, eventbus.WithConn(nc))
+	var want []string
+	for i := range 40 {
+		if i == 20 {
+			i := slices.IndexFunc(procs, func(p *natstest.Proc) bool { return p.URL() == nc.ConnectedUrl() })
+			procs[i].Kill() // the connection moves to another server
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), natstest.ReadyTimeout)
+		err := eventbus.Publish(ctx, b, payments, payment{Ref: fmt.Sprint(i)})
+		cancel()
+		if err != nil {
+			t.Fatalf("durable publish %d, one server of 3 lost: %v", i, err)
+		}
+		want = append(want, fmt.Sprint(i))
+	}
+	var got []string
+	for s, err := range eventbus.Replay(t.Context(), b, payments, eventbus.FromSequence(1)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, s.Event.Ref)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("stored events (-want +got):\n%s", diff)
 	}
 }

@@ -24,9 +24,10 @@ import (
 //     JSON, ctx's trace context in the headers ([WithPropagator]): with
 //     core NATS (at most once), or for a [Durable] topic through JetStream,
 //     waiting for the stream's acknowledgement, with a message ID
-//     ([Identifier]) that the stream deduplicates; a publish the server
-//     did not answer in time is tried again with the same ID, and one not
-//     stored fails with [ErrNotStored].
+//     ([Identifier]) that the stream deduplicates; a publish that no
+//     stream answered (a leader election, a server lost) is tried again
+//     with the same ID until ctx's deadline, or for 5 s without one, and
+//     one not stored fails with [ErrNotStored].
 //
 // Publish returns nil, the one error, or the errors joined: subscribers'
 // errors, [ErrDropped], NATS errors. Other errors: [ErrWildcard],

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/plykit/ply/internal/placement"
 )
 
 // decodeEvent decodes an event as it travels on NATS, JSON, into a T: the
@@ -90,7 +92,7 @@ func Replay[T any](ctx context.Context, b *Bus, topic Topic[T], from Position) i
 		default:
 			cfg.DeliverPolicy = jetstream.DeliverAllPolicy
 		}
-		cons, err := b.js.CreateConsumer(ctx, stream, cfg)
+		cons, err := createConsumer(ctx, b, stream, cfg)
 		if err != nil {
 			yield(Stored[T]{}, fmt.Errorf("eventbus: replay %s from stream %s: %w", subject, stream, err))
 			return
@@ -146,5 +148,31 @@ func Replay[T any](ctx context.Context, b *Bus, topic Topic[T], from Position) i
 				return // removed meanwhile (limits, purge): nothing left
 			}
 		}
+	}
+}
+
+// createConsumer creates a replay's consumer, trying again for a while
+// (as a durable publish does, see retryFor) when the cluster does not
+// answer or is electing a leader, as after a server's loss.
+func createConsumer(ctx context.Context, b *Bus, stream string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	deadline, bounded := ctx.Deadline()
+	if !bounded {
+		deadline = time.Now().Add(retryFor)
+	}
+	wait := 50 * time.Millisecond
+	for {
+		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		cons, err := b.js.CreateConsumer(actx, stream, cfg)
+		cancel()
+		if err == nil || ctx.Err() != nil || !transient(err) && !placement.Transient(err) || time.Now().Add(wait).After(deadline) {
+			return cons, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+		wait = min(2*wait, time.Second)
 	}
 }
