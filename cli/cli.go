@@ -32,6 +32,15 @@
 // whose options changed is built anew from the catalog. --drain-grace
 // bounds how long the old configuration's requests may run.
 //
+// # Fleet
+//
+// ply run --fleet URLS takes the host's configuration from the fleet's
+// JetStream KV bucket instead of FILE (which serves until a revision is
+// pushed, or when the current one does not load), reloads on every
+// revision as on SIGHUP, and reports the revision and generation it
+// serves, or the revision it refused and why. ply config push writes a
+// revision only if the fleet is still at the revision it was based on.
+//
 // # Telemetry
 //
 // The library uses only the OpenTelemetry API; ply run wires the SDK, as
