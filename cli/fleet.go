@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -73,7 +74,7 @@ func (ff *fleetFlags) open(ctx context.Context, logger *slog.Logger) (*fleetHost
 	if err != nil {
 		return nil, err
 	}
-	return &fleetHost{f: f, nc: nc, id: id, logger: logger}, nil
+	return &fleetHost{f: f, nc: nc, id: id, logger: logger, rep: newReporter(f, logger)}, nil
 }
 
 // connect connects to the fleet's servers, retrying while ctx lasts, and
@@ -141,6 +142,7 @@ type fleetHost struct {
 	id     string
 	logger *slog.Logger
 
+	rep     *reporter
 	w       *fleet.Watcher
 	serving uint64         // the revision the host serves; 0: its file
 	seen    uint64         // the newest revision given, served or refused
@@ -155,6 +157,7 @@ func (fh *fleetHost) close() {
 	if fh.w != nil {
 		fh.w.Stop()
 	}
+	fh.rep.stop()
 	fh.nc.Close()
 }
 
@@ -181,7 +184,7 @@ func (fh *fleetHost) revision(ctx context.Context, l *live, rev fleet.Revision, 
 	fh.logger.Info("fleet: new revision: reloading", "revision", rev.Number)
 	rl, err := l.apply(ctx, name, rev.Data)
 	served := err == nil || (rl.Generation != 0 && rl.RolledBack == nil) // err: the old one still drains
-	fh.report(ctx, l.host, rev.Number, served, err, time.Since(began))
+	fh.report(l.host, rev.Number, served, err, time.Since(began))
 }
 
 // again applies the newest revision again (SIGHUP).
@@ -196,7 +199,7 @@ func (fh *fleetHost) again(ctx context.Context, l *live) {
 
 // report writes the host's status after revision rev was served (or
 // refused with err).
-func (fh *fleetHost) report(ctx context.Context, h *ply.Host, rev uint64, served bool, err error, took time.Duration) {
+func (fh *fleetHost) report(h *ply.Host, rev uint64, served bool, err error, took time.Duration) {
 	st := fleet.Status{Host: fh.id, Generation: h.Generation(), Took: took, Time: time.Now().UTC()}
 	if served {
 		fh.serving = rev
@@ -208,13 +211,92 @@ func (fh *fleetHost) report(ctx context.Context, h *ply.Host, rev uint64, served
 		}
 	}
 	st.Revision = fh.serving
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reportTimeout)
-	defer cancel()
-	if err := fh.f.Report(rctx, st); err != nil {
-		fh.logger.Error("fleet: cannot report the host's status", "err", err)
-		return
+	fh.rep.put(st)
+}
+
+// reporter writes a host's statuses to the fleet's bucket from a goroutine
+// of its own, so that a cluster electing a leader delays no reload: a
+// status that cannot be written is tried again, unless a newer one came
+// meanwhile, which replaces it. Its methods are safe for concurrent use.
+type reporter struct {
+	f      *fleet.Fleet
+	logger *slog.Logger
+	wake   chan struct{} // 1: a status is waiting
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu     sync.Mutex
+	latest *fleet.Status // the status to write; nil: none
+}
+
+func newReporter(f *fleet.Fleet, logger *slog.Logger) *reporter {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &reporter{f: f, logger: logger, wake: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
+	go r.run(ctx)
+	return r
+}
+
+// put makes st the next status to write, in place of any still waiting.
+func (r *reporter) put(st fleet.Status) {
+	r.mu.Lock()
+	r.latest = &st
+	r.mu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default: // already woken
 	}
-	fh.logger.Info("fleet: status reported", "revision", st.Revision, "generation", st.Generation, "refused", st.Refused)
+}
+
+// take returns the waiting status, or nil; again puts st back unless a
+// newer one is waiting.
+func (r *reporter) take(again *fleet.Status) *fleet.Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if again != nil {
+		if r.latest == nil {
+			r.latest = again
+		}
+		return nil
+	}
+	st := r.latest
+	r.latest = nil
+	return st
+}
+
+func (r *reporter) run(ctx context.Context) {
+	defer close(r.done)
+	retry := time.NewTimer(0)
+	<-retry.C
+	defer retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.wake:
+		case <-retry.C:
+		}
+		for st := r.take(nil); st != nil; st = r.take(nil) {
+			rctx, cancel := context.WithTimeout(ctx, reportTimeout)
+			err := r.f.Report(rctx, *st)
+			cancel()
+			if err != nil {
+				if ctx.Err() == nil {
+					r.logger.Warn("fleet: cannot report the host's status; trying again", "err", err)
+					r.take(st)
+					retry.Reset(500 * time.Millisecond)
+				}
+				break
+			}
+			r.logger.Info("fleet: status reported", "revision", st.Revision, "generation", st.Generation, "refused", st.Refused)
+		}
+	}
+}
+
+// stop ends the goroutine and waits for it; a status still waiting is not
+// written.
+func (r *reporter) stop() {
+	r.cancel()
+	<-r.done
 }
 
 // startFleet starts the host from the fleet's current revision, or from
@@ -257,7 +339,7 @@ func (a *app) startFleet(ctx context.Context, fh *fleetHost, path string, logger
 		}
 	}
 	l.fleet = fh
-	fh.report(ctx, l.host, fh.seen, refused == nil && fh.seen == fh.serving, refused, 0)
+	fh.report(l.host, fh.seen, refused == nil && fh.seen == fh.serving, refused, 0)
 	fh.w = fh.f.Watch(ctx, fh.seen)
 	return l, plan, nil
 }
