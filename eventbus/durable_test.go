@@ -271,3 +271,53 @@ func TestClusterNodeLossDurable(t *testing.T) {
 		t.Errorf("stored events (-want +got):\n%s", diff)
 	}
 }
+
+// TestFanOutToEveryHost runs three "hosts", each a bus on its own
+// connection with a remote subscription, and a publisher: every host
+// receives every event, durable or not (no queue group: events fan out).
+func TestFanOutToEveryHost(t *testing.T) {
+	s := natstest.Embedded(t)
+	pub := connect(t, "", nats.InProcessServer(s))
+	js, err := jetstream.New(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: "LEDGER", Subjects: []string{"ledger.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	a := newBus(t, eventbus.WithConn(pub))
+	inboxes := make([]*inbox, 3)
+	for i := range inboxes {
+		inboxes[i] = &inbox{}
+		b := newBus(t, eventbus.WithConn(connect(t, "", nats.InProcessServer(s))))
+		if _, err := eventbus.Subscribe(b, ledgerAny, inboxes[i].handle, eventbus.Remote()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var want []string
+	for i := range 10 {
+		if err := eventbus.Publish(t.Context(), a, ledgerOrder, order{ID: fmt.Sprint("d", i)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := eventbus.Publish(t.Context(), a, orderCreatedLedger, order{ID: fmt.Sprint("c", i)}); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, fmt.Sprint("c", i), fmt.Sprint("d", i))
+	}
+	slices.Sort(want)
+	eventually(t, 10*time.Second, "every host gets every event", func() error {
+		for i, in := range inboxes {
+			if !in.has(len(want)) {
+				return fmt.Errorf("host %d has %d events of %d", i, len(in.sorted()), len(want))
+			}
+		}
+		return nil
+	})
+	for i, in := range inboxes {
+		if diff := cmp.Diff(want, in.sorted()); diff != "" {
+			t.Errorf("host %d (-want +got):\n%s", i, diff)
+		}
+	}
+}
+
+var orderCreatedLedger = eventbus.NewTopic[order]("ledger.created") // not durable: core NATS
