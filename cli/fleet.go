@@ -307,7 +307,13 @@ func (a *app) startFleet(ctx context.Context, fh *fleetHost, path string, logger
 	if fh == nil {
 		return a.start(ctx, path, logger, own, once...)
 	}
-	rev, err := fh.f.Current(ctx)
+	rev, err := backoff.Retry(ctx, func() (fleet.Revision, error) { // a cluster electing a leader answers late
+		rev, err := fh.f.Current(ctx)
+		if errors.Is(err, fleet.ErrNoRevision) {
+			return rev, backoff.Permanent(err)
+		}
+		return rev, err
+	}, backoff.WithMaxElapsedTime(30*time.Second))
 	if err != nil && !errors.Is(err, fleet.ErrNoRevision) {
 		return nil, nil, fmt.Errorf("fleet: %w", err)
 	}
