@@ -307,13 +307,7 @@ func (a *app) startFleet(ctx context.Context, fh *fleetHost, path string, logger
 	if fh == nil {
 		return a.start(ctx, path, logger, own, once...)
 	}
-	rev, err := backoff.Retry(ctx, func() (fleet.Revision, error) { // a cluster electing a leader answers late
-		rev, err := fh.f.Current(ctx)
-		if errors.Is(err, fleet.ErrNoRevision) {
-			return rev, backoff.Permanent(err)
-		}
-		return rev, err
-	}, backoff.WithMaxElapsedTime(30*time.Second))
+	rev, err := current(ctx, fh.f)
 	if err != nil && !errors.Is(err, fleet.ErrNoRevision) {
 		return nil, nil, fmt.Errorf("fleet: %w", err)
 	}
@@ -348,6 +342,19 @@ func (a *app) startFleet(ctx context.Context, fh *fleetHost, path string, logger
 	fh.report(l.host, fh.seen, refused == nil && fh.seen == fh.serving, refused, 0)
 	fh.w = fh.f.Watch(ctx, fh.seen)
 	return l, plan, nil
+}
+
+// current reads the fleet's current revision, for up to 30 s while the
+// cluster does not answer (a leader election); an error matching
+// [fleet.ErrNoRevision] when nothing was pushed.
+func current(ctx context.Context, f *fleet.Fleet) (fleet.Revision, error) {
+	return backoff.Retry(ctx, func() (fleet.Revision, error) {
+		rev, err := f.Current(ctx)
+		if errors.Is(err, fleet.ErrNoRevision) {
+			return rev, backoff.Permanent(err)
+		}
+		return rev, err
+	}, backoff.WithMaxElapsedTime(30*time.Second))
 }
 
 func (a *app) configCmd() *cobra.Command {
@@ -404,15 +411,17 @@ func (a *app) configPushCmd() *cobra.Command {
 			defer nc.Close()
 			base := revision
 			if !cmd.Flags().Changed("revision") {
-				cur, err := f.Current(ctx)
+				cur, err := current(ctx, f)
 				if err != nil && !errors.Is(err, fleet.ErrNoRevision) {
 					return err
 				}
 				base = cur.Number
 			}
-			before, err := f.Statuses(ctx)
-			if err != nil {
-				return err
+			var before []fleet.Status
+			if wait > 0 {
+				if before, err = f.Statuses(ctx); err != nil {
+					return err
+				}
 			}
 			rev, err := f.Push(ctx, data, base)
 			if err != nil {

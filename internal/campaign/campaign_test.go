@@ -111,7 +111,7 @@ type campaign struct {
 	mu       sync.Mutex
 	requests map[string]int // outcome -> count
 	health   map[string]int // healthz outcome -> count
-	starts   map[string]int // failed host starts by cause
+	starts   map[string]int // hosts that exited on their own, pushes retried: by cause
 	enqueued []string       // job IDs Enqueue returned for
 	enqErrs  map[string]int // enqueue failures by cause, each retried
 	reloads  []reloadRow
@@ -123,6 +123,7 @@ type reloadRow struct {
 	kind           string // "good" or "broken"
 	ok, refused    int
 	maxLatency     time.Duration // push to the last host's report
+	slowest        string        // the host that reported last
 	sameGeneration bool
 }
 
@@ -426,7 +427,7 @@ func (c *campaign) revive() {
 		if h.failures++; h.failures > maxStartFailures {
 			c.t.Fatalf("%s exited %d times in a row:\n%s", h.id, h.failures, log[max(0, len(log)-3000):])
 		}
-		c.count(c.starts, "exited, restarted: "+truncate(last, 90))
+		c.count(c.starts, "host exited, restarted: "+truncate(last, 90))
 		h.cmd = nil
 		c.start(h)
 	}
@@ -598,10 +599,20 @@ func (c *campaign) push(config, kind string) {
 	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
 		c.t.Fatal(err)
 	}
-	cmd := exec.CommandContext(c.t.Context(), c.bin, "config", "push", path, "--fleet", strings.Join(c.urls, ","), "--fleet-replicas", "3") //nolint:gosec // our binary
-	cmd.Env = append(c.env(0), "PLY_CAMPAIGN_PUSHER_ONLY=pusher")
-	pushed := time.Now()
-	out, err := cmd.CombinedOutput()
+	var (
+		pushed time.Time
+		out    []byte
+		err    error
+	)
+	for range 3 { // a cluster electing a leader may not answer a push in time
+		cmd := exec.CommandContext(c.t.Context(), c.bin, "config", "push", path, "--fleet", strings.Join(c.urls, ","), "--fleet-replicas", "3") //nolint:gosec // our binary
+		cmd.Env = append(c.env(0), "PLY_CAMPAIGN_PUSHER_ONLY=pusher")
+		pushed = time.Now()
+		if out, err = cmd.CombinedOutput(); err == nil {
+			break
+		}
+		c.count(c.starts, "push retried: "+truncate(strings.TrimSpace(string(out)), 80))
+	}
 	if err != nil {
 		c.t.Fatalf("ply config push: %v\n%s", err, out)
 	}
@@ -632,8 +643,13 @@ func (c *campaign) push(config, kind string) {
 		} else {
 			row.refused++
 		}
-		row.maxLatency = max(row.maxLatency, st.Time.Sub(pushed))
+		if d := st.Time.Sub(pushed); d > row.maxLatency {
+			row.maxLatency, row.slowest = d, st.Host
+		}
 		row.sameGeneration = row.sameGeneration && st.Revision == all[0].Revision
+	}
+	if row.maxLatency > 2*fleet.CheckEvery {
+		c.slowLog(row.slowest, pushed)
 	}
 	if kind == "good" && row.ok != hostCount || kind == "broken" && row.refused != hostCount {
 		c.t.Errorf("revision %d (%s): %d hosts applied it, %d refused: %+v", rev, kind, row.ok, row.refused, all)
@@ -648,6 +664,24 @@ func (c *campaign) push(config, kind string) {
 	c.mu.Lock()
 	c.reloads = append(c.reloads, row)
 	c.mu.Unlock()
+}
+
+// slowLog keeps, for the report, the lines host id logged about the fleet
+// and its backbone since the push at pushed.
+func (c *campaign) slowLog(id string, pushed time.Time) {
+	i := slices.IndexFunc(c.hosts, func(h *host) bool { return h.id == id })
+	if i < 0 {
+		return
+	}
+	log, _ := os.ReadFile(filepath.Join(c.hosts[i].dir, "ply.log"))
+	since := pushed.UTC().Format("2006-01-02T15:04:05")
+	var lines []string
+	for l := range strings.Lines(string(log)) {
+		if t, ok := strings.CutPrefix(l, "time="); ok && t >= since && (strings.Contains(l, "fleet") || strings.Contains(l, "backbone")) {
+			lines = append(lines, strings.TrimSpace(l))
+		}
+	}
+	c.logf("slow report by %s: %s", id, strings.Join(lines, " | "))
 }
 
 // awaitJobs waits until every enqueued job completed, or drainWait
@@ -749,7 +783,7 @@ func (c *campaign) report(mode string, took time.Duration, enqueued, completed, 
 		row("enqueue retried: "+k, c.enqErrs[k])
 	}
 	for _, k := range slices.Sorted(maps.Keys(c.starts)) {
-		row("host "+k, c.starts[k])
+		row(k, c.starts[k])
 	}
 	row("")
 	row("HTTP GET /hello", "count")
@@ -768,9 +802,9 @@ func (c *campaign) report(mode string, took time.Duration, enqueued, completed, 
 		row(k, c.health[k])
 	}
 	row("")
-	row("RELOADS", "kind", "applied", "refused", "push→last report")
+	row("RELOADS", "kind", "applied", "refused", "push→last report", "by")
 	for _, r := range c.reloads {
-		row(fmt.Sprintf("revision %d", r.revision), r.kind, r.ok, r.refused, r.maxLatency.Round(time.Millisecond))
+		row(fmt.Sprintf("revision %d", r.revision), r.kind, r.ok, r.refused, r.maxLatency.Round(time.Millisecond), r.slowest)
 	}
 	row("")
 	row("FINAL", "revision", "generation", "state")
