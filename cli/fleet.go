@@ -340,7 +340,7 @@ func (a *app) startFleet(ctx context.Context, fh *fleetHost, path string, logger
 	}
 	l.fleet = fh
 	fh.report(l.host, fh.seen, refused == nil && fh.seen == fh.serving, refused, 0)
-	fh.w = fh.f.Watch(ctx, fh.seen)
+	fh.w = fh.f.Watch(ctx, fh.seen, logger)
 	return l, plan, nil
 }
 

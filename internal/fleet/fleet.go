@@ -26,11 +26,13 @@
 package fleet
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"regexp"
 	"slices"
 	"strings"
@@ -72,6 +74,7 @@ var (
 // Fleet is the fleet's bucket. It is safe for concurrent use.
 type Fleet struct {
 	store *kv.Store
+	js    jetstream.JetStream
 }
 
 // Open opens the fleet's bucket in namespace ([Namespace] when empty) on
@@ -90,7 +93,7 @@ func Open(ctx context.Context, js jetstream.JetStream, namespace string, replica
 	if err != nil {
 		return nil, err
 	}
-	return &Fleet{store: s}, nil
+	return &Fleet{store: s, js: js}, nil
 }
 
 // Bucket returns the name of the JetStream bucket.
@@ -157,6 +160,7 @@ type Watcher struct {
 	events chan Revision // from the bucket's watch
 	cancel context.CancelFunc
 	done   chan struct{} // both goroutines ended
+	logger *slog.Logger
 }
 
 // CheckEvery is how often a [Watcher] also reads the current revision: a
@@ -172,9 +176,11 @@ const CheckEvery = time.Second
 // it holds). Revisions skipped meanwhile are not delivered: the newest
 // counts. Watch returns at once; stop the watcher with [Watcher.Stop]. It
 // also stops when ctx is done.
-func (f *Fleet) Watch(ctx context.Context, after uint64) *Watcher {
+// The watcher logs to logger what it cannot do, and the revisions that
+// only the poll saw.
+func (f *Fleet) Watch(ctx context.Context, after uint64, logger *slog.Logger) *Watcher {
 	ctx, cancel := context.WithCancel(ctx)
-	w := &Watcher{f: f, c: make(chan Revision), events: make(chan Revision), cancel: cancel, done: make(chan struct{})}
+	w := &Watcher{f: f, c: make(chan Revision), events: make(chan Revision), cancel: cancel, done: make(chan struct{}), logger: logger}
 	var wg sync.WaitGroup
 	wg.Go(func() { w.watch(ctx) })
 	wg.Go(func() { w.run(ctx, after) })
@@ -189,7 +195,11 @@ func (f *Fleet) Watch(ctx context.Context, after uint64) *Watcher {
 // again whenever it ends or cannot start, until ctx is done.
 func (w *Watcher) watch(ctx context.Context) {
 	for ctx.Err() == nil {
+		began := time.Now()
 		kw, err := w.f.store.Watch(ctx, ConfigKey) // may block until the cluster answers, or ctx ends
+		if err != nil && ctx.Err() == nil {
+			w.logger.Warn("fleet: cannot watch the configuration; trying again", "err", err, "took", time.Since(began))
+		}
 		if err == nil {
 			for ev := range kw.Updates() {
 				if ev.Op != kv.OpPut {
@@ -201,6 +211,9 @@ func (w *Watcher) watch(ctx context.Context) {
 				}
 			}
 			kw.Stop()
+			if ctx.Err() == nil {
+				w.logger.Warn("fleet: the watch of the configuration ended; watching again")
+			}
 		}
 		t := time.NewTimer(CheckEvery)
 		select {
@@ -225,10 +238,16 @@ func (w *Watcher) run(ctx context.Context, after uint64) {
 		case rev = <-w.events:
 		case <-tick.C:
 			cctx, cancel := context.WithTimeout(ctx, CheckEvery)
-			cur, err := w.f.Current(cctx)
+			cur, err := w.f.leaderCurrent(cctx)
 			cancel()
 			if err != nil {
+				if !errors.Is(err, ErrNoRevision) && ctx.Err() == nil {
+					w.logger.Warn("fleet: cannot read the current revision", "err", err)
+				}
 				continue
+			}
+			if cur.Number > after {
+				w.logger.Warn("fleet: the watch missed a revision; read it", "revision", cur.Number)
 			}
 			rev = cur
 		}
@@ -242,6 +261,56 @@ func (w *Watcher) run(ctx context.Context, after uint64) {
 			return
 		}
 	}
+}
+
+// leaderCurrent is [Fleet.Current] read from the stream's leader. Current
+// reads directly from any replica, which is faster; but a replica catching
+// up after its server's restart answers with an older revision (the
+// campaign saw 6–12 s of it), which the watcher's poll must not trust.
+func (f *Fleet) leaderCurrent(ctx context.Context) (Revision, error) {
+	bucket := f.store.Bucket()
+	req, err := json.Marshal(map[string]string{"last_by_subj": "$KV." + bucket + "." + ConfigKey})
+	if err != nil {
+		return Revision{}, err
+	}
+	o := f.js.Options()
+	prefix := jetstream.DefaultAPIPrefix
+	switch {
+	case o.Domain != "":
+		prefix = "$JS." + o.Domain + ".API."
+	case o.APIPrefix != "":
+		prefix = strings.TrimSuffix(o.APIPrefix, ".") + "."
+	}
+	m, err := f.js.Conn().RequestWithContext(ctx, prefix+"STREAM.MSG.GET.KV_"+bucket, req)
+	if err != nil {
+		return Revision{}, err
+	}
+	var resp struct {
+		Error *struct {
+			Code        int    `json:"err_code"`
+			Description string `json:"description"`
+		} `json:"error"`
+		Message *struct {
+			Seq  uint64    `json:"seq"`
+			Hdrs []byte    `json:"hdrs"`
+			Data []byte    `json:"data"`
+			Time time.Time `json:"time"`
+		} `json:"message"`
+	}
+	if err := json.Unmarshal(m.Data, &resp); err != nil {
+		return Revision{}, fmt.Errorf("fleet: read the current revision: %w", err)
+	}
+	switch {
+	case resp.Error != nil && resp.Error.Code == 10037: // no message found
+		return Revision{}, ErrNoRevision
+	case resp.Error != nil:
+		return Revision{}, fmt.Errorf("fleet: read the current revision: %s (%d)", resp.Error.Description, resp.Error.Code)
+	case resp.Message == nil:
+		return Revision{}, errors.New("fleet: read the current revision: empty answer")
+	case bytes.Contains(resp.Message.Hdrs, []byte("KV-Operation")): // DEL or PURGE: a put has none
+		return Revision{}, ErrNoRevision
+	}
+	return Revision{Number: resp.Message.Seq, Data: resp.Message.Data, Created: resp.Message.Time}, nil
 }
 
 // Revisions returns the channel of revisions, closed when the watcher
