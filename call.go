@@ -249,7 +249,7 @@ func (s *compiled) enterMeasured(ctx context.Context, n Next, lvl int32) (err er
 			return
 		}
 		sample := s.sample(lvl)
-		sample.Self, sample.Err, sample.ShortCircuit = took-l.inner, err, !l.nexts
+		sample.Self, sample.Took, sample.Err, sample.ShortCircuit, sample.Call = took-l.inner, took, err, !l.nexts, c
 		if !returned {
 			sample.Err = ErrUnwound
 		}

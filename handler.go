@@ -111,6 +111,13 @@ type LayerSample struct {
 	Err             error         // what the layer returned
 	ShortCircuit    bool          // the layer returned without calling next
 	Prepared        any           // what the observer's PrepareLayer returned for this layer
+	// Took is the layer's whole time, its next included (Self + the inner
+	// layers and the handler), and Call the call it is part of: an observer
+	// that groups a call's samples (a request inspector) finds its state in
+	// the call's bag ([Get]). Samples reach the observer inner → outer, the
+	// outermost layer's last. Call is valid only during ObserveLayer.
+	Took time.Duration
+	Call *Call
 }
 
 // HandlerConfigurable is implemented by plugins that take options per

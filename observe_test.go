@@ -13,10 +13,13 @@ import (
 	"github.com/plykit/ply"
 )
 
-// meter is a LayerObserver plugin that keeps every sample.
+// meter is a LayerObserver plugin that keeps every sample, without its
+// Call (valid only during ObserveLayer), and counts the samples that named
+// none.
 type meter struct {
 	mu      sync.Mutex
 	samples []ply.LayerSample
+	noCall  int
 }
 
 func (m *meter) Info() ply.Info {
@@ -27,6 +30,10 @@ func (m *meter) PrepareLayer(s ply.LayerSample) any { return s.Plugin + " on " +
 
 func (m *meter) ObserveLayer(s ply.LayerSample) {
 	m.mu.Lock()
+	if s.Call == nil {
+		m.noCall++
+	}
+	s.Call = nil
 	m.samples = append(m.samples, s)
 	m.mu.Unlock()
 }
@@ -51,13 +58,16 @@ func TestLayerObserver(t *testing.T) {
 			_, _ = ch.Serve(t.Context(), req, nil)
 		}
 		want := []ply.LayerSample{
-			{Plugin: "guard", Version: "1.0.0", Module: "m", Handler: "h", Kind: ply.KindRPC, Self: 10 * time.Millisecond, Prepared: "guard on h"},
-			{Plugin: "outer", Version: "1.0.0", Module: "m", Handler: "h", Kind: ply.KindRPC, Self: 3 * time.Millisecond, Prepared: "outer on h"},
-			{Plugin: "guard", Version: "1.0.0", Module: "m", Handler: "h", Kind: ply.KindRPC, Self: 10 * time.Millisecond, Err: errBoom, ShortCircuit: true, Prepared: "guard on h"},
-			{Plugin: "outer", Version: "1.0.0", Module: "m", Handler: "h", Kind: ply.KindRPC, Self: 3 * time.Millisecond, Err: errBoom, Prepared: "outer on h"},
+			{Plugin: "guard", Version: "1.0.0", Module: "m", Handler: "h", Kind: ply.KindRPC, Self: 10 * time.Millisecond, Took: 60 * time.Millisecond, Prepared: "guard on h"},
+			{Plugin: "outer", Version: "1.0.0", Module: "m", Handler: "h", Kind: ply.KindRPC, Self: 3 * time.Millisecond, Took: 63 * time.Millisecond, Prepared: "outer on h"},
+			{Plugin: "guard", Version: "1.0.0", Module: "m", Handler: "h", Kind: ply.KindRPC, Self: 10 * time.Millisecond, Took: 10 * time.Millisecond, Err: errBoom, ShortCircuit: true, Prepared: "guard on h"},
+			{Plugin: "outer", Version: "1.0.0", Module: "m", Handler: "h", Kind: ply.KindRPC, Self: 3 * time.Millisecond, Took: 13 * time.Millisecond, Err: errBoom, Prepared: "outer on h"},
 		}
 		if diff := cmp.Diff(want, m.samples, cmpopts.EquateErrors()); diff != "" {
 			t.Errorf("samples (-want +got):\n%s", diff)
+		}
+		if m.noCall != 0 {
+			t.Errorf("%d samples named no call", m.noCall)
 		}
 	})
 }

@@ -108,6 +108,7 @@ type app struct {
 	catalog  config.Catalog
 	replaced map[string]bool // catalog entries that WithPlugin set
 	hostOpts []ply.Option
+	extra    []ply.Plugin // registered beside the file's plugins in every generation (ply run's admin page)
 	server   string
 	stdout   io.Writer
 	stderr   io.Writer

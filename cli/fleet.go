@@ -182,7 +182,9 @@ func (fh *fleetHost) revision(ctx context.Context, l *live, rev fleet.Revision, 
 	fh.seen, fh.last = rev.Number, rev
 	name := fh.f.Name(rev.Number)
 	fh.logger.Info("fleet: new revision: reloading", "revision", rev.Number)
+	l.mu.Lock() // the admin page reloads too
 	rl, err := l.apply(ctx, name, rev.Data)
+	l.mu.Unlock()
 	served := err == nil || (rl.Generation != 0 && rl.RolledBack == nil) // err: the old one still drains
 	fh.report(l.host, rev.Number, served, err, time.Since(began))
 }
@@ -321,6 +323,9 @@ func (a *app) startFleet(ctx context.Context, fh *fleetHost, path string, logger
 		name := fh.f.Name(rev.Number)
 		h, p, cfg, err := a.loadData(name, rev.Data, nil, append(slices.Clone(own), once...)...)
 		if err == nil {
+			if err := h.Register(a.extra...); err != nil { // as start registers them
+				return nil, nil, err
+			}
 			if err := h.Start(ctx); err != nil {
 				return nil, nil, err
 			}

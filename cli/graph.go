@@ -2,13 +2,12 @@ package cli
 
 import (
 	"fmt"
-	"html"
 	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/plykit/ply"
+	"github.com/plykit/ply/internal/draw"
 )
 
 func (a *app) graphCmd() *cobra.Command {
@@ -22,8 +21,8 @@ func (a *app) graphCmd() *cobra.Command {
 			"child to its parent; before, from the plugin that runs first to the one after it. " +
 			"Like explain, it provisions the plugins and runs their Wrap phase, then cleans up.",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			draw := map[string]func(*graph, *strings.Builder){"dot": (*graph).dot, "mermaid": (*graph).mermaid, "svg": (*graph).svg}[format]
-			if draw == nil {
+			render := map[string]func(*draw.Graph, *strings.Builder){"dot": (*draw.Graph).DOT, "mermaid": (*draw.Graph).Mermaid, "svg": (*draw.Graph).SVG}[format]
+			if render == nil {
 				return usageError(fmt.Errorf("--format %q: want dot, mermaid or svg", format))
 			}
 			plan, chains, err := a.preview(cmd.Context(), args[0])
@@ -33,209 +32,11 @@ func (a *app) graphCmd() *cobra.Command {
 			// Drawn in memory, then written at once; as with the other commands, a
 			// failed write to the output is not an error of the command.
 			var out strings.Builder
-			draw(newGraph(plan, chains), &out)
+			render(draw.New(plan, chains), &out)
 			_, _ = io.WriteString(cmd.OutOrStdout(), out.String())
 			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "dot", "dot, mermaid or svg")
 	return cmd
-}
-
-// graph is what the three formats draw: plugins in lifecycle order, the
-// edges between them, and each route's chain.
-type graph struct {
-	nodes  []ply.Info
-	index  map[string]int // ID -> position in nodes
-	edges  []ply.Edge     // as the plan gives them: From comes first
-	arrows []arrow        // as they are drawn, to read "from label to"
-	chains []route
-}
-
-// arrow is an edge as drawn: "from requires to", "from part of to", "from
-// before to".
-type arrow struct {
-	from, to int // positions in nodes
-	label    string
-}
-
-// arrows turns the plan's edges, whose From comes first in the lifecycle,
-// into arrows that read as sentences: a dependent requires its
-// dependency, a child is part of its parent, a plugin runs before another.
-func (g *graph) arrowsOf() []arrow {
-	out := make([]arrow, len(g.edges))
-	for i, e := range g.edges {
-		first, then := g.index[e.From.ID()], g.index[e.To.ID()]
-		switch e.Kind {
-		case "requires", "part of": // To requires From; To is a child of From
-			out[i] = arrow{from: then, to: first, label: e.Kind}
-		default:
-			out[i] = arrow{from: first, to: then, label: e.Kind}
-		}
-	}
-	return out
-}
-
-type route struct {
-	name   string
-	layers []string // plugin names, outermost first
-}
-
-func newGraph(plan *ply.Plan, chains []*ply.Chain) *graph {
-	g := &graph{nodes: plan.Order(ply.LifecycleOrder), index: make(map[string]int), edges: plan.Edges()}
-	for i, n := range g.nodes {
-		g.index[n.ID()] = i
-	}
-	g.arrows = g.arrowsOf()
-	for _, ch := range chains {
-		r := route{name: ch.Module().Name + ": " + ch.Handler().Name}
-		for _, st := range ch.Explain().Steps {
-			r.layers = append(r.layers, st.Plugin.Name)
-		}
-		g.chains = append(g.chains, r)
-	}
-	return g
-}
-
-func label(in ply.Info) string { return in.ID() + "\n" + band(in.Priority) }
-
-func (g *graph) dot(w *strings.Builder) {
-	fmt.Fprintln(w, "digraph ply {")
-	fmt.Fprintln(w, "  rankdir=LR;")
-	fmt.Fprintln(w, `  node [shape=box, fontname="Helvetica"];`)
-	for i, n := range g.nodes {
-		fmt.Fprintf(w, "  p%d [label=%q];\n", i, label(n))
-	}
-	for _, a := range g.arrows {
-		style := ""
-		switch a.label {
-		case "before":
-			style = ", style=dashed"
-		case "part of":
-			style = ", style=dotted"
-		}
-		fmt.Fprintf(w, "  p%d -> p%d [label=%q%s];\n", a.from, a.to, a.label, style)
-	}
-	for i, r := range g.chains {
-		fmt.Fprintf(w, "  subgraph cluster_r%d {\n    label=%q;\n", i, r.name)
-		names := append(append([]string(nil), r.layers...), "handler")
-		for j, n := range names {
-			fmt.Fprintf(w, "    r%d_%d [label=%q, shape=%s];\n", i, j, n, map[bool]string{true: "ellipse", false: "box"}[j == len(names)-1])
-		}
-		for j := 1; j < len(names); j++ {
-			fmt.Fprintf(w, "    r%d_%d -> r%d_%d;\n", i, j-1, i, j)
-		}
-		fmt.Fprintln(w, "  }")
-	}
-	fmt.Fprintln(w, "}")
-}
-
-func (g *graph) mermaid(w *strings.Builder) {
-	fmt.Fprintln(w, "flowchart LR")
-	for i, n := range g.nodes {
-		fmt.Fprintf(w, "  p%d[\"%s<br/>%s\"]\n", i, n.ID(), band(n.Priority))
-	}
-	for _, a := range g.arrows {
-		line := "-->"
-		switch a.label {
-		case "before":
-			line = "-.->"
-		case "part of":
-			line = "==>"
-		}
-		fmt.Fprintf(w, "  p%d %s|%s| p%d\n", a.from, line, a.label, a.to)
-	}
-	for i, r := range g.chains {
-		fmt.Fprintf(w, "  subgraph r%d[\"%s\"]\n", i, r.name)
-		names := append(append([]string(nil), r.layers...), "handler")
-		parts := make([]string, len(names))
-		for j, n := range names {
-			parts[j] = fmt.Sprintf("r%d_%d[\"%s\"]", i, j, n)
-		}
-		fmt.Fprintf(w, "    %s\n  end\n", strings.Join(parts, " --> "))
-	}
-}
-
-// svg draws the plugins in columns by dependency depth (a plugin sits one
-// column right of its deepest dependency), edges as arrows, then one row
-// per route with its chain.
-func (g *graph) svg(w *strings.Builder) {
-	const boxH, gapX, gapY, pad, charW = 36, 60, 16, 20, 7
-	depth := make([]int, len(g.nodes))
-	for i := range g.nodes { // lifecycle order: dependencies come first
-		for _, e := range g.edges {
-			if e.Kind != "before" && g.index[e.To.ID()] == i {
-				depth[i] = max(depth[i], depth[g.index[e.From.ID()]]+1)
-			}
-		}
-	}
-	colW := map[int]int{}
-	for i, n := range g.nodes {
-		colW[depth[i]] = max(colW[depth[i]], charW*len(n.ID())+2*pad)
-	}
-	colX := map[int]int{}
-	x := pad
-	for c := 0; ; c++ {
-		wd, ok := colW[c]
-		if !ok {
-			break
-		}
-		colX[c], x = x, x+wd+gapX
-	}
-	rows := map[int]int{}
-	type box struct{ x, y, w int }
-	boxes := make([]box, len(g.nodes))
-	height := 0
-	for i := range g.nodes {
-		c := depth[i]
-		boxes[i] = box{colX[c], pad + rows[c]*(boxH+gapY), colW[c]}
-		rows[c]++
-		height = max(height, boxes[i].y+boxH)
-	}
-	width := max(x-gapX+pad, 200)
-	chainY := height + 2*gapY
-	for _, r := range g.chains {
-		n := 0
-		for _, l := range append(r.layers, "handler") {
-			n += charW*len(l) + pad + gapY
-		}
-		width = max(width, charW*len(r.name)+n+3*pad)
-	}
-	total := chainY + len(g.chains)*(boxH+gapY) + pad
-	fmt.Fprintf(w, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="Helvetica, sans-serif" font-size="12">`+"\n", width, total)
-	fmt.Fprintln(w, `<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto"><path d="M0,0 L10,5 L0,10 z"/></marker></defs>`)
-	for _, ar := range g.arrows {
-		a, b := boxes[ar.from], boxes[ar.to]
-		dash := ""
-		if ar.label == "before" {
-			dash = ` stroke-dasharray="5,4"`
-		}
-		x1, x2 := a.x+a.w, b.x // left to right
-		if b.x < a.x {
-			x1, x2 = a.x, b.x+b.w // right to left: a dependent points back at its dependency
-		}
-		fmt.Fprintf(w, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#555"%s marker-end="url(#arrow)"><title>%s</title></line>`+"\n",
-			x1, a.y+boxH/2, x2, b.y+boxH/2, dash, html.EscapeString(g.nodes[ar.from].Name+" "+ar.label+" "+g.nodes[ar.to].Name))
-	}
-	for i, n := range g.nodes {
-		b := boxes[i]
-		fmt.Fprintf(w, `<g><rect x="%d" y="%d" width="%d" height="%d" rx="6" fill="#eef3fb" stroke="#3b6db3"/>`, b.x, b.y, b.w, boxH)
-		fmt.Fprintf(w, `<text x="%d" y="%d">%s</text><text x="%d" y="%d" fill="#666" font-size="10">%s</text></g>`+"\n",
-			b.x+pad/2, b.y+15, html.EscapeString(n.ID()), b.x+pad/2, b.y+29, html.EscapeString(band(n.Priority)))
-	}
-	for i, r := range g.chains {
-		y := chainY + i*(boxH+gapY)
-		fmt.Fprintf(w, `<text x="%d" y="%d" font-weight="bold">%s</text>`+"\n", pad, y+boxH/2+4, html.EscapeString(r.name))
-		cx := pad + charW*len(r.name) + pad
-		for j, l := range append(append([]string(nil), r.layers...), "handler") {
-			bw := charW*len(l) + pad
-			if j > 0 {
-				fmt.Fprintf(w, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#555" marker-end="url(#arrow)"/>`+"\n", cx-gapY, y+boxH/2, cx, y+boxH/2)
-			}
-			fmt.Fprintf(w, `<rect x="%d" y="%d" width="%d" height="%d" rx="%d" fill="#fff7e6" stroke="#b3803b"/><text x="%d" y="%d">%s</text>`+"\n",
-				cx, y, bw, boxH, map[bool]int{true: 18, false: 6}[l == "handler"], cx+pad/2, y+boxH/2+4, html.EscapeString(l))
-			cx += bw + gapY
-		}
-	}
-	fmt.Fprintln(w, "</svg>")
 }

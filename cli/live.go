@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -28,7 +29,8 @@ const debounce = 200 * time.Millisecond
 // live is the host ply run serves and what reloads it from its file. Its
 // methods run on one goroutine, the command's.
 type live struct {
-	app    *app // the run's catalog
+	mu     sync.Mutex // serializes reloads: the command's loop's and the admin page's
+	app    *app       // the run's catalog
 	path   string
 	opts   []ply.Option // the command's own options for every generation: logger, drain grace
 	logger *slog.Logger
@@ -49,6 +51,8 @@ type live struct {
 // the host options are all the file's anew. force reloads a file whose
 // contents did not change (SIGHUP: the environment may have).
 func (l *live) reload(ctx context.Context, force bool) (ply.Reloaded, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	data, err := config.ReadFile(l.path)
 	if err != nil {
 		return ply.Reloaded{}, l.refused(err)
@@ -81,6 +85,7 @@ func (l *live) apply(ctx context.Context, name string, data []byte) (ply.Reloade
 			plugins[i] = old // the kernel keeps it if its options did not change, or renews it
 		}
 	}
+	plugins = append(plugins, l.app.extra...) // the same objects: carried over
 	renewed := make([]ply.Plugin, len(plugins))
 	renew := func(old ply.Plugin) ply.Plugin {
 		newPlugin, ok := l.app.catalog[old.Info().Name]

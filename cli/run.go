@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/plykit/ply"
+	"github.com/plykit/ply/admin"
 	"github.com/plykit/ply/httpserver"
 	"github.com/plykit/ply/internal/config"
 )
@@ -24,6 +25,8 @@ func (a *app) runCmd() *cobra.Command {
 	var (
 		quietFlag, watchFlag bool
 		graceFlag            time.Duration
+		adminFlag            string
+		adminRemoteFlag      bool
 		ff                   fleetFlags
 	)
 	cmd := &cobra.Command{
@@ -51,7 +54,15 @@ func (a *app) runCmd() *cobra.Command {
 			if quietFlag {
 				level = slog.LevelWarn
 			}
-			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			var handler slog.Handler = slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level})
+			var page *admin.Plugin
+			var pageRl *pageReloader
+			if adminFlag != "" {
+				if page, pageRl, handler, err = newAdmin(adminFlag, adminRemoteFlag, handler); err != nil {
+					return usageError(fmt.Errorf("run: --admin: %w", err))
+				}
+			}
+			logger := slog.New(handler)
 			bar := progressbar.NewOptions(-1, progressbar.OptionSetWriter(cmd.ErrOrStderr()),
 				progressbar.OptionSetDescription("starting"), progressbar.OptionClearOnFinish(), progressbar.OptionSpinnerType(14),
 				progressbar.OptionSetVisibility(terminal(cmd.ErrOrStderr()))) // no spinner frames in logs
@@ -73,6 +84,9 @@ func (a *app) runCmd() *cobra.Command {
 			if graceFlag > 0 {
 				own = append(own, ply.WithDrainGrace(graceFlag))
 			}
+			if page != nil { // beside the file's plugins in every generation: a reload carries it over
+				ra.extra = []ply.Plugin{page}
+			}
 			if watchFlag && ff.urls != "" {
 				return usageError(errors.New("run: --watch and --fleet: the host follows the fleet's revisions, not FILE; give one"))
 			}
@@ -91,6 +105,14 @@ func (a *app) runCmd() *cobra.Command {
 			}
 			l.stderr = cmd.ErrOrStderr()
 			summary(cmd.OutOrStdout(), plan, l.host)
+			if page != nil {
+				pageRl.set(l)
+				if u := page.LoginURL(); u != "" {
+					_, _ = fmt.Fprintf(cmd.OutOrStdout(), "admin page: %s\n", u) // it carries the token: for the operator's eyes
+				} else { // an optional plugin: the host runs without it, and its failure was logged
+					_, _ = fmt.Fprintf(cmd.OutOrStdout(), "admin page: not serving (see the log)\n")
+				}
+			}
 			serveErr := l.serve(ctx, watchFlag)
 			_, _ = fmt.Fprintln(cmd.OutOrStdout(), "stopping")
 			return errors.Join(serveErr, l.host.Stop(context.WithoutCancel(ctx)))
@@ -98,6 +120,8 @@ func (a *app) runCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&quietFlag, "quiet", "q", false, "log warnings and errors only")
 	cmd.Flags().BoolVarP(&watchFlag, "watch", "w", false, "reload the host when FILE changes (debounced; SIGHUP always reloads)")
+	cmd.Flags().StringVar(&adminFlag, "admin", "", "serve the admin page on this address (e.g. 127.0.0.1:9091); its login URL, with the token ($"+admin.TokenEnv+" or a random one), is printed")
+	cmd.Flags().BoolVar(&adminRemoteFlag, "admin-allow-remote", false, "allow --admin on an address other machines reach")
 	ff.register(cmd, true)
 	cmd.Flags().DurationVar(&graceFlag, "drain-grace", 30*time.Second,
 		"after a reload, cancel the requests still running on the old configuration after this long; 0 waits for them")
@@ -114,6 +138,9 @@ func (a *app) start(ctx context.Context, path string, logger *slog.Logger, own [
 	}
 	h, plan, cfg, err := a.loadData(path, data, nil, append(slices.Clone(own), once...)...)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := h.Register(a.extra...); err != nil {
 		return nil, nil, err
 	}
 	if err := h.Start(ctx); err != nil {

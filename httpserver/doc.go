@@ -20,7 +20,8 @@
 // body over the limit, 408 for a body past its timeout, 504 for a passed
 // deadline, 499 for a client that went away, else 500. The answer is a
 // problem body (RFC 9457) without the error's text, and the error is
-// logged once, "request failed", with the module, the handler and, for a
+// logged once, "request failed", with the module, the handler, the request
+// ID when a request ID layer outside set one, and, for a
 // [*github.com/plykit/ply.PluginError], the plugin.
 //
 // # Server

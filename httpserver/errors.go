@@ -9,6 +9,7 @@ import (
 
 	"github.com/plykit/ply"
 	"github.com/plykit/ply/internal/httpwriter"
+	"github.com/plykit/ply/internal/reqid"
 )
 
 // StatusClientClosed is the status of a request whose client went away
@@ -80,6 +81,9 @@ func (rw *ResponseWriter) answer(w http.ResponseWriter, r *http.Request, module,
 		attrs := make([]slog.Attr, 0, 10)
 		attrs = append(attrs, slog.String("method", clip(r.Method)), slog.String("path", clip(r.URL.Path)))
 		attrs = append(attrs, slog.String("module", module), slog.String("handler", handler))
+		if id := reqid.From(ctx); id != "" {
+			attrs = append(attrs, slog.String("request_id", id))
+		}
 		if pe, ok := errors.AsType[*ply.PluginError](err); ok {
 			attrs = append(attrs, slog.String("plugin", pe.Plugin), slog.String("version", pe.Version))
 		}

@@ -61,6 +61,7 @@ type Queue struct {
 	started jetstream.Stream // run markers of redelivered jobs: see worker.charge
 
 	subjects sync.Map // queue name → *[3]string: its ready subjects by level
+	counts   sync.Map // queue name → *counts: this process's figures (Stats)
 
 	mu      sync.Mutex
 	workers map[string]*worker

@@ -126,7 +126,7 @@ func (q *Queue) Handle(ctx context.Context, queue string, h Handler, opts ...Han
 		break
 	}
 	c.idle = min(c.idle, q.cfg.ackWait/3) // the fetch loop heartbeats between fetches
-	w := &worker{q: q, queue: queue, h: h, cfg: c, handleDone: ctx.Done(), drained: make(chan struct{})}
+	w := &worker{q: q, queue: queue, h: h, cfg: c, handleDone: ctx.Done(), drained: make(chan struct{}), counts: q.countsOf(queue)}
 	q.workers[queue] = w // reserved; removed below on failure
 	q.mu.Unlock()
 
@@ -194,6 +194,7 @@ type worker struct {
 	h      Handler
 	cfg    handleConfig
 	sub    *nats.Subscription // the pulls' replies, to deliver
+	counts *counts            // the queue's figures in this process (Stats)
 	cbDone chan struct{}      // 1: deliver's send ended after unsubscribe
 
 	fetchCtx    context.Context // Handle's ctx's child, cancelled by stopFetching
@@ -373,9 +374,12 @@ func (w *worker) run(hj *held) {
 	if j.delivered > 1 {
 		w.markStarted(j, started+1)
 	}
+	w.counts.running.Add(1)
 	err = w.invoke(j, timeout)
+	w.counts.running.Add(-1)
 	switch {
 	case err == nil:
+		w.counts.done.Add(1)
 		if err := m.Ack(); err != nil {
 			w.q.cfg.logger.Warn("jobqueue: ack (the job may run again)", "queue", w.queue, "job", j.ID, "err", err)
 		}
@@ -462,6 +466,7 @@ func (w *worker) retry(j *Job, history []Attempt, delay time.Duration) {
 		_ = j.msg.NakWithDelay(delay)
 		return
 	}
+	w.counts.retried.Add(1)
 	if err := j.msg.Ack(); err != nil {
 		w.q.cfg.logger.Warn("jobqueue: ack after retry scheduled (the job may run twice)", "queue", w.queue, "job", j.ID, "err", err)
 	}
@@ -481,6 +486,7 @@ func (w *worker) dead(j *Job, history []Attempt) {
 		_ = j.msg.Nak()
 		return
 	}
+	w.counts.deadLettered.Add(1)
 	if err := j.msg.Ack(); err != nil {
 		w.q.cfg.logger.Warn("jobqueue: ack after dead-letter", "queue", w.queue, "job", j.ID, "err", err)
 	}

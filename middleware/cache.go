@@ -566,8 +566,12 @@ func (c *Cache) put(e *cacheEntry) {
 		weight += int64(len(v))
 	}
 	e.weight = uint32(min(max(weight, 0), math.MaxUint32)) // the store weighs entries in uint32
+	c.store.Set(c.index(e), e)
+}
+
+// index records e's tags under the hash of its key, which it returns.
+func (c *Cache) index(e *cacheEntry) uint64 {
 	hash := maphash.String(c.seed, e.key)
-	c.store.Set(hash, e)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, t := range e.tags {
@@ -578,6 +582,41 @@ func (c *Cache) put(e *cacheEntry) {
 		}
 		keys[hash] = struct{}{}
 	}
+	return hash
+}
+
+// Adopt takes over the stored responses of from, the cache this one
+// replaces, so that replacing a cache (a reload that changes its options)
+// does not send every request to the origin at once. Entries are shared,
+// not copied (they are immutable), with the time they had left; the
+// hottest come first, and the store's bound evicts past MaxBytes. A body
+// over this cache's MaxBodyBytes is left behind. Nothing is adopted when the
+// two caches would key, tag or keep responses differently: another Vary,
+// TagHeader or TTL. Adopt returns the number of entries adopted; call it
+// before the cache serves.
+func (c *Cache) Adopt(from *Cache) int {
+	if from == nil || from.ttl != c.ttl || from.tagHeader != c.tagHeader || !slices.Equal(from.vary, c.vary) {
+		return 0
+	}
+	// Hottest holds the old store's policy lock while it iterates: collect
+	// first, then write.
+	var entries []otter.Entry[uint64, *cacheEntry]
+	for e := range from.store.Hottest() {
+		entries = append(entries, e)
+	}
+	now := time.Now().UnixNano()
+	n := 0
+	for _, e := range entries {
+		left := time.Duration(e.ExpiresAtNano - now)
+		if left <= 0 || (e.Value.resp != nil && int64(len(e.Value.resp.body)) > c.maxBody) {
+			continue
+		}
+		hash := c.index(e.Value)
+		c.store.Set(hash, e.Value)
+		c.store.SetExpiresAfter(hash, left)
+		n++
+	}
+	return n
 }
 
 // invalidate removes the entries tagged with tag.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -293,5 +294,56 @@ func TestCacheVaryNormalisesLists(t *testing.T) {
 	}
 	if got := h.runs.Load(); got != 2 {
 		t.Errorf("handler ran %d times, want 2", got)
+	}
+}
+
+// Adopt hands a replacing cache the stored responses, tags included, unless
+// the two would key, tag or keep responses differently.
+func TestCacheAdopt(t *testing.T) {
+	tests := []struct {
+		name    string
+		next    middleware.CacheOptions
+		adopted int
+	}{
+		{name: "more memory", next: middleware.CacheOptions{TTL: time.Minute, MaxBytes: 128 << 20}, adopted: 2},
+		{name: "other ttl", next: middleware.CacheOptions{TTL: time.Hour}},
+		{name: "other vary", next: middleware.CacheOptions{TTL: time.Minute, Vary: []string{"Accept-Language"}}},
+		{name: "bodies too large", next: middleware.CacheOptions{TTL: time.Minute, MaxBodyBytes: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			old, _, oldURL, oldClient := newCache(t, middleware.CacheOptions{TTL: time.Minute})
+			get(t, oldClient, oldURL+"/p/1?tag=product-1")
+			get(t, oldClient, oldURL+"/p/2?tag=catalog")
+
+			c := must(middleware.NewCache(tt.next))(t)
+			t.Cleanup(func() { closeOK(t, c) })
+			if n := c.Adopt(old); n != tt.adopted {
+				t.Fatalf("Adopt = %d, want %d", n, tt.adopted)
+			}
+			srv := serve(t, c.Middleware()(&counting{}))
+			// The same site as before the hand-off: the host is part of the key.
+			get := func(t *testing.T, path string) response {
+				t.Helper()
+				req := newRequest(t, http.MethodGet, srv.URL+path, nil)
+				req.Host = strings.TrimPrefix(oldURL, "http://")
+				return do(t, srv.Client(), req)
+			}
+			want := map[bool]string{true: "HIT", false: "MISS"}[tt.adopted > 0]
+			for _, p := range []string{"/p/1?tag=product-1", "/p/2?tag=catalog"} {
+				if got := get(t, p).header.Get("X-Cache"); got != want {
+					t.Errorf("%s after the hand-off: X-Cache %q, want %q", p, got, want)
+				}
+			}
+			if tt.adopted == 0 {
+				return
+			}
+			c.InvalidateTag("product-1")
+			for p, want := range map[string]string{"/p/1?tag=product-1": "MISS", "/p/2?tag=catalog": "HIT"} {
+				if got := get(t, p).header.Get("X-Cache"); got != want {
+					t.Errorf("after invalidating an adopted tag, %s: X-Cache %q, want %q", p, got, want)
+				}
+			}
+		})
 	}
 }

@@ -85,6 +85,7 @@ type RateLimit struct {
 	burst    int
 	header   string // for "header:<name>"
 	keyKind  string // "ip", "principal" or "header"
+	maxKeys  int
 	now      func() time.Time
 	limiters *otter.Cache[string, *rate.Limiter]
 }
@@ -96,7 +97,7 @@ func NewRateLimit(opts RateLimitOptions, now func() time.Time) (*RateLimit, erro
 		return nil, err
 	}
 	opts = opts.withDefaults()
-	rl := &RateLimit{limit: rate.Limit(opts.Rate), burst: opts.Burst, keyKind: opts.Key, now: now}
+	rl := &RateLimit{limit: rate.Limit(opts.Rate), burst: opts.Burst, keyKind: opts.Key, maxKeys: opts.MaxKeys, now: now}
 	if name, ok := strings.CutPrefix(opts.Key, "header:"); ok {
 		rl.keyKind, rl.header = "header", textproto.CanonicalMIMEHeaderKey(name)
 	}
@@ -201,3 +202,40 @@ type funcClock func() time.Time
 
 func (f funcClock) NowNano() int64                      { return f().UnixNano() }
 func (f funcClock) Tick(time.Duration) <-chan time.Time { return nil }
+
+// Adopt takes over the token buckets of from, the limiter this one replaces,
+// so that replacing a limiter (a reload that changes its options) hands no
+// client a fresh burst. The buckets are shared, not copied: requests still
+// served by from while it drains take their tokens from the same buckets.
+// Each bucket gets this limiter's rate and burst, keeping the tokens it has
+// (capped at the new burst). The hottest keys are adopted first, up to this
+// limiter's MaxKeys. Nothing is adopted when the two limit by different keys
+// (ip, principal, a header): their buckets would count other things. Adopt
+// returns the number of buckets adopted; call it before the limiter serves.
+func (rl *RateLimit) Adopt(from *RateLimit) int {
+	if from == nil || from.keyKind != rl.keyKind || from.header != rl.header {
+		return 0
+	}
+	// Hottest holds the old cache's policy lock while it iterates; collect
+	// first, then write to the new cache.
+	var keys []string
+	var buckets []*rate.Limiter
+	for e := range from.limiters.Hottest() {
+		if len(keys) == rl.maxKeys {
+			break
+		}
+		keys = append(keys, e.Key)
+		buckets = append(buckets, e.Value)
+	}
+	now := rl.now()
+	for i, lim := range buckets {
+		if lim.Limit() != rl.limit {
+			lim.SetLimitAt(now, rl.limit)
+		}
+		if lim.Burst() != rl.burst {
+			lim.SetBurstAt(now, rl.burst)
+		}
+		rl.limiters.Set(keys[i], lim)
+	}
+	return len(keys)
+}

@@ -161,3 +161,53 @@ func TestRateLimitKeysIPv6ByPrefix(t *testing.T) {
 		}
 	}
 }
+
+// Adopt hands a replacing limiter the old buckets with the new rate, the
+// hottest keys first up to the new MaxKeys, and nothing when the key differs.
+func TestRateLimitAdopt(t *testing.T) {
+	tenants := []string{"acme", "globex", "initech"}
+	tests := []struct {
+		name       string
+		next       middleware.RateLimitOptions
+		adopted    int
+		limited    int    // tenants still limited after the hand-off
+		retryAfter string // of a limited tenant: the new rate's
+	}{
+		{name: "new rate", next: middleware.RateLimitOptions{Rate: 1, Burst: 1, Key: "header:X-Tenant"}, adopted: 3, limited: 3, retryAfter: "1"},
+		{name: "fewer keys", next: middleware.RateLimitOptions{Rate: 1, Burst: 1, Key: "header:X-Tenant", MaxKeys: 2}, adopted: 2, limited: -1, retryAfter: "1"}, // a bound of 2 evicts as it admits
+		{name: "other key", next: middleware.RateLimitOptions{Rate: 1, Burst: 3}, adopted: 0, limited: 0},                                                        // one IP, a fresh burst of 3
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := &clock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+			old := must(middleware.NewRateLimit(middleware.RateLimitOptions{Rate: 0.01, Burst: 1, Key: "header:X-Tenant"}, clk.Now))(t)
+			defer closeOK(t, old)
+			srv := serve(t, old.Middleware()(ok))
+			for _, tenant := range tenants {
+				if res := get(t, srv.Client(), srv.URL, "X-Tenant", tenant); res.status != 200 {
+					t.Fatalf("%s's first request: %d, want 200", tenant, res.status)
+				}
+			}
+
+			rl := must(middleware.NewRateLimit(tt.next, clk.Now))(t)
+			defer closeOK(t, rl)
+			if n := rl.Adopt(old); n != tt.adopted {
+				t.Errorf("Adopt = %d, want %d", n, tt.adopted)
+			}
+			next := serve(t, rl.Middleware()(ok))
+			limited := 0
+			for _, tenant := range tenants {
+				res := get(t, next.Client(), next.URL, "X-Tenant", tenant)
+				if res.status == http.StatusTooManyRequests {
+					limited++
+					if after := res.header.Get("Retry-After"); after != tt.retryAfter {
+						t.Errorf("%s: Retry-After %q, want %q (the new rate's)", tenant, after, tt.retryAfter)
+					}
+				}
+			}
+			if tt.limited >= 0 && limited != tt.limited {
+				t.Errorf("%d tenants limited after the hand-off, want %d", limited, tt.limited)
+			}
+		})
+	}
+}

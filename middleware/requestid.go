@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/textproto"
+
+	"github.com/plykit/ply/internal/reqid"
 )
 
 // RequestIDOptions configures [NewRequestID]. The zero value reads and writes
@@ -35,13 +37,10 @@ func headerNameByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-'
 }
 
-type requestIDKey struct{}
-
 // RequestIDFrom returns the request ID that a [NewRequestID] layer stored in ctx,
 // or "" when there is none.
 func RequestIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	return reqid.From(ctx)
 }
 
 // NewRequestID returns a layer that gives each request an ID: the incoming one when
@@ -69,7 +68,7 @@ func NewRequestID(opts RequestIDOptions) (func(http.Handler) http.Handler, error
 				r.Header.Set(header, id)
 			}
 			w.Header().Set(header, id)
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+			next.ServeHTTP(w, r.WithContext(reqid.With(r.Context(), id)))
 		})
 	}, nil
 }

@@ -26,6 +26,11 @@ var CacheKey = ply.NewKey[*middleware.Cache]("cache.cache")
 // that the auth plugin, which wraps the cache, authenticated) are private:
 // their responses are stored only when they say public or s-maxage.
 // Route options: [Route] (`skip: true`).
+//
+// A reload that replaces the plugin (new options) hands the stored
+// responses to the new instance where the two would key, tag and keep them
+// alike (see [middleware.Cache.Adopt]), so a reload does not send every
+// request to the origin at once.
 type Cache struct {
 	layered
 	opts  middleware.CacheOptions
@@ -38,6 +43,8 @@ var (
 	_ ply.Wrapper             = (*Cache)(nil)
 	_ ply.HandlerConfigurable = (*Cache)(nil)
 	_ ply.Cleaner             = (*Cache)(nil)
+	_ ply.StateExporter       = (*Cache)(nil)
+	_ ply.StateImporter       = (*Cache)(nil)
 )
 
 // NewCache returns the plugin with opts (the zero value is the default).
@@ -61,6 +68,15 @@ func (p *Cache) Provision(_ context.Context, setup *ply.Setup) error {
 	p.cache = c
 	p.use(c.Middleware())
 	return ply.Provide(setup, CacheKey, c)
+}
+
+// ExportState hands the stored responses to the instance replacing this one.
+func (p *Cache) ExportState(context.Context) (any, error) { return p.cache, nil }
+
+// ImportState takes over the stored responses of the instance this one
+// replaces ([middleware.Cache.Adopt]).
+func (p *Cache) ImportState(_ context.Context, state any, from ply.Info) error {
+	return takeOver(p.Info(), state, from, func(old *middleware.Cache) { p.cache.Adopt(old) })
 }
 
 // Cleanup stops the cache's background work.

@@ -63,7 +63,7 @@ func (teapotError) StatusCode() int { return http.StatusTeapot }
 // Every request reaches the access log and the request metrics with the
 // status its client got: a 401 from auth, a 429 from the rate limit, and an
 // error a handler returned, answered with the status it maps to and logged
-// once, naming the handler.
+// once, naming the handler and the request ID its client got.
 func TestEveryRequestSeenWithItsStatus(t *testing.T) {
 	var logs logBuffer
 	unlimited := map[string]any{"ratelimit": &stock.Route{Skip: true}}
@@ -89,6 +89,7 @@ func TestEveryRequestSeenWithItsStatus(t *testing.T) {
 		fail("GET /teapot", teapotError{}),
 	}, logs.logger())
 	key := http.Header{"X-Api-Key": {apiKey}}
+	ids := map[string]string{} // the request ID each path's response carried
 	for _, tt := range []struct {
 		path   string
 		header http.Header
@@ -103,6 +104,7 @@ func TestEveryRequestSeenWithItsStatus(t *testing.T) {
 		{"/limited", nil, http.StatusTooManyRequests},
 	} {
 		res, body := h.do(t, http.MethodGet, tt.path, tt.header)
+		ids[tt.path] = res.Header.Get("X-Request-Id")
 		if res.StatusCode != tt.want {
 			t.Errorf("GET %s = %d %q, want %d", tt.path, res.StatusCode, body, tt.want)
 		}
@@ -122,6 +124,9 @@ func TestEveryRequestSeenWithItsStatus(t *testing.T) {
 	var failed []string
 	for _, rec := range logLines(t, &logs, "request failed") {
 		failed = append(failed, fmt.Sprintf("%v %v %v", rec["handler"], rec["status"], rec["err"]))
+		if path, _ := rec["path"].(string); rec["request_id"] != ids[path] || ids[path] == "" {
+			t.Errorf("request failed %s: request_id %v, want %q, the response's", path, rec["request_id"], ids[path])
+		}
 	}
 	wantFailed := "GET /fail 500 database down, GET /slow 504 query: context deadline exceeded, GET /teapot 418 no coffee"
 	if strings.Join(failed, ", ") != wantFailed {

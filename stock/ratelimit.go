@@ -26,6 +26,9 @@ import (
 // (`priority: 110` in its entry of plugins in ply.yaml, or
 // ply.WithPriority("ratelimit", 110)); it then no longer slows password
 // guessing. Route options: [Route] (`skip: true`).
+//
+// A reload that replaces the plugin (new options) hands its token buckets to
+// the new instance, so no client gets a fresh burst from a reload.
 type RateLimit struct {
 	layered
 	opts middleware.RateLimitOptions
@@ -38,6 +41,8 @@ var (
 	_ ply.Wrapper             = (*RateLimit)(nil)
 	_ ply.HandlerConfigurable = (*RateLimit)(nil)
 	_ ply.Cleaner             = (*RateLimit)(nil)
+	_ ply.StateExporter       = (*RateLimit)(nil)
+	_ ply.StateImporter       = (*RateLimit)(nil)
 )
 
 // NewRateLimit returns the plugin with opts (the zero value is the default).
@@ -104,6 +109,18 @@ func insideAuth(setup *ply.Setup) error {
 			me.Name, me.Priority, authPriority, fix, me.Name, authPriority, authPriority+10, me.Name, me.Name, authPriority+10)}
 	}
 	return nil
+}
+
+// ExportState hands the token buckets to the instance replacing this one
+// in a reload, so that a reload gives no client a fresh burst.
+func (p *RateLimit) ExportState(context.Context) (any, error) { return p.rl, nil }
+
+// ImportState takes over the buckets of the instance this one replaces,
+// with this instance's rate and burst (see [middleware.RateLimit.Adopt]).
+// When the two limit by different keys the buckets are left behind: they
+// count other things.
+func (p *RateLimit) ImportState(_ context.Context, state any, from ply.Info) error {
+	return takeOver(p.Info(), state, from, func(old *middleware.RateLimit) { p.rl.Adopt(old) })
 }
 
 // Cleanup stops the bucket store's background clean-up.

@@ -6,8 +6,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/plykit/ply"
+	"github.com/plykit/ply/httpserver"
 	"github.com/plykit/ply/middleware"
 	"github.com/plykit/ply/option"
 	"github.com/plykit/ply/stock"
@@ -89,4 +91,60 @@ func TestRateLimitPrincipalKeyNeedsAuthOutside(t *testing.T) {
 			t.Errorf("ops, ops, dev = %v, want %v (one bucket per caller)", got, want)
 		}
 	})
+}
+
+// A reload that changes the limiter's options hands it the old buckets: a
+// client who spent its burst stays limited, under the new burst. A reload
+// that changes what is limited (ip to a header) starts afresh, since the
+// old buckets counted something else.
+func TestRateLimitReloadKeepsBuckets(t *testing.T) {
+	tests := []struct {
+		name string
+		next middleware.RateLimitOptions
+		want []int // statuses of the 3 requests after the reload
+	}{
+		{name: "burst raised", next: middleware.RateLimitOptions{Rate: 0.001, Burst: 3}, want: []int{429, 429, 429}},
+		{name: "same options", next: middleware.RateLimitOptions{Rate: 0.001, Burst: 2, IdleTTL: time.Hour}, want: []int{429, 429, 429}},
+		{name: "other key", next: middleware.RateLimitOptions{Rate: 0.001, Burst: 2, Key: "header:X-Tenant"}, want: []int{200, 200, 429}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httpserver.New(httpserver.Options{Addr: "127.0.0.1:0"})
+			h := serveWith(t, srv, []ply.Plugin{stock.NewRateLimit(middleware.RateLimitOptions{Rate: 0.001, Burst: 2})},
+				[]ply.Handler{route("GET /orders", hello)})
+			for range 2 {
+				if res, _ := h.do(t, http.MethodGet, "/orders", nil); res.StatusCode != http.StatusOK {
+					t.Fatalf("status before the reload = %d, want 200", res.StatusCode)
+				}
+			}
+			r, err := h.Reload(t.Context(), ply.Change{Plugins: []ply.Plugin{srv, stock.NewRateLimit(tt.next)}})
+			if err != nil || len(r.Replaced) != 1 || !strings.HasPrefix(r.Replaced[0], "ratelimit") {
+				t.Fatalf("reload = %v, %v; want ratelimit replaced", r, err)
+			}
+			var got []int
+			for range 3 {
+				res, _ := h.do(t, http.MethodGet, "/orders", nil)
+				got = append(got, res.StatusCode)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("statuses after the reload = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// State of another type than a plugin exports is refused, naming both types.
+func TestImportStateOfAnotherType(t *testing.T) {
+	from := ply.Info{Name: "old", Version: "1.0.0"}
+	for _, tt := range []struct {
+		plugin ply.StateImporter
+		want   string
+	}{
+		{stock.NewRateLimit(middleware.RateLimitOptions{}), "ratelimit: cannot take over the state of old@1.0.0: got string, want *middleware.RateLimit"},
+		{stock.NewCache(middleware.CacheOptions{}), "cache: cannot take over the state of old@1.0.0: got string, want *middleware.Cache"},
+	} {
+		if err := tt.plugin.ImportState(t.Context(), "state", from); err == nil || err.Error() != tt.want {
+			t.Errorf("ImportState(a string) = %v, want %q", err, tt.want)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package stock
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/plykit/ply"
@@ -38,6 +39,17 @@ func (l *layered) Wrap(_ context.Context, t ply.Target) (ply.Wrap, error) {
 
 // use builds the layer from net/http middleware.
 func (l *layered) use(mw func(http.Handler) http.Handler) { l.layer = httpserver.Layer(mw) }
+
+// takeOver hands the state that the instance being replaced exported to
+// adopt, for ImportState; a state of another type is an error naming both.
+func takeOver[T any](me ply.Info, state any, from ply.Info, adopt func(T)) error {
+	old, ok := state.(T)
+	if !ok {
+		return fmt.Errorf("%s: cannot take over the state of %s: got %T, want %T", me.Name, from.ID(), state, old)
+	}
+	adopt(old)
+	return nil
+}
 
 func httpInfo(name string, priority int, description string) ply.Info {
 	return ply.Info{Name: name, Version: Version, Priority: priority, Kinds: []ply.Kind{ply.KindHTTP}, Description: description}

@@ -35,7 +35,13 @@ type testHost struct {
 // handlers; plytest stops it when the test ends.
 func serve(t *testing.T, plugins []ply.Plugin, handlers []ply.Handler, opts ...ply.Option) *testHost {
 	t.Helper()
-	srv := httpserver.New(httpserver.Options{Addr: "127.0.0.1:0"})
+	return serveWith(t, httpserver.New(httpserver.Options{Addr: "127.0.0.1:0"}), plugins, handlers, opts...)
+}
+
+// serveWith is serve with the server given, for tests that reload the host
+// and must name the server among the plugins that carry over.
+func serveWith(t *testing.T, srv *httpserver.Server, plugins []ply.Plugin, handlers []ply.Handler, opts ...ply.Option) *testHost {
+	t.Helper()
 	opts = append([]ply.Option{ply.WithModules(ply.Module{Name: "app", Handlers: handlers})}, opts...)
 	h := plytest.New(t, append([]ply.Plugin{srv}, plugins...), opts...)
 	// No keep-alives: no client connection outlives a request, for goleak.
@@ -280,31 +286,49 @@ func TestTimeout(t *testing.T) {
 	}
 }
 
+// items is a cacheable route tagged "items" that counts its calls.
+func items(calls *atomic.Int32) ply.Handler {
+	return route("GET /items", func(w http.ResponseWriter, _ *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Cache-Tag", "items")
+		_, _ = io.WriteString(w, "items")
+	})
+}
+
+// The cache stores, serves and invalidates by tag through the cache it
+// provides; with a reload between the store and the hit (new options), the
+// new instance keeps what the old one stored, and the cache the host
+// provides afterwards is the new one, which knows the tags.
 func TestCache(t *testing.T) {
-	var calls atomic.Int32
-	h := serve(t, []ply.Plugin{stock.NewCache(middleware.CacheOptions{})},
-		[]ply.Handler{route("GET /items", func(w http.ResponseWriter, _ *http.Request) {
-			calls.Add(1)
-			w.Header().Set("Cache-Control", "max-age=60")
-			w.Header().Set("Cache-Tag", "items")
-			_, _ = io.WriteString(w, "items")
-		})})
-	for i, want := range []string{"MISS", "HIT"} {
-		res, body := h.get(t, "/items")
-		if got := res.Header.Get("X-Cache"); got != want || body != "items" {
-			t.Errorf("request %d: X-Cache %q, body %q; want %s, items", i+1, got, body, want)
-		}
-	}
-	c, err := ply.Lookup(h, stock.CacheKey)
-	if err != nil {
-		t.Fatalf("Lookup(%s): %v", stock.CacheKey, err)
-	}
-	c.InvalidateTag("items")
-	if res, _ := h.get(t, "/items"); res.Header.Get("X-Cache") != "MISS" {
-		t.Errorf("after InvalidateTag: X-Cache %q, want MISS", res.Header.Get("X-Cache"))
-	}
-	if got := calls.Load(); got != 2 {
-		t.Errorf("handler ran %d times, want 2", got)
+	for _, reload := range []bool{false, true} {
+		t.Run(map[bool]string{false: "one instance", true: "reloaded"}[reload], func(t *testing.T) {
+			var calls atomic.Int32
+			srv := httpserver.New(httpserver.Options{Addr: "127.0.0.1:0"})
+			h := serveWith(t, srv, []ply.Plugin{stock.NewCache(middleware.CacheOptions{})}, []ply.Handler{items(&calls)})
+			for i, want := range []string{"MISS", "HIT"} {
+				if i == 1 && reload {
+					if _, err := h.Reload(t.Context(), ply.Change{Plugins: []ply.Plugin{srv, stock.NewCache(middleware.CacheOptions{MaxBytes: 32 << 20})}}); err != nil {
+						t.Fatalf("reload: %v", err)
+					}
+				}
+				res, body := h.get(t, "/items")
+				if got := res.Header.Get("X-Cache"); got != want || body != "items" {
+					t.Errorf("request %d: X-Cache %q, body %q; want %s, items", i+1, got, body, want)
+				}
+			}
+			c, err := ply.Lookup(h, stock.CacheKey)
+			if err != nil {
+				t.Fatalf("Lookup(%s): %v", stock.CacheKey, err)
+			}
+			c.InvalidateTag("items")
+			if res, _ := h.get(t, "/items"); res.Header.Get("X-Cache") != "MISS" {
+				t.Errorf("after InvalidateTag: X-Cache %q, want MISS", res.Header.Get("X-Cache"))
+			}
+			if got := calls.Load(); got != 2 {
+				t.Errorf("handler ran %d times, want 2", got)
+			}
+		})
 	}
 }
 

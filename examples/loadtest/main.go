@@ -6,7 +6,8 @@
 // Both servers run in this process with the same libraries and options:
 // recover, request id, access log to io.Discard, auth with an API key,
 // rate limit with a very high limit, the cache's miss path (requests send
-// Cache-Control: no-store) and metrics. Rounds alternate between the two so
+// Cache-Control: no-store) and metrics; ply-admin adds the admin page
+// (ply run --admin), sampling one call in 100. Rounds alternate between the two so
 // drift on a shared machine hits both alike. It prints requests/s and
 // latency percentiles per variant and the ratios ply/net/http.
 package main
@@ -22,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +33,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/plykit/ply"
+	"github.com/plykit/ply/admin"
 	"github.com/plykit/ply/httpserver"
 	"github.com/plykit/ply/middleware"
 	"github.com/plykit/ply/stock"
@@ -108,14 +111,14 @@ func meterProvider() (*sdkmetric.MeterProvider, error) {
 // plyHost builds the same chain as a ply host with the stock plugins;
 // layers says whether the metrics plugin also records every layer. stop
 // stops the host, then its MeterProvider.
-func plyHost(ctx context.Context, logger *slog.Logger, layers bool) (stop func(), _ *httpserver.Server, _ error) {
+func plyHost(ctx context.Context, logger *slog.Logger, layers bool, extra ...ply.Plugin) (stop func(), _ *httpserver.Server, _ error) {
 	authOpts, rlOpts, cacheOpts := options()
 	mp, err := meterProvider()
 	if err != nil {
 		return nil, nil, err
 	}
 	srv := httpserver.New(httpserver.Options{Addr: "127.0.0.1:0"})
-	h, err := ply.New([]ply.Plugin{
+	h, err := ply.New(append([]ply.Plugin{
 		srv,
 		stock.NewRecover(middleware.RecoverOptions{}),
 		stock.NewRequestID(middleware.RequestIDOptions{}),
@@ -124,7 +127,7 @@ func plyHost(ctx context.Context, logger *slog.Logger, layers bool) (stop func()
 		stock.NewRateLimit(rlOpts),
 		stock.NewCache(cacheOpts),
 		stock.NewMetrics(stock.MetricsOptions{Layers: &layers, MeterProvider: mp}),
-	}, ply.WithLogger(logger), ply.WithModules(ply.Module{Name: "api", Prefix: "/api", Handlers: []ply.Handler{{
+	}, extra...), ply.WithLogger(logger), ply.WithModules(ply.Module{Name: "api", Prefix: "/api", Handlers: []ply.Handler{{
 		Kind: ply.KindHTTP, Name: "GET /hello",
 		Func: func(_ context.Context, c *ply.Call) error {
 			hello(c.Response().(http.ResponseWriter), c.Request().(*http.Request))
@@ -203,16 +206,17 @@ func pct(l []time.Duration, p float64) time.Duration {
 
 func main() {
 	rounds := flag.Int("rounds", 4, "rounds per variant, alternating")
+	only := flag.String("only", "", "run only these variants, comma-separated (net/http, ply, ply-bare, ply-admin); default all")
 	duration := flag.Duration("duration", 5*time.Second, "length of one round")
 	workers := flag.Int("workers", 32, "concurrent clients")
 	flag.Parse()
-	if err := run(context.Background(), *rounds, *duration, *workers); err != nil {
+	if err := run(context.Background(), *rounds, *duration, *workers, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, rounds int, d time.Duration, workers int) error {
+func run(ctx context.Context, rounds int, d time.Duration, workers int, only string) error {
 	// Not slog.DiscardHandler: it is never enabled, and the access log would
 	// skip formatting its line, a cost both servers are measured with.
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil)) //nolint:sloglint // the access log's formatting is part of the cost measured
@@ -239,19 +243,42 @@ func run(ctx context.Context, rounds int, d time.Duration, workers int) error {
 		return err
 	}
 	defer stopBare() // at exit, after the results
+	// The admin page on, as ply run --admin has it: the host's logs teed
+	// into the page, every layer measured, one call in 100 sampled.
+	logs := admin.NewLogs(logger.Handler(), 1000)
+	page, err := admin.New(admin.Options{Addr: "127.0.0.1:0", SampleEvery: 100, Logs: logs})
+	if err != nil {
+		return err
+	}
+	stopAdmin, adminSrv, err := plyHost(ctx, slog.New(logs), true, page)
+	if err != nil {
+		return err
+	}
+	defer stopAdmin() // at exit, after the results
 
 	urls := map[string]string{
-		"net/http": "http://" + ln.Addr().String() + "/api/hello",
-		"ply":      "http://" + srv.Addr().String() + "/api/hello",
-		"ply-bare": "http://" + bareSrv.Addr().String() + "/api/hello",
+		"net/http":  "http://" + ln.Addr().String() + "/api/hello",
+		"ply":       "http://" + srv.Addr().String() + "/api/hello",
+		"ply-bare":  "http://" + bareSrv.Addr().String() + "/api/hello",
+		"ply-admin": "http://" + adminSrv.Addr().String() + "/api/hello",
 	}
-	order := []string{"net/http", "ply", "ply-bare"}
-	for name, u := range urls { // warm up and check both answer 200
+	order := []string{"net/http", "ply", "ply-bare", "ply-admin"}
+	if only != "" {
+		order = strings.Split(only, ",")
+		for _, name := range order {
+			if urls[name] == "" {
+				return fmt.Errorf("-only: no variant %q", name)
+			}
+		}
+	}
+	perRound := map[string][]float64{} // requests/s of each round, by variant
+	for _, name := range order {       // warm up and check each answers 200
+		u := urls[name]
 		if r := load(ctx, u, 4, 300*time.Millisecond); r.requests == 0 || r.errors > 0 {
 			return fmt.Errorf("%s: %d ok, %d failed in warm-up", name, r.requests, r.errors)
 		}
 	}
-	total := map[string]*result{"net/http": {}, "ply": {}, "ply-bare": {}}
+	total := map[string]*result{"net/http": {}, "ply": {}, "ply-bare": {}, "ply-admin": {}}
 	for i := range len(order) * rounds {
 		round := i / len(order)
 		name := order[(i+round)%len(order)] // rotate who goes first each round
@@ -261,23 +288,39 @@ func run(ctx context.Context, rounds int, d time.Duration, workers int) error {
 		t.errors += r.errors
 		t.elapsed += r.elapsed
 		t.lat = append(t.lat, r.lat...)
+		perRound[name] = append(perRound[name], float64(r.requests)/r.elapsed.Seconds())
 	}
 	fmt.Printf("%d rounds of %v per variant, %d workers, GOMAXPROCS shared by servers and load\n\n", rounds, d, workers)
-	fmt.Printf("%-9s %12s %8s %10s %10s %10s\n", "variant", "requests/s", "errors", "p50", "p99", "p99.9")
+	fmt.Printf("%-10s %12s %8s %10s %10s %10s\n", "variant", "requests/s", "errors", "p50", "p99", "p99.9")
 	rps := map[string]float64{}
 	p99 := map[string]time.Duration{}
 	for _, name := range order {
 		t := total[name]
+		if t.requests == 0 {
+			continue
+		}
 		slices.Sort(t.lat)
 		rps[name] = float64(t.requests) / t.elapsed.Seconds()
 		p99[name] = pct(t.lat, 0.99)
-		fmt.Printf("%-9s %12.0f %8d %10v %10v %10v\n", name, rps[name], t.errors, pct(t.lat, 0.5), p99[name], pct(t.lat, 0.999))
+		fmt.Printf("%-10s %12.0f %8d %10v %10v %10v\n", name, rps[name], t.errors, pct(t.lat, 0.5), p99[name], pct(t.lat, 0.999))
 	}
-	fmt.Println("\nply: the stock plugins, with per-layer metrics; ply-bare: the same without them (metrics layers: false)")
-	for _, name := range []string{"ply", "ply-bare"} {
-		fmt.Printf("%s / net/http: requests/s %.3f (target >= 0.9), p99 %.3f (target <= 1.2)\n", name, rps[name]/rps["net/http"], float64(p99[name])/float64(p99["net/http"]))
+	fmt.Println("\nply: the stock plugins, with per-layer metrics; ply-bare: the same without them (metrics layers: false);")
+	fmt.Println("ply-admin: ply with the admin page on, sampling 1 call in 100. Ratios: over the whole run, and the median of")
+	fmt.Println("the rounds' ratios (each round runs every variant back to back, so drift on a shared machine cancels out)")
+	for _, pair := range [][3]string{{"ply", "net/http", ">= 0.9"}, {"ply-bare", "net/http", ">= 0.9"}, {"ply-admin", "ply", ">= 0.97"}} {
+		a, b := perRound[pair[0]], perRound[pair[1]]
+		if len(a) == 0 || len(b) == 0 {
+			continue
+		}
+		ratios := make([]float64, min(len(a), len(b)))
+		for i := range ratios {
+			ratios[i] = a[i] / b[i]
+		}
+		slices.Sort(ratios)
+		fmt.Printf("%s / %s: requests/s %.3f, median of rounds %.3f (target %s); p99 %.3f\n", pair[0], pair[1],
+			rps[pair[0]]/rps[pair[1]], ratios[len(ratios)/2], pair[2], float64(p99[pair[0]])/float64(p99[pair[1]]))
 	}
-	if total["ply"].errors+total["ply-bare"].errors+total["net/http"].errors > 0 {
+	if total["ply"].errors+total["ply-bare"].errors+total["net/http"].errors+total["ply-admin"].errors > 0 {
 		return errors.New("some requests failed")
 	}
 	return nil
