@@ -43,11 +43,6 @@ type Stored[T any] struct {
 	ID       string    // its message ID (see [Identifier])
 }
 
-// replayWait bounds the wait for the next batch of a replay: the events
-// it reads are stored already, so a server that sends nothing for this long
-// has none left (they were removed meanwhile).
-const replayWait = 5 * time.Second
-
 // replayBatch is how many events a replay asks for at a time.
 const replayBatch = 256
 
@@ -60,7 +55,10 @@ const replayBatch = 256
 // Each element is an event and nil, or an error: one that does not decode
 // into T (the sequence goes on if the loop continues), or one that ends
 // the replay: [ErrNoConn], no stream holding the subject
-// ([jetstream.ErrStreamNotFound]), ctx done, or the server's error.
+// ([jetstream.ErrStreamNotFound]), ctx done, the server's error, or events
+// the stream stopped delivering for 5 s (removed meanwhile, or a cluster
+// that lost its quorum): a replay never ends short silently. A cluster
+// electing a leader is waited for, as by a durable publish.
 // Breaking out of the loop stops the replay.
 func Replay[T any](ctx context.Context, b *Bus, topic Topic[T], from Position) iter.Seq2[Stored[T], error] {
 	return func(yield func(Stored[T], error) bool) {
@@ -73,7 +71,7 @@ func Replay[T any](ctx context.Context, b *Bus, topic Topic[T], from Position) i
 			return
 		}
 		subject := topic.st.subject
-		stream, err := b.js.StreamNameBySubject(ctx, subject)
+		stream, err := retrying(ctx, func(ctx context.Context) (string, error) { return b.js.StreamNameBySubject(ctx, subject) })
 		if err != nil {
 			yield(Stored[T]{}, fmt.Errorf("eventbus: replay %s: %w", subject, err))
 			return
@@ -92,7 +90,7 @@ func Replay[T any](ctx context.Context, b *Bus, topic Topic[T], from Position) i
 		default:
 			cfg.DeliverPolicy = jetstream.DeliverAllPolicy
 		}
-		cons, err := createConsumer(ctx, b, stream, cfg)
+		cons, err := retrying(ctx, func(ctx context.Context) (jetstream.Consumer, error) { return b.js.CreateConsumer(ctx, stream, cfg) })
 		if err != nil {
 			yield(Stored[T]{}, fmt.Errorf("eventbus: replay %s from stream %s: %w", subject, stream, err))
 			return
@@ -101,8 +99,9 @@ func Replay[T any](ctx context.Context, b *Bus, topic Topic[T], from Position) i
 			_ = b.js.DeleteConsumer(context.WithoutCancel(ctx), stream, cons.CachedInfo().Name)
 		}()
 		left := cons.CachedInfo().NumPending
+		idle := time.Now() // the last batch that brought events
 		for left > 0 {
-			fctx, cancel := context.WithTimeout(ctx, replayWait)
+			fctx, cancel := context.WithTimeout(ctx, attemptTimeout)
 			batch, err := cons.Fetch(int(min(left, replayBatch)), jetstream.FetchContext(fctx))
 			if err != nil {
 				cancel()
@@ -144,17 +143,21 @@ func Replay[T any](ctx context.Context, b *Bus, topic Topic[T], from Position) i
 				yield(Stored[T]{}, fmt.Errorf("eventbus: replay %s: %w", subject, err))
 				return
 			}
-			if n == 0 {
-				return // removed meanwhile (limits, purge): nothing left
+			if n > 0 {
+				idle = time.Now()
+			} else if time.Since(idle) > retryFor {
+				yield(Stored[T]{}, fmt.Errorf("eventbus: replay %s: %d events not delivered by the stream for %v (removed meanwhile, or the cluster is unavailable)", subject, left, retryFor))
+				return
 			}
 		}
 	}
 }
 
-// createConsumer creates a replay's consumer, trying again for a while
-// (as a durable publish does, see retryFor) when the cluster does not
-// answer or is electing a leader, as after a server's loss.
-func createConsumer(ctx context.Context, b *Bus, stream string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+// retrying calls try, each time with attemptTimeout, until it succeeds,
+// fails with an error that waiting cannot fix, or ctx's deadline (or,
+// without one, retryFor) passes: a cluster that lost a server does not
+// answer for a while, or answers that it is electing a leader.
+func retrying[T any](ctx context.Context, try func(context.Context) (T, error)) (T, error) {
 	deadline, bounded := ctx.Deadline()
 	if !bounded {
 		deadline = time.Now().Add(retryFor)
@@ -162,10 +165,10 @@ func createConsumer(ctx context.Context, b *Bus, stream string, cfg jetstream.Co
 	wait := 50 * time.Millisecond
 	for {
 		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
-		cons, err := b.js.CreateConsumer(actx, stream, cfg)
+		v, err := try(actx)
 		cancel()
 		if err == nil || ctx.Err() != nil || !transient(err) && !placement.Transient(err) || time.Now().Add(wait).After(deadline) {
-			return cons, err
+			return v, err
 		}
 		t := time.NewTimer(wait)
 		select {
