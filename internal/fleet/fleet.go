@@ -168,14 +168,21 @@ type Watcher struct {
 // elected) is delivered within about this long.
 const CheckEvery = time.Second
 
+// moveAfter is how many reads of the current revision in a row may time
+// out before the watcher moves the connection to another server.
+const moveAfter = 3
+
 // Watch delivers, on [Watcher.Revisions], the revisions after revision
 // after, oldest first: the current one (if newer) and then every push.
 // Pushes come as the bucket's watch sees them; besides, the watcher reads
 // the current revision every [CheckEvery], so one that a broken watch
 // missed comes late, not never (the watch itself is started again until
 // it holds). Revisions skipped meanwhile are not delivered: the newest
-// counts. Watch returns at once; stop the watcher with [Watcher.Stop]. It
-// also stops when ctx is done.
+// counts. When the connection's server answers none of these reads for
+// 3 s (a server rejoining the cluster routes no JetStream
+// requests for a while), the watcher moves the connection to another
+// server (nats.Conn.ForceReconnect). Watch returns at once; stop the
+// watcher with [Watcher.Stop]. It also stops when ctx is done.
 // The watcher logs to logger what it cannot do, and the revisions that
 // only the poll saw.
 func (f *Fleet) Watch(ctx context.Context, after uint64, logger *slog.Logger) *Watcher {
@@ -230,6 +237,7 @@ func (w *Watcher) run(ctx context.Context, after uint64) {
 	defer close(w.c)
 	tick := time.NewTicker(CheckEvery)
 	defer tick.Stop()
+	unanswered := 0 // reads of the current revision in a row that timed out
 	for {
 		var rev Revision
 		select {
@@ -240,6 +248,17 @@ func (w *Watcher) run(ctx context.Context, after uint64) {
 			cctx, cancel := context.WithTimeout(ctx, CheckEvery)
 			cur, err := w.f.leaderCurrent(cctx)
 			cancel()
+			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+				if unanswered++; unanswered == moveAfter {
+					// A server that rejoins the cluster accepts clients before it
+					// routes their JetStream requests: the campaign saw 6-12 s.
+					w.logger.Warn("fleet: the server does not answer JetStream requests; moving to another", "unanswered", unanswered)
+					_ = w.f.js.Conn().ForceReconnect() // fails only on a closed connection, which ends the watch anyway
+					unanswered = 0
+				}
+			} else {
+				unanswered = 0
+			}
 			if err != nil {
 				if !errors.Is(err, ErrNoRevision) && ctx.Err() == nil {
 					w.logger.Warn("fleet: cannot read the current revision", "err", err)
