@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // Chain is one handler's compiled chain. What it calls is the host's
@@ -558,13 +559,15 @@ func sameEntries(a, b []*entry) bool {
 
 // sameFunc reports whether a and b are the same func value — as a reused
 // Wrap's are — by the closure they point to. Funcs are not comparable in
-// Go; reflect gives the closure's address.
+// Go. reflect's pointer of a func is its code, shared by every closure of
+// one function literal (two static handlers with different texts), so the
+// closure object itself is compared: a func value is a pointer to it.
 func sameFunc[F any](a, b F) bool {
 	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
 	if va.IsNil() || vb.IsNil() {
 		return va.IsNil() == vb.IsNil()
 	}
-	return va.UnsafePointer() == vb.UnsafePointer()
+	return *(*unsafe.Pointer)(unsafe.Pointer(&a)) == *(*unsafe.Pointer)(unsafe.Pointer(&b)) //nolint:gosec // reads a func value, one pointer, as the runtime lays it out
 }
 
 // observersOf returns the plan's layer observers, and their instances.

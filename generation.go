@@ -267,3 +267,14 @@ func (cs *chainStats) totals() (calls, failed uint64) {
 	}
 	return calls, failed
 }
+
+// Generation returns the number of the generation new calls run on: 1
+// once started, and one more for each reload that swapped chains (and each
+// lazy plugin's upgrade); 0 before [Host.Start]. A fleet reports it beside
+// the configuration revision a host serves.
+func (h *Host) Generation() uint64 {
+	if g := h.gen.Load(); g != nil {
+		return g.id
+	}
+	return 0
+}

@@ -12,6 +12,8 @@
 //	ply plugins [--schema]   list the plugins this binary knows (--schema: as JSON)
 //	ply explain FILE [ROUTE] each route's chain, and why
 //	ply graph FILE           the plugin graph as DOT, Mermaid or SVG
+//	ply config push FILE     push FILE to a fleet (ply run --fleet) as a new revision
+//	ply config status        what each host of a fleet serves
 //	ply version, ply --version
 //
 // # Exit status
@@ -29,6 +31,15 @@
 // not change carry over as the same instances ([ply.Host.Reload]); one
 // whose options changed is built anew from the catalog. --drain-grace
 // bounds how long the old configuration's requests may run.
+//
+// # Fleet
+//
+// ply run --fleet URLS takes the host's configuration from the fleet's
+// JetStream KV bucket instead of FILE (which serves until a revision is
+// pushed, or when the current one does not load), reloads on every
+// revision as on SIGHUP, and reports the revision and generation it
+// serves, or the revision it refused and why. ply config push writes a
+// revision only if the fleet is still at the revision it was based on.
 //
 // # Telemetry
 //
@@ -131,7 +142,7 @@ func New(opts ...Option) *cobra.Command {
 	root.SuggestionsMinimumDistance = 2
 	root.SetVersionTemplate("ply {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
-	root.AddCommand(a.runCmd(), a.validateCmd(), a.pluginsCmd(), a.explainCmd(), a.graphCmd(), versionCmd())
+	root.AddCommand(a.runCmd(), a.validateCmd(), a.pluginsCmd(), a.explainCmd(), a.graphCmd(), a.configCmd(), versionCmd())
 	for _, c := range root.Commands() {
 		c.Long = cmp.Or(c.Long, c.Short) + exitStatus
 		if c.Args != nil {

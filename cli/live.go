@@ -40,6 +40,7 @@ type live struct {
 	plugins []ply.Plugin // the registrations the host runs, as last given
 	cfg     *config.Host // the file the host runs, as loaded: its routes' handlers carry over
 	seen    []byte       // the file as last read, loaded or refused
+	fleet   *fleetHost   // the fleet whose revisions the host serves; nil: the file alone
 }
 
 // reload reads the file again and moves the host to it: the file is
@@ -63,9 +64,15 @@ func (l *live) reload(ctx context.Context, force bool) (ply.Reloaded, error) {
 		l.logger.Info("the file changed: reloading", "file", l.path)
 	}
 	l.seen = data
-	_, _, cfg, err := l.app.loadData(l.path, data, l.cfg, l.opts...)
+	return l.apply(ctx, l.path, data)
+}
+
+// apply moves the host to data, a configuration named name (a file, or a
+// fleet's revision), as reload does.
+func (l *live) apply(ctx context.Context, name string, data []byte) (ply.Reloaded, error) {
+	_, _, cfg, err := l.app.loadData(name, data, l.cfg, l.opts...)
 	if err != nil {
-		return ply.Reloaded{}, l.refused(err)
+		return ply.Reloaded{}, l.refusedAs(name, err)
 	}
 	running := make(map[string]ply.Plugin, len(l.plugins))
 	for _, p := range l.plugins {
@@ -112,9 +119,12 @@ func (l *live) reload(ctx context.Context, force bool) (ply.Reloaded, error) {
 var errUnchanged = errors.New("the file did not change")
 
 // refused reports a file that cannot be loaded: the host serves as before.
-func (l *live) refused(err error) error {
-	_, _ = fmt.Fprintf(l.stderr, "ply: %s not reloaded; the host serves as before:\n%v\n", l.path, err) // best effort, as the log
-	l.logger.Error("reload refused: the file has problems; the host serves as before", "file", l.path)
+func (l *live) refused(err error) error { return l.refusedAs(l.path, err) }
+
+// refusedAs reports a configuration named name that cannot be loaded.
+func (l *live) refusedAs(name string, err error) error {
+	_, _ = fmt.Fprintf(l.stderr, "ply: %s not reloaded; the host serves as before:\n%v\n", name, err) // best effort, as the log
+	l.logger.Error("reload refused: the configuration has problems; the host serves as before", "file", name)
 	return err
 }
 
@@ -162,8 +172,14 @@ func (l *live) serve(ctx context.Context, watch bool) error {
 		case <-ctx.Done():
 			return nil
 		case <-hup:
+			if l.fleet != nil {
+				l.fleet.again(ctx, l)
+				continue
+			}
 			l.logger.Info("SIGHUP: reloading", "file", l.path)
 			_, _ = l.reload(ctx, true) // reported by reload and the host
+		case rev, ok := <-l.fleet.revisions():
+			l.fleet.revision(ctx, l, rev, ok)
 		case ev := <-events:
 			if name := filepath.Base(ev.Name); name == base || strings.HasPrefix(name, "..") || l.isModule(ev.Name) { // ..data: a ConfigMap's swap
 				settle.Reset(debounce)

@@ -27,6 +27,7 @@ func (a *app) runCmd() *cobra.Command {
 		graceFlag            time.Duration
 		adminFlag            string
 		adminRemoteFlag      bool
+		ff                   fleetFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "run FILE",
@@ -40,7 +41,10 @@ func (a *app) runCmd() *cobra.Command {
 			"changes nothing), the plugins whose entries changed are rebuilt, the others keep running, and " +
 			"the listener stays open unless its address changed. Requests in flight finish on the " +
 			"configuration they started on, for up to --drain-grace; routes cannot be added or removed " +
-			"by a reload." + envHelp,
+			"by a reload.\n\n" +
+			"With --fleet, the host takes its configuration from the fleet's bucket instead of FILE (FILE " +
+			"serves until a revision is pushed with ply config push, or when the current one does not load), " +
+			"reloads on every revision, and reports what it serves (ply config status)." + envHelp,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			if graceFlag < 0 {
@@ -83,7 +87,15 @@ func (a *app) runCmd() *cobra.Command {
 			if page != nil { // beside the file's plugins in every generation: a reload carries it over
 				ra.extra = []ply.Plugin{page}
 			}
-			l, plan, err := ra.start(ctx, args[0], logger, own, ply.WithObserver(func(s ply.Step) {
+			if watchFlag && ff.urls != "" {
+				return usageError(errors.New("run: --watch and --fleet: the host follows the fleet's revisions, not FILE; give one"))
+			}
+			fh, err := ff.open(ctx, logger)
+			if err != nil {
+				return err
+			}
+			defer fh.close()
+			l, plan, err := ra.startFleet(ctx, fh, args[0], logger, own, ply.WithObserver(func(s ply.Step) {
 				_ = bar.Add(1)
 				bar.Describe(s.Op + " " + s.Plugin)
 			}))
@@ -107,6 +119,7 @@ func (a *app) runCmd() *cobra.Command {
 	cmd.Flags().BoolVarP(&watchFlag, "watch", "w", false, "reload the host when FILE changes (debounced; SIGHUP always reloads)")
 	cmd.Flags().StringVar(&adminFlag, "admin", "", "serve the admin page on this address (e.g. 127.0.0.1:9091); its login URL, with the token ($"+admin.TokenEnv+" or a random one), is printed")
 	cmd.Flags().BoolVar(&adminRemoteFlag, "admin-allow-remote", false, "allow --admin on an address other machines reach")
+	ff.register(cmd, true)
 	cmd.Flags().DurationVar(&graceFlag, "drain-grace", 30*time.Second,
 		"after a reload, cancel the requests still running on the old configuration after this long; 0 waits for them")
 	return cmd

@@ -2,7 +2,6 @@ package eventbus
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"runtime/debug"
 	"sync"
@@ -274,8 +273,7 @@ func (r *remote[T]) loop() {
 }
 
 func (r *remote[T]) handle(m *nats.Msg) {
-	var v T
-	err := json.Unmarshal(m.Data, &v)
+	v, err := decodeEvent[T](m.Data)
 	if err == nil {
 		ctx := withTenant(r.b.propagator().Extract(r.ctx, headerCarrier{m}), m)
 		err = call(ctx, r.fn, v)

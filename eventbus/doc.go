@@ -63,6 +63,17 @@
 // (Publish then waits for the stream to store it). A subscription made with
 // [Remote] receives the events of every process from NATS.
 //
+// # Durable events
+//
+// A durable publish carries a message ID (the Nats-Msg-Id header): the
+// event's own, when its type implements [Identifier], or a unique one per
+// [Publish]. The stream stores one message per ID within its duplicate
+// window, so Publish tries again with the same ID when no answer came (an
+// answer lost with a server) or no stream answered (a leader election),
+// until ctx's deadline or for a few seconds; an event not stored fails
+// with [ErrNotStored], never silently. [Replay] reads a durable topic
+// back from a [FromSequence] or [FromTime] position.
+//
 // # Subscriptions
 //
 // Every subscription is a [*Subscription] handle: [Subscription.Stop] ends

@@ -23,7 +23,11 @@ import (
 //  3. On a bus created [WithConn], it is sent to NATS on topic's subject as
 //     JSON, ctx's trace context in the headers ([WithPropagator]): with
 //     core NATS (at most once), or for a [Durable] topic through JetStream,
-//     waiting for the stream's acknowledgement.
+//     waiting for the stream's acknowledgement, with a message ID
+//     ([Identifier]) that the stream deduplicates; a publish that no
+//     stream answered (a leader election, a server lost) is tried again
+//     with the same ID until ctx's deadline, or for 5 s without one, and
+//     one not stored fails with [ErrNotStored].
 //
 // Publish returns nil, the one error, or the errors joined: subscribers'
 // errors, [ErrDropped], NATS errors. Other errors: [ErrWildcard],
@@ -152,15 +156,10 @@ func send[T any](ctx context.Context, b *Bus, st *topicState[T], v T, async bool
 	m := &nats.Msg{Subject: st.subject, Data: data}
 	b.propagator().Inject(ctx, headerCarrier{m})
 	setTenant(ctx, m)
-	switch {
-	case !st.durable:
-		err = b.nc.PublishMsg(m)
-	case async:
-		_, err = b.js.PublishMsgAsync(m)
-	default:
-		_, err = b.js.PublishMsg(ctx, m)
+	if st.durable {
+		return sendDurable(ctx, b, m, eventID(v), async)
 	}
-	if err != nil {
+	if err = b.nc.PublishMsg(m); err != nil {
 		return fmt.Errorf("eventbus: send %s: %w", st.subject, err)
 	}
 	return nil

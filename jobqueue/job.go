@@ -134,6 +134,7 @@ func (q *Queue) parseInto(j *Job, queue string, l Level, m delivery) (time.Durat
 	if v := h.Get(hdrInterrupted); v != "" {
 		interrupted, _ = strconv.Atoi(v)
 	}
+	failed, interrupted = max(failed, 0), max(interrupted, 0) // another process's bad value counts as 0 too
 	j.Attempt = failed + 1
 	j.Interrupted = interrupted // the worker adds this message's own: see worker.charge
 	j.seq, j.delivered = md.seq, md.delivered
@@ -157,6 +158,7 @@ func (q *Queue) parseInto(j *Job, queue string, l Level, m delivery) (time.Durat
 	var timeout time.Duration
 	if v := h.Get(hdrTimeout); v != "" {
 		timeout, _ = time.ParseDuration(v)
+		timeout = max(timeout, 0) // a negative one is none, as a bad one
 	}
 	return timeout, nil
 }

@@ -37,6 +37,9 @@ fi
 step "go test -race"
 go test -race -shuffle=on -count=1 -timeout=20m ./...
 
+step "campaign --short: 3 NATS servers and 3 hosts as processes, through kill -9 and pushes"
+./scripts/campaign.sh --short
+
 step "fuzz (${FUZZTIME:=5s} per target)"
 # A finding always writes a reproducer under testdata/fuzz and fails the
 # suite, with the fuzzer's output and the input. Go's fuzzer can also stop
