@@ -13,7 +13,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
+
 	"github.com/plykit/ply"
+	"github.com/plykit/ply/internal/placement"
 )
 
 // A HandleOption configures the workers of one queue.
@@ -138,13 +140,18 @@ func (q *Queue) Handle(ctx context.Context, queue string, h Handler, opts ...Han
 		return err
 	}
 	for _, l := range levels {
-		if _, err := q.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		cfg := jetstream.ConsumerConfig{
 			Durable:       w.consumerName(l),
 			FilterSubject: q.readySubject(queue, l),
 			AckPolicy:     jetstream.AckExplicitPolicy,
 			AckWait:       q.cfg.ackWait,
 			MaxDeliver:    -1, // attempts are counted by the workers, which dead-letter
 			MaxAckPending: 10_000,
+		}
+		// A cluster electing a leader leaves the request unanswered for a
+		// while: wait for it, as for the streams, rather than fail the host.
+		if _, err := placement.Create(ctx, func(ctx context.Context) (jetstream.Consumer, error) {
+			return q.stream.CreateOrUpdateConsumer(ctx, cfg)
 		}); err != nil {
 			return fail(fmt.Errorf("jobqueue: consumer for %s %v: %w", queue, l, err))
 		}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -34,7 +35,9 @@ const (
 )
 
 // Create calls create until it succeeds, fails with an error waiting cannot
-// fix, ctx ends or [Settle] has passed, backing off between calls. It
+// fix, ctx ends or [Settle] has passed, backing off between calls. A
+// request that went unanswered in its own time (a leader election) is
+// tried again too. It
 // returns create's last result and error, so a caller's error names the
 // cluster's reason.
 func Create[T any](ctx context.Context, create func(context.Context) (T, error)) (T, error) {
@@ -45,7 +48,7 @@ func Create[T any](ctx context.Context, create func(context.Context) (T, error))
 	v, err := backoff.Retry(ctx, func() (T, error) {
 		v, err := create(ctx)
 		last = err
-		if err != nil && !Transient(err) {
+		if err != nil && !Transient(err) && !unanswered(ctx, err) {
 			return v, backoff.Permanent(err)
 		}
 		return v, err
@@ -68,4 +71,11 @@ func Transient(err error) bool {
 		return true
 	}
 	return false
+}
+
+// unanswered reports whether err says that a request got no answer in its
+// own time while ctx goes on: during a leader election JetStream requests
+// go unanswered for seconds, and the next one is answered.
+func unanswered(ctx context.Context, err error) bool {
+	return ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders))
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/plykit/ply/internal/placement"
 )
@@ -49,6 +50,7 @@ func TestCreate(t *testing.T) {
 		{"after the cluster settled", []error{apiErr(10005), apiErr(10008), nil}, 3, nil},
 		{"permanent error at once", []error{permanent}, 1, permanent},
 		{"permanent after transient", []error{apiErr(10005), permanent}, 2, permanent},
+		{"unanswered during an election", []error{context.DeadlineExceeded, fmt.Errorf("consumer: %w", nats.ErrNoResponders), nil}, 3, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
