@@ -31,6 +31,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add("plugins: [{name: nope}]\n")
 	f.Add("plugins: [{name: greet}]\ntenants: {from: {header: X-T}, default: a, list: [{name: a, plugins: {greet: {options: {greeting: yo}, priority: 5}}}]}\n")
 	f.Add("plugins: [{name: greet, version: 1.0.0}]\nversions: {header: V, plugins: {greet: {choosable: true, weights: {1.0.0: 1}, sticky: {claim: sub}}}}\n")
+	f.Add("plugins: [{name: deny, runtime: wasm, path: nope.wasm, grants: {kv: true, http: [a.example]}, limits: {deadline: 1s, pool: 2}}]\n")
 	f.Add("x: ${NOPE}\n")
 	f.Add("modules: [{name: a, routes: [{route: GET /x, static: {}}]}, {name: b, routes: [{route: GET /x, static: {}}]}]\n")
 	f.Add("modules: [{name: a, routes: [{route: 'GET /x/{', static: {}}, {route: FOO BAR BAZ, static: {}}]}]\n")
