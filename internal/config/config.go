@@ -42,6 +42,13 @@ type File struct {
 	Listen  string   `json:"listen,omitempty"`
 	Plugins []Plugin `json:"plugins,omitempty"`
 	Modules []Module `json:"modules,omitempty"`
+	// Lock is the lockfile that pins the wasm plugins listed without a
+	// path: they load from the artifact cache, verified. Default: ply.lock
+	// beside this file.
+	Lock string `json:"lock,omitempty"`
+	// Cache is the artifact cache those plugins load from. Default: the
+	// user's cache directory, ply/artifacts.
+	Cache string `json:"cache,omitempty"`
 }
 
 // Plugin is one entry of the plugins list.
@@ -196,6 +203,7 @@ func LoadAgain(name string, data []byte, cat Catalog, server string, prev *Host)
 		}
 		return nil, l.err()
 	}
+	l.locked = newLocked(name, f)
 	h := l.build(f)
 	return h, l.err()
 }
@@ -207,7 +215,8 @@ type loader struct {
 	cat          Catalog
 	doc          *options.Document
 	errs         []*option.Error
-	prev         *Host // an earlier load of the host, whose route handlers are reused
+	prev         *Host   // an earlier load of the host, whose route handlers are reused
+	locked       *locked // the lockfile, read at the first plugin that needs it
 }
 
 func (l *loader) add(path, problem string) {
