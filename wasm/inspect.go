@@ -12,7 +12,8 @@ import (
 
 // Inspect reads the manifest of the module in data without a host, as a
 // registry or a catalogue does for a module it stores but never serves:
-// it compiles the module (no on-disk cache), checks it as [Open] does,
+// it compiles the module (with wazero's on-disk cache in cacheDir, as
+// [Config.CacheDir]: "" the default, "off" none), checks it as [Open] does,
 // instantiates it once with every capability linked but none usable (no
 // logger, an empty allowlist of hosts and subjects), reads the manifest
 // and closes it. name labels the errors. It also returns the capabilities
@@ -21,11 +22,11 @@ import (
 //
 // Errors match [ErrModule] or [ErrABI], as Open's; a module that runs
 // past ctx's deadline while it starts is stopped.
-func Inspect(ctx context.Context, name string, data []byte) (*abi.Manifest, []string, error) {
+func Inspect(ctx context.Context, name string, data []byte, cacheDir string) (*abi.Manifest, []string, error) {
 	if len(data) > MaxModuleSize {
 		return nil, nil, fmt.Errorf("%s: over the limit of %d bytes: %w", name, MaxModuleSize, ErrModule)
 	}
-	cfg := Config{Path: name, CacheDir: "off", Grants: Grants{Log: true, Clock: true, Random: true, KV: true,
+	cfg := Config{Path: name, CacheDir: cacheDir, Grants: Grants{Log: true, Clock: true, Random: true, KV: true,
 		HTTP: []string{"ply.invalid"}, Events: []string{"ply.invalid"}}}
 	lim := Limits{MemoryPages: 1024}.withDefaults()
 	host := &hostFuncs{plugin: name, kv: &memKV{}, hosts: cfg.Grants.HTTP, subject: cfg.Grants.Events,

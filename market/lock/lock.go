@@ -212,3 +212,19 @@ func writeAtomic(path string, data []byte, perm os.FileMode) error {
 	}
 	return err
 }
+
+// ValidHash reports whether s is a sha256 digest in lower-case hex, as
+// entries and the cache name artifacts.
+func ValidHash(s string) bool {
+	b, err := hex.DecodeString(s)
+	return err == nil && len(b) == 32 && hex.EncodeToString(b) == s
+}
+
+// CheckKey checks that key is a minisign public key ("RW…").
+func CheckKey(key string) error {
+	var pub minisign.PublicKey
+	if err := pub.UnmarshalText([]byte(key)); err != nil {
+		return fmt.Errorf("not a minisign public key: %w", err)
+	}
+	return nil
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 
 	"aead.dev/minisign"
 )
@@ -39,6 +40,23 @@ func (e *VerifyError) Unwrap() error { return e.Err }
 // plugin and version, so that a registry cannot serve one signed artifact
 // as another.
 func Comment(name, version string) string { return "ply " + name + "@" + version }
+
+// Signed returns the plugin and version a signature says it signs, from
+// its trusted comment (see [Comment]), without checking it. A registry
+// reads it to check a signature before it spends anything on the
+// artifact.
+func Signed(signature string) (name, version string, err error) {
+	var sig minisign.Signature
+	if err := sig.UnmarshalText([]byte(signature)); err != nil {
+		return "", "", fmt.Errorf("%w: not a minisign signature: %v", ErrSignature, err) //nolint:errorlint // one %w: the sentinel
+	}
+	id, ok := strings.CutPrefix(sig.TrustedComment, "ply ")
+	name, version, ok2 := strings.Cut(id, "@")
+	if !ok || !ok2 {
+		return "", "", fmt.Errorf("%w: the trusted comment %q does not name a plugin: sign with the comment \"ply NAME@VERSION\"", ErrSignature, sig.TrustedComment)
+	}
+	return name, version, nil
+}
 
 // Sign signs an artifact of name@version with a publisher's key and
 // returns the signature in minisign's text format.
