@@ -16,7 +16,7 @@ func FuzzDecodeManifest(f *testing.F) {
 	f.Add(abi.AppendManifest(nil, &abi.Manifest{ABI: 1, Name: "greeter", Version: "1.0.0", Priority: -3, Kinds: []string{"http"},
 		Requires: []abi.Dependency{{Name: "tagger", Constraint: "^1", Optional: true}}, Before: []string{"a"}, After: []string{"b"},
 		Options: []abi.Field{{Name: "n", Type: abi.TypeInt, Min: &lo, Max: &hi, Required: true}, {Name: "s", Type: abi.TypeString, Enum: []string{"x"}, Pattern: "^x$"}},
-		Body: true}))
+		Body:    true}))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := abi.DecodeManifest(b)
