@@ -53,6 +53,16 @@ type Entry struct {
 	// Source is where the artifact was fetched from: a registry's URL or
 	// a directory. Informational: ply run never contacts it.
 	Source string `json:"source,omitempty"`
+	// Requires are the plugins its manifest requires, so that ply plugin
+	// verify and remove can check the set offline.
+	Requires []Dependency `json:"requires,omitempty"`
+}
+
+// Dependency is a locked plugin's requirement on another plugin.
+type Dependency struct {
+	Name       string `json:"name"`
+	Constraint string `json:"constraint,omitempty"` // semver; empty: any version
+	Optional   bool   `json:"optional,omitempty"`
 }
 
 // ID returns "name@version".
@@ -121,7 +131,60 @@ func (e Entry) check() error {
 	if sig.KeyID != key.ID() {
 		return fmt.Errorf("plugin %s: the signature is by key %016X, not by the entry's key %016X", e.Name, sig.KeyID, key.ID())
 	}
+	for j, d := range e.Requires {
+		if !ValidName(d.Name) {
+			return fmt.Errorf("plugin %s: requires[%d]: name %q is not a plugin name", e.Name, j, d.Name)
+		}
+		if _, err := constraint(d.Constraint); err != nil {
+			return fmt.Errorf("plugin %s: requires[%d]: %s %q: not a semver constraint", e.Name, j, d.Name, d.Constraint)
+		}
+	}
 	return nil
+}
+
+// constraint parses a semver constraint; nil for any version.
+func constraint(s string) (*semver.Constraints, error) {
+	if s == "" || s == "*" {
+		return nil, nil
+	}
+	return semver.NewConstraint(s)
+}
+
+// Check checks that the locked set is consistent: every required plugin
+// is locked at a version its constraint allows, and every optional one
+// that is locked too. It returns one error per problem, each naming the
+// plugins.
+func (l *Lock) Check() []error {
+	var errs []error
+	for _, e := range l.Plugins {
+		for _, d := range e.Requires {
+			dep, ok := l.Find(d.Name)
+			if !ok {
+				if !d.Optional {
+					errs = append(errs, fmt.Errorf("plugin %s requires %s %s, which is not locked: run ply plugin install %s", e.ID(), d.Name, cmp.Or(d.Constraint, "(any version)"), d.Name))
+				}
+				continue
+			}
+			c, _ := constraint(d.Constraint) // checked by Parse
+			v, err := semver.StrictNewVersion(dep.Version)
+			if c != nil && (err != nil || !c.Check(v)) {
+				errs = append(errs, fmt.Errorf("plugin %s requires %s %s, but %s is locked: run ply plugin update", e.ID(), d.Name, d.Constraint, dep.ID()))
+			}
+		}
+	}
+	return errs
+}
+
+// Dependents returns the locked plugins that require name (not
+// optionally).
+func (l *Lock) Dependents(name string) []string {
+	var out []string
+	for _, e := range l.Plugins {
+		if slices.ContainsFunc(e.Requires, func(d Dependency) bool { return d.Name == name && !d.Optional }) {
+			out = append(out, e.ID())
+		}
+	}
+	return out
 }
 
 // Marshal encodes l as indented JSON with its plugins sorted by name, so

@@ -20,17 +20,28 @@ import (
 // tagger ^1).
 var Guests = []string{"tagger", "tagger2", "greeter"}
 
+// Perf are the install benchmark's plugins: perf/app requires
+// perf/dep1 … perf/dep5.
+var Perf = []string{"perf/app", "perf/dep1", "perf/dep2", "perf/dep3", "perf/dep4", "perf/dep5"}
+
 // Modules builds the test plugins (once per source, in parallel) and
 // returns their bytes by directory name.
 func Modules(t testing.TB) map[string][]byte {
 	t.Helper()
+	return Build(t, Guests...)
+}
+
+// Build builds the test plugins in dirs (under market/testdata), once per
+// source, in parallel, and returns their bytes by directory name.
+func Build(t testing.TB, dirs ...string) map[string][]byte {
+	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..", "testdata")
-	out := make(map[string][]byte, len(Guests))
+	out := make(map[string][]byte, len(dirs))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	errs := make([]error, len(Guests))
-	for i, g := range Guests {
+	errs := make([]error, len(dirs))
+	for i, g := range dirs {
 		wg.Go(func() {
 			path, err := wasmtest.Build(filepath.Join(root, g))
 			if err != nil {
