@@ -120,6 +120,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v1/plugins/{name}", s.handlePlugin)
 	s.mux.HandleFunc("POST /api/v1/plugins/{name}/reviews", s.handleReview)
 	s.mux.HandleFunc("GET /api/v1/artifacts/{sha256}", s.handleArtifact)
+	s.pageRoutes()
 }
 
 // status maps an error to its HTTP status.

@@ -20,6 +20,7 @@ import (
 
 const schema = `
 PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
 PRAGMA foreign_keys = ON;
 CREATE TABLE IF NOT EXISTS accounts (
 	id          INTEGER PRIMARY KEY,
@@ -61,7 +62,8 @@ CREATE TABLE IF NOT EXISTS reviews (
 	PRIMARY KEY (plugin, account)
 );
 CREATE INDEX IF NOT EXISTS reviews_latest ON reviews (plugin, created DESC);
-CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5 (name, description, readme, tokenize = 'unicode61');
+CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5 (name, description, readme, tokenize = 'unicode61', prefix = '2 3 4');
+INSERT INTO search (search, rank) VALUES ('rank', 'bm25(10.0, 3.0, 1.0)');
 `
 
 // store is the registry's database: accounts, plugins, versions, reviews
@@ -274,17 +276,33 @@ func ftsQuery(q string) string {
 }
 
 // search returns up to limit plugins matching q, best first; with q
-// empty, the plugins by name.
+// empty, the plugins by name. Matches in names and descriptions come
+// first, by bm25 (a name weighs most); readmes are searched only to fill
+// the page when those are fewer than limit.
 func (s *store) search(ctx context.Context, q string, limit int) ([]market.Summary, error) {
-	const cols = `p.name, p.description, p.latest, a.name, p.rating_sum, p.rating_count`
-	var rows *sql.Rows
-	var err error
-	if fq := ftsQuery(q); fq == "" {
-		rows, err = s.db.QueryContext(ctx, `SELECT `+cols+` FROM plugins p JOIN accounts a ON a.id = p.owner ORDER BY p.name LIMIT ?`, limit)
-	} else {
-		rows, err = s.db.QueryContext(ctx, `SELECT `+cols+` FROM search JOIN plugins p ON p.id = search.rowid
-			JOIN accounts a ON a.id = p.owner WHERE search MATCH ? ORDER BY bm25(search, 10.0, 3.0, 1.0) LIMIT ?`, fq, limit)
+	fq := ftsQuery(q)
+	if fq == "" {
+		return s.summaries(ctx, `SELECT `+summaryCols+` FROM plugins p JOIN accounts a ON a.id = p.owner ORDER BY p.name LIMIT ?`, limit)
 	}
+	const match = `SELECT ` + summaryCols + ` FROM search JOIN plugins p ON p.id = search.rowid
+		JOIN accounts a ON a.id = p.owner WHERE search MATCH ? ORDER BY search.rank LIMIT ?`
+	out, err := s.summaries(ctx, match, "{name description} : ("+fq+")", limit)
+	if err != nil || len(out) == limit {
+		return out, err
+	}
+	// Readme-only matches are weak ones: they follow in the order plugins
+	// were first published, which stops at limit, instead of ranking what
+	// may be most of the index (bm25 costs microseconds a row).
+	more, err := s.summaries(ctx, `SELECT `+summaryCols+` FROM search JOIN plugins p ON p.id = search.rowid
+		JOIN accounts a ON a.id = p.owner WHERE search MATCH ? LIMIT ?`,
+		"readme : ("+fq+") NOT {name description} : ("+fq+")", limit-len(out))
+	return append(out, more...), err
+}
+
+const summaryCols = `p.name, p.description, p.latest, a.name, p.rating_sum, p.rating_count`
+
+func (s *store) summaries(ctx context.Context, query string, args ...any) ([]market.Summary, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
