@@ -38,6 +38,7 @@ type live struct {
 	plugins []ply.Plugin // the registrations the host runs, as last given
 	cfg     *config.Host // the file the host runs, as loaded: its routes' handlers carry over
 	seen    []byte       // the file as last read, loaded or refused
+	dropped bool         // a module was added to or changed in a dir source since the last reload
 }
 
 // reload reads the file again and moves the host to it: the file is
@@ -53,9 +54,10 @@ func (l *live) reload(ctx context.Context, force bool) (ply.Reloaded, error) {
 		return ply.Reloaded{}, l.refused(err)
 	}
 	if !force {
-		if bytes.Equal(data, l.seen) && !l.modulesChanged() {
+		if bytes.Equal(data, l.seen) && !l.modulesChanged() && !l.dropped {
 			return ply.Reloaded{}, errUnchanged
 		}
+		l.dropped = false
 		l.logger.Info("the file changed: reloading", "file", l.path)
 	}
 	l.seen = data
@@ -140,7 +142,7 @@ func (l *live) serve(ctx context.Context, watch bool) error {
 		if err := w.Add(filepath.Dir(l.path)); err != nil {
 			return fmt.Errorf("watch %s: %w", l.path, err)
 		}
-		for _, dir := range l.moduleDirs() {
+		for _, dir := range append(l.moduleDirs(), l.sourceDirs()...) {
 			if err := w.Add(dir); err != nil {
 				return fmt.Errorf("watch %s: %w", dir, err)
 			}
@@ -161,6 +163,9 @@ func (l *live) serve(ctx context.Context, watch bool) error {
 			_, _ = l.reload(ctx, true) // reported by reload and the host
 		case ev := <-events:
 			if name := filepath.Base(ev.Name); name == base || strings.HasPrefix(name, "..") || l.isModule(ev.Name) { // ..data: a ConfigMap's swap
+				settle.Reset(debounce)
+			} else if l.inSource(ev.Name) { // a module dropped into a dir source (discover.go)
+				l.dropped = true
 				settle.Reset(debounce)
 			}
 		case err := <-watchErrs:

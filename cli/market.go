@@ -184,7 +184,7 @@ func (a *app) pluginCmd() *cobra.Command {
 	pf.StringVar(&f.registryURL, "registry", cmp.Or(os.Getenv("PLY_REGISTRY"), "http://127.0.0.1:8765"), "the registry's URL")
 	pf.StringVar(&f.token, "token", os.Getenv("PLY_TOKEN"), "the token for publish, yank and review")
 	cmd.AddCommand(f.searchCmd(), f.infoCmd(), f.installCmd(), f.updateCmd(), f.removeCmd(), f.verifyCmd(),
-		f.reviewCmd(), f.publishCmd(), f.yankCmd(), keygenCmd())
+		f.reviewCmd(), f.publishCmd(), f.yankCmd(), keygenCmd(), f.listCmd())
 	return cmd
 }
 

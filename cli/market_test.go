@@ -103,6 +103,26 @@ func TestMarketplaceEndToEnd(t *testing.T) {
 		t.Errorf("install greeter:\n%s", out)
 	}
 
+	// Discovery: a directory, the registry and the cache, merged.
+	drop := at("plugins")
+	if err := os.MkdirAll(drop, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	greeter, err := os.ReadFile(modules["greeter"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(drop, "greeter.wasm"), greeter, 0o600); err != nil { //nolint:gosec // G703: the test's own directory
+		t.Fatal(err)
+	}
+	listed := must(t, append([]string{"plugin", "list", "--available", "--dir", drop}, market...)...)
+	for _, want := range []string{"greeter  1.0.0    1    dir " + drop + ", registry " + url + ", cache " + cacheDir,
+		"tagger   1.0.0    1    registry " + url + ", cache " + cacheDir} {
+		if !strings.Contains(listed, want) {
+			t.Errorf("list --available lacks %q:\n%s", want, listed)
+		}
+	}
+
 	// Refused by the registry: a module signed by a key not registered for
 	// the publisher.
 	must(t, "plugin", "keygen", "--out", at("mallory"))

@@ -32,6 +32,7 @@ import (
 	"github.com/plykit/ply"
 	"github.com/plykit/ply/httpserver"
 	"github.com/plykit/ply/internal/options"
+	"github.com/plykit/ply/market/discover"
 	"github.com/plykit/ply/option"
 	"github.com/plykit/ply/wasm"
 )
@@ -49,6 +50,12 @@ type File struct {
 	// Cache is the artifact cache those plugins load from. Default: the
 	// user's cache directory, ply/artifacts.
 	Cache string `json:"cache,omitempty"`
+	// Sources are where plugins are found, in order of trust: a wasm
+	// plugin without a path that the lockfile does not pin is the highest
+	// version in the first dir source that has it (ply run --watch loads
+	// one dropped in). Registries and caches are listed by ply plugin list
+	// --available; ply run never contacts a registry.
+	Sources []discover.Source `json:"sources,omitempty"`
 }
 
 // Plugin is one entry of the plugins list.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/plykit/ply/httpserver"
 	"github.com/plykit/ply/internal/config"
 	"github.com/plykit/ply/market/lock"
+	"github.com/plykit/ply/wasm"
 	"github.com/plykit/ply/wasm/wasmtest"
 )
 
@@ -49,7 +51,7 @@ func TestLockedWasmPlugin(t *testing.T) {
 		{name: "wrong key", lock: &lock.Lock{Plugins: []lock.Entry{wrongKey}},
 			want: "plugin denylist@1.0.0: bad signature: the signature does not match the artifact's bytes"},
 		{name: "not locked", lock: &lock.Lock{}, want: "plugin denylist is not in the lockfile"},
-		{name: "no lockfile", want: "there is no "},
+		{name: "no lockfile", want: "plugin denylist: a wasm plugin without a path is loaded from the lockfile or a dir source, and there is no "},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -101,5 +103,42 @@ func TestLockedWasmPlugin(t *testing.T) {
 				t.Errorf("GET /hello as mallory = %d, want 403 from the locked denylist", resp.StatusCode)
 			}
 		})
+	}
+}
+
+// A wasm plugin without a path that the lockfile does not pin is the
+// highest version in the first dir source that has it.
+func TestDirSource(t *testing.T) {
+	module, err := wasmtest.Build("../../examples/wasm/denylist")
+	if err != nil {
+		t.Fatal(err)
+	}
+	artifact, err := os.ReadFile(module) //nolint:gosec // the test's own build
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for name, data := range map[string][]byte{"empty/.keep": nil, "mods/denylist.wasm": artifact, "mods/junk.wasm": []byte("junk")} {
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(name)), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := "sources: [{dir: empty}, {dir: mods}]\nlisten: 127.0.0.1:0\nplugins:\n  - name: denylist\n    runtime: wasm\n    options: {deny: [mallory]}\n"
+	var srv *httpserver.Server
+	h, err := config.Load(filepath.Join(dir, "ply.yaml"), []byte(file), catalog(&srv), "httpserver")
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(h.Plugins, func(p ply.Plugin) bool { return p.Info().Name == "denylist" })
+	if wp, ok := h.Plugins[max(i, 0)].(*wasm.Plugin); i < 0 || !ok || wp.Path() != filepath.Join(dir, "mods", "denylist.wasm") {
+		t.Fatalf("plugins = %v, want denylist from the dir source", h.Plugins)
+	}
+	file = strings.Replace(file, "{dir: mods}", "{dir: other}", 1)
+	_, err = config.Load(filepath.Join(dir, "ply.yaml"), []byte(file), catalog(&srv), "httpserver")
+	if err == nil || !strings.Contains(err.Error(), "nor in the dir sources "+filepath.Join(dir, "empty")+", "+filepath.Join(dir, "other")) {
+		t.Errorf("Load() without the module = %v, want it to name the dir sources", err)
 	}
 }
