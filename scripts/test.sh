@@ -16,6 +16,8 @@ go mod tidy -diff
 
 step "go vet"
 go vet ./...
+# The wasm guest kit and the example guest also build for their target.
+GOOS=wasip1 GOARCH=wasm go vet ./wasm/guest/ ./examples/wasm/denylist/
 
 step "golangci-lint (staticcheck and the linters in .golangci.yml)"
 go tool -modfile=tools/go.mod golangci-lint run ./...

@@ -41,7 +41,7 @@ func BenchmarkWasmCall(b *testing.B) {
 	}{{"empty", nil}, {"1KiB", payload}}
 
 	b.Run("impl=ply", func(b *testing.B) {
-		p, err := wasm.Open(b.Context(), wasm.Config{Path: hostileWasm, CacheDir: benchCache(), Grants: hostileGrants, Limits: wasm.Limits{Pool: 1}})
+		p, err := wasm.Open(b.Context(), wasm.Config{Path: hostileWasm, CacheDir: benchCache(), Grants: hostileGrants, Publish: publish, Limits: wasm.Limits{Pool: 1}})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -91,8 +91,9 @@ func BenchmarkWasmCall(b *testing.B) {
 		if err := mod.ExportedFunction("ply_buffer").CallWithStack(ctx, stack); err != nil {
 			b.Fatal(err)
 		}
-		buf := uint32(stack[0])
-		if _, err := mod.ExportedFunction("ply_init").Call(ctx, uint64(rawOptions(mem, buf))); err != nil {
+		buf := uint32(stack[0])           //nolint:gosec // a wasm i32 pointer
+		n := uint64(rawOptions(mem, buf)) //nolint:gosec // a length of 1
+		if _, err := mod.ExportedFunction("ply_init").Call(ctx, n); err != nil {
 			b.Fatal(err)
 		}
 		for _, w := range works {
@@ -107,8 +108,8 @@ func BenchmarkWasmCall(b *testing.B) {
 					if err := layer.CallWithStack(ctx, stack[:1]); err != nil {
 						b.Fatal(err)
 					}
-					res, _ := mem.Read(uint32(stack[0]>>32), uint32(stack[0]))
-					if res[0] == abi.Respond { // continue's result has no body
+					res, _ := mem.Read(uint32(stack[0]>>32), uint32(stack[0])) //nolint:gosec // a packed pointer and length
+					if res[0] == abi.Respond {                                 // continue's result has no body
 						out.Write(resultBody(res))
 					}
 				}
@@ -147,8 +148,8 @@ func rawOptions(mem api.Memory, buf uint32) int {
 }
 
 // rawRuntime is a wazero runtime as a user would set one up for the
-// module: the compilation cache, WASI, and the two host functions it
-// imports (log and kv_get/kv_set, doing nothing).
+// module: the compilation cache, WASI, and the host functions it imports,
+// doing nothing (the benchmark's calls use none of them).
 func rawRuntime(b *testing.B, terminate bool) wazero.Runtime {
 	b.Helper()
 	ctx := b.Context()
@@ -165,6 +166,10 @@ func rawRuntime(b *testing.B, terminate bool) wazero.Runtime {
 		NewFunctionBuilder().WithGoModuleFunction(noop, []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, nil).Export("log").
 		NewFunctionBuilder().WithGoModuleFunction(noop, []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI64}).Export("kv_get").
 		NewFunctionBuilder().WithGoModuleFunction(noop, []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).Export("kv_set").
+		NewFunctionBuilder().WithGoModuleFunction(noop, nil, []api.ValueType{api.ValueTypeI64}).Export("clock_now").
+		NewFunctionBuilder().WithGoModuleFunction(noop, []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, nil).Export("random").
+		NewFunctionBuilder().WithGoModuleFunction(noop, []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI64}).Export("http_fetch").
+		NewFunctionBuilder().WithGoModuleFunction(noop, []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).Export("publish").
 		Instantiate(ctx)
 	if err != nil {
 		b.Fatal(err)
@@ -285,7 +290,7 @@ func BenchmarkWasmInstance(b *testing.B) {
 				b.Fatal(err)
 			}
 			msg := binary.AppendUvarint(nil, 0)
-			mod.Memory().Write(uint32(stack[0]), msg)
+			mod.Memory().Write(uint32(stack[0]), msg) //nolint:gosec // a wasm i32 pointer
 			if _, err := mod.ExportedFunction("ply_init").Call(ctx, uint64(len(msg))); err != nil {
 				b.Fatal(err)
 			}

@@ -2,7 +2,9 @@ package wasm
 
 import (
 	"context"
+
 	"errors"
+	"github.com/plykit/ply"
 	"net/http"
 	"runtime"
 	"time"
@@ -29,6 +31,14 @@ type Config struct {
 	// Publish backs the events capability; required when Grants.Events is
 	// set.
 	Publish func(ctx context.Context, subject string, data []byte) error `json:"-"`
+	// Setup, when set, runs at the start of Provision with the host's
+	// setup and this Config, to fill what only the running host has — a
+	// KV or a Publish backed by another plugin's API (ply.Lookup). Name
+	// that plugin in Requires, so that it is provisioned first.
+	Setup func(ctx context.Context, s *ply.Setup, c *Config) error `json:"-"`
+	// Requires are dependencies the plugin has beside its manifest's: the
+	// plugins Setup looks up.
+	Requires []ply.Dependency `json:"-"`
 	// HTTPClient makes the http capability's requests. Default: a client
 	// that refuses redirects to hosts off the allowlist.
 	HTTPClient *http.Client `json:"-"`
@@ -58,6 +68,10 @@ type Limits struct {
 	// Pool is the most instances the plugin runs at once; calls beyond it
 	// wait for one, within their context. Default GOMAXPROCS.
 	Pool int `json:"pool,omitempty" jsonschema:"minimum=0,maximum=1024"`
+	// Warm is how many instances Provision makes, so that the first calls
+	// do not wait for one (a Go guest takes milliseconds to instantiate).
+	// Default 1; at most Pool.
+	Warm int `json:"warm,omitempty" jsonschema:"minimum=0"`
 	// Traps is how many failed calls in a row (traps, deadlines) mark the
 	// plugin degraded in health. Default 5.
 	Traps int `json:"traps,omitempty" jsonschema:"minimum=0"`
@@ -80,6 +94,10 @@ func (l Limits) withDefaults() Limits {
 	if l.Pool == 0 {
 		l.Pool = runtime.GOMAXPROCS(0)
 	}
+	if l.Warm == 0 {
+		l.Warm = 1
+	}
+	l.Warm = min(l.Warm, l.Pool)
 	if l.Traps == 0 {
 		l.Traps = 5
 	}

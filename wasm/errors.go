@@ -21,6 +21,9 @@ var (
 	ErrDeadline = errors.New("wasm: guest exceeded its deadline")
 	// ErrGuest matches a call the guest failed on purpose (Response.Fail).
 	ErrGuest = errors.New("wasm: guest failed the call")
+	// ErrNoPublisher matches a plugin granted events by a host that gives
+	// it no publisher ([Config.Publish]).
+	ErrNoPublisher = errors.New("events are granted, but the host gives the plugin no event publisher (wasm.Config.Publish or Setup); remove the events grant")
 )
 
 // CapabilityError is a module importing a capability it was not granted,

@@ -8,7 +8,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/plykit/ply/wasm/internal/wasmtest"
+	"github.com/plykit/ply/internal/wasmtest"
 )
 
 // The guests, built once per test binary (and cached across runs by

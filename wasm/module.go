@@ -129,6 +129,7 @@ func compile(ctx context.Context, cfg *Config, lim Limits, data []byte, host *ho
 		return fail(fmt.Errorf("%s is not a valid WebAssembly module: %w: %w", cfg.Path, err, ErrModule))
 	}
 	e.compiled = compiled
+	var refused []error // every import refused, not just the first
 	for _, f := range compiled.ImportedFunctions() {
 		mod, name, _ := f.Import()
 		switch mod {
@@ -137,14 +138,16 @@ func compile(ctx context.Context, cfg *Config, lim Limits, data []byte, host *ho
 		case "ply":
 			c, known := capabilities[name]
 			if !known {
-				return fail(&CapabilityError{Path: cfg.Path, Import: mod + "." + name})
-			}
-			if !cfg.Grants.granted(c) {
-				return fail(&CapabilityError{Path: cfg.Path, Import: mod + "." + name, Capability: c})
+				refused = append(refused, &CapabilityError{Path: cfg.Path, Import: mod + "." + name})
+			} else if !cfg.Grants.granted(c) {
+				refused = append(refused, &CapabilityError{Path: cfg.Path, Import: mod + "." + name, Capability: c})
 			}
 		default:
-			return fail(&CapabilityError{Path: cfg.Path, Import: mod + "." + name})
+			refused = append(refused, &CapabilityError{Path: cfg.Path, Import: mod + "." + name})
 		}
+	}
+	if len(refused) > 0 {
+		return fail(errors.Join(refused...))
 	}
 	exported := compiled.ExportedFunctions()
 	for _, name := range required {

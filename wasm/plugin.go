@@ -40,6 +40,8 @@ type Plugin struct {
 	opts     reflect.Value     // pointer to the options struct; invalid without options
 
 	// Set by Provision, released by Cleanup.
+	hasStart, hasStop bool // the module exports ply_start, ply_stop
+
 	host  *hostFuncs
 	eng   *engine
 	pool  *pool
@@ -53,6 +55,8 @@ var (
 	_ ply.Wrapper       = (*Plugin)(nil)
 	_ ply.HealthChecker = (*Plugin)(nil)
 	_ ply.Cleaner       = (*Plugin)(nil)
+	_ ply.Starter       = (*Plugin)(nil)
+	_ ply.Stopper       = (*Plugin)(nil)
 )
 
 // Open reads, compiles and checks the module at cfg.Path: it must speak
@@ -73,16 +77,32 @@ func Open(ctx context.Context, cfg Config) (*Plugin, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = e.close(ctx) }() // released; Provision compiles again, from the cache
+	p, err := newPlugin(ctx, cfg, lim, hash, e)
+	if err != nil {
+		return nil, errors.Join(err, e.close(ctx))
+	}
+	// Provision uses this engine; a plugin never provisioned leaves it to
+	// the garbage collector, which releases wazero's compiled code.
+	p.eng, p.host = e, host
+	return p, nil
+}
+
+// newPlugin reads the manifest from a first instance of e's module, which
+// it closes, and makes the plugin it describes.
+func newPlugin(ctx context.Context, cfg Config, lim Limits, hash [32]byte, e *engine) (*Plugin, error) {
 	mod, err := e.rt.InstantiateModule(ctx, e.compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions(startFunctions(e.compiled)...))
 	if err != nil {
 		return nil, fmt.Errorf("%s: instantiate: %w: %w", cfg.Path, err, ErrModule)
 	}
+	defer func() { _ = mod.Close(ctx) }() // only read from
 	m, err := readManifest(ctx, cfg.Path, mod)
 	if err != nil {
 		return nil, err
 	}
 	p := &Plugin{cfg: cfg, lim: lim, hash: hash, manifest: m}
+	exported := e.compiled.ExportedFunctions()
+	_, p.hasStart = exported["ply_start"]
+	_, p.hasStop = exported["ply_stop"]
 	p.info = ply.Info{Name: m.Name, Version: m.Version, Priority: int(m.Priority), Description: m.Description,
 		Before: m.Before, After: m.After}
 	for _, d := range m.Requires {
@@ -98,8 +118,9 @@ func Open(ctx context.Context, cfg Config) (*Plugin, error) {
 	if len(m.Options) > 0 {
 		p.opts = reflect.New(optionsType(m.Options))
 	}
-	if len(cfg.Grants.Events) > 0 && cfg.Publish == nil {
-		return nil, fmt.Errorf("%s: events are granted, but the host gives the plugin no event publisher (Config.Publish)", cfg.Path)
+	p.info.Requires = append(p.info.Requires, cfg.Requires...)
+	if len(cfg.Grants.Events) > 0 && cfg.Publish == nil && cfg.Setup == nil {
+		return nil, fmt.Errorf("%s: %w", cfg.Path, ErrNoPublisher)
 	}
 	return p, nil
 }
@@ -135,25 +156,38 @@ func (p *Plugin) Options() any {
 // and makes the first instance with the plugin's options, so that a bad
 // option or a failing Init is reported here.
 func (p *Plugin) Provision(ctx context.Context, s *ply.Setup) error {
-	data, hash, err := readModule(p.cfg.Path)
-	if err != nil {
-		return err
-	}
-	if hash != p.hash {
-		return fmt.Errorf("%s changed since it was loaded; reload the host to run the new module", p.cfg.Path)
+	if p.eng == nil { // cleaned up before: compile again, from the cache
+		data, hash, err := readModule(p.cfg.Path)
+		if err != nil {
+			return err
+		}
+		if hash != p.hash {
+			return fmt.Errorf("%s changed since it was loaded; reload the host to run the new module", p.cfg.Path)
+		}
+		host := &hostFuncs{}
+		e, err := compile(ctx, &p.cfg, p.lim, data, host)
+		if err != nil {
+			return err
+		}
+		p.eng, p.host = e, host
 	}
 	p.log = s.Logger()
-	p.host = &hostFuncs{plugin: p.info.Name, deadline: p.lim.Deadline, logger: p.log, kv: p.cfg.KV, client: p.cfg.HTTPClient,
-		hosts: p.cfg.Grants.HTTP, subject: p.cfg.Grants.Events, publish: p.cfg.Publish}
+	cfg := p.cfg // Setup fills a copy: a second Provision starts from the same Config
+	if cfg.Setup != nil {
+		if err := cfg.Setup(ctx, s, &cfg); err != nil {
+			return err
+		}
+	}
+	if len(cfg.Grants.Events) > 0 && cfg.Publish == nil {
+		return ErrNoPublisher
+	}
+	*p.host = hostFuncs{plugin: p.info.Name, deadline: p.lim.Deadline, logger: p.log, kv: cfg.KV, client: cfg.HTTPClient,
+		hosts: cfg.Grants.HTTP, subject: cfg.Grants.Events, publish: cfg.Publish}
 	if p.host.kv == nil {
 		p.host.kv = &memKV{}
 	}
 	if p.host.client == nil {
 		p.host.client = p.host.newClient()
-	}
-	e, err := compile(ctx, &p.cfg, p.lim, data, p.host)
-	if err != nil {
-		return err
 	}
 	var opts []byte
 	if p.opts.IsValid() {
@@ -161,14 +195,63 @@ func (p *Plugin) Provision(ctx context.Context, s *ply.Setup) error {
 	} else {
 		opts = []byte{0}
 	}
-	p.eng = e
-	p.pool = newPool(e, p.cfg.Path, opts, p.lim)
+	p.pool = newPool(p.eng, p.cfg.Path, opts, p.lim)
+	p.pool.forget = p.host.kept.Delete
 	p.traps.Store(0)
+	warm := make([]*instance, 0, p.lim.Warm)
+	defer func() {
+		for _, in := range warm {
+			p.pool.put(in)
+		}
+	}()
+	for range p.lim.Warm {
+		in, err := p.pool.get(ctx)
+		if err != nil {
+			return err
+		}
+		warm = append(warm, in)
+	}
+	return nil
+}
+
+// Start calls the guest's start hook (guest.Plugin.Start), in one of the
+// pool's instances, within ctx: what it sets in the guest's memory stays
+// in that instance, so the hook is for effects through capabilities (kv,
+// http, log), not for state the layer reads.
+func (p *Plugin) Start(ctx context.Context) error {
+	if !p.hasStart {
+		return nil
+	}
+	return p.hook(ctx, "ply_start")
+}
+
+// Stop calls the guest's stop hook (guest.Plugin.Stop), as Start does.
+func (p *Plugin) Stop(ctx context.Context) error {
+	if !p.hasStop {
+		return nil
+	}
+	return p.hook(ctx, "ply_stop")
+}
+
+// hook runs export (() -> packed error) in a pooled instance. The call is
+// bounded by ctx (the host's hook timeout): past it, wazero stops the
+// guest and the instance is discarded.
+func (p *Plugin) hook(ctx context.Context, export string) error {
 	in, err := p.pool.get(ctx)
 	if err != nil {
 		return err
 	}
-	p.pool.put(in)
+	res, err := in.mod.ExportedFunction(export).Call(ctx)
+	if err != nil {
+		msg := err.Error() + outputSuffix(in.out.take())
+		p.pool.discard(in)
+		return &CallError{Kind: ErrTrap, Message: export + ": " + msg}
+	}
+	defer p.pool.put(in)
+	if res[0] != 0 {
+		msg, _ := readPacked(in.mem, int64(res[0])) //nolint:gosec // the ABI packs a pointer and a length
+		return &CallError{Kind: ErrGuest, Message: string(msg)}
+	}
 	return nil
 }
 
@@ -195,7 +278,9 @@ func (p *Plugin) Cleanup(ctx context.Context) error {
 	if p.eng == nil {
 		return nil
 	}
-	p.pool.close(ctx)
+	if p.pool != nil {
+		p.pool.close(ctx)
+	}
 	err := p.eng.close(ctx)
 	p.eng, p.pool = nil, nil
 	return err
@@ -220,8 +305,11 @@ func (p *Plugin) layer(ctx context.Context, c *ply.Call, next ply.Next) error {
 	in.timer.Reset(p.lim.Deadline)
 	err = in.layer.CallWithStack(context.Background(), in.stack[:]) //nolint:contextcheck // the deadline closes the module; see instance.timer
 	stopped := !in.timer.Stop()
-	if err != nil {
-		msg := err.Error() + outputSuffix(in.out.take())
+	if err != nil || stopped { // stopped: the timer closed the module, perhaps as the call returned
+		msg := "closed at its deadline"
+		if err != nil {
+			msg = err.Error() + outputSuffix(in.out.take())
+		}
 		pl.discard(in)
 		return p.trapped(ctx, c, next, errors.New(msg), stopped)
 	}
@@ -234,6 +322,10 @@ func (p *Plugin) layer(ctx context.Context, c *ply.Call, next ply.Next) error {
 		return p.trapped(ctx, c, next, errors.New("the result lies outside the guest's memory"), false)
 	}
 	action, err := p.apply(c, r, res)
+	var failure string
+	if err == nil && action == abi.Fail {
+		failure = p.message(res) // a copy: res is the instance's memory
+	}
 	pl.put(in) // before next: the inner chain never holds this instance
 	if err != nil {
 		return p.trapped(ctx, c, next, err, false)
@@ -243,7 +335,7 @@ func (p *Plugin) layer(ctx context.Context, c *ply.Call, next ply.Next) error {
 	case abi.Respond:
 		return nil
 	case abi.Fail:
-		return p.fail(&CallError{Kind: ErrGuest, Message: p.message(res)})
+		return p.fail(&CallError{Kind: ErrGuest, Message: failure})
 	}
 	return next.Run(ctx)
 }

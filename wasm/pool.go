@@ -51,6 +51,7 @@ type pool struct {
 	limit  time.Duration
 	idle   chan *instance
 	tokens chan struct{}
+	forget func(key any) // drops what the host keeps for a closed instance (an http answer)
 }
 
 func newPool(e *engine, path string, opts []byte, lim Limits) *pool {
@@ -87,6 +88,9 @@ func (p *pool) put(in *instance) { p.idle <- in }
 // discard closes an instance that trapped or timed out: it is never reused.
 func (p *pool) discard(in *instance) {
 	in.close(context.Background())
+	if p.forget != nil {
+		p.forget(in.mod)
+	}
 	<-p.tokens
 }
 

@@ -2,11 +2,16 @@ package config
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
 
 	"github.com/plykit/ply"
+	"github.com/plykit/ply/backbone/keys"
+	"github.com/plykit/ply/eventbus"
+	"github.com/plykit/ply/kv"
 	"github.com/plykit/ply/wasm"
 )
 
@@ -34,16 +39,24 @@ func (l *loader) wasmPlugin(i int, p Plugin) (ply.Plugin, bool) {
 	if p.Limits != nil {
 		cfg.Limits = *p.Limits
 	}
+	if len(cfg.Grants.Events) > 0 {
+		publishOnBus(&cfg)
+	}
+	if cfg.Grants.KV {
+		storeOnBackbone(&cfg)
+	}
 	wp, err := wasm.Open(context.Background(), cfg)
 	if err != nil {
-		var ce *wasm.CapabilityError
-		switch {
-		case errors.As(err, &ce) && p.Grants != nil:
-			l.add(at("grants"), "plugin "+p.Name+": "+err.Error())
-		case errors.As(err, &ce):
-			l.add(at("name"), "plugin "+p.Name+": "+err.Error())
-		default:
-			l.add(at("path"), "plugin "+p.Name+": "+err.Error())
+		for _, err := range flatten(err) {
+			var ce *wasm.CapabilityError
+			switch {
+			case (errors.As(err, &ce) || errors.Is(err, wasm.ErrNoPublisher)) && p.Grants != nil:
+				l.add(at("grants"), "plugin "+p.Name+": "+err.Error())
+			case errors.As(err, &ce):
+				l.add(at("name"), "plugin "+p.Name+": "+err.Error())
+			default:
+				l.add(at("path"), "plugin "+p.Name+": "+err.Error())
+			}
 		}
 		return nil, false
 	}
@@ -52,4 +65,122 @@ func (l *loader) wasmPlugin(i int, p Plugin) (ply.Plugin, bool) {
 		return nil, false
 	}
 	return wp, true
+}
+
+// flatten returns the errors err joins, or err.
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// publishOnBus backs a wasm plugin's events capability with the host's
+// event bus (the "events" plugin, which the wasm plugin then requires):
+// each publish is an event of JSON data on its subject, as the events
+// plugin's handlers receive them.
+func publishOnBus(cfg *wasm.Config) {
+	cfg.Requires = append(cfg.Requires, ply.Dependency{Name: "events"})
+	addSetup(cfg, func(_ context.Context, s *ply.Setup, c *wasm.Config) error {
+		bus, err := ply.Lookup(s, eventbus.Key)
+		if err != nil {
+			return err
+		}
+		topics := &topicCache{m: map[string]eventbus.Topic[json.RawMessage]{}}
+		c.Publish = func(ctx context.Context, subject string, data []byte) error {
+			if !json.Valid(data) {
+				return fmt.Errorf("publish %s: the event is not JSON", subject)
+			}
+			t, err := topics.get(subject)
+			if err != nil {
+				return err
+			}
+			return eventbus.Publish(ctx, bus, t, json.RawMessage(data))
+		}
+		return nil
+	})
+}
+
+// addSetup runs fn after cfg's Setup, if any.
+func addSetup(cfg *wasm.Config, fn func(context.Context, *ply.Setup, *wasm.Config) error) {
+	prev := cfg.Setup
+	cfg.Setup = func(ctx context.Context, s *ply.Setup, c *wasm.Config) error {
+		if prev != nil {
+			if err := prev(ctx, s, c); err != nil {
+				return err
+			}
+		}
+		return fn(ctx, s, c)
+	}
+}
+
+// storeOnBackbone backs a wasm plugin's kv capability with a JetStream
+// key-value bucket of its own (namespace "wasm/<plugin>") when the host has
+// the backbone; without one, the plugin's keys stay in memory.
+func storeOnBackbone(cfg *wasm.Config) {
+	cfg.Requires = append(cfg.Requires, ply.Dependency{Name: "backbone", Optional: true})
+	addSetup(cfg, func(ctx context.Context, s *ply.Setup, c *wasm.Config) error {
+		js, err := ply.Lookup(s, keys.JetStream)
+		if errors.Is(err, ply.ErrNotRegistered) {
+			return nil // no backbone: the default, in memory
+		}
+		if err != nil {
+			return err
+		}
+		ns, err := kv.Namespace("wasm", s.Info().Name)
+		if err != nil {
+			return err
+		}
+		store, err := kv.New(ctx, js, ns)
+		if err != nil {
+			return err
+		}
+		c.KV = jetstreamKV{store}
+		return nil
+	})
+}
+
+// jetstreamKV is a kv.Store as a wasm.KV.
+type jetstreamKV struct{ s *kv.Store }
+
+func (k jetstreamKV) Get(ctx context.Context, key string) ([]byte, error) {
+	e, err := k.s.Get(ctx, key)
+	if errors.Is(err, kv.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %w", wasm.ErrNotFound, err)
+	}
+	return e.Value, err
+}
+
+func (k jetstreamKV) Put(ctx context.Context, key string, value []byte) error {
+	_, err := k.s.Put(ctx, key, value)
+	return err
+}
+
+func (k jetstreamKV) Delete(ctx context.Context, key string) error { return k.s.Delete(ctx, key) }
+
+// topicCache keeps the topics a plugin publishes to, up to maxTopics:
+// a topic caches its route on the bus.
+type topicCache struct {
+	mu sync.Mutex
+	m  map[string]eventbus.Topic[json.RawMessage]
+}
+
+const maxTopics = 256
+
+func (c *topicCache) get(subject string) (t eventbus.Topic[json.RawMessage], err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t, ok := c.m[subject]; ok {
+		return t, nil
+	}
+	defer func() {
+		if v := recover(); v != nil { // NewTopic panics on a subject NATS refuses
+			err = fmt.Errorf("publish %q: %v", subject, v)
+		}
+	}()
+	t = eventbus.NewTopic[json.RawMessage](subject)
+	if len(c.m) < maxTopics {
+		c.m[subject] = t
+	}
+	return t, nil
 }

@@ -1,6 +1,9 @@
 package abi
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Manifest is what a guest says about itself (the ply_manifest export):
 // the identity and placement a native plugin gives in its ply.Info, and
@@ -181,6 +184,9 @@ func DecodeManifest(b []byte) (*Manifest, error) {
 			if r.Err() == nil && (f.Type < TypeString || f.Type > TypeStrings) {
 				return nil, fmt.Errorf("manifest: option %q: unknown type %d: %w", f.Name, f.Type, ErrBad)
 			}
+			if bad(f.Min) || bad(f.Max) {
+				return nil, fmt.Errorf("manifest: option %q: a limit is not a finite number: %w", f.Name, ErrBad)
+			}
 		}
 	}
 	m.Body = r.Byte() != 0
@@ -192,6 +198,8 @@ func DecodeManifest(b []byte) (*Manifest, error) {
 	}
 	return m, nil
 }
+
+func bad(v *float64) bool { return v != nil && (math.IsNaN(*v) || math.IsInf(*v, 0)) }
 
 // Actions a layer's result asks for.
 const (

@@ -62,6 +62,23 @@ func plyInit(n int32) int64 {
 	return 0
 }
 
+//go:wasmexport ply_start
+func plyStart() int64 { return runHook(registered.Start) }
+
+//go:wasmexport ply_stop
+func plyStop() int64 { return runHook(registered.Stop) }
+
+func runHook(fn func() error) int64 {
+	if fn == nil {
+		return 0
+	}
+	if err := fn(); err != nil {
+		out = append(out[:0], err.Error()...)
+		return pack(out)
+	}
+	return 0
+}
+
 //go:wasmexport ply_layer
 func plyLayer(n int32) int64 {
 	response.reset()

@@ -29,6 +29,11 @@ type Plugin struct {
 	// Init runs in each instance once its options are set; an error fails
 	// the plugin's provisioning with the message.
 	Init func() error
+	// Start and Stop, when set, run when the host starts and stops the
+	// plugin, each in one instance of the host's pool (instances share no
+	// memory): for effects through capabilities — warm the kv, log — not
+	// for state the layer reads. An error fails the host's start or stop.
+	Start, Stop func() error
 	// Layer is called for every call of a handler the plugin wraps. It
 	// continues the chain unless it calls [Response.Respond] or
 	// [Response.Fail].

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"errors"
 	"strconv"
 
 	"github.com/plykit/ply/wasm/guest"
@@ -19,10 +20,18 @@ func init() {
 	guest.Register(guest.Plugin{
 		Name:    "hostile",
 		Version: "0.1.0",
+		Body:    true,
 		Options: []guest.Option{guest.String("mode", &mode, guest.OneOf("ok", "loop", "bomb", "trap", "fail", "kv"))},
 		Init: func() error {
 			guest.Log(guest.LevelInfo, "hostile ready in mode "+mode)
 			return nil
+		},
+		Start: func() error { return guest.KVSet("started", []byte("yes")) },
+		Stop: func() error {
+			if mode == "fail" {
+				return errors.New("hostile: refused to stop")
+			}
+			return guest.KVSet("stopped", []byte("yes"))
 		},
 		Layer: layer,
 	})
@@ -52,6 +61,23 @@ func layer(req *guest.Request, res *guest.Response) {
 		panic("hostile: trap on purpose")
 	case "fail":
 		res.Fail("hostile: refused on purpose")
+	case "fetch": // GET the URL in X-Target through the host
+		got, err := guest.Fetch("GET", req.Header("X-Target"), nil, nil)
+		if err != nil {
+			res.Fail(err.Error())
+			return
+		}
+		res.Respond(got.Status, got.Body)
+	case "caps": // the clock, randomness and an event
+		b := make([]byte, 8)
+		guest.Random(b)
+		res.SetHeader("X-Now", strconv.FormatInt(guest.Now(), 10))
+		res.SetHeader("X-Random", strconv.Itoa(len(b)))
+		if err := guest.Publish(req.Header("X-Subject"), []byte(`"hello"`)); err != nil {
+			res.Fail(err.Error())
+		}
+	case "echo":
+		res.Respond(200, req.Body())
 	case "respond":
 		res.SetHeader("X-Hostile", "responded")
 		res.Respond(418, []byte("teapot"))
