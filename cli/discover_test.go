@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/plykit/ply/wasm/wasmtest"
+	"github.com/plykit/ply/internal/wasmtest"
 )
 
 // ply run --watch finds a module dropped into a dir source and reloads the

@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"github.com/plykit/ply/cli"
+	"github.com/plykit/ply/internal/wasmtest"
 	"github.com/plykit/ply/market/lock"
-	"github.com/plykit/ply/wasm/wasmtest"
 )
 
 // startRegistry runs ply registry serve on 127.0.0.1 and returns its URL

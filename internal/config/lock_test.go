@@ -14,9 +14,9 @@ import (
 	"github.com/plykit/ply"
 	"github.com/plykit/ply/httpserver"
 	"github.com/plykit/ply/internal/config"
+	"github.com/plykit/ply/internal/wasmtest"
 	"github.com/plykit/ply/market/lock"
 	"github.com/plykit/ply/wasm"
-	"github.com/plykit/ply/wasm/wasmtest"
 )
 
 // A wasm plugin listed without a path loads from the artifact cache as

@@ -12,7 +12,7 @@ import (
 
 	"aead.dev/minisign"
 
-	"github.com/plykit/ply/wasm/wasmtest"
+	"github.com/plykit/ply/internal/wasmtest"
 )
 
 // Guests are the test plugins, by directory under market/testdata:
