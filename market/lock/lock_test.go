@@ -192,3 +192,36 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestCheck(t *testing.T) {
+	s := newSigner(t)
+	l := &lock.Lock{}
+	greeter := s.entry("greeter", "1.0.0", []byte("g"))
+	greeter.Requires = []lock.Dependency{{Name: "tagger", Constraint: "^1"}, {Name: "log", Optional: true}}
+	l.Set(greeter)
+	if diff := cmp.Diff([]string{"plugin greeter@1.0.0 requires tagger ^1, which is not locked: run ply plugin install tagger"}, errStrings(l.Check())); diff != "" {
+		t.Errorf("Check() without tagger (-want +got):\n%s", diff)
+	}
+	l.Set(s.entry("tagger", "2.0.0", []byte("t")))
+	if diff := cmp.Diff([]string{"plugin greeter@1.0.0 requires tagger ^1, but tagger@2.0.0 is locked: run ply plugin update"}, errStrings(l.Check())); diff != "" {
+		t.Errorf("Check() with tagger 2 (-want +got):\n%s", diff)
+	}
+	l.Set(s.entry("tagger", "1.4.0", []byte("t")))
+	if errs := l.Check(); len(errs) != 0 {
+		t.Errorf("Check() = %v, want nothing", errs)
+	}
+	if diff := cmp.Diff([]string{"greeter@1.0.0"}, l.Dependents("tagger")); diff != "" {
+		t.Errorf("Dependents(tagger) (-want +got):\n%s", diff)
+	}
+	if got := l.Dependents("log"); len(got) != 0 {
+		t.Errorf("Dependents(log) = %v: an optional requirement is no dependent", got)
+	}
+}
+
+func errStrings(errs []error) []string {
+	var out []string
+	for _, e := range errs {
+		out = append(out, e.Error())
+	}
+	return out
+}

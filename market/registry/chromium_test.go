@@ -105,7 +105,10 @@ func TestPagesInChromium(t *testing.T) {
 		t.Helper()
 		do("review by "+who,
 			chromedp.SendKeys("#token", token), chromedp.SetValue("#rating-input", rating), chromedp.SendKeys("#text", body),
-			chromedp.Click("#post"), chromedp.WaitVisible("#posted"), screenshot("reviewed-by-"+who))
+			// The new page has the user's review; the page the form was on, which
+			// may say "posted" already, does not.
+			chromedp.Click("#post"), chromedp.WaitVisible(`.review[data-user="`+who+`"]`), chromedp.WaitVisible("#posted"),
+			screenshot("reviewed-by-"+who))
 	}
 
 	do("search", chromedp.Navigate(e.url+"/"), chromedp.WaitVisible(`input[name="q"]`),

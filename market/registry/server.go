@@ -275,7 +275,7 @@ func (s *Server) publish(r *http.Request, by account) (*market.Published, error)
 	if err != nil {
 		return nil, fmt.Errorf("%w (sign the module with the key registered for %s): %w", err, by.name, ErrForbidden)
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(r.Context(), time.Minute) // a cold compilation of a Go module on a loaded machine takes seconds
 	defer cancel()
 	m, caps, err := wasm.Inspect(ctx, "the uploaded module", u.artifact, s.cfg.CacheDir)
 	if err != nil {
