@@ -7,8 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -18,6 +17,8 @@ import (
 	"aead.dev/minisign"
 	"github.com/spf13/cobra"
 
+	"github.com/plykit/ply"
+	"github.com/plykit/ply/httpserver"
 	"github.com/plykit/ply/market"
 	"github.com/plykit/ply/market/client"
 	"github.com/plykit/ply/market/lock"
@@ -44,32 +45,25 @@ func (a *app) registryCmd() *cobra.Command {
 		Short: "Serve the registry's API and pages until SIGINT or SIGTERM",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// The registry is a plugin host itself: the registry plugin mounted on
+			// the stock HTTP server, with its health endpoints and graceful stop.
 			ctx := cmd.Context()
-			srv, err := registry.Open(ctx, registry.Config{Dir: dir})
+			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+			// Uploads are bounded by the registry's own limits (16 MiB modules,
+			// 64 KiB readmes), checked part by part with clear messages.
+			server := httpserver.New(httpserver.Options{Addr: addr, MaxBodyBytes: 17 << 20})
+			h, err := ply.New([]ply.Plugin{server, &registryPlugin{cfg: registry.Config{Dir: dir, Logger: logger}}}, ply.WithLogger(logger))
 			if err != nil {
 				return err
 			}
-			defer func() { _ = srv.Close() }()
-			ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
-			if err != nil {
+			if err := h.Start(ctx); err != nil {
 				return err
 			}
-			hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-			done := make(chan error, 1)
-			go func() { done <- hs.Serve(ln) }()
-			_, _ = fmt.Fprintf(cmd.OutOrStdout(), "registry serving on http://%s\n", ln.Addr())
-			select {
-			case err := <-done:
-				return err
-			case <-ctx.Done():
-			}
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			_, _ = fmt.Fprintf(cmd.OutOrStdout(), "registry serving on http://%s\n", server.Addr())
+			<-ctx.Done()
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 			defer cancel()
-			err = hs.Shutdown(sctx)
-			if serr := <-done; !errors.Is(serr, http.ErrServerClosed) {
-				err = errors.Join(err, serr)
-			}
-			return err
+			return h.Stop(sctx)
 		},
 	}
 	serve.Flags().StringVar(&addr, "addr", "127.0.0.1:8765", "the address to listen on")
@@ -97,6 +91,42 @@ func (a *app) registryCmd() *cobra.Command {
 	}
 	cmd.AddCommand(serve, publisher, user)
 	return cmd
+}
+
+// registryPlugin runs a registry in a ply host: Provision opens it and
+// mounts it at "/" on the host's HTTP server, Cleanup closes it.
+type registryPlugin struct {
+	cfg registry.Config
+	srv *registry.Server
+}
+
+var (
+	_ ply.Provisioner = (*registryPlugin)(nil)
+	_ ply.Cleaner     = (*registryPlugin)(nil)
+)
+
+func (p *registryPlugin) Info() ply.Info {
+	return ply.Info{Name: "registry", Version: "0.1.0", Requires: []ply.Dependency{{Name: "httpserver"}},
+		Description: "a plugin registry: publish, search, download, reviews"}
+}
+
+func (p *registryPlugin) Provision(ctx context.Context, s *ply.Setup) error {
+	web, err := ply.Lookup(s, httpserver.Key)
+	if err != nil {
+		return err
+	}
+	if p.srv, err = registry.Open(ctx, p.cfg); err != nil {
+		return err
+	}
+	web.Handle("/", p.srv)
+	return nil
+}
+
+func (p *registryPlugin) Cleanup(context.Context) error {
+	if p.srv == nil {
+		return nil
+	}
+	return p.srv.Close()
 }
 
 func addAccount(cmd *cobra.Command, dir string, add func(*registry.Server) (string, error)) error {

@@ -89,6 +89,9 @@ func TestMarketplaceEndToEnd(t *testing.T) {
 	must(t, "plugin", "keygen", "--out", at("acme"))
 	token := strings.TrimSpace(must(t, "registry", "publisher", "acme", "--key", at("acme.pub"), "--dir", regDir))
 	url, stopRegistry := startRegistry(t, regDir)
+	if got := get(t, url+"/healthz", nil); got == "" { // the registry is a ply host, with its health endpoint
+		t.Errorf("GET /healthz on the registry = %q", got)
+	}
 	market := []string{"--registry", url, "--token", token, "--lock", lockPath, "--cache", cacheDir}
 	for _, g := range []string{"tagger", "greeter"} {
 		out := must(t, append([]string{"plugin", "publish", modules[g], "--key", at("acme.key")}, market...)...)
