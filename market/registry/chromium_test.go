@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -78,9 +77,19 @@ func TestPagesInChromium(t *testing.T) {
 	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
 	defer cancelTimeout()
 
+	// Start the browser on ctx: the first action allocates it, bound to the
+	// context it runs with, and the steps' contexts end with each step.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	// Each step has its own bound, so that a step that hangs is named and
+	// does not eat the others' time.
+	step := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, 30*time.Second) }
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
+		sctx, cancel := step()
+		defer cancel()
+		if err := chromedp.Do(sctx, steps...); err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
 	}
@@ -95,7 +104,9 @@ func TestPagesInChromium(t *testing.T) {
 	}
 	text := func(sel string) string {
 		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Text(sel))
+		sctx, cancel := step()
+		defer cancel()
+		v, err := chromedp.Run(sctx, chromedp.Text(sel))
 		if err != nil {
 			t.Fatalf("text of %s: %v", sel, err)
 		}
@@ -114,9 +125,11 @@ func TestPagesInChromium(t *testing.T) {
 	do("search", chromedp.Navigate(e.url+"/"), chromedp.WaitVisible(`input[name="q"]`),
 		chromedp.SendKeys(`input[name="q"]`, "greet"), chromedp.Click("#search"),
 		chromedp.WaitVisible(`#results a[href="/plugins/greeter"]`), screenshot("search"))
-	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll(`+strconv.Quote("#results a.plugin")+`).length`))
-	if err != nil || n != 1 {
-		t.Errorf("search for greet lists %d plugins (%v), want greeter alone", n, err)
+	sctx, cancel := step()
+	nodes, err := chromedp.Run(sctx, chromedp.Nodes(chromedp.CSSAll("#results a.plugin")))
+	cancel()
+	if err != nil || len(nodes) != 1 {
+		t.Errorf("search for greet lists %d plugins (%v), want greeter alone", len(nodes), err)
 	}
 
 	do("open the plugin", chromedp.Click(`#results a[href="/plugins/greeter"]`), chromedp.WaitVisible("#versions"), screenshot("plugin"))
@@ -135,9 +148,14 @@ func TestPagesInChromium(t *testing.T) {
 	if avg, count := text("#average"), text("#count"); avg != "2.5" || count != "2" {
 		t.Errorf("after bob's review: average %s of %s, want 2.5 of 2", avg, count)
 	}
-	html, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll(".review .text")].map(e => e.innerHTML).join("|")`))
-	if err != nil || html != "not for me|&lt;b&gt;works&lt;/b&gt; with tagger" {
-		t.Errorf("reviews, latest first, as HTML = %q (%v): want the markup escaped", html, err)
+	sctx, cancel = step()
+	html, err := chromedp.Run(sctx, chromedp.InnerHTML(`.review[data-user="alice"] .text`))
+	cancel()
+	if err != nil || html != "&lt;b&gt;works&lt;/b&gt; with tagger" {
+		t.Errorf("alice's review as HTML = %q (%v): want the markup escaped", html, err)
+	}
+	if got := text(".review"); !strings.Contains(got, "bob") {
+		t.Errorf("the first review = %q, want bob's, the latest", got)
 	}
 	do("search shows the average", chromedp.Navigate(e.url+"/?q=greeter"), chromedp.WaitVisible("#results"), screenshot("search-rated"))
 	if got := text("#results tbody tr"); !strings.Contains(got, "2.5 (2)") {
