@@ -32,7 +32,9 @@ func benchCache() string { return filepath.Join(os.TempDir(), "ply-wasm-test-cac
 // Both runtimes are compiled with termination checks (wazero's
 // WithCloseOnContextDone): a ply plugin always can be stopped, so the raw
 // call pays wazero's own per-call cost of that too. ply's deadline timer,
-// pool, encoding and chain are on ply's side only.
+// pool, encoding and chain are on ply's side only. NOTERM=1 in the
+// environment runs the raw side without termination checks, to show what
+// they cost (ply has no such mode: a guest could then never be stopped).
 func BenchmarkWasmCall(b *testing.B) {
 	payload := bytes.Repeat([]byte("x"), 1024)
 	works := []struct {

@@ -281,6 +281,9 @@ func (p *Plugin) Cleanup(ctx context.Context) error {
 	if p.pool != nil {
 		p.pool.close(ctx)
 	}
+	if p.cfg.HTTPClient == nil && p.host != nil && p.host.client != nil {
+		p.host.client.CloseIdleConnections() // ours: no keep-alive outlives the plugin
+	}
 	err := p.eng.close(ctx)
 	p.eng, p.pool = nil, nil
 	return err
