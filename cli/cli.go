@@ -143,6 +143,7 @@ func New(opts ...Option) *cobra.Command {
 	root.SetVersionTemplate("ply {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	root.AddCommand(a.runCmd(), a.validateCmd(), a.pluginsCmd(), a.explainCmd(), a.graphCmd(), a.configCmd(), versionCmd())
+	root.AddCommand(a.registryCmd(), a.pluginCmd()) // the marketplace (market.go)
 	for _, c := range root.Commands() {
 		c.Long = cmp.Or(c.Long, c.Short) + exitStatus
 		if c.Args != nil {

@@ -41,6 +41,7 @@ type live struct {
 	cfg     *config.Host // the file the host runs, as loaded: its routes' handlers carry over
 	seen    []byte       // the file as last read, loaded or refused
 	fleet   *fleetHost   // the fleet whose revisions the host serves; nil: the file alone
+	dropped bool         // a module was added to or changed in a dir source since the last reload
 }
 
 // reload reads the file again and moves the host to it: the file is
@@ -58,9 +59,10 @@ func (l *live) reload(ctx context.Context, force bool) (ply.Reloaded, error) {
 		return ply.Reloaded{}, l.refused(err)
 	}
 	if !force {
-		if bytes.Equal(data, l.seen) && !l.modulesChanged() {
+		if bytes.Equal(data, l.seen) && !l.modulesChanged() && !l.dropped {
 			return ply.Reloaded{}, errUnchanged
 		}
+		l.dropped = false
 		l.logger.Info("the file changed: reloading", "file", l.path)
 	}
 	l.seen = data
@@ -155,7 +157,7 @@ func (l *live) serve(ctx context.Context, watch bool) error {
 		if err := w.Add(filepath.Dir(l.path)); err != nil {
 			return fmt.Errorf("watch %s: %w", l.path, err)
 		}
-		for _, dir := range l.moduleDirs() {
+		for _, dir := range append(l.moduleDirs(), l.sourceDirs()...) {
 			if err := w.Add(dir); err != nil {
 				return fmt.Errorf("watch %s: %w", dir, err)
 			}
@@ -182,6 +184,9 @@ func (l *live) serve(ctx context.Context, watch bool) error {
 			l.fleet.revision(ctx, l, rev, ok)
 		case ev := <-events:
 			if name := filepath.Base(ev.Name); name == base || strings.HasPrefix(name, "..") || l.isModule(ev.Name) { // ..data: a ConfigMap's swap
+				settle.Reset(debounce)
+			} else if l.inSource(ev.Name) { // a module dropped into a dir source (discover.go)
+				l.dropped = true
 				settle.Reset(debounce)
 			}
 		case err := <-watchErrs:

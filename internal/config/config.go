@@ -32,6 +32,7 @@ import (
 	"github.com/plykit/ply"
 	"github.com/plykit/ply/httpserver"
 	"github.com/plykit/ply/internal/options"
+	"github.com/plykit/ply/market/discover"
 	"github.com/plykit/ply/option"
 	"github.com/plykit/ply/wasm"
 )
@@ -45,6 +46,19 @@ type File struct {
 	Tenants *Tenants `json:"tenants,omitempty"` // see tenants.go
 	// Versions chooses among several versions of a plugin: see tenants.go.
 	Versions *Versions `json:"versions,omitempty"`
+	// Lock is the lockfile that pins the wasm plugins listed without a
+	// path: they load from the artifact cache, verified. Default: ply.lock
+	// beside this file.
+	Lock string `json:"lock,omitempty"`
+	// Cache is the artifact cache those plugins load from. Default: the
+	// user's cache directory, ply/artifacts.
+	Cache string `json:"cache,omitempty"`
+	// Sources are where plugins are found, in order of trust: a wasm
+	// plugin without a path that the lockfile does not pin is the highest
+	// version in the first dir source that has it (ply run --watch loads
+	// one dropped in). Registries and caches are listed by ply plugin list
+	// --available; ply run never contacts a registry.
+	Sources []discover.Source `json:"sources,omitempty"`
 }
 
 // Plugin is one entry of the plugins list.
@@ -200,6 +214,7 @@ func LoadAgain(name string, data []byte, cat Catalog, server string, prev *Host)
 		}
 		return nil, l.err()
 	}
+	l.locked = newLocked(name, f)
 	h := l.build(f)
 	return h, l.err()
 }
@@ -211,7 +226,8 @@ type loader struct {
 	cat          Catalog
 	doc          *options.Document
 	errs         []*option.Error
-	prev         *Host // an earlier load of the host, whose route handlers are reused
+	prev         *Host   // an earlier load of the host, whose route handlers are reused
+	locked       *locked // the lockfile, read at the first plugin that needs it
 }
 
 func (l *loader) add(path, problem string) {

@@ -16,18 +16,20 @@ import (
 )
 
 // wasmPlugin opens the WebAssembly module of entry i (runtime: wasm): its
-// path is relative to the file. Problems are reported at their line: a
+// path is relative to the file; without a path, the lockfile pins it (see
+// lockedPath). Problems are reported at their line: a
 // capability the module imports but was not granted at grants (or at the
 // entry when it has none), an unusable module at path, a manifest whose
 // name is not the entry's at name.
 func (l *loader) wasmPlugin(i int, p Plugin) (ply.Plugin, bool) {
 	at := func(field string) string { return fmt.Sprintf("plugins[%d].%s", i, field) }
-	if p.Path == "" {
-		l.add(at("runtime"), "a wasm plugin needs the path of its module: add path: plugin.wasm")
-		return nil, false
-	}
 	path := p.Path
-	if !filepath.IsAbs(path) {
+	if path == "" { // pinned by the lockfile: from the cache, verified
+		var ok bool
+		if path, ok = l.lockedPath(i, p); !ok {
+			return nil, false
+		}
+	} else if !filepath.IsAbs(path) {
 		path = filepath.Join(filepath.Dir(l.name), path)
 	}
 	cfg := wasm.Config{Path: path}

@@ -118,7 +118,7 @@ func TestLoadWasmProblems(t *testing.T) {
     path: garbage.wasm`, want: []string{"ply.yaml:5:11:", "plugin g:", "is not a valid WebAssembly module"}},
 		{name: "no path", entry: `
   - name: g
-    runtime: wasm`, want: []string{"ply.yaml:4:14:", "needs the path of its module"}},
+    runtime: wasm`, want: []string{"ply.yaml:3:11:", "a wasm plugin without a path is loaded from the lockfile or a dir source", "or give its path"}},
 		{name: "path without runtime", entry: `
   - name: plain
     path: hostile.wasm`, want: []string{"ply.yaml:3:5:", "add runtime: wasm"}},
