@@ -1,14 +1,10 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,40 +14,10 @@ import (
 
 	"github.com/plykit/ply"
 	"github.com/plykit/ply/admin"
+	"github.com/plykit/ply/internal/browsertest"
 	"github.com/plykit/ply/plytest"
 	"github.com/plykit/ply/stock"
 )
-
-// chromium returns Debian's chromium, or skips the test without it,
-// except in CI (CI set), where its absence fails the test.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if path, err := exec.LookPath(name); err == nil {
-			return path
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium is not installed, and CI is set: .ci/run installs it (apt-get install -y chromium)")
-	}
-	t.Skip("chromium is not installed (apt-get install -y chromium); the admin page's browser test needs it")
-	return ""
-}
-
-// artifacts returns the directory for the test's screenshots: $PLY_ARTIFACTS
-// when set (kept), else a temporary one.
-func artifacts(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("PLY_ARTIFACTS")
-	if dir == "" {
-		return t.TempDir()
-	}
-	dir = filepath.Join(dir, "admin")
-	if err := os.MkdirAll(dir, 0o750); err != nil { //nolint:gosec // the directory the person running the tests named
-		t.Fatal(err)
-	}
-	return dir
-}
 
 // TestAdminPageInChromium starts the gateway with the admin page (the
 // inspector keeps every call), sends traffic, and checks the pages in a
@@ -59,8 +25,8 @@ func artifacts(t *testing.T) string {
 // of the route that got traffic, the 401 that auth short-circuited in the
 // inspector, and a dead job retried from the page.
 func TestAdminPageInChromium(t *testing.T) {
-	browser := chromium(t)
-	shots := artifacts(t)
+	b := browsertest.Start(t, "admin", 1400, 1000)
+	ctx, shots := b.Ctx, b.Shots
 
 	server, _, plugins, api := gateway(stock.MetricsOptions{}, place{addr: "127.0.0.1:0", metricsAddr: "127.0.0.1:0", dataDir: t.TempDir()})
 	page, logger, err := withAdmin(admin.Options{Addr: "127.0.0.1:0", SampleEvery: 1})
@@ -129,36 +95,13 @@ func TestAdminPageInChromium(t *testing.T) {
 	}
 	eventually(t, "the report job dead-lettered", func() bool { return queue().Dead == 1 })
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(browser),
-		chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true), chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1400, 1000),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-	defer cancelTimeout()
-
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		if err := chromedp.Do(ctx, steps...); err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
 	}
-	screenshot := func(name string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			png, err := chromedp.FullScreenshot(100)(ctx, tg)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(shots, name+".png"), png, 0o600)
-		})
-	}
+	screenshot := b.Screenshot
 	value := func(what string, a chromedp.Action[string]) string {
 		t.Helper()
 		v, err := chromedp.Run(ctx, a)

@@ -3,56 +3,22 @@ package registry_test
 import (
 	"context"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/plykit/ply/internal/browsertest"
 	"github.com/plykit/ply/market/registry"
 )
-
-// chromium returns Debian's chromium, or skips the test without it,
-// except in CI (CI set), where its absence fails the test.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if path, err := exec.LookPath(name); err == nil {
-			return path
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium is not installed, and CI is set: .ci/run installs it (apt-get install -y chromium)")
-	}
-	t.Skip("chromium is not installed (apt-get install -y chromium); the registry pages' browser test needs it")
-	return ""
-}
-
-// artifacts returns the directory for the test's screenshots:
-// $PLY_ARTIFACTS/registry when PLY_ARTIFACTS is set (kept), else a
-// temporary one.
-func artifacts(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("PLY_ARTIFACTS")
-	if dir == "" {
-		return t.TempDir()
-	}
-	dir = filepath.Join(dir, "registry")
-	if err := os.MkdirAll(dir, 0o750); err != nil { //nolint:gosec // the directory the person running the tests named
-		t.Fatal(err)
-	}
-	return dir
-}
 
 // The registry's pages in Debian's chromium: search, open a plugin, post
 // a review with the form, see the new average; a second reviewer moves it
 // again, and a review's markup is shown as text.
 func TestPagesInChromium(t *testing.T) {
-	browser := chromium(t)
-	shots := artifacts(t)
+	b := browsertest.Start(t, "registry", 1200, 1000)
+	ctx := b.Ctx
 	e := newEnv(t, registry.Config{})
 	for _, g := range [][3]string{{"tagger", "tagger", "1.0.0"}, {"greeter", "greeter", "1.0.0"}} {
 		if status, msg := e.upload(t, e.token, e.signed(e.key, g[1], g[2], e.mods[g[0]])); status != http.StatusCreated {
@@ -62,26 +28,6 @@ func TestPagesInChromium(t *testing.T) {
 	alice, _ := e.srv.AddUser(t.Context(), "alice")
 	bob, _ := e.srv.AddUser(t.Context(), "bob")
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(browser),
-		chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true), chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1200, 1000),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-	defer cancelTimeout()
-
-	// Start the browser on ctx: the first action allocates it, bound to the
-	// context it runs with, and the steps' contexts end with each step.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
 	// Each step has its own bound, so that a step that hangs is named and
 	// does not eat the others' time.
 	step := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, 30*time.Second) }
@@ -93,15 +39,7 @@ func TestPagesInChromium(t *testing.T) {
 			t.Fatalf("%s: %v", what, err)
 		}
 	}
-	screenshot := func(name string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			png, err := chromedp.FullScreenshot(100)(ctx, tg)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(shots, name+".png"), png, 0o600)
-		})
-	}
+	screenshot := b.Screenshot
 	text := func(sel string) string {
 		t.Helper()
 		sctx, cancel := step()
