@@ -255,7 +255,14 @@ func TestReadFileRefusesLargeFiles(t *testing.T) {
 func startFile(t *testing.T, file string) (*ply.Host, *httpserver.Server) {
 	t.Helper()
 	var srv *httpserver.Server
-	h, err := config.Load("ply.yaml", []byte(file), catalog(&srv), "httpserver")
+	return startLoaded(t, "ply.yaml", []byte(file), catalog(&srv), "httpserver"), srv
+}
+
+// startLoaded loads data as the file name with cat and server and starts
+// its host, stopped when the test ends.
+func startLoaded(t *testing.T, name string, data []byte, cat config.Catalog, server string) *ply.Host {
+	t.Helper()
+	h, err := config.Load(name, data, cat, server)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +274,7 @@ func startFile(t *testing.T, file string) (*ply.Host, *httpserver.Server) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = host.Stop(context.Background()) })
-	return host, srv
+	return host
 }
 
 // lazy: true leaves a plugin out of the start: its first use loads it.

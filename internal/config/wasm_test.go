@@ -169,18 +169,7 @@ modules:
 	var srv *httpserver.Server
 	cat := catalog(&srv)
 	cat["events"] = func() ply.Plugin { return eventbus.NewPlugin() }
-	cfg, err := config.Load(file, data, cat, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := ply.New(cfg.Plugins, append(cfg.Options, ply.WithLogger(discard))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = h.Stop(context.WithoutCancel(t.Context())) }()
+	h := startLoaded(t, file, data, cat, "")
 	bus, err := ply.Lookup(h, eventbus.Key)
 	if err != nil {
 		t.Fatal(err)
@@ -253,18 +242,7 @@ func TestLoadWasmKVOnBackbone(t *testing.T) {
 			cat := catalog(&srv)
 			cat["events"] = func() ply.Plugin { return eventbus.NewPlugin() }
 			cat["backbone"] = func() ply.Plugin { return backbone.New(backbone.Options{}) }
-			cfg, err := config.Load(file, data, cat, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			h, err := ply.New(cfg.Plugins, append(cfg.Options, ply.WithLogger(discard))...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := h.Start(t.Context()); err != nil {
-				t.Fatal(err)
-			}
-			defer func() { _ = h.Stop(context.WithoutCancel(t.Context())) }()
+			h := startLoaded(t, file, data, cat, "")
 			ch, err := h.Chain("site", "GET /hello")
 			if err != nil {
 				t.Fatal(err)
