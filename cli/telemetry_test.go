@@ -50,6 +50,9 @@ func (l *lines) String() string {
 // output.
 func startRun(t *testing.T, config string) (base string, stop func() string) {
 	t.Helper()
+	// A backbone without a dataDir keeps its data under $XDG_DATA_HOME:
+	// the test's own, not the user's, which another ply may hold.
+	t.Setenv("XDG_DATA_HOME", t.TempDir())
 	file := filepath.Join(t.TempDir(), "ply.yaml")
 	if err := os.WriteFile(file, []byte(config), 0o600); err != nil { //nolint:gosec // a file in the test's temporary directory
 		t.Fatal(err)
