@@ -187,6 +187,29 @@ func (f *pluginFlags) readLock() (*lock.Lock, error) {
 	return l, err
 }
 
+// changeLock applies change to the lockfile, writes it back and prints
+// what changed. A missing lockfile starts empty when missingOK (install),
+// else it is an error; nothing is written when change fails.
+func (f *pluginFlags) changeLock(cmd *cobra.Command, missingOK bool, change func(*lock.Lock) ([]client.Change, error)) error {
+	read := lock.Read
+	if missingOK {
+		read = func(string) (*lock.Lock, error) { return f.readLock() }
+	}
+	l, err := read(f.lockPath)
+	if err != nil {
+		return err
+	}
+	cs, err := change(l)
+	if err != nil {
+		return err
+	}
+	if err := lock.Write(f.lockPath, l); err != nil {
+		return err
+	}
+	printChanges(cmd.OutOrStdout(), cs, f.lockPath)
+	return nil
+}
+
 func printChanges(w io.Writer, cs []client.Change, lockPath string) {
 	if len(cs) == 0 {
 		_, _ = fmt.Fprintln(w, "nothing changed")
@@ -292,19 +315,9 @@ func (f *pluginFlags) installCmd() *cobra.Command {
 		Short: "Resolve, download, verify and lock plugins and what they require",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := f.readLock()
-			if err != nil {
-				return err
-			}
-			cs, err := f.client().Install(cmd.Context(), l, f.cache(), requirements(args))
-			if err != nil {
-				return err
-			}
-			if err := lock.Write(f.lockPath, l); err != nil {
-				return err
-			}
-			printChanges(cmd.OutOrStdout(), cs, f.lockPath)
-			return nil
+			return f.changeLock(cmd, true, func(l *lock.Lock) ([]client.Change, error) {
+				return f.client().Install(cmd.Context(), l, f.cache(), requirements(args))
+			})
 		},
 	}
 }
@@ -314,19 +327,9 @@ func (f *pluginFlags) updateCmd() *cobra.Command {
 		Use:   "update [NAME]...",
 		Short: "Move locked plugins (all by default) to the newest versions their constraints allow",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := lock.Read(f.lockPath)
-			if err != nil {
-				return err
-			}
-			cs, err := f.client().Update(cmd.Context(), l, f.cache(), args)
-			if err != nil {
-				return err
-			}
-			if err := lock.Write(f.lockPath, l); err != nil {
-				return err
-			}
-			printChanges(cmd.OutOrStdout(), cs, f.lockPath)
-			return nil
+			return f.changeLock(cmd, false, func(l *lock.Lock) ([]client.Change, error) {
+				return f.client().Update(cmd.Context(), l, f.cache(), args)
+			})
 		},
 	}
 }
@@ -337,23 +340,17 @@ func (f *pluginFlags) removeCmd() *cobra.Command {
 		Short: "Remove plugins from the lockfile (refused while a locked plugin requires one)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := lock.Read(f.lockPath)
-			if err != nil {
-				return err
-			}
-			var cs []client.Change
-			for _, n := range args {
-				c, err := client.Remove(l, n)
-				if err != nil {
-					return err
+			return f.changeLock(cmd, false, func(l *lock.Lock) ([]client.Change, error) {
+				var cs []client.Change
+				for _, n := range args {
+					c, err := client.Remove(l, n)
+					if err != nil {
+						return nil, err
+					}
+					cs = append(cs, c)
 				}
-				cs = append(cs, c)
-			}
-			if err := lock.Write(f.lockPath, l); err != nil {
-				return err
-			}
-			printChanges(cmd.OutOrStdout(), cs, f.lockPath)
-			return nil
+				return cs, nil
+			})
 		},
 	}
 }
