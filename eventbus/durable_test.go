@@ -261,7 +261,12 @@ func TestClusterNodeLossDurable(t *testing.T) {
 		want = append(want, fmt.Sprint(i))
 	}
 	var got []string
-	for s, err := range eventbus.Replay(t.Context(), b, payments, eventbus.FromSequence(1)) {
+	// Like the publishes, the replay waits out the cluster's election for as
+	// long as its context allows (without a deadline, 5 s: not enough on a
+	// loaded machine).
+	ctx, cancel := context.WithTimeout(t.Context(), natstest.ReadyTimeout)
+	defer cancel()
+	for s, err := range eventbus.Replay(ctx, b, payments, eventbus.FromSequence(1)) {
 		if err != nil {
 			t.Fatal(err)
 		}
